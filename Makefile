@@ -1,0 +1,87 @@
+# ArdiQ: `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV := .venv
+PY := $(VENV)/bin/python
+TS := clients/typescript
+WITH_REDIS := $(PY) tests/redis_server.py --
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
+
+.PHONY: redis
+redis: ## Install redis-server and redis-cli from Debian's packages when missing
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements-dev.txt clients/python/pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --no-deps -e clients/python
+	touch $@
+
+$(TS)/node_modules/.installed: $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: install
+install: redis $(VENV)/.installed $(TS)/node_modules/.installed ## Install every tool and dependency the project needs
+
+.PHONY: build-dev
+build-dev: install ## Build the native worker module into the virtualenv and the TypeScript client
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet --skip-install 2>/dev/null || VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release
+	cd $(TS) && npm run --silent build
+
+.PHONY: format
+format: install ## Format Python, Rust and TypeScript sources
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	cargo fmt --all
+	cd $(TS) && npm run --silent format
+
+.PHONY: lint
+lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy worker/python/ardiq clients/python/src tests conformance bench/*.py
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	cd $(TS) && npm run --silent lint
+
+.PHONY: test
+test: lint ## Run every test suite against a throwaway Redis (the CI command)
+	$(WITH_REDIS) $(MAKE) --no-print-directory test-rust test-python test-ts test-conformance
+
+.PHONY: test-rust
+test-rust: ## Rust unit, integration and doc tests (needs REDIS_URL)
+	cargo test --workspace --quiet
+
+.PHONY: test-python
+test-python: ## Python integration tests: worker and pure-Python client
+	$(VENV)/bin/pytest -q tests clients/python/tests
+
+.PHONY: test-ts
+test-ts: ## TypeScript client tests (needs REDIS_URL)
+	cd $(TS) && npm test --silent
+
+.PHONY: test-conformance
+test-conformance: ## Every vector and behaviour through every implementation, single Redis and cluster
+	$(PY) conformance/runner.py
+
+.PHONY: demo
+demo: build-dev ## Enqueue from Python, Rust and TypeScript; run a worker; print results and timings
+	$(PY) demo/run.py
+
+.PHONY: bench
+bench: build-dev ## Benchmarks against peer queues, side by side (see bench/README.md)
+	$(PY) bench/run.py
+
+.PHONY: lock
+lock: ## Re-pin the Python development dependencies
+	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^ardiq' > requirements-dev.txt

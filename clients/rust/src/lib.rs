@@ -1,0 +1,1 @@
+//! ArdiQ producer client (work in progress).

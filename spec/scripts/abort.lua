@@ -1,0 +1,72 @@
+-- ardiq spec 1.0: abort.lua
+-- Aborts a job. A scheduled job is aborted at once; a queued or running job
+-- gets an abort request that the worker holding it (or the next to fetch
+-- it) carries out; a finished job is left alone.
+-- KEYS[1]   ardiq:{q}:job:<id>       status key
+-- KEYS[2]   ardiq:{q}:delayed        zset, job id -> due_ms
+-- KEYS[3]   ardiq:{q}:delayed:jobs   hash, job id -> Job record
+-- KEYS[4]   ardiq:{q}:abort          set of job ids with an abort request
+-- ARGV[1]   job id
+-- ARGV[2]   ttl_ms of the aborted status; "0" deletes it
+-- ARGV[3]   Status record (STATE_ABORTED) to store when aborted at once
+-- ARGV[4]   pub/sub channel that workers listen on: ardiq:{q}:events
+-- Reply: "not_found", "aborted" (done now), "abort_requested", or the name
+--        of the terminal state the job already has ("complete", "failed",
+--        "aborted", "dead").
+local function varint(s, i)
+  local n, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    if not b then return nil, i end
+    n = n + (b % 128) * mul
+    i = i + 1
+    if b < 128 then return n, i end
+    mul = mul * 128
+  end
+end
+-- The first value of field `want` (varint or bytes) of a protobuf message.
+local function field(s, want)
+  local i = 1
+  while i <= #s do
+    local key
+    key, i = varint(s, i)
+    if not key then return nil end
+    local number, wire = math.floor(key / 8), key % 8
+    local value
+    if wire == 0 then
+      value, i = varint(s, i)
+    elseif wire == 2 then
+      local len
+      len, i = varint(s, i)
+      if not len then return nil end
+      value = string.sub(s, i, i + len - 1)
+      i = i + len
+    elseif wire == 1 then
+      i = i + 8
+    elseif wire == 5 then
+      i = i + 4
+    else
+      return nil
+    end
+    if number == want then return value end
+  end
+  return nil
+end
+
+local TERMINAL = { [4] = "complete", [5] = "failed", [6] = "aborted", [7] = "dead" }
+local status = redis.call("GET", KEYS[1])
+if not status then return "not_found" end
+local state = field(status, 2)
+if TERMINAL[state] then return TERMINAL[state] end
+if redis.call("ZREM", KEYS[2], ARGV[1]) == 1 then
+  redis.call("HDEL", KEYS[3], ARGV[1])
+  if ARGV[2] == "0" then
+    redis.call("DEL", KEYS[1])
+  else
+    redis.call("SET", KEYS[1], ARGV[3], "PX", ARGV[2])
+  end
+  return "aborted"
+end
+redis.call("SADD", KEYS[4], ARGV[1])
+redis.call("PUBLISH", ARGV[4], "abort:" .. ARGV[1])
+return "abort_requested"

@@ -1,0 +1,1 @@
+//! The ArdiQ worker engine (work in progress).
