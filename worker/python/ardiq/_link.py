@@ -1,0 +1,84 @@
+"""Joins the native core to the running asyncio loop.
+
+The core writes one byte to a socket whenever something is ready; the loop
+watches that socket with `add_reader` and takes everything at once with
+`Core.drain`. Requests get an id and an asyncio future; the reply resolves it.
+No thread ever hops into the loop per request or per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ardiq._core import Core, StartJob
+
+logger = logging.getLogger("ardiq")
+
+
+class WorkerSink(Protocol):
+    """What a worker run receives from the core."""
+
+    def start(self, jobs: list[StartJob]) -> None: ...
+    def cancel(self, cancels: list[tuple[int, int]]) -> None: ...
+    def exited(self, error: str | None) -> None: ...
+
+
+class Link:
+    """One core, bound to whichever loop uses it."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.futures: dict[int, asyncio.Future[Any]] = {}
+        self.next_request = 0
+        self.worker: WorkerSink | None = None
+
+    def bind(self) -> asyncio.AbstractEventLoop:
+        """Watches the core's socket from the running loop."""
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:
+            if self.loop is not None and not self.loop.is_closed():
+                self.loop.remove_reader(self.core.fileno())
+            loop.add_reader(self.core.fileno(), self.on_ready)
+            self.loop = loop
+            # Replies to requests of a previous loop can no longer be awaited.
+            self.futures.clear()
+        return loop
+
+    def request(self) -> tuple[int, asyncio.Future[Any]]:
+        """A new request id and the future its reply resolves."""
+        loop = self.bind()
+        self.next_request += 1
+        future: asyncio.Future[Any] = loop.create_future()
+        self.futures[self.next_request] = future
+        return self.next_request, future
+
+    def on_ready(self) -> None:
+        replies, jobs, cancels, logs, exited, exit_error = self.core.drain()
+        for level, message in logs:
+            logger.log(level, message)
+        for request, ok, payload in replies:
+            future = self.futures.pop(request, None)
+            if future is None or future.done():
+                continue
+            if ok:
+                future.set_result(payload)
+            else:
+                future.set_exception(payload)
+        worker = self.worker
+        if worker is not None:
+            if cancels:
+                worker.cancel(cancels)
+            if jobs:
+                worker.start(jobs)
+            if exited:
+                self.worker = None
+                worker.exited(exit_error)
+
+    def close(self) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self.core.fileno())
+        self.loop = None

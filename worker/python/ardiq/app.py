@@ -1,0 +1,479 @@
+"""The application object: task registry, producer API and job handles."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
+
+from ardiq._core import Core
+from ardiq._link import Link
+from ardiq.errors import JobAborted, JobDead, JobFailed, UnknownTask
+
+if TYPE_CHECKING:
+    from ardiq._core import EnqueueItem
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_URL = "redis://localhost:6379/0"
+DEFAULT_RESULT_TTL_S = 86_400
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job is. `not_found`: never enqueued, or its result expired."""
+
+    NOT_FOUND = "not_found"
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    ABORTED = "aborted"
+    DEAD = "dead"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.ABORTED, JobStatus.DEAD}
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """Per-enqueue options; `None` means the task's default."""
+
+    priority: int | None = None
+    delay_ms: int | None = None
+    schedule_ms: int | None = None
+    job_id: str | None = None
+    max_retries: int | None = None
+    timeout_ms: int | None = None
+    backoff_ms: int | None = None
+    result_ttl_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """A job's status with the details of its result."""
+
+    status: JobStatus
+    value: Any
+    error: tuple[str, str, str] | None
+    attempts: int
+    enqueued_ms: int
+    started_ms: int
+    finished_ms: int
+    worker_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An entry of the dead-letter store."""
+
+    entry_id: str
+    job_id: str
+    task: str
+    reason: str
+    detail: str
+    dead_ms: int
+    error: tuple[str, str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedJob:
+    """A job described but not sent yet; give a list to `Ardiq.enqueue_many`."""
+
+    task: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    options: JobOptions
+
+    def item(self) -> EnqueueItem:
+        o = self.options
+        return (
+            self.task,
+            self.args,
+            self.kwargs,
+            o.priority,
+            o.delay_ms,
+            o.schedule_ms,
+            o.job_id,
+            o.max_retries,
+            o.timeout_ms,
+            o.backoff_ms,
+            o.result_ttl_ms,
+        )
+
+
+class Job(Generic[R]):
+    """A handle on an enqueued job."""
+
+    __slots__ = ("_app", "duplicate", "id")
+
+    def __init__(self, app: Ardiq, job_id: str, duplicate: bool = False) -> None:
+        self._app = app
+        self.id = job_id
+        self.duplicate = duplicate
+
+    def __repr__(self) -> str:
+        return f"Job({self.id!r})"
+
+    async def info(self) -> JobInfo:
+        """Status and result details."""
+        link = self._app._link
+        request, future = link.request()
+        link.core.status(request, self.id)
+        state, value, error, attempts, enqueued, started, finished, worker = await future
+        return JobInfo(JobStatus(state), value, error, attempts, enqueued, started, finished, worker)
+
+    async def status(self) -> JobStatus:
+        """Where the job is now."""
+        return (await self.info()).status
+
+    async def result(self, timeout_s: float | None = None, poll_interval_s: float = 0.05) -> R:
+        """Waits for the job to finish and returns its value.
+
+        Raises `JobFailed` (with the remote type, message and traceback),
+        `JobDead`, `JobAborted`, or `TimeoutError` when `timeout_s` passes
+        first. A job that is not found raises `LookupError`.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        pause = 0.002
+        while True:
+            info = await self.info()
+            if info.status is JobStatus.COMPLETE:
+                return cast(R, info.value)
+            if info.status is JobStatus.NOT_FOUND:
+                raise LookupError(f"job {self.id} was not found (never enqueued, or its result expired)")
+            if info.status in (JobStatus.FAILED, JobStatus.DEAD):
+                kind, message, traceback = info.error or ("Error", "", "")
+                error_class = JobDead if info.status is JobStatus.DEAD else JobFailed
+                raise error_class(self.id, kind, message, traceback)
+            if info.status is JobStatus.ABORTED:
+                raise JobAborted(self.id)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {self.id} is still {info.status.value} after {timeout_s} s")
+            wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
+            await asyncio.sleep(wait)
+            pause = min(pause * 2, poll_interval_s)
+
+    async def abort(self) -> bool:
+        """Aborts the job: at once when scheduled, through its worker when
+        queued or running. False when it was not found or had finished."""
+        link = self._app._link
+        request, future = link.request()
+        link.core.abort(request, self.id)
+        reply: str = await future
+        return reply in ("aborted", "abort_requested")
+
+
+class _Sender:
+    """Sends by task name with fixed options: `app.options(...).send(name, ...)`."""
+
+    def __init__(self, app: Ardiq, options: JobOptions) -> None:
+        self._app = app
+        self._options = options
+
+    async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
+        return (await self._app._enqueue([PreparedJob(task, args, kwargs, self._options)]))[0]
+
+    def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
+        return PreparedJob(task, args, kwargs, self._options)
+
+
+class Task(Generic[P, R]):
+    """A registered task. Call it to run the function here; `enqueue` to run
+    it on a worker."""
+
+    def __init__(
+        self,
+        app: Ardiq,
+        fn: Callable[P, Awaitable[R]] | Callable[P, R],
+        name: str,
+        *,
+        retries: int,
+        backoff_ms: int,
+        timeout_s: float | None,
+        priority: int | None,
+        result_ttl_s: float | None,
+        options: JobOptions | None = None,
+    ) -> None:
+        self.app = app
+        self.fn = fn
+        self.name = name
+        self.retries = retries
+        self.backoff_ms = backoff_ms
+        self.timeout_s = timeout_s
+        self.priority = priority
+        self.result_ttl_s = result_ttl_s
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self._options = options or JobOptions(priority=priority)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R] | R:
+        return self.fn(*args, **kwargs)
+
+    def options(
+        self,
+        *,
+        priority: int | None = None,
+        delay_ms: int | None = None,
+        schedule_ms: int | None = None,
+        job_id: str | None = None,
+        max_retries: int | None = None,
+        timeout_ms: int | None = None,
+        backoff_ms: int | None = None,
+        result_ttl_ms: int | None = None,
+    ) -> Task[P, R]:
+        """The same task with per-enqueue options."""
+        given = {
+            "priority": priority,
+            "delay_ms": delay_ms,
+            "schedule_ms": schedule_ms,
+            "job_id": job_id,
+            "max_retries": max_retries,
+            "timeout_ms": timeout_ms,
+            "backoff_ms": backoff_ms,
+            "result_ttl_ms": result_ttl_ms,
+        }
+        options = replace(self._options, **{k: v for k, v in given.items() if v is not None})
+        return Task(
+            self.app,
+            self.fn,
+            self.name,
+            retries=self.retries,
+            backoff_ms=self.backoff_ms,
+            timeout_s=self.timeout_s,
+            priority=self.priority,
+            result_ttl_s=self.result_ttl_s,
+            options=options,
+        )
+
+    def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
+        """Describes a job for `Ardiq.enqueue_many`."""
+        return PreparedJob(self.name, args, kwargs, self._options)
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
+        """Enqueues one job and returns its handle."""
+        jobs = await self.app._enqueue([PreparedJob(self.name, args, kwargs, self._options)])
+        return cast(Job[R], jobs[0])
+
+
+class Ardiq:
+    """An ArdiQ application: one Redis, one queue, its tasks."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        queue: str = "default",
+        cluster: bool | None = None,
+        result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+    ) -> None:
+        self.url = url or os.environ.get("ARDIQ_REDIS_URL") or DEFAULT_URL
+        if cluster is None:
+            cluster = os.environ.get("ARDIQ_CLUSTER", "") not in ("", "0", "false")
+        self.queue = queue
+        self.result_ttl_s = result_ttl_s
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self._core = Core(self.url, queue, cluster)
+        self._link = Link(self._core)
+
+    def __repr__(self) -> str:
+        return f"Ardiq(queue={self.queue!r}, tasks={sorted(self.tasks)!r})"
+
+    @overload
+    def task(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        backoff_ms: int = 1000,
+        timeout_s: float | None = None,
+        priority: int | None = None,
+        result_ttl_s: float | None = None,
+    ) -> _TaskDecorator: ...
+
+    def task(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        retries: int = 0,
+        backoff_ms: int = 1000,
+        timeout_s: float | None = None,
+        priority: int | None = None,
+        result_ttl_s: float | None = None,
+    ) -> Task[Any, Any] | _TaskDecorator:
+        """Registers a task: `@app.task` or `@app.task(retries=3, ...)`."""
+
+        def register(fn: Callable[..., Any]) -> Task[Any, Any]:
+            task_name = name or fn.__name__
+            if task_name in self.tasks:
+                raise ValueError(f"a task named {task_name!r} is already registered")
+            if retries < 0 or backoff_ms < 0:
+                raise ValueError("retries and backoff_ms must not be negative")
+            task: Task[Any, Any] = Task(
+                self,
+                fn,
+                task_name,
+                retries=retries,
+                backoff_ms=backoff_ms,
+                timeout_s=timeout_s,
+                priority=priority,
+                result_ttl_s=result_ttl_s,
+            )
+            self.tasks[task_name] = task
+            return task
+
+        if fn is not None:
+            return register(fn)
+        return _TaskDecorator(register)
+
+    def options(
+        self,
+        *,
+        priority: int | None = None,
+        delay_ms: int | None = None,
+        schedule_ms: int | None = None,
+        job_id: str | None = None,
+        max_retries: int | None = None,
+        timeout_ms: int | None = None,
+        backoff_ms: int | None = None,
+        result_ttl_ms: int | None = None,
+    ) -> _Sender:
+        """Options for `send`: `await app.options(priority=9).send("add", 1, 2)`."""
+        return _Sender(
+            self,
+            JobOptions(
+                priority, delay_ms, schedule_ms, job_id, max_retries, timeout_ms, backoff_ms, result_ttl_ms
+            ),
+        )
+
+    async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
+        """Enqueues a job by task name, without importing the task."""
+        return (await self._enqueue([PreparedJob(task, args, kwargs, JobOptions())]))[0]
+
+    def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
+        """Describes a job by task name for `enqueue_many`."""
+        return PreparedJob(task, args, kwargs, JobOptions())
+
+    async def enqueue_many(self, jobs: Iterable[PreparedJob]) -> list[Job[Any]]:
+        """Enqueues many jobs in batched script calls; one handle each."""
+        return await self._enqueue(list(jobs))
+
+    async def _enqueue(self, prepared: list[PreparedJob]) -> list[Job[Any]]:
+        if not prepared:
+            return []
+        request, future = self._link.request()
+        try:
+            ids = self._core.enqueue(request, [p.item() for p in prepared])
+        except BaseException:
+            self._link.futures.pop(request, None)
+            raise
+        outcomes: list[str] = await future
+        return [Job(self, job_id, outcome == "duplicate") for job_id, outcome in zip(ids, outcomes, strict=True)]
+
+    def job(self, job_id: str) -> Job[Any]:
+        """A handle on a job by id."""
+        return Job(self, job_id)
+
+    async def ping(self) -> None:
+        """Connects and checks Redis answers; raises `RedisUnavailable` or
+        `AuthenticationFailed`."""
+        request, future = self._link.request()
+        self._core.ping(request)
+        await future
+
+    async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
+        """The oldest `count` dead letters."""
+        request, future = self._link.request()
+        self._core.dead_letters(request, count)
+        return [DeadLetter(*row) for row in await future]
+
+    async def replay_dead_letter(self, entry_id: str) -> Job[Any] | None:
+        """Queues a dead letter again (attempts reset); None when it is gone."""
+        letters = {d.entry_id: d for d in await self.dead_letters(count=1_000_000)}
+        letter = letters.get(entry_id)
+        request, future = self._link.request()
+        self._core.replay_dead(request, entry_id)
+        stream_id: str | None = await future
+        if stream_id is None or letter is None:
+            return None
+        return Job(self, letter.job_id)
+
+    async def delete_dead_letters(self, entry_ids: list[str]) -> int:
+        """Deletes dead letters; returns how many were removed."""
+        request, future = self._link.request()
+        self._core.delete_dead(request, entry_ids)
+        removed: int = await future
+        return removed
+
+    def registered(self, name: str) -> Task[Any, Any]:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise UnknownTask(f"no task named {name!r} is registered") from None
+
+    async def run_worker(
+        self,
+        *,
+        burst: bool = False,
+        concurrency: int = 100,
+        sync_concurrency: int | None = None,
+        grace_s: float = 30.0,
+        visibility_ms: int = 30_000,
+        max_deliveries: int = 3,
+        block_ms: int = 2_000,
+        promote_interval_ms: int = 500,
+        heartbeat_ms: int = 5_000,
+        handle_signals: bool = False,
+    ) -> None:
+        """Runs a worker in this process until stopped (or, with `burst`,
+        until the queue is drained)."""
+        from ardiq.worker import Worker
+
+        worker = Worker(
+            self,
+            concurrency=concurrency,
+            sync_concurrency=sync_concurrency,
+            burst=burst,
+            grace_s=grace_s,
+            visibility_ms=visibility_ms,
+            max_deliveries=max_deliveries,
+            block_ms=block_ms,
+            promote_interval_ms=promote_interval_ms,
+            heartbeat_ms=heartbeat_ms,
+        )
+        await worker.run(handle_signals=handle_signals)
+
+    async def close(self) -> None:
+        """Stops watching the core from this loop."""
+        self._link.close()
+
+
+class _TaskDecorator:
+    """`@app.task(...)` with options."""
+
+    def __init__(self, register: Callable[[Callable[..., Any]], Task[Any, Any]]) -> None:
+        self._register = register
+
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+    def __call__(self, fn: Callable[..., Any], /) -> Task[Any, Any]:
+        return self._register(fn)

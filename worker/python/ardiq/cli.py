@@ -1,0 +1,98 @@
+"""The `ardiq` command: `ardiq run module:app` and `ardiq dead list|replay|delete`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+
+from ardiq.app import Ardiq
+from ardiq.errors import ArdiqError
+
+
+class CliError(Exception):
+    """A problem the command reports in one line and exits 1 for."""
+
+
+def load_app(spec: str) -> Ardiq:
+    """Imports `module:attribute` (the current directory is importable)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise CliError(f"expected MODULE:APP, got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CliError(f"cannot import module {module_name!r}: {exc}") from exc
+    app = getattr(module, attribute, None)
+    if not isinstance(app, Ardiq):
+        raise CliError(f"{spec!r} is not an Ardiq app")
+    return app
+
+
+async def _run(args: argparse.Namespace) -> None:
+    app = load_app(args.app)
+    await app.ping()
+    await app.run_worker(
+        burst=args.burst,
+        concurrency=args.concurrency,
+        grace_s=args.grace,
+        visibility_ms=args.visibility_ms,
+        max_deliveries=args.max_deliveries,
+        handle_signals=True,
+    )
+
+
+async def _dead(args: argparse.Namespace) -> None:
+    app = load_app(args.app)
+    await app.ping()
+    if args.action == "list":
+        letters = await app.dead_letters(count=args.count)
+        for d in letters:
+            when = datetime.fromtimestamp(d.dead_ms / 1000, UTC).isoformat(timespec="seconds")
+            print(f"{d.entry_id}\t{when}\t{d.job_id or '-'}\t{d.task or '-'}\t{d.reason}\t{d.detail}")
+        print(f"{len(letters)} dead letters", file=sys.stderr)
+    elif args.action == "replay":
+        for entry_id in args.entry_ids:
+            job = await app.replay_dead_letter(entry_id)
+            print(f"{entry_id}\t{'replayed as job ' + job.id if job else 'not found'}")
+    else:
+        removed = await app.delete_dead_letters(args.entry_ids)
+        print(f"{removed} dead letters deleted")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ardiq", description="ArdiQ: a task queue on Redis streams.")
+    top.add_argument("--log-level", default=os.environ.get("ARDIQ_LOG_LEVEL", "INFO"))
+    commands = top.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a worker for MODULE:APP")
+    run.add_argument("app", metavar="MODULE:APP")
+    run.add_argument("--burst", action="store_true", help="drain the queue, then exit 0")
+    run.add_argument("--concurrency", type=int, default=100, help="most jobs at once (default 100)")
+    run.add_argument("--grace", type=float, default=30.0, help="seconds to finish running jobs on SIGTERM")
+    run.add_argument("--visibility-ms", type=int, default=30_000, help="idle ms before a dead worker's job is reclaimed")
+    run.add_argument("--max-deliveries", type=int, default=3, help="deliveries before a job is dead-lettered")
+    dead = commands.add_parser("dead", help="list, replay or delete dead letters of MODULE:APP's queue")
+    dead.add_argument("action", choices=["list", "replay", "delete"])
+    dead.add_argument("app", metavar="MODULE:APP")
+    dead.add_argument("entry_ids", nargs="*", metavar="ENTRY_ID")
+    dead.add_argument("--count", type=int, default=100)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(_run(args) if args.command == "run" else _dead(args))
+    except (CliError, ArdiqError) as exc:
+        print(f"ardiq: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

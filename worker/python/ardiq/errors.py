@@ -1,0 +1,73 @@
+"""ArdiQ's exceptions. Input and Redis errors come from the native core;
+job outcomes (`JobFailed`, `JobAborted`, `JobDead`) are raised by
+`Job.result`."""
+
+from __future__ import annotations
+
+from ardiq._core import (
+    ArdiqError,
+    AuthenticationFailed,
+    InvalidDelay,
+    InvalidJobId,
+    InvalidPriority,
+    InvalidTaskName,
+    MalformedRecord,
+    PayloadTooLarge,
+    RedisCommandError,
+    RedisUnavailable,
+    UnsupportedValue,
+)
+
+__all__ = [
+    "ArdiqError",
+    "AuthenticationFailed",
+    "InvalidDelay",
+    "InvalidJobId",
+    "InvalidPriority",
+    "InvalidTaskName",
+    "JobAborted",
+    "JobDead",
+    "JobFailed",
+    "MalformedRecord",
+    "PayloadTooLarge",
+    "RedisCommandError",
+    "RedisUnavailable",
+    "Retry",
+    "UnknownTask",
+    "UnsupportedValue",
+]
+
+
+class JobFailed(ArdiqError):
+    """The job raised and has no retry left. Carries the remote error."""
+
+    def __init__(self, job_id: str, remote_type: str, remote_message: str, remote_traceback: str) -> None:
+        super().__init__(f"job {job_id} failed: {remote_type}: {remote_message}")
+        self.job_id = job_id
+        self.remote_type = remote_type
+        self.remote_message = remote_message
+        self.remote_traceback = remote_traceback
+
+
+class JobDead(JobFailed):
+    """The job was dead-lettered (malformed, or it ended its worker too often)."""
+
+
+class JobAborted(ArdiqError):
+    """The job was aborted."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} was aborted")
+        self.job_id = job_id
+
+
+class UnknownTask(ArdiqError):
+    """No task of that name is registered with this app."""
+
+
+class Retry(Exception):  # noqa: N818 - the product's name: `raise Retry(delay_ms=...)`
+    """Raise inside a task to run it again after `delay_ms` (counts as an attempt)."""
+
+    def __init__(self, delay_ms: int | None = None) -> None:
+        super().__init__(f"retry requested in {delay_ms} ms" if delay_ms is not None else "retry requested")
+        self.delay_ms = delay_ms

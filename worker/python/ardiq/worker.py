@@ -1,0 +1,299 @@
+"""The Python half of a worker run: starts the jobs the core hands over and
+reports their outcomes back in batches.
+
+An async task is first stepped directly: a coroutine that finishes without
+suspending costs no asyncio Task at all. Only one that really suspends is
+wrapped in a Task, which resumes it where it stopped. Sync tasks run in a
+bounded thread pool; a thread cannot be killed, so a timed-out or aborted
+sync run is reported at once and its eventual result is discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import os
+import signal
+import socket
+import traceback
+import types
+import uuid
+from collections.abc import Coroutine, Generator
+from typing import TYPE_CHECKING, Any
+
+from ardiq.errors import Retry
+
+if TYPE_CHECKING:
+    from ardiq._core import StartJob
+    from ardiq.app import Ardiq
+
+logger = logging.getLogger("ardiq.worker")
+
+COMPLETE, FAILED, ABORTED, INTERRUPTED = 0, 1, 2, 3
+CANCEL_ABORTED, CANCEL_LOST = 1, 2
+
+
+@types.coroutine
+def _continue(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
+    """Drives a coroutine that was already stepped once and yielded `yielded`."""
+    while True:
+        try:
+            sent = yield yielded
+        except BaseException as exc:  # noqa: BLE001 - every throw goes into the coroutine
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
+    return await _continue(coro, yielded)
+
+
+async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
+    async with asyncio.timeout(timeout_s):
+        return await coro
+
+
+def _failure(exc: BaseException) -> tuple[str, str, str, int | None, bool]:
+    text = "".join(traceback.format_exception(exc))
+    if isinstance(exc, Retry):
+        return ("Retry", str(exc), text, exc.delay_ms, True)
+    return (type(exc).__name__, str(exc), text, None, True)
+
+
+class Worker:
+    """One worker run of an app."""
+
+    def __init__(
+        self,
+        app: Ardiq,
+        *,
+        concurrency: int,
+        sync_concurrency: int | None,
+        burst: bool,
+        grace_s: float,
+        visibility_ms: int,
+        max_deliveries: int,
+        block_ms: int,
+        promote_interval_ms: int,
+        heartbeat_ms: int,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.app = app
+        self.core = app._core
+        self.concurrency = concurrency
+        self.burst = burst
+        self.grace_s = grace_s
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.config: dict[str, Any] = {
+            "worker_id": self.worker_id,
+            "concurrency": concurrency,
+            "burst": burst,
+            "visibility_ms": visibility_ms,
+            "max_deliveries": max_deliveries,
+            "block_ms": block_ms,
+            "promote_interval_ms": promote_interval_ms,
+            "heartbeat_ms": heartbeat_ms,
+            "dead_maxlen": 100_000,
+            "hostname": socket.gethostname(),
+            "tasks": {
+                name: (
+                    task.retries,
+                    task.backoff_ms,
+                    None if task.timeout_s is None else int(task.timeout_s * 1000),
+                    int((task.result_ttl_s if task.result_ttl_s is not None else app.result_ttl_s) * 1000),
+                )
+                for name, task in app.tasks.items()
+            },
+        }
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=sync_concurrency or min(32, concurrency), thread_name_prefix="ardiq-sync"
+        )
+        self.running: dict[int, asyncio.Future[Any]] = {}
+        self.cancel_reasons: dict[int, int] = {}
+        self.outcomes: list[tuple[int, int, Any]] = []
+        self.flush_pending = False
+        self.stopping = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.done: asyncio.Future[str | None] | None = None
+
+    async def run(self, *, handle_signals: bool = False) -> None:
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.done = loop.create_future()
+        link = self.app._link
+        request, started = link.request()
+        link.worker = self
+        self.core.start_worker(request, self.config)
+        try:
+            await started
+        except BaseException:
+            link.worker = None
+            raise
+        logger.info(
+            "worker %s started: queue %r, %d tasks, concurrency %d%s",
+            self.worker_id,
+            self.app.queue,
+            len(self.app.tasks),
+            self.concurrency,
+            ", burst" if self.burst else "",
+        )
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.stop)
+        try:
+            error = await self.done
+        finally:
+            if handle_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        if error:
+            raise RuntimeError(f"worker {self.worker_id} stopped: {error}")
+        logger.info("worker %s stopped", self.worker_id)
+
+    # -- the core's side -------------------------------------------------
+
+    def start(self, jobs: list[StartJob]) -> None:
+        loop = self.loop
+        assert loop is not None
+        tasks = self.app.tasks
+        for handle, name, args, kwargs, job_id, attempt, timeout_s in jobs:
+            task = tasks[name]
+            if task.is_async:
+                try:
+                    coro = task.fn(*args, **kwargs)
+                except BaseException as exc:  # noqa: BLE001 - reported as the job's failure
+                    self._fail(handle, name, job_id, exc)
+                    continue
+                if timeout_s is None:
+                    try:
+                        yielded = coro.send(None)  # type: ignore[union-attr]
+                    except StopIteration as stop:
+                        self.outcomes.append((handle, COMPLETE, stop.value))
+                        continue
+                    except BaseException as exc:  # noqa: BLE001
+                        self._fail(handle, name, job_id, exc)
+                        continue
+                    future: asyncio.Future[Any] = loop.create_task(_resume(coro, yielded))  # type: ignore[arg-type]
+                else:
+                    future = loop.create_task(_with_timeout(coro, timeout_s))  # type: ignore[arg-type]
+                future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
+            else:
+                future = loop.run_in_executor(self.executor, functools.partial(task.fn, *args, **kwargs))
+                future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
+                if timeout_s is not None:
+                    loop.call_later(timeout_s, self._sync_timeout, handle, name, job_id, timeout_s)
+            self.running[handle] = future
+        self._schedule_flush()
+
+    def cancel(self, cancels: list[tuple[int, int]]) -> None:
+        for handle, reason in cancels:
+            future = self.running.get(handle)
+            if future is None:
+                continue
+            if isinstance(future, asyncio.Task):
+                self.cancel_reasons[handle] = reason
+                future.cancel()
+            else:
+                # A thread cannot be stopped: report now, discard its result later.
+                self.running.pop(handle, None)
+                if reason == CANCEL_ABORTED:
+                    logger.warning("job of handle %d aborted; its thread runs on, result discarded", handle)
+                    self.outcomes.append((handle, ABORTED, None))
+                    self._schedule_flush()
+
+    def exited(self, error: str | None) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_result(error)
+
+    # -- outcomes --------------------------------------------------------
+
+    def _fail(self, handle: int, name: str, job_id: str, exc: BaseException) -> None:
+        logger.error("job %s (%s) failed", job_id, name, exc_info=exc)
+        self.outcomes.append((handle, FAILED, _failure(exc)))
+
+    def _async_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
+        self.running.pop(handle, None)
+        if future.cancelled():
+            reason = self.cancel_reasons.pop(handle, None)
+            if reason == CANCEL_ABORTED:
+                self.outcomes.append((handle, ABORTED, None))
+            elif reason == CANCEL_LOST:
+                pass  # another worker owns the entry now
+            else:
+                self.outcomes.append((handle, INTERRUPTED, None))
+        else:
+            self.cancel_reasons.pop(handle, None)
+            exc = future.exception()
+            if exc is None:
+                self.outcomes.append((handle, COMPLETE, future.result()))
+            else:
+                self._fail(handle, name, job_id, exc)
+        self._schedule_flush()
+
+    def _sync_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
+        if self.running.pop(handle, None) is None:
+            return  # already reported (timeout, abort or shutdown)
+        if future.cancelled():
+            self.outcomes.append((handle, INTERRUPTED, None))
+        elif (exc := future.exception()) is not None:
+            self._fail(handle, name, job_id, exc)
+        else:
+            self.outcomes.append((handle, COMPLETE, future.result()))
+        self._schedule_flush()
+
+    def _sync_timeout(self, handle: int, name: str, job_id: str, timeout_s: float) -> None:
+        if self.running.pop(handle, None) is None:
+            return
+        logger.warning(
+            "job %s (%s) timed out after %s s; its thread cannot be stopped and runs on", job_id, name, timeout_s
+        )
+        error = TimeoutError(f"sync task {name} timed out after {timeout_s} s (its thread was not stopped)")
+        self.outcomes.append((handle, FAILED, _failure(error)))
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self.outcomes and not self.flush_pending and self.loop is not None:
+            self.flush_pending = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_pending = False
+        outcomes, self.outcomes = self.outcomes, []
+        if outcomes:
+            self.core.report(outcomes)
+
+    # -- shutdown --------------------------------------------------------
+
+    def stop(self) -> None:
+        """Graceful stop: fetch nothing more, let running jobs finish within
+        the grace period, then hand the rest back unacknowledged."""
+        if self.stopping or self.loop is None:
+            return
+        self.stopping = True
+        logger.info("worker %s stopping: %d jobs running, grace %s s", self.worker_id, len(self.running), self.grace_s)
+        self.core.stop_worker()
+        self.loop.create_task(self._grace())
+
+    async def _grace(self) -> None:
+        deadline = asyncio.get_running_loop().time() + self.grace_s
+        while self.core.worker_counters()[0] > 0 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        self.core.abandon_waiting()
+        for handle, future in list(self.running.items()):
+            if isinstance(future, asyncio.Task):
+                future.cancel()
+            else:
+                self.running.pop(handle, None)
+                self.outcomes.append((handle, INTERRUPTED, None))
+        self._schedule_flush()

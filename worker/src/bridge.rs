@@ -1,0 +1,195 @@
+//! The GIL boundary. Rust threads never call into Python: they push what
+//! is ready (replies to requests, jobs to start, cancellations, the end of a
+//! worker run) onto one queue and write a single byte to a socket whose other
+//! end the Python event loop watches with `add_reader`. Python then takes
+//! everything at once with `drain`. One wake-up carries any number of items,
+//! and a wake-up is only written when the queue was not already signalled.
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use ardiq_spec::Value;
+
+use crate::error::CoreError;
+
+/// The answer to a request Python made.
+#[derive(Debug)]
+pub enum ReplyValue {
+    /// Outcome of each enqueued job, in order.
+    Enqueued(Vec<EnqueueOutcome>),
+    /// A job's state and, when terminal, its result.
+    Status(StatusInfo),
+    /// The `abort.lua` reply.
+    Abort(String),
+    /// Dead letters, oldest first.
+    DeadLetters(Vec<DeadLetterInfo>),
+    /// The new stream entry id of a replayed dead letter, `None` when gone.
+    Replayed(Option<String>),
+    /// How many entries were removed.
+    Count(u64),
+    /// Done, nothing to report.
+    Unit,
+}
+
+/// What `enqueue.lua` did with one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnqueueOutcome {
+    /// Added to its stream.
+    Queued,
+    /// Added to the delayed set.
+    Scheduled,
+    /// A job with this id exists: nothing written.
+    Duplicate,
+}
+
+/// A job's state as `status.lua` derives it, with the decoded result.
+#[derive(Debug, Default)]
+pub struct StatusInfo {
+    /// One of the spec's state names.
+    pub state: String,
+    /// Return value of a complete job.
+    pub value: Option<Value>,
+    /// `(type, message, traceback)` of a failed, aborted or dead job.
+    pub error: Option<(String, String, String)>,
+    /// Runs started.
+    pub attempts: u32,
+    /// Enqueue, start and finish times, ms.
+    pub times: (i64, i64, i64),
+    /// The worker that finished it.
+    pub worker_id: String,
+}
+
+/// One dead letter, decoded.
+#[derive(Debug)]
+pub struct DeadLetterInfo {
+    /// Entry id in the dead-letter stream.
+    pub entry_id: String,
+    /// Job id, empty when unknown.
+    pub job_id: String,
+    /// Task name, empty when unknown.
+    pub task: String,
+    /// Reason code.
+    pub reason: String,
+    /// Explanation.
+    pub detail: String,
+    /// When, ms.
+    pub dead_ms: i64,
+    /// Last error `(type, message, traceback)`.
+    pub error: Option<(String, String, String)>,
+}
+
+/// A job for Python to start.
+#[derive(Debug)]
+pub struct StartJob {
+    /// The worker's handle for this run.
+    pub handle: u64,
+    /// Registered task name.
+    pub task: String,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Vec<(String, Value)>,
+    /// Job id.
+    pub job_id: String,
+    /// Failed runs before this one.
+    pub attempt: u32,
+    /// Time limit of this run, ms.
+    pub timeout_ms: Option<u64>,
+}
+
+/// Why a running job must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// Its abort was requested.
+    Aborted = 1,
+    /// Another worker reclaimed the entry: stop and write nothing.
+    Lost = 2,
+}
+
+/// Everything ready for Python.
+#[derive(Debug, Default)]
+pub struct Ready {
+    /// `(request id, reply)` pairs.
+    pub replies: Vec<(u64, Result<ReplyValue, CoreError>)>,
+    /// Jobs to start.
+    pub jobs: Vec<StartJob>,
+    /// Running jobs to cancel.
+    pub cancels: Vec<(u64, CancelReason)>,
+    /// `(level, message)` for Python's `logging`, levels as `logging`'s.
+    pub logs: Vec<(u8, String)>,
+    /// Set once when a worker run has ended: `None` for a clean end, or the
+    /// error that ended it.
+    pub worker_exit: Option<Option<String>>,
+}
+
+/// The queue plus the wake-up socket.
+#[derive(Debug)]
+pub struct Bridge {
+    ready: Mutex<Ready>,
+    signalled: AtomicBool,
+    writer: UnixStream,
+    reader: UnixStream,
+}
+
+impl Bridge {
+    /// A bridge with a fresh socket pair.
+    pub fn new() -> std::io::Result<Self> {
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        Ok(Self { ready: Mutex::new(Ready::default()), signalled: AtomicBool::new(false), writer, reader })
+    }
+
+    /// The file descriptor Python watches.
+    pub fn fileno(&self) -> i32 {
+        self.reader.as_raw_fd()
+    }
+
+    fn with_ready(&self, push: impl FnOnce(&mut Ready)) {
+        push(&mut self.ready.lock().expect("bridge lock"));
+        if !self.signalled.swap(true, Ordering::AcqRel) {
+            // A full socket buffer already means "wake up": ignore WouldBlock.
+            let _ = (&self.writer).write(&[1]);
+        }
+    }
+
+    /// Hands a reply to Python.
+    pub fn reply(&self, request: u64, reply: Result<ReplyValue, CoreError>) {
+        self.with_ready(|ready| ready.replies.push((request, reply)));
+    }
+
+    /// Hands jobs to Python.
+    pub fn start(&self, jobs: Vec<StartJob>) {
+        if !jobs.is_empty() {
+            self.with_ready(|ready| ready.jobs.extend(jobs));
+        }
+    }
+
+    /// Asks Python to cancel running jobs.
+    pub fn cancel(&self, cancels: Vec<(u64, CancelReason)>) {
+        if !cancels.is_empty() {
+            self.with_ready(|ready| ready.cancels.extend(cancels));
+        }
+    }
+
+    /// Hands a log line to Python.
+    pub fn log(&self, level: u8, message: String) {
+        self.with_ready(|ready| ready.logs.push((level, message)));
+    }
+
+    /// Tells Python the worker run ended.
+    pub fn worker_exit(&self, error: Option<String>) {
+        self.with_ready(|ready| ready.worker_exit = Some(error));
+    }
+
+    /// Takes everything ready. Python reads the socket first, then calls this.
+    pub fn take(&self) -> Ready {
+        self.signalled.store(false, Ordering::Release);
+        let mut buf = [0u8; 256];
+        while matches!(std::io::Read::read(&mut &self.reader, &mut buf), Ok(n) if n > 0) {}
+        std::mem::take(&mut *self.ready.lock().expect("bridge lock"))
+    }
+}

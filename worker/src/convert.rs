@@ -1,0 +1,110 @@
+//! Python values to canonical MessagePack, and spec values back to Python.
+//! Encoding walks the Python objects directly (no intermediate tree) and
+//! accepts exactly the spec's type table; anything else is an
+//! `UnsupportedValue` naming the path of the offending value.
+
+use ardiq_spec::limits::MAX_DEPTH;
+use ardiq_spec::value::encode_int;
+use ardiq_spec::Value;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::error::CoreError;
+
+fn unsupported(path: &str, what: &str) -> CoreError {
+    CoreError::Value(format!("unsupported value at {path}: {what}"))
+}
+
+/// Appends the canonical MessagePack of `obj` to `out`.
+pub fn encode(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, path: &mut String) -> Result<(), CoreError> {
+    encode_at(obj, out, path, 0)
+}
+
+fn encode_at(
+    obj: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+    path: &mut String,
+    depth: usize,
+) -> Result<(), CoreError> {
+    if depth > MAX_DEPTH {
+        return Err(unsupported(path, "nesting deeper than 64"));
+    }
+    // Vec writes cannot fail, so rmp's io results are unwrapped.
+    if obj.is_none() {
+        out.push(0xc0);
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        out.push(if b.is_true() { 0xc3 } else { 0xc2 });
+    } else if let Ok(i) = obj.cast::<PyInt>() {
+        let value: i64 = i
+            .extract()
+            .map_err(|_| unsupported(path, &format!("integer {i} is outside int64")))?;
+        encode_int(value, out);
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        rmp::encode::write_f64(out, f.value()).expect("vec write");
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        let text = s.to_str().map_err(|_| unsupported(path, "str that is not valid UTF-8"))?;
+        rmp::encode::write_str(out, text).expect("vec write");
+    } else if let Ok(b) = obj.cast::<PyBytes>() {
+        rmp::encode::write_bin(out, b.as_bytes()).expect("vec write");
+    } else if let Ok(list) = obj.cast::<PyList>() {
+        rmp::encode::write_array_len(out, list.len() as u32).expect("vec write");
+        for (index, item) in list.iter().enumerate() {
+            let len = path.len();
+            path.push_str(&format!("[{index}]"));
+            encode_at(&item, out, path, depth + 1)?;
+            path.truncate(len);
+        }
+    } else if let Ok(tuple) = obj.cast::<PyTuple>() {
+        rmp::encode::write_array_len(out, tuple.len() as u32).expect("vec write");
+        for (index, item) in tuple.iter().enumerate() {
+            let len = path.len();
+            path.push_str(&format!("[{index}]"));
+            encode_at(&item, out, path, depth + 1)?;
+            path.truncate(len);
+        }
+    } else if let Ok(dict) = obj.cast::<PyDict>() {
+        rmp::encode::write_map_len(out, dict.len() as u32).expect("vec write");
+        for (key, item) in dict.iter() {
+            let key = key.cast::<PyString>().map_err(|_| {
+                unsupported(path, &format!("dict key {} is not a str", key.repr().map_or_else(|_| "?".into(), |r| r.to_string())))
+            })?;
+            let key = key.to_str().map_err(|_| unsupported(path, "dict key that is not valid UTF-8"))?;
+            rmp::encode::write_str(out, key).expect("vec write");
+            let len = path.len();
+            path.push('.');
+            path.push_str(key);
+            encode_at(&item, out, path, depth + 1)?;
+            path.truncate(len);
+        }
+    } else {
+        let type_name = obj.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string());
+        return Err(unsupported(path, &format!("type {type_name} is not in the type table")));
+    }
+    Ok(())
+}
+
+/// A spec value as a Python object.
+pub fn to_python(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match value {
+        Value::Nil => py.None(),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+        Value::Float(f) => PyFloat::new(py, *f).into_any().unbind(),
+        Value::Str(s) => PyString::new(py, s).into_any().unbind(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any().unbind(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_python(py, item)?)?;
+            }
+            list.into_any().unbind()
+        }
+        Value::Map(entries) => {
+            let dict = PyDict::new(py);
+            for (key, item) in entries {
+                dict.set_item(key, to_python(py, item)?)?;
+            }
+            dict.into_any().unbind()
+        }
+    })
+}

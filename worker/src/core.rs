@@ -1,0 +1,458 @@
+//! `ardiq._core.Core`: the Python-facing object. Every method returns at
+//! once: work that touches Redis is spawned on the tokio runtime with the
+//! request id Python chose, and its reply comes back through the bridge.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use ardiq_spec::Error as WireError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use tokio::runtime::Runtime;
+use tokio::sync::OnceCell;
+
+use crate::bridge::{Bridge, EnqueueOutcome, ReplyValue};
+use crate::conn::{Conn, Target};
+use crate::convert;
+use crate::engine::{self, Engine, Outcome, TaskConfig, WorkerConfig};
+use crate::error::CoreError;
+use crate::producer::{self, EnqueueItem, Producer};
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The process-wide tokio runtime, on its own threads.
+fn runtime(py: Python<'_>) -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        let threads = std::env::var("ARDIQ_RUNTIME_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        // Built with the GIL released: its threads never need it.
+        py.detach(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads)
+                .thread_name("ardiq-core")
+                .enable_all()
+                .build()
+                .expect("tokio runtime")
+        })
+    })
+}
+
+/// The native core of one `Ardiq` app: producer operations and at most one
+/// worker run at a time.
+#[pyclass(module = "ardiq._core", frozen)]
+#[derive(Debug)]
+pub struct Core {
+    target: Target,
+    queue: String,
+    bridge: Arc<Bridge>,
+    producer: Arc<Producer>,
+    conn: Arc<OnceCell<Conn>>,
+    engine: Mutex<Option<Arc<Engine>>>,
+}
+
+fn encode_args(obj: &Bound<'_, PyAny>, root: &str) -> Result<Vec<u8>, CoreError> {
+    let empty = obj.is_none() || obj.len().is_ok_and(|n| n == 0);
+    if empty {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    convert::encode(obj, &mut out, &mut root.to_owned())?;
+    Ok(out)
+}
+
+/// Reads one enqueue item tuple: (task, args, kwargs, priority, delay_ms,
+/// schedule_ms, job_id, max_retries, timeout_ms, backoff_ms, result_ttl_ms).
+fn item_from(tuple: &Bound<'_, PyTuple>) -> PyResult<EnqueueItem> {
+    let args = tuple.get_item(1)?;
+    let kwargs = tuple.get_item(2)?;
+    Ok(EnqueueItem {
+        task: tuple.get_item(0)?.extract()?,
+        args: encode_args(&args, "args")?,
+        kwargs: encode_args(&kwargs, "kwargs")?,
+        priority: tuple.get_item(3)?.extract()?,
+        delay_ms: tuple.get_item(4)?.extract()?,
+        schedule_ms: tuple.get_item(5)?.extract()?,
+        job_id: tuple.get_item(6)?.extract()?,
+        max_retries: tuple.get_item(7)?.extract()?,
+        timeout_ms: tuple.get_item(8)?.extract()?,
+        backoff_ms: tuple.get_item(9)?.extract()?,
+        result_ttl_ms: tuple.get_item(10)?.extract()?,
+    })
+}
+
+fn error_tuple(py: Python<'_>, error: Option<&(String, String, String)>) -> PyResult<Py<PyAny>> {
+    Ok(match error {
+        Some((kind, message, traceback)) => {
+            (kind, message, traceback).into_pyobject(py)?.into_any().unbind()
+        }
+        None => py.None(),
+    })
+}
+
+fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<PyAny>> {
+    Ok(match reply {
+        ReplyValue::Enqueued(outcomes) => {
+            let names: Vec<&str> = outcomes
+                .iter()
+                .map(|o| match o {
+                    EnqueueOutcome::Queued => "queued",
+                    EnqueueOutcome::Scheduled => "scheduled",
+                    EnqueueOutcome::Duplicate => "duplicate",
+                })
+                .collect();
+            PyList::new(py, names)?.into_any().unbind()
+        }
+        ReplyValue::Status(info) => {
+            let value = match &info.value {
+                Some(value) => convert::to_python(py, value)?,
+                None => py.None(),
+            };
+            let error = error_tuple(py, info.error.as_ref())?;
+            (info.state, value, error, info.attempts, info.times.0, info.times.1, info.times.2, info.worker_id)
+                .into_pyobject(py)?
+                .into_any()
+                .unbind()
+        }
+        ReplyValue::Abort(reply) => PyString::new(py, &reply).into_any().unbind(),
+        ReplyValue::DeadLetters(letters) => {
+            let list = PyList::empty(py);
+            for letter in letters {
+                let error = error_tuple(py, letter.error.as_ref())?;
+                list.append((
+                    letter.entry_id,
+                    letter.job_id,
+                    letter.task,
+                    letter.reason,
+                    letter.detail,
+                    letter.dead_ms,
+                    error,
+                ))?;
+            }
+            list.into_any().unbind()
+        }
+        ReplyValue::Replayed(id) => id.into_pyobject(py)?.into_any().unbind(),
+        ReplyValue::Count(n) => n.into_pyobject(py)?.into_any().unbind(),
+        ReplyValue::Unit => py.None(),
+    })
+}
+
+fn config_get<'py, T>(config: &Bound<'py, PyDict>, key: &str) -> PyResult<T>
+where
+    T: for<'a> FromPyObject<'a, 'py, Error = PyErr>,
+{
+    config
+        .get_item(key)?
+        .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.to_owned()))?
+        .extract()
+}
+
+impl Core {
+    fn spawn_request<F>(&self, py: Python<'_>, request: u64, work: F)
+    where
+        F: FnOnce(Conn, Arc<Producer>) -> futures_lite::BoxedReply + Send + 'static,
+    {
+        let bridge = Arc::clone(&self.bridge);
+        let cell = Arc::clone(&self.conn);
+        let target = self.target.clone();
+        let producer = Arc::clone(&self.producer);
+        runtime(py).spawn(async move {
+            let reply = match cell.get_or_try_init(|| target.connect(Some(Duration::from_secs(30)))).await {
+                Ok(conn) => work(conn.clone(), producer).await,
+                Err(err) => Err(CoreError::from(err)),
+            };
+            bridge.reply(request, reply);
+        });
+    }
+}
+
+/// Boxed future types for request handlers.
+mod futures_lite {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use crate::bridge::ReplyValue;
+    use crate::error::CoreError;
+
+    /// The future a request handler returns.
+    pub type BoxedReply = Pin<Box<dyn Future<Output = Result<ReplyValue, CoreError>> + Send>>;
+}
+
+#[pymethods]
+impl Core {
+    #[new]
+    #[pyo3(signature = (url, queue, cluster = false))]
+    fn new(url: String, queue: String, cluster: bool) -> PyResult<Self> {
+        if queue.is_empty() || queue.contains(['{', '}']) || queue.chars().any(char::is_whitespace) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "invalid queue name {queue:?}: 1 to 128 bytes without braces or white space"
+            )));
+        }
+        redis::Client::open(url.as_str())
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("invalid Redis URL: {e}")))?;
+        Ok(Self {
+            target: Target { url, cluster },
+            producer: Arc::new(Producer::new(&queue)),
+            queue,
+            bridge: Arc::new(Bridge::new()?),
+            conn: Arc::new(OnceCell::new()),
+            engine: Mutex::new(None),
+        })
+    }
+
+    /// The file descriptor to watch for readiness.
+    fn fileno(&self) -> i32 {
+        self.bridge.fileno()
+    }
+
+    /// The queue name.
+    #[getter]
+    fn queue(&self) -> &str {
+        &self.queue
+    }
+
+    /// Everything ready: (replies, jobs, cancels, logs, exited, exit_error).
+    #[allow(clippy::type_complexity)]
+    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let ready = self.bridge.take();
+        let replies = PyList::empty(py);
+        for (request, reply) in ready.replies {
+            match reply {
+                Ok(value) => replies.append((request, true, reply_to_python(py, value)?))?,
+                Err(err) => replies.append((request, false, PyErr::from(err).into_value(py)))?,
+            }
+        }
+        let jobs = PyList::empty(py);
+        for job in ready.jobs {
+            let args = PyList::empty(py);
+            for arg in &job.args {
+                args.append(convert::to_python(py, arg)?)?;
+            }
+            let kwargs = PyDict::new(py);
+            for (key, value) in &job.kwargs {
+                kwargs.set_item(key, convert::to_python(py, value)?)?;
+            }
+            let timeout_s = job.timeout_ms.map(|ms| ms as f64 / 1000.0);
+            jobs.append((job.handle, job.task, args.to_tuple(), kwargs, job.job_id, job.attempt, timeout_s))?;
+        }
+        let cancels: Vec<(u64, u8)> = ready.cancels.into_iter().map(|(h, r)| (h, r as u8)).collect();
+        let exited = ready.worker_exit.is_some();
+        let exit_error = ready.worker_exit.flatten();
+        if exited {
+            self.engine.lock().expect("engine").take();
+        }
+        (replies, jobs, cancels, ready.logs, exited, exit_error).into_pyobject(py)
+    }
+
+    /// Validates and encodes jobs now (raising typed errors), then enqueues
+    /// them; returns their ids at once.
+    fn enqueue(&self, py: Python<'_>, request: u64, items: Vec<Bound<'_, PyTuple>>) -> PyResult<Vec<String>> {
+        let now = engine::now_ms();
+        let mut jobs = Vec::with_capacity(items.len());
+        for tuple in &items {
+            jobs.push(producer::prepare(&item_from(tuple)?, now)?);
+        }
+        let ids = jobs.iter().map(|j| j.id.clone()).collect();
+        self.spawn_request(py, request, move |mut conn, producer| {
+            Box::pin(async move { producer.enqueue(&mut conn, &jobs).await.map(ReplyValue::Enqueued) })
+        });
+        Ok(ids)
+    }
+
+    /// Reads a job's status.
+    fn status(&self, py: Python<'_>, request: u64, job_id: String) {
+        self.spawn_request(py, request, move |mut conn, producer| {
+            Box::pin(async move { producer.status(&mut conn, &job_id).await.map(ReplyValue::Status) })
+        });
+    }
+
+    /// Aborts a job.
+    fn abort(&self, py: Python<'_>, request: u64, job_id: String) {
+        self.spawn_request(py, request, move |mut conn, producer| {
+            Box::pin(async move {
+                producer.abort(&mut conn, &job_id, engine::now_ms()).await.map(ReplyValue::Abort)
+            })
+        });
+    }
+
+    /// Lists dead letters.
+    fn dead_letters(&self, py: Python<'_>, request: u64, count: usize) {
+        self.spawn_request(py, request, move |mut conn, producer| {
+            Box::pin(async move { producer.dead_letters(&mut conn, count).await.map(ReplyValue::DeadLetters) })
+        });
+    }
+
+    /// Replays one dead letter.
+    fn replay_dead(&self, py: Python<'_>, request: u64, entry_id: String) {
+        self.spawn_request(py, request, move |mut conn, producer| {
+            Box::pin(async move { producer.replay(&mut conn, &entry_id).await.map(ReplyValue::Replayed) })
+        });
+    }
+
+    /// Deletes dead letters.
+    fn delete_dead(&self, py: Python<'_>, request: u64, entry_ids: Vec<String>) {
+        self.spawn_request(py, request, move |mut conn, producer| {
+            Box::pin(async move { producer.delete_dead(&mut conn, &entry_ids).await.map(ReplyValue::Count) })
+        });
+    }
+
+    /// Connects (once) and checks the server answers.
+    fn ping(&self, py: Python<'_>, request: u64) {
+        self.spawn_request(py, request, move |mut conn, _| {
+            Box::pin(async move {
+                redis::cmd("PING").query_async::<()>(&mut conn).await?;
+                Ok(ReplyValue::Unit)
+            })
+        });
+    }
+
+    /// Starts a worker run with `config` (a dict, see `ardiq.worker`).
+    fn start_worker(&self, py: Python<'_>, request: u64, config: &Bound<'_, PyDict>) -> PyResult<()> {
+        let tasks_obj = config
+            .get_item("tasks")?
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("tasks"))?
+            .cast_into::<PyDict>()?;
+        let mut tasks = HashMap::new();
+        for (name, spec) in tasks_obj.iter() {
+            let (retries, backoff_ms, timeout_ms, result_ttl_ms): (u32, u64, Option<u64>, u64) = spec.extract()?;
+            tasks.insert(name.extract::<String>()?, TaskConfig { retries, backoff_ms, timeout_ms, result_ttl_ms });
+        }
+        let worker = WorkerConfig {
+            worker_id: config_get(config, "worker_id")?,
+            concurrency: config_get::<usize>(config, "concurrency")?.max(1),
+            burst: config_get(config, "burst")?,
+            visibility_ms: config_get::<u64>(config, "visibility_ms")?.max(100),
+            max_deliveries: config_get(config, "max_deliveries")?,
+            block_ms: config_get(config, "block_ms")?,
+            promote_interval_ms: config_get::<u64>(config, "promote_interval_ms")?.max(10),
+            heartbeat_ms: config_get::<u64>(config, "heartbeat_ms")?.max(100),
+            tasks,
+            dead_maxlen: config_get(config, "dead_maxlen")?,
+            hostname: config_get(config, "hostname")?,
+            pid: std::process::id(),
+        };
+        let mut slot = self.engine.lock().expect("engine");
+        if slot.is_some() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("a worker is already running"));
+        }
+        let bridge = Arc::clone(&self.bridge);
+        let target = self.target.clone();
+        let queue = self.queue.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        runtime(py).spawn(async move {
+            let started = async {
+                let conn = target.connect(Some(Duration::from_secs(30))).await?;
+                let reader = target.connect(None).await?;
+                Engine::start(worker, &queue, Arc::clone(&bridge), conn, reader).await
+            }
+            .await;
+            match started {
+                Ok(engine) => {
+                    let _ = tx.send(Some(engine));
+                    bridge.reply(request, Ok(ReplyValue::Unit));
+                }
+                Err(err) => {
+                    let _ = tx.send(None);
+                    bridge.reply(request, Err(CoreError::from(err)));
+                }
+            }
+        });
+        // Connecting takes a few ms; waiting here (GIL released) keeps the
+        // engine slot simple.
+        let engine = py.detach(move || rx.recv().ok().flatten());
+        *slot = engine;
+        Ok(())
+    }
+
+    /// Reports finished runs: (handle, kind, payload) with kind 0 complete
+    /// (payload: the value), 1 failed (payload: (type, message, traceback,
+    /// retry_delay_ms or None, retryable)), 2 aborted, 3 interrupted.
+    fn report(&self, outcomes: Vec<(u64, u8, Bound<'_, PyAny>)>) -> PyResult<()> {
+        let Some(engine) = self.engine.lock().expect("engine").clone() else {
+            return Ok(());
+        };
+        let mut converted = Vec::with_capacity(outcomes.len());
+        for (handle, kind, payload) in outcomes {
+            let outcome = match kind {
+                0 => {
+                    let mut out = Vec::new();
+                    match convert::encode(&payload, &mut out, &mut "result".to_owned()) {
+                        Ok(()) => Outcome::Complete(out),
+                        Err(err) => Outcome::Failed {
+                            error: WireError {
+                                r#type: "UnsupportedValue".into(),
+                                message: err.to_string(),
+                                traceback: String::new(),
+                            },
+                            retry_delay_ms: None,
+                            retryable: false,
+                        },
+                    }
+                }
+                1 => {
+                    let (kind, message, traceback, retry_delay_ms, retryable): (String, String, String, Option<u64>, bool) =
+                        payload.extract()?;
+                    Outcome::Failed {
+                        error: WireError { r#type: kind, message, traceback },
+                        retry_delay_ms,
+                        retryable,
+                    }
+                }
+                2 => Outcome::Aborted,
+                _ => Outcome::Interrupted,
+            };
+            converted.push((handle, outcome));
+        }
+        engine.report(converted);
+        Ok(())
+    }
+
+    /// Stops fetching; held jobs still run.
+    fn stop_worker(&self) {
+        if let Some(engine) = self.engine.lock().expect("engine").clone() {
+            engine.request_stop();
+        }
+    }
+
+    /// Hands back jobs that have not started (end of the grace period).
+    fn abandon_waiting(&self) {
+        if let Some(engine) = self.engine.lock().expect("engine").clone() {
+            engine.abandon_waiting();
+        }
+    }
+
+    /// (held, running, completed, failed) of the current worker run.
+    fn worker_counters(&self) -> (usize, usize, u64, u64) {
+        self.engine.lock().expect("engine").as_ref().map_or((0, 0, 0, 0), |e| e.counters())
+    }
+}
+
+/// The exact `enqueue.lua` KEYS and ARGV for one job at clock `now_ms`.
+#[pyfunction]
+pub fn build_enqueue<'py>(
+    py: Python<'py>,
+    queue: &str,
+    item: &Bound<'py, PyTuple>,
+    now_ms: i64,
+) -> PyResult<(Vec<String>, Vec<Bound<'py, PyBytes>>)> {
+    let job = producer::prepare(&item_from(item)?, now_ms)?;
+    let (keys, argv) = producer::enqueue_call(&ardiq_spec::QueueKeys::new(queue), &[job]);
+    Ok((keys, argv.iter().map(|a| PyBytes::new(py, a)).collect()))
+}
+
+/// The canonical MessagePack of a value.
+#[pyfunction]
+pub fn encode_value<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::new();
+    convert::encode(value, &mut out, &mut "$".to_owned())?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// A value from MessagePack, checked against the type table.
+#[pyfunction]
+pub fn decode_value(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
+    let value = ardiq_spec::value::decode(data).map_err(CoreError::from)?;
+    convert::to_python(py, &value)
+}

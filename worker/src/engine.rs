@@ -1,0 +1,1230 @@
+//! The worker engine. It owns every Redis interaction of a worker run and
+//! never takes the GIL: it fetches batches with `XREADGROUP`, validates each
+//! entry (dead-lettering what must not run), keeps fetched jobs in a local
+//! priority queue, hands them to Python through the bridge, and stores what
+//! Python reports in batched `finish.lua` calls. Background tasks promote due
+//! delayed jobs, renew ownership of held entries, reclaim entries of dead
+//! workers, poll abort requests and write heartbeats.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ardiq_spec::limits::MAX_RECORD_BYTES;
+use ardiq_spec::{
+    scripts, DeadLetter, Error as WireError, Heartbeat, Job, QueueKeys, State, Status, Value, GROUP,
+    PRIORITY_LEVELS, SPEC_VERSION,
+};
+use prost::Message;
+use rand::Rng;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::{Script, Value as RedisValue};
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::bridge::{Bridge, CancelReason, StartJob};
+use crate::conn::Conn;
+use crate::error::CoreError;
+
+/// Result TTL when neither the job nor the task sets one: one day.
+pub const DEFAULT_RESULT_TTL_MS: u64 = 86_400_000;
+/// A job waiting this long in the local queue starts before fresher ones.
+const STARVATION_MS: u128 = 10_000;
+/// Longest retry delay.
+const MAX_BACKOFF_MS: u64 = 3_600_000;
+/// How often held entries are checked against the abort set.
+const ABORT_POLL: Duration = Duration::from_millis(500);
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Per-task settings the engine needs.
+#[derive(Debug, Clone)]
+pub struct TaskConfig {
+    /// Retries after the first run.
+    pub retries: u32,
+    /// Base backoff, ms.
+    pub backoff_ms: u64,
+    /// Time limit, ms.
+    pub timeout_ms: Option<u64>,
+    /// Result TTL, ms.
+    pub result_ttl_ms: u64,
+}
+
+/// Settings of one worker run.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Consumer name.
+    pub worker_id: String,
+    /// Most jobs running at once.
+    pub concurrency: usize,
+    /// Drain the queue and stop.
+    pub burst: bool,
+    /// Idle time after which an entry may be reclaimed, ms.
+    pub visibility_ms: u64,
+    /// Deliveries after which an entry is dead-lettered.
+    pub max_deliveries: u64,
+    /// `XREADGROUP` block time, ms.
+    pub block_ms: u64,
+    /// Longest pause between promotions, ms.
+    pub promote_interval_ms: u64,
+    /// Heartbeat interval, ms.
+    pub heartbeat_ms: u64,
+    /// Registered tasks.
+    pub tasks: HashMap<String, TaskConfig>,
+    /// Cap of the dead-letter stream.
+    pub dead_maxlen: u64,
+    /// For the heartbeat.
+    pub hostname: String,
+    /// For the heartbeat.
+    pub pid: u32,
+}
+
+/// What Python reports for a run.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Returned; the encoded value.
+    Complete(Vec<u8>),
+    /// Raised.
+    Failed {
+        /// The error.
+        error: WireError,
+        /// `Retry(delay_ms=...)` asked for this delay.
+        retry_delay_ms: Option<u64>,
+        /// False for errors that must not be retried.
+        retryable: bool,
+    },
+    /// Cancelled by an abort.
+    Aborted,
+    /// Not finished at shutdown: hand the entry back.
+    Interrupted,
+}
+
+/// A fetched entry this worker owns.
+#[derive(Debug)]
+struct Held {
+    job: Job,
+    entry_id: String,
+    priority: u32,
+    fetched: Instant,
+    started_ms: i64,
+    running: bool,
+    cancel_sent: bool,
+    values: Option<(Vec<Value>, Vec<(String, Value)>)>,
+}
+
+#[derive(Debug, Default)]
+struct Local {
+    held: HashMap<u64, Held>,
+    by_entry: HashSet<String>,
+    waiting: [VecDeque<u64>; PRIORITY_LEVELS as usize],
+    running: usize,
+    next_handle: u64,
+    stopping: bool,
+    completed: u64,
+    failed: u64,
+}
+
+impl Local {
+    fn remove(&mut self, handle: u64) -> Option<Held> {
+        let held = self.held.remove(&handle)?;
+        self.by_entry.remove(&held.entry_id);
+        if held.running {
+            self.running -= 1;
+        } else {
+            self.waiting[held.priority as usize].retain(|&h| h != handle);
+        }
+        Some(held)
+    }
+
+    /// The next waiting job: the longest-waiting one if it has starved,
+    /// else the highest priority, first fetched first.
+    fn next_waiting(&mut self) -> Option<u64> {
+        let mut starved: Option<(usize, Instant)> = None;
+        for (level, queue) in self.waiting.iter().enumerate() {
+            if let Some(held) = queue.front().and_then(|h| self.held.get(h)) {
+                if held.fetched.elapsed().as_millis() > STARVATION_MS
+                    && starved.is_none_or(|(_, at)| held.fetched < at)
+                {
+                    starved = Some((level, held.fetched));
+                }
+            }
+        }
+        if let Some((level, _)) = starved {
+            return self.waiting[level].pop_front();
+        }
+        self.waiting.iter_mut().rev().find_map(VecDeque::pop_front)
+    }
+}
+
+/// A write the finisher makes.
+#[derive(Debug)]
+enum Action {
+    Finish { priority: u32, entry_id: String, job_id: String, ttl_ms: u64, status: Vec<u8> },
+    Retry { priority: u32, entry_id: String, job_id: String, due_ms: i64, job: Vec<u8> },
+    Release { job_id: String },
+    Dead(DeadItem),
+}
+
+#[derive(Debug)]
+struct DeadItem {
+    priority: u32,
+    entry_id: String,
+    job_id: String,
+    task: String,
+    reason: &'static str,
+    record: Vec<u8>,
+    status: Vec<u8>,
+    ttl_ms: u64,
+}
+
+/// Why an entry must not run.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// Reason code of SPEC.md section 9.
+    pub reason: &'static str,
+    /// Explanation.
+    pub detail: String,
+    /// Job id when readable.
+    pub job_id: String,
+    /// Task name when readable.
+    pub task: String,
+}
+
+/// A decoded entry ready to run.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The record.
+    pub job: Job,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Vec<(String, Value)>,
+}
+
+fn field<'a>(entry: &'a StreamId, name: &str) -> Option<&'a [u8]> {
+    match entry.map.get(name)? {
+        RedisValue::BulkString(b) => Some(b),
+        RedisValue::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+/// Checks one stream entry against SPEC.md section 9.
+pub fn validate(
+    entry: &StreamId,
+    tasks: &HashMap<String, TaskConfig>,
+) -> Result<Accepted, Rejection> {
+    let reject = |reason, detail: String, job_id: &str, task: &str| Rejection {
+        reason,
+        detail,
+        job_id: job_id.to_owned(),
+        task: task.to_owned(),
+    };
+    let id = field(entry, "id").and_then(|b| std::str::from_utf8(b).ok());
+    let task = field(entry, "task").and_then(|b| std::str::from_utf8(b).ok());
+    let (Some(id), Some(task), Some(raw)) = (id, task, field(entry, "job")) else {
+        return Err(reject(
+            "malformed_entry",
+            "the entry needs UTF-8 fields id and task and a job field".into(),
+            id.unwrap_or(""),
+            task.unwrap_or(""),
+        ));
+    };
+    if raw.len() > MAX_RECORD_BYTES {
+        return Err(reject(
+            "oversize",
+            format!("job of {} bytes is over the limit of {MAX_RECORD_BYTES}", raw.len()),
+            id,
+            task,
+        ));
+    }
+    let job = Job::decode(raw)
+        .map_err(|e| reject("undecodable_job", format!("not a Job record: {e}"), id, task))?;
+    if !ardiq_spec::is_supported_version(&job.spec_version) {
+        return Err(reject(
+            "unsupported_version",
+            format!("spec version {:?} is not 1.x", job.spec_version),
+            id,
+            task,
+        ));
+    }
+    if job.id != id || job.task != task {
+        return Err(reject(
+            "undecodable_job",
+            format!("record says id {:?} task {:?}, the entry says {id:?} {task:?}", job.id, job.task),
+            id,
+            task,
+        ));
+    }
+    if !tasks.contains_key(task) {
+        return Err(reject("unknown_task", format!("no task named {task:?} is registered"), id, task));
+    }
+    let args = if job.args.is_empty() {
+        Vec::new()
+    } else {
+        match ardiq_spec::value::decode(&job.args) {
+            Ok(Value::Array(items)) => items,
+            Ok(_) => return Err(reject("undecodable_args", "args is not an array".into(), id, task)),
+            Err(e) => return Err(reject("undecodable_args", format!("args: {e}"), id, task)),
+        }
+    };
+    let kwargs = if job.kwargs.is_empty() {
+        Vec::new()
+    } else {
+        match ardiq_spec::value::decode(&job.kwargs) {
+            Ok(Value::Map(entries)) => entries,
+            Ok(_) => return Err(reject("undecodable_args", "kwargs is not a map".into(), id, task)),
+            Err(e) => return Err(reject("undecodable_args", format!("kwargs: {e}"), id, task)),
+        }
+    };
+    Ok(Accepted { job, args, kwargs })
+}
+
+/// Delay before retry number `attempt + 1`: exponential, capped, ±25 % jitter.
+pub fn backoff_ms(base_ms: u64, attempt: u32, jitter: f64) -> u64 {
+    let exp = base_ms.saturating_mul(1u64 << attempt.min(40)).min(MAX_BACKOFF_MS);
+    (exp as f64 * (0.75 + 0.5 * jitter)) as u64
+}
+
+struct WorkerScripts {
+    promote: Script,
+    finish: Script,
+    retry: Script,
+    dead_letter: Script,
+    renew: Script,
+}
+
+/// One worker run.
+pub struct Engine {
+    config: WorkerConfig,
+    keys: QueueKeys,
+    bridge: Arc<Bridge>,
+    local: Mutex<Local>,
+    slot_freed: Notify,
+    actions: mpsc::UnboundedSender<Action>,
+    in_finisher: AtomicUsize,
+    stop: watch::Sender<bool>,
+    scripts: WorkerScripts,
+    started_ms: i64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("worker_id", &self.config.worker_id).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Starts a worker run: creates the consumer groups, then spawns the
+    /// fetcher and the background tasks on the current tokio runtime.
+    pub async fn start(
+        config: WorkerConfig,
+        queue: &str,
+        bridge: Arc<Bridge>,
+        conn: Conn,
+        reader: Conn,
+    ) -> Result<Arc<Self>, CoreError> {
+        let keys = QueueKeys::new(queue);
+        let mut setup = conn.clone();
+        for stream in keys.streams_low_to_high() {
+            let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&stream)
+                .arg(GROUP)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query_async(&mut setup)
+                .await;
+            if let Err(err) = created {
+                if err.code() != Some("BUSYGROUP") {
+                    return Err(err.into());
+                }
+            }
+        }
+        let (actions, receiver) = mpsc::unbounded_channel();
+        let (stop, _) = watch::channel(false);
+        let engine = Arc::new(Self {
+            config,
+            keys,
+            bridge,
+            local: Mutex::new(Local::default()),
+            slot_freed: Notify::new(),
+            actions,
+            in_finisher: AtomicUsize::new(0),
+            stop,
+            scripts: WorkerScripts {
+                promote: Script::new(scripts::PROMOTE),
+                finish: Script::new(scripts::FINISH),
+                retry: Script::new(scripts::RETRY),
+                dead_letter: Script::new(scripts::DEAD_LETTER),
+                renew: Script::new(scripts::RENEW),
+            },
+            started_ms: now_ms(),
+        });
+        tokio::spawn(Arc::clone(&engine).finisher(conn.clone(), receiver));
+        tokio::spawn(Arc::clone(&engine).promoter(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).reclaimer(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).renewer(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).abort_poller(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).heartbeat(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).fetcher(conn, reader));
+        Ok(engine)
+    }
+
+    fn log(&self, level: u8, message: String) {
+        self.bridge.log(level, message);
+    }
+
+    async fn sleep_or_stop(&self, duration: Duration) -> bool {
+        let mut stop = self.stop.subscribe();
+        if *stop.borrow() {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => false,
+            _ = stop.changed() => true,
+        }
+    }
+
+    fn ttl_of(&self, job: &Job) -> u64 {
+        job.result_ttl_ms.unwrap_or_else(|| {
+            self.config.tasks.get(&job.task).map_or(DEFAULT_RESULT_TTL_MS, |t| t.result_ttl_ms)
+        })
+    }
+
+    /// Stop fetching; jobs already held still run.
+    pub fn request_stop(&self) {
+        self.local.lock().expect("local").stopping = true;
+        self.slot_freed.notify_waiters();
+        self.slot_freed.notify_one();
+        self.check_exit();
+    }
+
+    /// Hand back every job not started yet (end of the grace period).
+    pub fn abandon_waiting(&self) {
+        let released: Vec<Held> = {
+            let mut local = self.local.lock().expect("local");
+            local.stopping = true;
+            let waiting: Vec<u64> = local.waiting.iter().flatten().copied().collect();
+            waiting.into_iter().filter_map(|h| local.remove(h)).collect()
+        };
+        for held in released {
+            self.send(Action::Release { job_id: held.job.id });
+        }
+        self.check_exit();
+    }
+
+    fn send(&self, action: Action) {
+        self.in_finisher.fetch_add(1, Ordering::SeqCst);
+        if self.actions.send(action).is_err() {
+            self.in_finisher.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Ends the run once stopping, nothing is held and every write is done.
+    fn check_exit(&self) {
+        let done = {
+            let local = self.local.lock().expect("local");
+            local.stopping && local.held.is_empty()
+        } && self.in_finisher.load(Ordering::SeqCst) == 0;
+        if done && !self.stop.send_replace(true) {
+            self.bridge.worker_exit(None);
+        }
+    }
+
+    /// Moves waiting jobs to Python while slots are free.
+    fn dispatch(&self) {
+        let mut start = Vec::new();
+        {
+            let mut local = self.local.lock().expect("local");
+            while local.running < self.config.concurrency {
+                let Some(handle) = local.next_waiting() else { break };
+                local.running += 1;
+                let held = local.held.get_mut(&handle).expect("waiting job is held");
+                held.running = true;
+                held.started_ms = now_ms();
+                let (args, kwargs) = held.values.take().unwrap_or_default();
+                let timeout_ms = held.job.timeout_ms.or_else(|| {
+                    self.config.tasks.get(&held.job.task).and_then(|t| t.timeout_ms)
+                });
+                start.push(StartJob {
+                    handle,
+                    task: held.job.task.clone(),
+                    args,
+                    kwargs,
+                    job_id: held.job.id.clone(),
+                    attempt: held.job.attempt,
+                    timeout_ms: timeout_ms.filter(|&t| t > 0),
+                });
+            }
+        }
+        self.bridge.start(start);
+    }
+
+    /// Python reports finished runs.
+    pub fn report(&self, outcomes: Vec<(u64, Outcome)>) {
+        let now = now_ms();
+        for (handle, outcome) in outcomes {
+            let Some(held) = self.local.lock().expect("local").remove(handle) else {
+                continue; // lost to a reclaim, or already handled
+            };
+            let action = self.outcome_action(held, outcome, now);
+            self.send(action);
+        }
+        self.slot_freed.notify_one();
+        self.dispatch();
+        self.check_exit();
+    }
+
+    fn outcome_action(&self, held: Held, outcome: Outcome, now: i64) -> Action {
+        let job = held.job;
+        let status = |state: State, value: Vec<u8>, error: Option<WireError>| Status {
+            spec_version: SPEC_VERSION.to_owned(),
+            state: state as i32,
+            value,
+            error,
+            attempts: job.attempt + 1,
+            enqueued_ms: job.enqueued_ms,
+            started_ms: held.started_ms,
+            finished_ms: now,
+            worker_id: self.config.worker_id.clone(),
+            task: job.task.clone(),
+        };
+        let finish = |record: Status| Action::Finish {
+            priority: held.priority,
+            entry_id: held.entry_id.clone(),
+            job_id: job.id.clone(),
+            ttl_ms: self.ttl_of(&job),
+            status: record.encode_to_vec(),
+        };
+        match outcome {
+            Outcome::Complete(value) => {
+                self.local.lock().expect("local").completed += 1;
+                if value.len() > MAX_RECORD_BYTES {
+                    let error = WireError {
+                        r#type: "ResultTooLarge".into(),
+                        message: format!(
+                            "return value of {} bytes is over the limit of {MAX_RECORD_BYTES}",
+                            value.len()
+                        ),
+                        traceback: String::new(),
+                    };
+                    return finish(status(State::Failed, Vec::new(), Some(error)));
+                }
+                finish(status(State::Complete, value, None))
+            }
+            Outcome::Failed { error, retry_delay_ms, retryable } => {
+                let task = self.config.tasks.get(&job.task);
+                let max_retries = job.max_retries.unwrap_or_else(|| task.map_or(0, |t| t.retries));
+                if retryable && job.attempt < max_retries {
+                    let base = job.backoff_ms.unwrap_or_else(|| task.map_or(1_000, |t| t.backoff_ms));
+                    let delay = retry_delay_ms
+                        .unwrap_or_else(|| backoff_ms(base, job.attempt, rand::rng().random::<f64>()));
+                    let mut next = job.clone();
+                    next.attempt += 1;
+                    next.due_ms = now + delay as i64;
+                    self.log(
+                        20,
+                        format!(
+                            "job {} ({}) failed with {}: retry {} of {max_retries} in {delay} ms",
+                            job.id, job.task, error.r#type, next.attempt
+                        ),
+                    );
+                    return Action::Retry {
+                        priority: held.priority,
+                        entry_id: held.entry_id.clone(),
+                        job_id: job.id.clone(),
+                        due_ms: next.due_ms,
+                        job: next.encode_to_vec(),
+                    };
+                }
+                self.local.lock().expect("local").failed += 1;
+                finish(status(State::Failed, Vec::new(), Some(error)))
+            }
+            Outcome::Aborted => {
+                let error = WireError {
+                    r#type: "JobAborted".into(),
+                    message: "aborted while it ran".into(),
+                    traceback: String::new(),
+                };
+                finish(status(State::Aborted, Vec::new(), Some(error)))
+            }
+            Outcome::Interrupted => Action::Release { job_id: job.id.clone() },
+        }
+    }
+
+    /// Turns fetched or reclaimed entries into held jobs (or dead letters).
+    async fn accept(&self, conn: &mut Conn, entries: Vec<(u32, StreamId)>) {
+        let now = now_ms();
+        let mut good = Vec::new();
+        for (priority, entry) in entries {
+            if self.local.lock().expect("local").by_entry.contains(&entry.id) {
+                continue;
+            }
+            match validate(&entry, &self.config.tasks) {
+                Ok(accepted) => good.push((priority, entry.id, accepted)),
+                Err(rejection) => {
+                    let raw = field(&entry, "job").unwrap_or_default().to_vec();
+                    self.dead_letter(priority, entry.id, rejection, raw, None, now);
+                }
+            }
+        }
+        if good.is_empty() {
+            return;
+        }
+        let ids: Vec<&str> = good.iter().map(|(_, _, a)| a.job.id.as_str()).collect();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMISMEMBER").arg(self.keys.abort()).arg(&ids);
+        let mut hset = redis::cmd("HSET");
+        hset.arg(self.keys.running());
+        for id in &ids {
+            hset.arg(*id).arg(&self.config.worker_id);
+        }
+        pipe.add_command(hset).ignore();
+        let aborted: Vec<bool> = match pipe.query_async::<(Vec<bool>,)>(conn).await {
+            Ok((flags,)) => flags,
+            Err(err) => {
+                self.log(30, format!("abort check failed, running the batch anyway: {err}"));
+                vec![false; ids.len()]
+            }
+        };
+        {
+            let mut local = self.local.lock().expect("local");
+            for ((priority, entry_id, accepted), is_aborted) in good.into_iter().zip(aborted) {
+                let handle = local.next_handle;
+                local.next_handle += 1;
+                local.by_entry.insert(entry_id.clone());
+                let held = Held {
+                    job: accepted.job,
+                    entry_id,
+                    priority,
+                    fetched: Instant::now(),
+                    started_ms: 0,
+                    running: false,
+                    cancel_sent: false,
+                    values: Some((accepted.args, accepted.kwargs)),
+                };
+                if is_aborted {
+                    let action = self.outcome_action(held, Outcome::Aborted, now);
+                    local.by_entry.remove(match &action {
+                        Action::Finish { entry_id, .. } => entry_id.as_str(),
+                        _ => "",
+                    });
+                    drop(local);
+                    self.send(action);
+                    local = self.local.lock().expect("local");
+                    continue;
+                }
+                local.held.insert(handle, held);
+                local.waiting[priority as usize].push_back(handle);
+            }
+        }
+        self.dispatch();
+    }
+
+    fn dead_letter(
+        &self,
+        priority: u32,
+        entry_id: String,
+        rejection: Rejection,
+        raw: Vec<u8>,
+        error: Option<WireError>,
+        now: i64,
+    ) {
+        self.log(
+            30,
+            format!(
+                "dead-lettering entry {entry_id} (job {:?}, task {:?}): {}: {}",
+                rejection.job_id, rejection.task, rejection.reason, rejection.detail
+            ),
+        );
+        let record = DeadLetter {
+            spec_version: SPEC_VERSION.to_owned(),
+            job_id: rejection.job_id.clone(),
+            task: rejection.task.clone(),
+            reason: rejection.reason.to_owned(),
+            detail: rejection.detail.clone(),
+            job: raw,
+            stream_id: entry_id.clone(),
+            dead_ms: now,
+            worker_id: self.config.worker_id.clone(),
+            error: error.clone(),
+        };
+        let status = Status {
+            spec_version: SPEC_VERSION.to_owned(),
+            state: State::Dead as i32,
+            error: Some(WireError {
+                r#type: "DeadLetter".into(),
+                message: format!("{}: {}", rejection.reason, rejection.detail),
+                traceback: error.map(|e| e.traceback).unwrap_or_default(),
+            }),
+            finished_ms: now,
+            worker_id: self.config.worker_id.clone(),
+            task: rejection.task.clone(),
+            ..Status::default()
+        };
+        self.send(Action::Dead(DeadItem {
+            priority,
+            entry_id,
+            job_id: rejection.job_id,
+            task: rejection.task,
+            reason: rejection.reason,
+            record: record.encode_to_vec(),
+            status: status.encode_to_vec(),
+            ttl_ms: DEFAULT_RESULT_TTL_MS,
+        }));
+    }
+
+    async fn fetcher(self: Arc<Self>, mut conn: Conn, mut reader: Conn) {
+        let streams = self.keys.streams_high_to_low();
+        loop {
+            let want = {
+                let local = self.local.lock().expect("local");
+                if local.stopping {
+                    break;
+                }
+                self.config.concurrency.saturating_sub(local.held.len())
+            };
+            if want == 0 {
+                self.slot_freed.notified().await;
+                continue;
+            }
+            let mut cmd = redis::cmd("XREADGROUP");
+            cmd.arg("GROUP").arg(GROUP).arg(&self.config.worker_id).arg("COUNT").arg(want);
+            if !self.config.burst {
+                cmd.arg("BLOCK").arg(self.config.block_ms);
+            }
+            cmd.arg("STREAMS").arg(&streams);
+            for _ in &streams {
+                cmd.arg(">");
+            }
+            let reply: Option<StreamReadReply> = match cmd.query_async(&mut reader).await {
+                Ok(reply) => reply,
+                Err(err) => {
+                    self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
+                    if self.sleep_or_stop(Duration::from_secs(1)).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let mut entries = Vec::new();
+            for stream in reply.map(|r| r.keys).unwrap_or_default() {
+                let priority = stream
+                    .key
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .unwrap_or(0)
+                    .min(PRIORITY_LEVELS - 1);
+                entries.extend(stream.ids.into_iter().map(|entry| (priority, entry)));
+            }
+            if entries.is_empty() {
+                if self.config.burst && self.burst_drained(&mut conn).await {
+                    break;
+                }
+                continue;
+            }
+            self.accept(&mut conn, entries).await;
+        }
+        self.request_stop();
+    }
+
+    /// In burst mode: true once nothing is held, every write is done and no
+    /// delayed job is due.
+    async fn burst_drained(&self, conn: &mut Conn) -> bool {
+        loop {
+            let busy = !self.local.lock().expect("local").held.is_empty()
+                || self.in_finisher.load(Ordering::SeqCst) > 0;
+            if !busy {
+                break;
+            }
+            tokio::select! {
+                () = self.slot_freed.notified() => {},
+                () = tokio::time::sleep(Duration::from_millis(20)) => {},
+            }
+        }
+        match self.promote_once(conn).await {
+            Ok((moved, _)) => moved == 0,
+            Err(err) => {
+                self.log(40, format!("promoting delayed jobs failed: {err}"));
+                false
+            }
+        }
+    }
+
+    async fn promote_once(&self, conn: &mut Conn) -> Result<(i64, i64), redis::RedisError> {
+        let mut invocation = self.scripts.promote.key(self.keys.delayed());
+        invocation.key(self.keys.delayed_jobs());
+        for stream in self.keys.streams_low_to_high() {
+            invocation.key(stream);
+        }
+        invocation.arg(now_ms()).arg(1000).invoke_async(conn).await
+    }
+
+    async fn promoter(self: Arc<Self>, mut conn: Conn) {
+        let interval = self.config.promote_interval_ms;
+        loop {
+            let pause = match self.promote_once(&mut conn).await {
+                Ok((moved, _)) if moved >= 1000 => 0,
+                Ok((_, next_due)) => {
+                    let jitter = rand::rng().random_range(0..=interval / 10);
+                    let until_due = if next_due < 0 { interval } else { (next_due - now_ms()).max(0) as u64 };
+                    until_due.min(interval) + jitter
+                }
+                Err(err) => {
+                    self.log(40, format!("promoting delayed jobs failed: {err}"));
+                    1000
+                }
+            };
+            if self.sleep_or_stop(Duration::from_millis(pause)).await {
+                return;
+            }
+        }
+    }
+
+    async fn reclaimer(self: Arc<Self>, mut conn: Conn) {
+        let period = self.config.visibility_ms / 2;
+        loop {
+            if let Err(err) = self.reclaim_once(&mut conn).await {
+                self.log(40, format!("reclaiming failed: {err}"));
+            }
+            let jitter = rand::rng().random_range(0..=period / 5 + 1);
+            if self.sleep_or_stop(Duration::from_millis(period + jitter)).await {
+                return;
+            }
+        }
+    }
+
+    async fn reclaim_once(&self, conn: &mut Conn) -> Result<(), redis::RedisError> {
+        if self.local.lock().expect("local").stopping {
+            return Ok(());
+        }
+        for priority in (0..PRIORITY_LEVELS).rev() {
+            let stream = self.keys.stream(priority);
+            let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(&stream)
+                .arg(GROUP)
+                .arg(&self.config.worker_id)
+                .arg(self.config.visibility_ms)
+                .arg("0-0")
+                .arg("COUNT")
+                .arg(100)
+                .query_async(conn)
+                .await?;
+            if claimed.claimed.is_empty() {
+                continue;
+            }
+            let first = claimed.claimed.first().map(|e| e.id.clone()).unwrap_or_default();
+            let last = claimed.claimed.last().map(|e| e.id.clone()).unwrap_or_default();
+            let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+                .arg(&stream)
+                .arg(GROUP)
+                .arg(&first)
+                .arg(&last)
+                .arg(claimed.claimed.len() + 1000)
+                .arg(&self.config.worker_id)
+                .query_async(conn)
+                .await?;
+            let deliveries: HashMap<String, usize> =
+                pending.ids.into_iter().map(|p| (p.id, p.times_delivered)).collect();
+            let now = now_ms();
+            let mut runnable = Vec::new();
+            for entry in claimed.claimed {
+                let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
+                self.log(
+                    30,
+                    format!("reclaimed entry {} of a dead worker (delivery {delivered})", entry.id),
+                );
+                if delivered > self.config.max_deliveries {
+                    let job_id = field(&entry, "id").map(|b| String::from_utf8_lossy(b).into_owned());
+                    let task = field(&entry, "task").map(|b| String::from_utf8_lossy(b).into_owned());
+                    let raw = field(&entry, "job").unwrap_or_default().to_vec();
+                    let rejection = Rejection {
+                        reason: "delivery_limit",
+                        detail: format!(
+                            "delivered {delivered} times, over the limit of {}: every run ended its worker",
+                            self.config.max_deliveries
+                        ),
+                        job_id: job_id.unwrap_or_default(),
+                        task: task.unwrap_or_default(),
+                    };
+                    self.dead_letter(priority, entry.id, rejection, raw, None, now);
+                } else {
+                    runnable.push((priority, entry));
+                }
+            }
+            self.accept(conn, runnable).await;
+        }
+        Ok(())
+    }
+
+    async fn renewer(self: Arc<Self>, mut conn: Conn) {
+        let period = Duration::from_millis((self.config.visibility_ms / 3).max(1));
+        loop {
+            if self.sleep_or_stop(period).await {
+                return;
+            }
+            let mut by_stream: HashMap<u32, Vec<(u64, String)>> = HashMap::new();
+            {
+                let local = self.local.lock().expect("local");
+                for (&handle, held) in &local.held {
+                    by_stream.entry(held.priority).or_default().push((handle, held.entry_id.clone()));
+                }
+            }
+            for (priority, held) in by_stream {
+                let mut invocation = self.scripts.renew.key(self.keys.stream(priority));
+                invocation.arg(GROUP).arg(&self.config.worker_id);
+                for (_, entry_id) in &held {
+                    invocation.arg(entry_id);
+                }
+                let owned: Vec<String> = match invocation.invoke_async(&mut conn).await {
+                    Ok(owned) => owned,
+                    Err(err) => {
+                        self.log(40, format!("renewing ownership failed: {err}"));
+                        continue;
+                    }
+                };
+                let owned: HashSet<String> = owned.into_iter().collect();
+                let mut cancels = Vec::new();
+                {
+                    let mut local = self.local.lock().expect("local");
+                    for (handle, entry_id) in held {
+                        if owned.contains(&entry_id) {
+                            continue;
+                        }
+                        if let Some(lost) = local.remove(handle) {
+                            if lost.running {
+                                cancels.push((handle, CancelReason::Lost));
+                            }
+                            self.log(
+                                30,
+                                format!("lost entry {entry_id} (job {}) to another worker", lost.job.id),
+                            );
+                        }
+                    }
+                }
+                self.bridge.cancel(cancels);
+            }
+            self.dispatch();
+            self.check_exit();
+        }
+    }
+
+    async fn abort_poller(self: Arc<Self>, mut conn: Conn) {
+        loop {
+            if self.sleep_or_stop(ABORT_POLL).await {
+                return;
+            }
+            let held: Vec<(u64, String)> = {
+                let local = self.local.lock().expect("local");
+                local.held.iter().map(|(&h, held)| (h, held.job.id.clone())).collect()
+            };
+            if held.is_empty() {
+                continue;
+            }
+            let flags: Vec<bool> = match redis::cmd("SMISMEMBER")
+                .arg(self.keys.abort())
+                .arg(held.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>())
+                .query_async(&mut conn)
+                .await
+            {
+                Ok(flags) => flags,
+                Err(err) => {
+                    self.log(40, format!("checking abort requests failed: {err}"));
+                    continue;
+                }
+            };
+            let now = now_ms();
+            let mut cancels = Vec::new();
+            let mut actions = Vec::new();
+            {
+                let mut local = self.local.lock().expect("local");
+                for ((handle, _), aborted) in held.into_iter().zip(flags) {
+                    if !aborted {
+                        continue;
+                    }
+                    let Some(held) = local.held.get_mut(&handle) else { continue };
+                    if held.running {
+                        if !held.cancel_sent {
+                            held.cancel_sent = true;
+                            cancels.push((handle, CancelReason::Aborted));
+                        }
+                    } else if let Some(held) = local.remove(handle) {
+                        actions.push(held);
+                    }
+                }
+            }
+            for held in actions {
+                let action = self.outcome_action(held, Outcome::Aborted, now);
+                self.send(action);
+            }
+            self.bridge.cancel(cancels);
+            self.check_exit();
+        }
+    }
+
+    async fn heartbeat(self: Arc<Self>, mut conn: Conn) {
+        let period = self.config.heartbeat_ms;
+        loop {
+            let (running, completed, failed) = {
+                let local = self.local.lock().expect("local");
+                (local.running as u32, local.completed, local.failed)
+            };
+            let now = now_ms();
+            let beat = Heartbeat {
+                spec_version: SPEC_VERSION.to_owned(),
+                worker_id: self.config.worker_id.clone(),
+                hostname: self.config.hostname.clone(),
+                pid: self.config.pid,
+                started_ms: self.started_ms,
+                seen_ms: now,
+                concurrency: self.config.concurrency as u32,
+                running,
+                completed,
+                failed,
+                queues: vec![self.keys.queue().to_owned()],
+            };
+            let result: Result<(), redis::RedisError> = redis::pipe()
+                .cmd("SET")
+                .arg(self.keys.worker(&self.config.worker_id))
+                .arg(beat.encode_to_vec())
+                .arg("PX")
+                .arg(period * 3)
+                .ignore()
+                .cmd("ZADD")
+                .arg(self.keys.workers())
+                .arg(now)
+                .arg(&self.config.worker_id)
+                .ignore()
+                .cmd("ZREMRANGEBYSCORE")
+                .arg(self.keys.workers())
+                .arg("-inf")
+                .arg(now - 60_000)
+                .ignore()
+                .query_async(&mut conn)
+                .await;
+            if let Err(err) = result {
+                self.log(30, format!("heartbeat failed: {err}"));
+            }
+            if self.sleep_or_stop(Duration::from_millis(period)).await {
+                let _: Result<(), redis::RedisError> = redis::pipe()
+                    .cmd("DEL")
+                    .arg(self.keys.worker(&self.config.worker_id))
+                    .ignore()
+                    .cmd("ZREM")
+                    .arg(self.keys.workers())
+                    .arg(&self.config.worker_id)
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await;
+                return;
+            }
+        }
+    }
+
+    /// Writes what runs produced, in batches: one `finish.lua` call for every
+    /// terminal status ready at the same moment.
+    async fn finisher(self: Arc<Self>, mut conn: Conn, mut receiver: mpsc::UnboundedReceiver<Action>) {
+        while let Some(first) = receiver.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 1000 {
+                match receiver.try_recv() {
+                    Ok(action) => batch.push(action),
+                    Err(_) => break,
+                }
+            }
+            let count = batch.len();
+            let mut attempt = 0u32;
+            loop {
+                match self.write(&mut conn, &batch).await {
+                    Ok(()) => break,
+                    Err(err) if attempt < 50 => {
+                        attempt += 1;
+                        self.log(40, format!("storing results failed, retrying: {err}"));
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(err) => {
+                        self.log(
+                            50,
+                            format!("giving up storing {count} results; their entries will be reclaimed: {err}"),
+                        );
+                        break;
+                    }
+                }
+            }
+            self.in_finisher.fetch_sub(count, Ordering::SeqCst);
+            self.slot_freed.notify_one();
+            self.check_exit();
+        }
+    }
+
+    async fn write(&self, conn: &mut Conn, batch: &[Action]) -> Result<(), redis::RedisError> {
+        let mut finish = self.scripts.finish.key(self.keys.running());
+        finish.key(self.keys.abort()).arg(GROUP);
+        let mut finishing = 0;
+        let mut releases = Vec::new();
+        for action in batch {
+            match action {
+                Action::Finish { priority, entry_id, job_id, ttl_ms, status } => {
+                    finishing += 1;
+                    finish.key(self.keys.stream(*priority)).key(self.keys.job(job_id));
+                    finish.arg(entry_id).arg(job_id).arg(*ttl_ms).arg(status.as_slice());
+                }
+                Action::Retry { priority, entry_id, job_id, due_ms, job } => {
+                    let () = self
+                        .scripts
+                        .retry
+                        .key(self.keys.stream(*priority))
+                        .key(self.keys.job(job_id))
+                        .key(self.keys.delayed())
+                        .key(self.keys.delayed_jobs())
+                        .key(self.keys.running())
+                        .arg(GROUP)
+                        .arg(entry_id)
+                        .arg(job_id)
+                        .arg(*due_ms)
+                        .arg(job.as_slice())
+                        .invoke_async::<i64>(conn)
+                        .await
+                        .map(|_| ())?;
+                }
+                Action::Release { job_id } => releases.push(job_id.as_str()),
+                Action::Dead(dead) => {
+                    let _: String = self
+                        .scripts
+                        .dead_letter
+                        .key(self.keys.stream(dead.priority))
+                        .key(self.keys.dead())
+                        .key(self.keys.running())
+                        .key(self.keys.job(&dead.job_id))
+                        .arg(GROUP)
+                        .arg(&dead.entry_id)
+                        .arg(&dead.job_id)
+                        .arg(&dead.task)
+                        .arg(dead.reason)
+                        .arg(dead.record.as_slice())
+                        .arg(dead.status.as_slice())
+                        .arg(dead.ttl_ms)
+                        .arg(self.config.dead_maxlen)
+                        .invoke_async(conn)
+                        .await?;
+                }
+            }
+        }
+        if finishing > 0 {
+            let _: i64 = finish.invoke_async(conn).await?;
+        }
+        if !releases.is_empty() {
+            let _: i64 =
+                redis::cmd("HDEL").arg(self.keys.running()).arg(&releases).query_async(conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Counters for the heartbeat and for Python.
+    pub fn counters(&self) -> (usize, usize, u64, u64) {
+        let local = self.local.lock().expect("local");
+        (local.held.len(), local.running, local.completed, local.failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(fields: &[(&str, Vec<u8>)]) -> StreamId {
+        StreamId {
+            id: "1-0".into(),
+            map: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), RedisValue::BulkString(v.clone())))
+                .collect(),
+        }
+    }
+
+    fn tasks() -> HashMap<String, TaskConfig> {
+        HashMap::from([(
+            "add".to_owned(),
+            TaskConfig { retries: 0, backoff_ms: 1000, timeout_ms: None, result_ttl_ms: 1000 },
+        )])
+    }
+
+    fn job(version: &str, task: &str, args: Vec<u8>) -> Vec<u8> {
+        Job { spec_version: version.into(), id: "j".into(), task: task.into(), args, ..Job::default() }
+            .encode_to_vec()
+    }
+
+    #[test]
+    fn every_malformed_kind_gets_its_reason() {
+        let reason = |e: StreamId| validate(&e, &tasks()).unwrap_err().reason;
+        assert_eq!(reason(entry(&[("id", b"j".to_vec())])), "malformed_entry");
+        assert_eq!(
+            reason(entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", vec![0xff, 0xff])])),
+            "undecodable_job"
+        );
+        assert_eq!(
+            reason(entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", job("2.0", "add", vec![]))])),
+            "unsupported_version"
+        );
+        assert_eq!(
+            reason(entry(&[("id", b"j".to_vec()), ("task", b"nope".to_vec()), ("job", job("1.0", "nope", vec![]))])),
+            "unknown_task"
+        );
+        assert_eq!(
+            reason(entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", job("1.0", "add", vec![0x01]))])),
+            "undecodable_args"
+        );
+        assert_eq!(
+            reason(entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", vec![0; MAX_RECORD_BYTES + 1])])),
+            "oversize"
+        );
+    }
+
+    #[test]
+    fn a_good_entry_decodes_its_arguments() {
+        let args = ardiq_spec::value::to_vec(&Value::Array(vec![Value::Int(1), Value::Int(2)]));
+        let accepted = validate(
+            &entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", job("1.1", "add", args))]),
+            &tasks(),
+        )
+        .unwrap();
+        assert_eq!(accepted.args, vec![Value::Int(1), Value::Int(2)]);
+    }
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jitters_a_quarter() {
+        assert_eq!(backoff_ms(1000, 0, 0.5), 1000);
+        assert_eq!(backoff_ms(1000, 3, 0.5), 8000);
+        assert_eq!(backoff_ms(1000, 3, 0.0), 6000);
+        assert_eq!(backoff_ms(1000, 30, 0.5), MAX_BACKOFF_MS);
+    }
+
+    #[test]
+    fn higher_priority_starts_first_and_starved_jobs_jump_ahead() {
+        let mut local = Local::default();
+        for (handle, priority) in [(1u64, 1u32), (2, 9), (3, 5)] {
+            local.held.insert(
+                handle,
+                Held {
+                    job: Job::default(),
+                    entry_id: handle.to_string(),
+                    priority,
+                    fetched: Instant::now(),
+                    started_ms: 0,
+                    running: false,
+                    cancel_sent: false,
+                    values: None,
+                },
+            );
+            local.waiting[priority as usize].push_back(handle);
+        }
+        assert_eq!(local.next_waiting(), Some(2));
+        local.held.get_mut(&1).unwrap().fetched = Instant::now() - Duration::from_secs(11);
+        assert_eq!(local.next_waiting(), Some(1));
+        assert_eq!(local.next_waiting(), Some(3));
+    }
+}

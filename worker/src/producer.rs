@@ -1,0 +1,359 @@
+//! Producer operations through the core: building `Job` records and the
+//! exact `enqueue.lua` call, enqueueing in batches, reading status and
+//! results, aborting, and the dead-letter operations.
+
+use ardiq_spec::limits::{self, MAX_BATCH};
+use ardiq_spec::{scripts, DeadLetter, Job, QueueKeys, State, Status, DEFAULT_PRIORITY, SPEC_VERSION};
+use prost::Message;
+use redis::{Script, Value as RedisValue};
+
+use crate::bridge::{DeadLetterInfo, EnqueueOutcome, StatusInfo};
+use crate::conn::Conn;
+use crate::error::CoreError;
+
+/// One job as the caller described it, user values already encoded.
+#[derive(Debug, Clone, Default)]
+pub struct EnqueueItem {
+    /// Task name.
+    pub task: String,
+    /// MessagePack array, or empty for no arguments.
+    pub args: Vec<u8>,
+    /// MessagePack map, or empty for no keyword arguments.
+    pub kwargs: Vec<u8>,
+    /// 0..9; default 5.
+    pub priority: Option<i64>,
+    /// Run after this many ms.
+    pub delay_ms: Option<i64>,
+    /// Run at this time, ms since the epoch.
+    pub schedule_ms: Option<i64>,
+    /// Caller's job id (the idempotency key).
+    pub job_id: Option<String>,
+    /// Override of the task's retries.
+    pub max_retries: Option<u32>,
+    /// Override of the task's timeout, ms.
+    pub timeout_ms: Option<u64>,
+    /// Override of the task's base backoff, ms.
+    pub backoff_ms: Option<u64>,
+    /// Override of the task's result TTL, ms.
+    pub result_ttl_ms: Option<u64>,
+}
+
+/// A job ready for `enqueue.lua`.
+#[derive(Debug, Clone)]
+pub struct PreparedJob {
+    /// Job id.
+    pub id: String,
+    /// Task name.
+    pub task: String,
+    /// Priority level.
+    pub priority: u32,
+    /// 0 for "now", else the due time.
+    pub due_ms: i64,
+    /// The encoded `Job` record.
+    pub record: Vec<u8>,
+}
+
+/// Validates `item` and builds its record at clock `now_ms`.
+pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError> {
+    limits::check_task_name(&item.task)?;
+    let id = match &item.job_id {
+        Some(id) => {
+            limits::check_job_id(id)?;
+            id.clone()
+        }
+        None => ardiq_spec::new_job_id(),
+    };
+    let priority = match item.priority {
+        Some(p) => limits::check_priority(p)?,
+        None => DEFAULT_PRIORITY,
+    };
+    let due_ms = match (item.delay_ms, item.schedule_ms) {
+        (Some(_), Some(_)) => {
+            return Err(CoreError::Conflict("give delay_ms or schedule_ms, not both".into()))
+        }
+        (Some(delay), None) => {
+            limits::check_delay(delay)?;
+            if delay > 0 { now_ms + delay } else { 0 }
+        }
+        (None, Some(at)) => {
+            if at > now_ms { at } else { 0 }
+        }
+        (None, None) => 0,
+    };
+    let job = Job {
+        spec_version: SPEC_VERSION.to_owned(),
+        id: id.clone(),
+        task: item.task.clone(),
+        args: item.args.clone(),
+        kwargs: item.kwargs.clone(),
+        priority,
+        enqueued_ms: now_ms,
+        due_ms,
+        attempt: 0,
+        max_retries: item.max_retries,
+        timeout_ms: item.timeout_ms,
+        backoff_ms: item.backoff_ms,
+        result_ttl_ms: item.result_ttl_ms,
+    };
+    let record = job.encode_to_vec();
+    limits::check_record_size(record.len())?;
+    Ok(PreparedJob { id, task: item.task.clone(), priority, due_ms, record })
+}
+
+/// The exact `enqueue.lua` KEYS and ARGV for a batch.
+pub fn enqueue_call(keys: &QueueKeys, jobs: &[PreparedJob]) -> (Vec<String>, Vec<Vec<u8>>) {
+    let mut call_keys = Vec::with_capacity(2 + 2 * jobs.len());
+    let mut argv = Vec::with_capacity(4 * jobs.len());
+    call_keys.push(keys.delayed());
+    call_keys.push(keys.delayed_jobs());
+    for job in jobs {
+        call_keys.push(keys.job(&job.id));
+        call_keys.push(keys.stream(job.priority));
+        argv.push(job.id.as_bytes().to_vec());
+        argv.push(job.task.as_bytes().to_vec());
+        argv.push(job.due_ms.to_string().into_bytes());
+        argv.push(job.record.clone());
+    }
+    (call_keys, argv)
+}
+
+/// The scripts producers run, hashed once.
+#[derive(Debug)]
+pub struct ProducerScripts {
+    enqueue: Script,
+    status: Script,
+    abort: Script,
+    replay: Script,
+}
+
+impl Default for ProducerScripts {
+    fn default() -> Self {
+        Self {
+            enqueue: Script::new(scripts::ENQUEUE),
+            status: Script::new(scripts::STATUS),
+            abort: Script::new(scripts::ABORT),
+            replay: Script::new(scripts::REPLAY),
+        }
+    }
+}
+
+/// Producer operations on one queue.
+#[derive(Debug)]
+pub struct Producer {
+    /// Key names.
+    pub keys: QueueKeys,
+    scripts: ProducerScripts,
+}
+
+fn bytes_of(value: &RedisValue) -> Option<&[u8]> {
+    match value {
+        RedisValue::BulkString(b) => Some(b),
+        RedisValue::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+fn error_triple(error: Option<&ardiq_spec::Error>) -> Option<(String, String, String)> {
+    error.map(|e| (e.r#type.clone(), e.message.clone(), e.traceback.clone()))
+}
+
+impl Producer {
+    /// Operations on `queue`.
+    pub fn new(queue: &str) -> Self {
+        Self { keys: QueueKeys::new(queue), scripts: ProducerScripts::default() }
+    }
+
+    /// Enqueues prepared jobs, up to 1,000 per script call.
+    pub async fn enqueue(
+        &self,
+        conn: &mut Conn,
+        jobs: &[PreparedJob],
+    ) -> Result<Vec<EnqueueOutcome>, CoreError> {
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(MAX_BATCH) {
+            let (keys, argv) = enqueue_call(&self.keys, chunk);
+            let mut invocation = self.scripts.enqueue.prepare_invoke();
+            for key in &keys {
+                invocation.key(key);
+            }
+            for arg in &argv {
+                invocation.arg(arg.as_slice());
+            }
+            let reply: Vec<RedisValue> = invocation.invoke_async(conn).await?;
+            for value in &reply {
+                outcomes.push(match value {
+                    RedisValue::Int(0) => EnqueueOutcome::Duplicate,
+                    other if bytes_of(other) == Some(b"scheduled".as_slice()) => {
+                        EnqueueOutcome::Scheduled
+                    }
+                    _ => EnqueueOutcome::Queued,
+                });
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// A job's state and result.
+    pub async fn status(&self, conn: &mut Conn, job_id: &str) -> Result<StatusInfo, CoreError> {
+        let reply: Vec<RedisValue> = self
+            .scripts
+            .status
+            .key(self.keys.job(job_id))
+            .key(self.keys.running())
+            .key(self.keys.delayed())
+            .arg(job_id)
+            .invoke_async(conn)
+            .await?;
+        let state = reply.first().and_then(bytes_of).map_or_else(String::new, |b| {
+            String::from_utf8_lossy(b).into_owned()
+        });
+        let mut info = StatusInfo { state, ..StatusInfo::default() };
+        if let Some(record) = reply.get(1).and_then(bytes_of) {
+            let status = Status::decode(record)
+                .map_err(|e| CoreError::Malformed(format!("status of {job_id}: {e}")))?;
+            if State::try_from(status.state).is_ok_and(State::is_terminal) {
+                if !status.value.is_empty() {
+                    info.value = Some(ardiq_spec::value::decode(&status.value)?);
+                }
+                info.error = error_triple(status.error.as_ref());
+                info.attempts = status.attempts;
+                info.times = (status.enqueued_ms, status.started_ms, status.finished_ms);
+                info.worker_id = status.worker_id;
+            }
+        }
+        Ok(info)
+    }
+
+    /// Aborts a job; the reply is `abort.lua`'s.
+    pub async fn abort(&self, conn: &mut Conn, job_id: &str, now_ms: i64) -> Result<String, CoreError> {
+        let record = Status::aborted_before_run(now_ms).encode_to_vec();
+        let reply: String = self
+            .scripts
+            .abort
+            .key(self.keys.job(job_id))
+            .key(self.keys.delayed())
+            .key(self.keys.delayed_jobs())
+            .key(self.keys.abort())
+            .arg(job_id)
+            .arg(crate::engine::DEFAULT_RESULT_TTL_MS)
+            .arg(record)
+            .arg(self.keys.events())
+            .invoke_async(conn)
+            .await?;
+        Ok(reply)
+    }
+
+    /// Dead letters, oldest first.
+    pub async fn dead_letters(&self, conn: &mut Conn, count: usize) -> Result<Vec<DeadLetterInfo>, CoreError> {
+        let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.keys.dead())
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(conn)
+            .await?;
+        let mut letters = Vec::with_capacity(entries.ids.len());
+        for entry in entries.ids {
+            let record = entry.map.get("record").and_then(bytes_of).unwrap_or_default();
+            let dead = DeadLetter::decode(record)
+                .map_err(|e| CoreError::Malformed(format!("dead letter {}: {e}", entry.id)))?;
+            letters.push(DeadLetterInfo {
+                entry_id: entry.id,
+                job_id: dead.job_id,
+                task: dead.task,
+                reason: dead.reason,
+                detail: dead.detail,
+                dead_ms: dead.dead_ms,
+                error: error_triple(dead.error.as_ref()),
+            });
+        }
+        Ok(letters)
+    }
+
+    /// Queues a dead letter again with its attempts reset.
+    pub async fn replay(&self, conn: &mut Conn, entry_id: &str) -> Result<Option<String>, CoreError> {
+        let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.keys.dead())
+            .arg(entry_id)
+            .arg(entry_id)
+            .query_async(conn)
+            .await?;
+        let Some(entry) = entries.ids.first() else { return Ok(None) };
+        let record = entry.map.get("record").and_then(bytes_of).unwrap_or_default();
+        let dead = DeadLetter::decode(record)
+            .map_err(|e| CoreError::Malformed(format!("dead letter {entry_id}: {e}")))?;
+        let mut job = Job::decode(dead.job.as_slice()).map_err(|e| {
+            CoreError::Malformed(format!("dead letter {entry_id} holds no replayable job: {e}"))
+        })?;
+        if job.id.is_empty() || job.task.is_empty() {
+            return Err(CoreError::Malformed(format!(
+                "dead letter {entry_id} holds no replayable job: no id or task"
+            )));
+        }
+        job.attempt = 0;
+        job.due_ms = 0;
+        let priority = job.priority.min(ardiq_spec::PRIORITY_LEVELS - 1);
+        let reply: RedisValue = self
+            .scripts
+            .replay
+            .key(self.keys.dead())
+            .key(self.keys.job(&job.id))
+            .key(self.keys.stream(priority))
+            .arg(entry_id)
+            .arg(&job.id)
+            .arg(&job.task)
+            .arg(job.encode_to_vec())
+            .invoke_async(conn)
+            .await?;
+        Ok(bytes_of(&reply).map(|b| String::from_utf8_lossy(b).into_owned()))
+    }
+
+    /// Deletes dead letters by entry id.
+    pub async fn delete_dead(&self, conn: &mut Conn, entry_ids: &[String]) -> Result<u64, CoreError> {
+        if entry_ids.is_empty() {
+            return Ok(0);
+        }
+        let removed: u64 =
+            redis::cmd("XDEL").arg(self.keys.dead()).arg(entry_ids).query_async(conn).await?;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ardiq_spec::limits::InvalidJob;
+
+    use super::*;
+
+    #[test]
+    fn defaults_write_priority_five_and_empty_args() {
+        let item = EnqueueItem { task: "add".into(), job_id: Some("j1".into()), ..EnqueueItem::default() };
+        let job = prepare(&item, 1_700_000_000_000).unwrap();
+        let decoded = Job::decode(job.record.as_slice()).unwrap();
+        assert_eq!(decoded.priority, 5);
+        assert!(decoded.args.is_empty());
+        assert_eq!(job.due_ms, 0);
+    }
+
+    #[test]
+    fn schedule_in_the_past_runs_now_and_delay_is_relative() {
+        let now = 1_000_000;
+        let past = EnqueueItem { task: "t".into(), schedule_ms: Some(5), ..EnqueueItem::default() };
+        assert_eq!(prepare(&past, now).unwrap().due_ms, 0);
+        let later = EnqueueItem { task: "t".into(), delay_ms: Some(250), ..EnqueueItem::default() };
+        assert_eq!(prepare(&later, now).unwrap().due_ms, now + 250);
+    }
+
+    #[test]
+    fn bad_input_is_a_typed_error() {
+        let empty = EnqueueItem::default();
+        assert!(matches!(prepare(&empty, 0), Err(CoreError::Invalid(InvalidJob::TaskName(_)))));
+        let prio = EnqueueItem { task: "t".into(), priority: Some(10), ..EnqueueItem::default() };
+        assert!(matches!(prepare(&prio, 0), Err(CoreError::Invalid(InvalidJob::Priority(10)))));
+        let delay = EnqueueItem { task: "t".into(), delay_ms: Some(-1), ..EnqueueItem::default() };
+        assert!(matches!(prepare(&delay, 0), Err(CoreError::Invalid(InvalidJob::Delay(-1)))));
+        let big = EnqueueItem { task: "t".into(), args: vec![0; 1_048_577], ..EnqueueItem::default() };
+        assert!(matches!(prepare(&big, 0), Err(CoreError::Invalid(InvalidJob::PayloadTooLarge(_)))));
+    }
+}
