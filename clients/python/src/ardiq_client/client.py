@@ -1,0 +1,289 @@
+"""The asyncio producer: `AsyncClient` and its job handle `AsyncJob`.
+
+A client belongs to one queue. `send` enqueues one job in one round trip;
+`send_many` validates every job first (so a bad one writes nothing), then
+enqueues them with one `enqueue.lua` call per 1,000 jobs, all pipelined.
+Scripts run with EVALSHA, and with EVAL when Redis answers NOSCRIPT.
+
+Delivery is at least once: the worker may run a job more than once, and
+the job id is the idempotency key. Enqueueing an id that exists already
+writes nothing and returns a job whose `duplicate` is true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import redis.asyncio
+import redis.exceptions
+from redis.asyncio.retry import Retry
+
+from ardiq_client import connection, limits, protocol
+from ardiq_client.errors import NotConnected, ResultTimeout
+from ardiq_client.keys import QueueKeys
+from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
+from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
+
+#: Polling of `result`: the first wait, its growth per poll, and its cap, in seconds.
+POLL_FIRST_S = 0.005
+POLL_GROWTH = 1.5
+POLL_MAX_S = 0.25
+
+
+class AsyncJob:
+    """A handle on one job of an `AsyncClient`'s queue.
+
+    `outcome` says what enqueueing did (None for a handle made by
+    `AsyncClient.job`).
+    """
+
+    __slots__ = ("_client", "id", "outcome")
+
+    def __init__(self, client: AsyncClient, job_id: str, outcome: EnqueueOutcome | None = None) -> None:
+        self._client = client
+        self.id = job_id
+        self.outcome = outcome
+
+    @property
+    def duplicate(self) -> bool:
+        """Whether a job with this id existed already, so nothing was enqueued."""
+        return self.outcome is EnqueueOutcome.DUPLICATE
+
+    async def status(self) -> JobStatus:
+        """The job's current state."""
+        return await self._client.status(self.id)
+
+    async def result(self, timeout_s: float | None = None) -> Any:
+        """Waits for the job to finish and returns its value (see `AsyncClient.result`)."""
+        return await self._client.result(self.id, timeout_s=timeout_s)
+
+    async def abort(self, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
+        """Aborts the job (see `AsyncClient.abort`)."""
+        return await self._client.abort(self.id, result_ttl_ms=result_ttl_ms)
+
+    def __repr__(self) -> str:
+        return f"AsyncJob(id={self.id!r}, outcome={self.outcome!r})"
+
+
+class AsyncClient:
+    """An asyncio ArdiQ producer for one queue.
+
+    Create it with `from_url` (no I/O yet), then `await client.connect()` or
+    use ``async with``; close it with `close`.
+    """
+
+    def __init__(self, redis_client: redis.asyncio.Redis, queue: str = "default") -> None:
+        """Wraps a redis-py asyncio client (it must not decode responses)."""
+        connection_kwargs: Callable[[], dict[str, Any]] = redis_client.get_connection_kwargs
+        connection.check_connection_kwargs(connection_kwargs())
+        self._keys = QueueKeys(queue)
+        self._redis: redis.asyncio.Redis | None = redis_client
+
+    @classmethod
+    def from_url(cls, url: str, queue: str = "default", **redis_options: Any) -> Self:
+        """A client for ``redis://`` or ``rediss://`` URLs, with ACL user and password in the URL.
+
+        `redis_options` go to `redis.asyncio.Redis.from_url` (e.g. ``ssl_ca_certs``).
+        """
+        limits.check_queue_name(queue)
+        redis_options.setdefault("retry", Retry(connection.BACKOFF, connection.RETRIES))
+        return cls(redis.asyncio.Redis.from_url(url, **redis_options), queue)
+
+    @property
+    def queue(self) -> str:
+        """The queue this client enqueues to."""
+        return self._keys.queue
+
+    def _live(self) -> redis.asyncio.Redis:
+        if self._redis is None:
+            raise NotConnected("the client is closed")
+        return self._redis
+
+    async def connect(self) -> Self:
+        """Checks that Redis answers and accepts the credentials."""
+        try:
+            await self._live().ping()
+        except redis.exceptions.RedisError as error:
+            raise connection.translate(error) from error
+        return self
+
+    async def close(self) -> None:
+        """Closes the connections; the client cannot be used afterwards."""
+        if self._redis is not None:
+            redis_client, self._redis = self._redis, None
+            await redis_client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return await self.connect()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _run(self, call: ScriptCall) -> Any:
+        # redis-py leaves execute_command untyped; name the type it has.
+        execute: Callable[..., Awaitable[Any]] = self._live().execute_command
+        try:
+            try:
+                return await execute("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
+            except redis.exceptions.NoScriptError:
+                return await execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
+        except redis.exceptions.RedisError as error:
+            raise connection.translate(error) from error
+
+    async def _run_batch(self, calls: Sequence[ScriptCall]) -> list[Any]:
+        """Runs many script calls over one connection: all written at once, then all replies read.
+
+        The calls are packed by `ScriptCall.pack` and sent with redis-py's
+        connection primitives, which skips redis-py's per-argument encoding.
+        """
+        pool = self._live().connection_pool
+        # redis-py leaves get_connection untyped; the connection is used through its documented methods.
+        acquire: Callable[[], Awaitable[Any]] = pool.get_connection
+        conn = await acquire()
+        try:
+            replies = await self._exchange(conn, [call.pack() for call in calls])
+            missing = [
+                i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)
+            ]
+            if missing:
+                # Only the calls that found no script ran nothing; run just those again.
+                retried = await self._exchange(conn, [calls[i].pack(b"EVAL") for i in missing])
+                for i, reply in zip(missing, retried, strict=True):
+                    replies[i] = reply
+        except redis.exceptions.RedisError as error:
+            await conn.disconnect()
+            raise connection.translate(error) from error
+        except BaseException:
+            # Cancelled mid-exchange: unread replies would confuse the next user of the connection.
+            await conn.disconnect()
+            raise
+        finally:
+            await pool.release(conn)
+        for reply in replies:
+            if isinstance(reply, redis.exceptions.RedisError):
+                raise connection.translate(reply) from reply
+        return replies
+
+    @staticmethod
+    async def _exchange(conn: Any, commands: list[bytes]) -> list[Any]:
+        await conn.send_packed_command(commands)
+        replies: list[Any] = []
+        for _ in commands:
+            try:
+                replies.append(await conn.read_response())
+            except redis.exceptions.ResponseError as error:
+                replies.append(error)
+        return replies
+
+    async def send(
+        self,
+        task: str,
+        args: Sequence[object] = (),
+        kwargs: Mapping[str, object] | None = None,
+        *,
+        priority: int | None = None,
+        delay_ms: int | None = None,
+        schedule_ms: int | None = None,
+        job_id: str | None = None,
+        max_retries: int | None = None,
+        timeout_ms: int | None = None,
+        backoff_ms: int | None = None,
+        result_ttl_ms: int | None = None,
+    ) -> AsyncJob:
+        """Enqueues one call of `task` and returns its handle.
+
+        `args` and `kwargs` are the task's arguments (values of the spec's
+        type table); the options are keyword-only, as in `JobRequest`.
+        """
+        request = JobRequest(
+            task,
+            args,
+            kwargs,
+            priority=priority,
+            delay_ms=delay_ms,
+            schedule_ms=schedule_ms,
+            job_id=job_id,
+            max_retries=max_retries,
+            timeout_ms=timeout_ms,
+            backoff_ms=backoff_ms,
+            result_ttl_ms=result_ttl_ms,
+        )
+        job = protocol.encode_request(request, protocol.now_ms())
+        reply = await self._run(protocol.enqueue_call(self._keys, [job]))
+        (outcome,) = protocol.parse_enqueue_reply(reply, 1)
+        return AsyncJob(self, job.job_id, outcome)
+
+    async def send_many(self, requests: Iterable[JobRequest]) -> list[AsyncJob]:
+        """Enqueues many jobs in batches of 1,000, pipelined; returns their handles in order.
+
+        Every request is validated and encoded before anything is sent, so an
+        invalid one raises and writes nothing.
+        """
+        clock_ms = protocol.now_ms()
+        jobs = [protocol.encode_request(request, clock_ms) for request in requests]
+        if not jobs:
+            return []
+        batches = [jobs[i : i + limits.MAX_BATCH] for i in range(0, len(jobs), limits.MAX_BATCH)]
+        replies = await self._run_batch([protocol.enqueue_call(self._keys, batch) for batch in batches])
+        handles: list[AsyncJob] = []
+        for batch, reply in zip(batches, replies, strict=True):
+            outcomes = protocol.parse_enqueue_reply(reply, len(batch))
+            handles.extend(
+                AsyncJob(self, job.job_id, outcome) for job, outcome in zip(batch, outcomes, strict=True)
+            )
+        return handles
+
+    def job(self, job_id: str) -> AsyncJob:
+        """A handle on the job with this id (no I/O)."""
+        return AsyncJob(self, limits.check_job_id(job_id))
+
+    async def _status(self, job_id: str) -> tuple[JobStatus, bytes | None]:
+        reply = await self._run(protocol.status_call(self._keys, limits.check_job_id(job_id)))
+        return protocol.parse_status_reply(reply)
+
+    async def status(self, job_id: str) -> JobStatus:
+        """The job's current state (``not_found`` once its result expired)."""
+        state, _ = await self._status(job_id)
+        return state
+
+    async def result(self, job_id: str, timeout_s: float | None = None) -> Any:
+        """Waits until the job finishes and returns its return value.
+
+        Polls `status.lua` with a growing pause (5 ms up to 250 ms). Raises
+        `JobFailed` (with the remote type, message and traceback), `JobDead`,
+        `JobAborted`, `JobNotFound`, or `ResultTimeout` (a `TimeoutError`)
+        when `timeout_s` passes first; None waits without limit.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        pause = POLL_FIRST_S
+        while True:
+            state, record = await self._status(job_id)
+            if state.is_terminal or state is JobStatus.NOT_FOUND:
+                return protocol.result_of(job_id, state, record)
+            if deadline is None:
+                await asyncio.sleep(pause)
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ResultTimeout(job_id, timeout_s or 0.0)
+                await asyncio.sleep(min(pause, remaining))
+            pause = min(pause * POLL_GROWTH, POLL_MAX_S)
+
+    async def abort(self, job_id: str, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
+        """Aborts a job: at once when scheduled, else by asking the worker that holds or fetches it.
+
+        `result_ttl_ms` is how long the aborted status of a scheduled job is
+        kept (0 deletes it). A finished job is left alone; the outcome says
+        which state it had.
+        """
+        call = protocol.abort_call(self._keys, limits.check_job_id(job_id), result_ttl_ms, protocol.now_ms())
+        return protocol.parse_abort_reply(await self._run(call))

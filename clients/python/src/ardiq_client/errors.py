@@ -1,0 +1,116 @@
+"""The typed errors of the ArdiQ client.
+
+Every error derives from `ArdiqError`. Input errors are also `ValueError`s,
+connection errors also builtin `ConnectionError`s, and a result wait that
+runs out also a builtin `TimeoutError`, so callers may catch either the
+ArdiQ type or the familiar builtin. Class names follow the spec's error
+names (conformance/PROTOCOL.md) where the spec names one, hence without the
+usual ``Error`` suffix (N818).
+"""
+
+from __future__ import annotations
+
+
+class ArdiqError(Exception):
+    """Base class of every error this package raises."""
+
+
+class UnsupportedValue(ArdiqError, ValueError):  # noqa: N818
+    """A user value outside the spec's type table (SPEC.md section 4).
+
+    `path` names where the value sits, like ``args[1].when``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"unsupported value at {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class InvalidTaskName(ArdiqError, ValueError):  # noqa: N818
+    """The task name is not 1 to 256 bytes of UTF-8."""
+
+
+class InvalidJobId(ArdiqError, ValueError):  # noqa: N818
+    """The job id is not 1 to 256 bytes of UTF-8 without white space."""
+
+
+class InvalidQueueName(ArdiqError, ValueError):  # noqa: N818
+    """The queue name is not 1 to 128 bytes of UTF-8 without ``{``, ``}`` or white space."""
+
+
+class InvalidPriority(ArdiqError, ValueError):  # noqa: N818
+    """The priority is not an integer from 0 to 9."""
+
+
+class InvalidDelay(ArdiqError, ValueError):  # noqa: N818
+    """`delay_ms` is negative or not an integer, or `schedule_ms` is invalid or given with `delay_ms`."""
+
+
+class InvalidOption(ArdiqError, ValueError):  # noqa: N818
+    """A retry, timeout, backoff or result-TTL override is not a non-negative integer in range."""
+
+
+class PayloadTooLarge(ArdiqError, ValueError):  # noqa: N818
+    """The encoded `Job` record is larger than 1,048,576 bytes (SPEC.md section 5)."""
+
+
+class MalformedRecord(ArdiqError, ValueError):  # noqa: N818
+    """Bytes read from Redis are not a valid record or MessagePack value."""
+
+
+class RedisUnavailable(ArdiqError, ConnectionError):  # noqa: N818
+    """Redis cannot be reached (refused, reset, timed out, or TLS failed)."""
+
+
+class AuthenticationFailed(ArdiqError, ConnectionError):  # noqa: N818
+    """Redis rejected the URL's username or password."""
+
+
+class NotConnected(ArdiqError, RuntimeError):  # noqa: N818
+    """The client was used after `close()`."""
+
+
+class JobNotFound(ArdiqError, LookupError):  # noqa: N818
+    """The job has no status key: never enqueued, or its result expired (or had a TTL of 0)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id!r} not found")
+        self.job_id = job_id
+
+
+class JobFailed(ArdiqError):  # noqa: N818
+    """The job raised in the worker and has no retry left.
+
+    The remote exception crosses languages as text: `remote_type` (the
+    exception's type name, e.g. ``ValueError``), `remote_message` and
+    `remote_traceback`.
+    """
+
+    def __init__(self, job_id: str, remote_type: str, remote_message: str, remote_traceback: str) -> None:
+        super().__init__(f"{remote_type}: {remote_message}")
+        self.job_id = job_id
+        self.remote_type = remote_type
+        self.remote_message = remote_message
+        self.remote_traceback = remote_traceback
+
+
+class JobDead(JobFailed):
+    """The job was dead-lettered; `remote_type` is ``DeadLetter`` and the message holds the reason."""
+
+
+class JobAborted(ArdiqError):  # noqa: N818
+    """The job was aborted before it finished."""
+
+    def __init__(self, job_id: str, message: str = "") -> None:
+        super().__init__(f"job {job_id!r} was aborted" + (f": {message}" if message else ""))
+        self.job_id = job_id
+
+
+class ResultTimeout(ArdiqError, TimeoutError):  # noqa: N818
+    """The job did not reach a terminal state within the wait."""
+
+    def __init__(self, job_id: str, timeout_s: float) -> None:
+        super().__init__(f"job {job_id!r} did not finish within {timeout_s} s")
+        self.job_id = job_id
+        self.timeout_s = timeout_s

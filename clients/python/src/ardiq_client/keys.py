@@ -1,0 +1,33 @@
+"""Redis key names of one queue (SPEC.md section 2).
+
+Every key carries the hash tag ``{<queue>}`` so a queue lives in one
+Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+from ardiq_client.limits import PRIORITY_LEVELS, check_queue_name
+
+
+class QueueKeys:
+    """The key names of one queue."""
+
+    __slots__ = ("abort", "delayed", "delayed_jobs", "events", "prefix", "queue", "running", "streams")
+
+    def __init__(self, queue: str) -> None:
+        self.queue = check_queue_name(queue)
+        self.prefix = f"ardiq:{{{queue}}}:"
+        self.streams = tuple(f"{self.prefix}stream:{p}" for p in range(PRIORITY_LEVELS))
+        self.delayed = f"{self.prefix}delayed"
+        self.delayed_jobs = f"{self.prefix}delayed:jobs"
+        self.running = f"{self.prefix}running"
+        self.abort = f"{self.prefix}abort"
+        self.events = f"{self.prefix}events"
+
+    def stream(self, priority: int) -> str:
+        """The stream of one priority level, ``ardiq:{q}:stream:<p>``."""
+        return self.streams[priority]
+
+    def job(self, job_id: str) -> str:
+        """The status key of a job, ``ardiq:{q}:job:<id>``."""
+        return f"{self.prefix}job:{job_id}"

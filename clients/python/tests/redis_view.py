@@ -1,0 +1,19 @@
+"""Typed reads of what the client stored in Redis, for assertions (redis-py's own types are loose)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+
+def stream_entries(inspector: redis.Redis, key: str) -> list[dict[bytes, bytes]]:
+    """The field maps of a stream's entries, oldest first."""
+    entries: Any = inspector.xrange(key)
+    return [fields for _, fields in entries]
+
+
+def value_of(inspector: redis.Redis, key: str) -> bytes:
+    """A string key's bytes (empty when missing)."""
+    value: Any = inspector.get(key)
+    return value or b""

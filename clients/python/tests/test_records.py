@@ -1,0 +1,114 @@
+"""Record encodings, the generated protobuf module, the embedded scripts and job ids."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ardiq_client import scripts
+from ardiq_client._proto import records_pb2
+from ardiq_client.job_id import new_job_id
+from ardiq_client.records import (
+    STATUS_QUEUED,
+    STATUS_SCHEDULED,
+    decode_status,
+    encode_aborted_status,
+    encode_job,
+)
+
+REPOSITORY = Path(__file__).resolve().parents[3]
+PROTO = REPOSITORY / "spec" / "proto"
+GENERATED = REPOSITORY / "clients" / "python" / "src" / "ardiq_client" / "_proto"
+PYI_HEADER = '# mypy: disable-error-code="type-arg"\n'
+
+
+def test_producer_status_constants_match_the_spec() -> None:
+    assert STATUS_QUEUED.hex() == "0a03312e301001"
+    assert STATUS_SCHEDULED.hex() == "0a03312e301002"
+    assert (
+        records_pb2.Status(spec_version="1.0", state=records_pb2.STATE_QUEUED).SerializeToString()
+        == STATUS_QUEUED
+    )
+
+
+def test_aborted_status_is_the_spec_record() -> None:
+    expected = records_pb2.Status(
+        spec_version="1.0",
+        state=records_pb2.STATE_ABORTED,
+        error=records_pb2.Error(type="JobAborted", message="aborted before it ran"),
+        finished_ms=1_700_000_000_000,
+    )
+    assert encode_aborted_status(1_700_000_000_000) == expected.SerializeToString()
+    assert decode_status(encode_aborted_status(1)).error is not None
+
+
+def test_typical_job_record_bytes() -> None:
+    record = encode_job(
+        job_id="job-1", task="add", args=b"\x92\x01\x02", kwargs=b"", priority=5,
+        enqueued_ms=1_700_000_000_000, due_ms=0,
+    )  # fmt: skip
+    assert record.hex() == "0a03312e3012056a6f622d311a03616464220392010230053880d095ffbc31"
+
+
+JOB_CASES = list(
+    itertools.product(
+        [b"", b"\x91\x01", b"\xc4" + bytes(200)],
+        [0, 5, 9],
+        [0, 1, 2**62],
+        [(None, None, None, None), (0, 0, 0, 0), (2**32 - 1, 2**64 - 1, 300, 2**63)],
+    )
+)
+
+
+@pytest.mark.parametrize(("args", "priority", "due_ms", "overrides"), JOB_CASES)
+def test_job_encoder_matches_the_protobuf_runtime(
+    args: bytes, priority: int, due_ms: int, overrides: tuple[int | None, int | None, int | None, int | None]
+) -> None:
+    max_retries, timeout_ms, backoff_ms, result_ttl_ms = overrides
+    job_id, task, enqueued_ms = "zamówienie-" + "x" * 150, "żółw.run", 1_700_000_000_000
+    reference = records_pb2.Job(
+        spec_version="1.0", id=job_id, task=task, args=args, kwargs=args, priority=priority,
+        enqueued_ms=enqueued_ms, due_ms=due_ms, max_retries=max_retries, timeout_ms=timeout_ms,
+        backoff_ms=backoff_ms, result_ttl_ms=result_ttl_ms,
+    )  # fmt: skip
+    encoded = encode_job(
+        job_id=job_id, task=task, args=args, kwargs=args, priority=priority, enqueued_ms=enqueued_ms,
+        due_ms=due_ms, max_retries=max_retries, timeout_ms=timeout_ms, backoff_ms=backoff_ms,
+        result_ttl_ms=result_ttl_ms,
+    )  # fmt: skip
+    assert encoded == reference.SerializeToString()
+
+
+def test_decode_status_ignores_unknown_fields() -> None:
+    record = decode_status(bytes.fromhex("0a03312e301001980601"))
+    assert (record.spec_version, record.state) == ("1.0", 1)
+
+
+def test_generated_protobuf_module_matches_protoc_output(tmp_path: Path) -> None:
+    # grpcio-tools is a pinned development dependency; its protoc writes the files we commit.
+    subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO}", f"--python_out={tmp_path}",
+         f"--pyi_out={tmp_path}", str(PROTO / "ardiq" / "v1" / "records.proto")],
+        check=True,
+    )  # fmt: skip
+    out = tmp_path / "ardiq" / "v1"
+    assert (GENERATED / "records_pb2.py").read_text() == (out / "records_pb2.py").read_text()
+    assert (GENERATED / "records_pb2.pyi").read_text() == PYI_HEADER + (out / "records_pb2.pyi").read_text()
+
+
+@pytest.mark.parametrize("script", [scripts.ENQUEUE, scripts.STATUS, scripts.ABORT])
+def test_scripts_are_the_spec_files_byte_for_byte(script: scripts.Script) -> None:
+    assert script.source == (REPOSITORY / "spec" / "scripts" / script.name).read_bytes()
+    assert script.source.startswith(b"-- ardiq spec 1.0: " + script.name.encode())
+
+
+def test_job_ids_are_lowercase_uuid_v7_in_creation_order() -> None:
+    ids = [new_job_id() for _ in range(5_000)]
+    pattern = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+    assert all(pattern.match(job_id) for job_id in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
