@@ -1,0 +1,1 @@
+"""The ArdiQ conformance suite: vectors, their checker, the runner and the testees."""

@@ -1,0 +1,1 @@
+"""Testees, one per implementation (see conformance/PROTOCOL.md)."""

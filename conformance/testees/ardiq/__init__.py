@@ -1,0 +1,1 @@
+"""Testee of the `ardiq` package."""
