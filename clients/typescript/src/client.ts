@@ -1,0 +1,507 @@
+/**
+ * The producer: a connection to one queue on one Redis, enqueueing jobs with
+ * `enqueue.lua` and reading or aborting them with `status.lua` and
+ * `abort.lua` (SPEC.md sections 3, 6 and 8). Also owns the mapping of Redis
+ * and socket failures to the client's typed errors.
+ */
+import {
+  createClient as createRedisClient,
+  createCluster as createRedisCluster,
+  ErrorReply,
+  ReconnectStrategyError,
+  RESP_TYPES,
+} from 'redis';
+
+import {
+  ArdiqError,
+  AuthenticationError,
+  ConnectionError,
+  InvalidOptionError,
+  JobAbortedError,
+  JobDeadError,
+  JobFailedError,
+  MalformedRecordError,
+  NotConnectedError,
+  TimeoutError,
+} from './errors.js';
+import {
+  MAX_BATCH,
+  checkJobId,
+  checkQueueName,
+  enqueueCall,
+  prepareJob,
+  prepareJobSpec,
+  type EnqueueOptions,
+  type JobSpec,
+  type PreparedJob,
+} from './enqueue.js';
+import { QueueKeys } from './keys.js';
+import { SPEC_VERSION, State, decodeStatus, encodeStatus, type StatusRecord } from './records.js';
+import { SCRIPT_SOURCES } from './scripts.generated.js';
+import { ScriptRunner } from './scripts.js';
+import { ByteSink, decodeValue, type Value } from './value.js';
+
+/** A job's state, as `status.lua` derives it (SPEC.md section 6). */
+export type JobState =
+  'not_found' | 'queued' | 'scheduled' | 'running' | 'complete' | 'failed' | 'aborted' | 'dead';
+
+/** What enqueueing did: queued to run now, scheduled for later, or nothing (a duplicate id). */
+export type EnqueueOutcome = 'queued' | 'scheduled' | 'duplicate';
+
+/** The `abort.lua` reply: aborted now, abort requested, or the state that kept it from aborting. */
+export type AbortOutcome =
+  'not_found' | 'aborted' | 'abort_requested' | 'complete' | 'failed' | 'dead';
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  /** `redis://` or `rediss://` (TLS) URL; ACL user name and password go in it. */
+  url?: string;
+  /** The queue to enqueue to; default `"default"`. */
+  queue?: string;
+  /** How long to wait for the connection, in ms; default 10,000. */
+  connectTimeoutMs?: number;
+  /**
+   * `url` is one node of a Redis Cluster: discover the others from it. All
+   * keys of a queue share one hash slot, so each call goes to one node.
+   */
+  cluster?: boolean;
+}
+
+/** Options of `Job.result`. */
+export interface ResultOptions {
+  /** Give up with `TimeoutError` after this many ms; default: wait as long as it takes. */
+  timeoutMs?: number;
+}
+
+/** Options of `Job.abort`. */
+export interface AbortOptions {
+  /**
+   * How long an aborted scheduled job's status is kept, in ms; 0 deletes it.
+   * Default: the `resultTtlMs` this handle enqueued with, else one day.
+   */
+  resultTtlMs?: number;
+}
+
+/** The worker's default result TTL (SPEC.md section 6), used when aborting a scheduled job. */
+export const DEFAULT_RESULT_TTL_MS = 86_400_000;
+
+const STATES: ReadonlySet<string> = new Set<JobState>([
+  'not_found',
+  'queued',
+  'scheduled',
+  'running',
+  'complete',
+  'failed',
+  'aborted',
+  'dead',
+]);
+const ABORT_OUTCOMES: ReadonlySet<string> = new Set<AbortOutcome>([
+  'not_found',
+  'aborted',
+  'abort_requested',
+  'complete',
+  'failed',
+  'dead',
+]);
+
+// Result polling backs off from the first to the last delay.
+const POLL_FIRST_MS = 5;
+const POLL_MAX_MS = 100;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function asText(reply: unknown): string {
+  if (typeof reply === 'string') return reply;
+  if (reply instanceof Uint8Array) return Buffer.from(reply).toString('utf8');
+  throw new MalformedRecordError(`unexpected script reply ${String(reply)}`);
+}
+
+function asBytes(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/** Maps a failure of node-redis to the client's typed errors. */
+export function translateRedisError(error: unknown): Error {
+  if (error instanceof ArdiqError) return error;
+  // Our reconnect strategy hands back the first connection's failure wrapped in this.
+  if (error instanceof ReconnectStrategyError) return translateRedisError(error.originalError);
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ErrorReply) {
+    if (/^(WRONGPASS|NOAUTH)\b/.test(message)) {
+      return new AuthenticationError(`Redis refused the credentials: ${message}`, {
+        cause: error,
+      });
+    }
+    return new RedisCommandError(message, { cause: error });
+  }
+  if (error instanceof Error && error.name === 'ClientClosedError') {
+    return new NotConnectedError('the client is closed', { cause: error });
+  }
+  return new ConnectionError(`Redis is unreachable: ${message}`, { cause: error });
+}
+
+/** Redis answered a command with an error that is not about credentials. */
+export class RedisCommandError extends ArdiqError {
+  override readonly specType = 'RedisError';
+}
+
+/** What the client needs of its node-redis connection (one server or a cluster) besides scripts. */
+interface RedisConnection {
+  connect(): Promise<unknown>;
+  ping(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/**
+ * Connects to Redis and returns a client for one queue. Throws
+ * `ConnectionError` when Redis is unreachable and `AuthenticationError` for
+ * a wrong user name or password.
+ */
+export async function createClient(options: ClientOptions = {}): Promise<ArdiqClient> {
+  const url = options.url ?? 'redis://127.0.0.1:6379';
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+    throw new InvalidOptionError(
+      `invalid url ${JSON.stringify(url)}: it must start with redis:// or rediss://`,
+    );
+  }
+  const queue = checkQueueName(options.queue ?? 'default');
+  const connectTimeout = options.connectTimeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(connectTimeout) || connectTimeout <= 0) {
+    throw new InvalidOptionError(
+      `invalid connectTimeoutMs ${String(connectTimeout)}: it must be a positive integer`,
+    );
+  }
+  let ready = false;
+  const socket = {
+    connectTimeout,
+    // Before the first connection a failure is final, so a wrong URL fails
+    // `createClient`; afterwards, reconnect with a capped backoff.
+    reconnectStrategy: (retries: number, cause: Error) =>
+      ready ? Math.min(50 * 2 ** retries, 2_000) : cause,
+  };
+  // Fail fast while offline instead of queueing commands without bound.
+  const disableOfflineQueue = true;
+  let redis: RedisConnection;
+  let scripts: ScriptRunner;
+  if (options.cluster) {
+    const cluster = createRedisCluster({
+      rootNodes: [{ url, socket, disableOfflineQueue }],
+      defaults: clusterDefaults(url, socket, disableOfflineQueue),
+    });
+    redis = cluster;
+    scripts = new ScriptRunner(
+      cluster.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }),
+      SCRIPT_SOURCES,
+    );
+  } else {
+    const client = createRedisClient({ url, socket, disableOfflineQueue });
+    redis = client;
+    scripts = new ScriptRunner(
+      client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }),
+      SCRIPT_SOURCES,
+    );
+  }
+  // node-redis emits every socket error; without a listener Node would crash.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    // A server that wants a password lets an anonymous client connect and
+    // refuses its first command: send one now so that it fails here.
+    await redis.ping();
+  } catch (error) {
+    redis.destroy();
+    throw translateRedisError(error);
+  }
+  ready = true;
+  return new ArdiqClient(redis, scripts, queue);
+}
+
+/**
+ * What every connection to a cluster's nodes needs: node-redis takes nothing
+ * from the root node's URL for the nodes it discovers, so the credentials
+ * and TLS are passed again.
+ */
+function clusterDefaults<Socket extends object>(
+  url: string,
+  socket: Socket,
+  disableOfflineQueue: boolean,
+): { username?: string; password?: string; disableOfflineQueue: boolean; socket: Socket } {
+  const parsed = new URL(url);
+  const defaults: {
+    username?: string;
+    password?: string;
+    disableOfflineQueue: boolean;
+    socket: Socket;
+  } = {
+    disableOfflineQueue,
+    socket: parsed.protocol === 'rediss:' ? { ...socket, tls: true } : socket,
+  };
+  if (parsed.username !== '') defaults.username = decodeURIComponent(parsed.username);
+  if (parsed.password !== '') defaults.password = decodeURIComponent(parsed.password);
+  return defaults;
+}
+
+/** A producer for one queue. Create it with `createClient`; `close` it when done. */
+export class ArdiqClient {
+  /** The queue's key names. */
+  readonly keys: QueueKeys;
+  private readonly redis: RedisConnection;
+  private readonly scripts: ScriptRunner;
+  private closed = false;
+
+  /** Use `createClient`, which connects first. */
+  constructor(redis: RedisConnection, scripts: ScriptRunner, queue: string) {
+    this.redis = redis;
+    this.scripts = scripts;
+    this.keys = new QueueKeys(queue);
+  }
+
+  /** The queue name. */
+  get queue(): string {
+    return this.keys.queue;
+  }
+
+  /**
+   * Enqueues one call of `task`. Resolves to the job's handle; a job id
+   * that exists already writes nothing and gives a handle with
+   * `duplicate === true`.
+   */
+  async enqueue(
+    task: string,
+    args: readonly unknown[] = [],
+    options: EnqueueOptions = {},
+  ): Promise<Job> {
+    const prepared = prepareJob(task, args, options, Date.now());
+    const [job] = await this.send([prepared]);
+    if (job === undefined) throw new MalformedRecordError('enqueue.lua replied with no job');
+    return job;
+  }
+
+  /**
+   * Enqueues many jobs: one `enqueue.lua` call per 1,000 jobs, all sent at
+   * once on the connection's pipeline. Every job is checked before any is
+   * sent, so a bad one rejects the batch with nothing written. Resolves to
+   * the handles in order.
+   */
+  async enqueueMany(jobs: readonly JobSpec[]): Promise<Job[]> {
+    if (!Array.isArray(jobs)) throw new InvalidOptionError('enqueueMany takes an array of jobs');
+    const nowMs = Date.now();
+    const sink = new ByteSink(1024);
+    const prepared = jobs.map((spec) => prepareJobSpec(spec, nowMs, sink));
+    return this.send(prepared);
+  }
+
+  private async send(prepared: readonly PreparedJob[]): Promise<Job[]> {
+    this.checkOpen();
+    const calls: Array<{ keys: string[]; argv: Array<string | Buffer> }> = [];
+    for (let start = 0; start < prepared.length; start += MAX_BATCH) {
+      const { keys, argv } = enqueueCall(this.keys, prepared.slice(start, start + MAX_BATCH));
+      calls.push({ keys, argv: argv.map((arg) => (typeof arg === 'string' ? arg : asBytes(arg))) });
+    }
+    const replies = await this.scripts.runMany('enqueue', calls).catch((error: unknown) => {
+      throw translateRedisError(error);
+    });
+    const handles: Job[] = [];
+    for (const reply of replies) {
+      if (!Array.isArray(reply))
+        throw new MalformedRecordError('enqueue.lua did not reply an array');
+      for (const item of reply) {
+        const job = prepared[handles.length];
+        if (job === undefined) throw new MalformedRecordError('enqueue.lua replied too many items');
+        let outcome: EnqueueOutcome;
+        let streamId: string | undefined;
+        if (item === 0) {
+          outcome = 'duplicate';
+        } else {
+          const text = asText(item);
+          outcome = text === 'scheduled' ? 'scheduled' : 'queued';
+          if (outcome === 'queued') streamId = text;
+        }
+        handles.push(new Job(this, job.id, { outcome, streamId, resultTtlMs: job.resultTtlMs }));
+      }
+    }
+    if (handles.length !== prepared.length) {
+      throw new MalformedRecordError(
+        `enqueue.lua replied ${handles.length} items for ${prepared.length} jobs`,
+      );
+    }
+    return handles;
+  }
+
+  /** A handle on the job with id `id` (enqueued by anyone). */
+  job(id: string): Job {
+    return new Job(this, checkJobId(id), {});
+  }
+
+  /** The job's state and its `Status` record (the result once terminal; null when not found). */
+  async statusRecord(id: string): Promise<{ state: JobState; record: StatusRecord | null }> {
+    checkJobId(id);
+    this.checkOpen();
+    const reply = await this.scripts
+      .run('status', [this.keys.job(id), this.keys.running, this.keys.delayed], [id])
+      .catch((error: unknown) => {
+        throw translateRedisError(error);
+      });
+    if (!Array.isArray(reply) || reply.length !== 2) {
+      throw new MalformedRecordError('status.lua did not reply {state, record}');
+    }
+    const state = asText(reply[0]);
+    if (!STATES.has(state)) throw new MalformedRecordError(`status.lua replied state ${state}`);
+    const raw: unknown = reply[1];
+    const record = raw instanceof Uint8Array ? decodeStatus(raw) : null;
+    return { state: state as JobState, record };
+  }
+
+  /** Runs `abort.lua` for the job with id `id`. */
+  async abort(id: string, resultTtlMs: number = DEFAULT_RESULT_TTL_MS): Promise<AbortOutcome> {
+    checkJobId(id);
+    if (!Number.isSafeInteger(resultTtlMs) || resultTtlMs < 0) {
+      throw new InvalidOptionError(
+        `invalid resultTtlMs ${String(resultTtlMs)}: it must be a non-negative integer`,
+      );
+    }
+    this.checkOpen();
+    // The record stored when a scheduled job is aborted at once (SPEC.md section 6).
+    const aborted = encodeStatus({
+      specVersion: SPEC_VERSION,
+      state: State.ABORTED,
+      value: new Uint8Array(0),
+      error: { type: 'JobAborted', message: 'aborted before it ran', traceback: '' },
+      attempts: 0,
+      enqueuedMs: 0,
+      startedMs: 0,
+      finishedMs: Date.now(),
+      workerId: '',
+      task: '',
+    });
+    const keys = this.keys;
+    const reply = await this.scripts
+      .run(
+        'abort',
+        [keys.job(id), keys.delayed, keys.delayedJobs, keys.abort],
+        [id, String(resultTtlMs), asBytes(aborted), keys.events],
+      )
+      .catch((error: unknown) => {
+        throw translateRedisError(error);
+      });
+    const outcome = asText(reply);
+    if (!ABORT_OUTCOMES.has(outcome)) {
+      throw new MalformedRecordError(`abort.lua replied ${outcome}`);
+    }
+    return outcome as AbortOutcome;
+  }
+
+  /** Closes the connection. Calls after this throw `NotConnectedError`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.redis.close();
+    } catch {
+      // The connection is gone already: closing it is done.
+      this.redis.destroy();
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new NotConnectedError('the client is closed');
+  }
+}
+
+/** What the client knows about a job it enqueued. */
+interface JobOrigin {
+  outcome?: EnqueueOutcome | undefined;
+  streamId?: string | undefined;
+  resultTtlMs?: number | undefined;
+}
+
+/** A handle on one job: its id, and what can be asked of it. */
+export class Job {
+  /** The job id. */
+  readonly id: string;
+  /** What enqueueing did; undefined for a handle made by `client.job(id)`. */
+  readonly outcome: EnqueueOutcome | undefined;
+  /** The stream entry id when this handle's enqueue queued the job. */
+  readonly streamId: string | undefined;
+  private readonly client: ArdiqClient;
+  private readonly resultTtlMs: number | undefined;
+
+  constructor(client: ArdiqClient, id: string, origin: JobOrigin) {
+    this.client = client;
+    this.id = id;
+    this.outcome = origin.outcome;
+    this.streamId = origin.streamId;
+    this.resultTtlMs = origin.resultTtlMs;
+  }
+
+  /** Whether the id existed already, so this enqueue wrote nothing. */
+  get duplicate(): boolean {
+    return this.outcome === 'duplicate';
+  }
+
+  /** The job's state now. */
+  async status(): Promise<JobState> {
+    return (await this.client.statusRecord(this.id)).state;
+  }
+
+  /**
+   * Waits for the job to finish and returns its decoded return value.
+   * Throws `JobFailedError` (or `JobDeadError`) with the remote error,
+   * `JobAbortedError`, or `TimeoutError` when `timeoutMs` runs out first.
+   * Polls `status.lua` with a short backoff.
+   */
+  async result(options: ResultOptions = {}): Promise<Value> {
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0))) {
+      throw new InvalidOptionError(
+        `invalid timeoutMs ${String(timeoutMs)}: it must be a non-negative number`,
+      );
+    }
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    let delay = POLL_FIRST_MS;
+    for (;;) {
+      const { state, record } = await this.client.statusRecord(this.id);
+      if (record !== null) {
+        switch (state) {
+          case 'complete':
+            return record.value.length === 0 ? null : decodeValue(record.value);
+          case 'failed': {
+            const error = record.error ?? { type: '', message: '', traceback: '' };
+            throw new JobFailedError(this.id, error.type, error.message, error.traceback);
+          }
+          case 'dead': {
+            const error = record.error ?? { type: 'DeadLetter', message: '', traceback: '' };
+            throw new JobDeadError(this.id, error.type, error.message, error.traceback);
+          }
+          case 'aborted':
+            throw new JobAbortedError(
+              `job ${this.id} was aborted${record.error ? `: ${record.error.message}` : ''}`,
+            );
+          default:
+            break;
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new TimeoutError(`job ${this.id} did not finish within ${timeoutMs} ms (${state})`);
+      }
+      await sleep(Math.min(delay, left));
+      delay = Math.min(delay * 2, POLL_MAX_MS);
+    }
+  }
+
+  /**
+   * Aborts the job: a scheduled job at once, a queued or running one by a
+   * request its worker carries out. Resolves to the `abort.lua` reply.
+   */
+  async abort(options: AbortOptions = {}): Promise<AbortOutcome> {
+    return this.client.abort(
+      this.id,
+      options.resultTtlMs ?? this.resultTtlMs ?? DEFAULT_RESULT_TTL_MS,
+    );
+  }
+}

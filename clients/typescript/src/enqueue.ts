@@ -1,0 +1,328 @@
+/**
+ * Turning a call (`task`, `args`, options) into the `Job` record and the
+ * `enqueue.lua` KEYS and ARGV that SPEC.md sections 3, 5 and 7 prescribe.
+ * Pure: no Redis, the clock is a parameter. Every check runs here, so a
+ * batch with one bad job is rejected before anything is written.
+ */
+import {
+  InvalidDelayError,
+  InvalidJobIdError,
+  InvalidOptionError,
+  InvalidPriorityError,
+  InvalidQueueNameError,
+  InvalidTaskNameError,
+  PayloadTooLargeError,
+  UnsupportedValueError,
+} from './errors.js';
+import { newJobId } from './jobId.js';
+import { PRIORITY_LEVELS, QueueKeys } from './keys.js';
+import { SPEC_VERSION, encodeJob } from './records.js';
+import { ByteSink, writeValue } from './value.js';
+
+/** Largest `Job` record, in bytes. */
+export const MAX_RECORD_BYTES = 1_048_576;
+/** Longest task name and job id, in bytes. */
+export const MAX_NAME_BYTES = 256;
+/** Longest queue name, in bytes. */
+export const MAX_QUEUE_BYTES = 128;
+/** Most jobs in one `enqueue.lua` call. */
+export const MAX_BATCH = 1_000;
+/** Priority written when the caller gives none. */
+export const DEFAULT_PRIORITY = 5;
+
+/** Options of one enqueued job. Times are ms since the Unix epoch, durations ms. */
+export interface EnqueueOptions {
+  /** Keyword arguments: a plain object or a `Map` with string keys. */
+  kwargs?: Record<string, unknown> | Map<string, unknown>;
+  /** 0..9, higher runs first; default 5. */
+  priority?: number;
+  /** Run no sooner than this many ms from now. */
+  delayMs?: number;
+  /** Run no sooner than this time (ms since the epoch, or a `Date`). */
+  scheduleAt?: number | Date;
+  /** The idempotency key; a UUID v7 when not given. */
+  jobId?: string;
+  /** Overrides the task's retry count. */
+  maxRetries?: number;
+  /** Overrides the task's timeout; 0 means none. */
+  timeoutMs?: number;
+  /** Overrides the task's base retry backoff. */
+  backoffMs?: number;
+  /** Overrides the task's result TTL; 0 keeps no result. */
+  resultTtlMs?: number;
+}
+
+/** One job of a batch: the call and its options. */
+export interface JobSpec extends EnqueueOptions {
+  task: string;
+  args?: readonly unknown[];
+}
+
+/** A job ready to be sent: its id, where it goes and its record. */
+export interface PreparedJob {
+  id: string;
+  task: string;
+  priority: number;
+  /** 0 for "run now". */
+  dueMs: number;
+  record: Uint8Array;
+  resultTtlMs: number | undefined;
+}
+
+const OPTION_NAMES = new Set([
+  'kwargs',
+  'priority',
+  'delayMs',
+  'scheduleAt',
+  'jobId',
+  'maxRetries',
+  'timeoutMs',
+  'backoffMs',
+  'resultTtlMs',
+]);
+const JOB_SPEC_NAMES = new Set([...OPTION_NAMES, 'task', 'args']);
+
+const WHITE_SPACE = /\p{White_Space}/u;
+// Queue names also exclude the hash-tag braces (SPEC.md section 1).
+const QUEUE_FORBIDDEN = /[{}\p{White_Space}]/u;
+
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+/** Checks a queue name (SPEC.md section 1). */
+export function checkQueueName(queue: unknown): string {
+  if (
+    typeof queue !== 'string' ||
+    queue === '' ||
+    utf8Length(queue) > MAX_QUEUE_BYTES ||
+    QUEUE_FORBIDDEN.test(queue) ||
+    !queue.isWellFormed()
+  ) {
+    throw new InvalidQueueNameError(
+      `invalid queue name ${JSON.stringify(queue)}: it must be 1 to ${MAX_QUEUE_BYTES} bytes of UTF-8 without braces or white space`,
+    );
+  }
+  return queue;
+}
+
+/** Checks a task name (SPEC.md section 5). */
+export function checkTaskName(task: unknown): string {
+  if (
+    typeof task !== 'string' ||
+    task === '' ||
+    utf8Length(task) > MAX_NAME_BYTES ||
+    !task.isWellFormed()
+  ) {
+    throw new InvalidTaskNameError(
+      `invalid task name ${JSON.stringify(task)}: it must be 1 to ${MAX_NAME_BYTES} bytes of UTF-8`,
+    );
+  }
+  return task;
+}
+
+/** Checks a job id (SPEC.md section 5). */
+export function checkJobId(id: unknown): string {
+  if (
+    typeof id !== 'string' ||
+    id === '' ||
+    utf8Length(id) > MAX_NAME_BYTES ||
+    WHITE_SPACE.test(id) ||
+    !id.isWellFormed()
+  ) {
+    throw new InvalidJobIdError(
+      `invalid job id ${JSON.stringify(id)}: it must be 1 to ${MAX_NAME_BYTES} bytes of UTF-8 without white space`,
+    );
+  }
+  return id;
+}
+
+function checkPriority(priority: unknown): number {
+  if (priority === undefined) return DEFAULT_PRIORITY;
+  if (
+    typeof priority !== 'number' ||
+    !Number.isInteger(priority) ||
+    priority < 0 ||
+    priority >= PRIORITY_LEVELS
+  ) {
+    throw new InvalidPriorityError(`invalid priority ${String(priority)}: it must be 0 to 9`);
+  }
+  return priority;
+}
+
+function checkDuration(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidOptionError(
+      `invalid ${name} ${String(value)}: it must be a non-negative integer number of ms`,
+    );
+  }
+  return value;
+}
+
+function checkMaxRetries(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new InvalidOptionError(
+      `invalid maxRetries ${String(value)}: it must be an integer from 0 to 4294967295`,
+    );
+  }
+  return value;
+}
+
+/** The record's `due_ms`: 0 for "run now" (SPEC.md section 7). */
+function dueMs(options: EnqueueOptions, nowMs: number): number {
+  const { delayMs, scheduleAt } = options;
+  if (delayMs !== undefined && scheduleAt !== undefined) {
+    throw new InvalidOptionError('give delayMs or scheduleAt, not both');
+  }
+  if (delayMs !== undefined) {
+    if (typeof delayMs !== 'number' || !Number.isSafeInteger(delayMs) || delayMs < 0) {
+      throw new InvalidDelayError(
+        `invalid delay ${String(delayMs)} ms: it must be a non-negative integer`,
+      );
+    }
+    return delayMs === 0 ? 0 : nowMs + delayMs;
+  }
+  if (scheduleAt !== undefined) {
+    const at = scheduleAt instanceof Date ? scheduleAt.getTime() : scheduleAt;
+    if (typeof at !== 'number' || !Number.isSafeInteger(at)) {
+      throw new InvalidDelayError(
+        `invalid scheduleAt ${String(scheduleAt)}: it must be a Date or an integer number of ms since the epoch`,
+      );
+    }
+    return at > nowMs ? at : 0;
+  }
+  return 0;
+}
+
+function checkOptionNames(options: object, allowed: Set<string>): void {
+  for (const name of Object.keys(options)) {
+    if (!allowed.has(name)) throw new InvalidOptionError(`unknown option ${JSON.stringify(name)}`);
+  }
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Encodes args and kwargs, empty bytes when there are none (SPEC.md section 3).
+ * `sink` is scratch memory reused across a batch.
+ */
+function encodeCall(
+  args: unknown,
+  kwargs: unknown,
+  sink: ByteSink,
+): { args: Uint8Array; kwargs: Uint8Array } {
+  if (!Array.isArray(args)) {
+    throw new UnsupportedValueError('args', 'args must be an array');
+  }
+  let argsBytes: Uint8Array = new Uint8Array(0);
+  if (args.length > 0) {
+    sink.reset();
+    writeValue(sink, args, 'args');
+    argsBytes = sink.toBytes();
+  }
+  let kwargsBytes: Uint8Array = new Uint8Array(0);
+  if (kwargs !== undefined) {
+    const isMap = kwargs instanceof Map;
+    if (!isMap && (typeof kwargs !== 'object' || kwargs === null || !isPlainObject(kwargs))) {
+      throw new UnsupportedValueError('kwargs', 'kwargs must be a plain object or a Map');
+    }
+    const size = isMap ? kwargs.size : Object.keys(kwargs).length;
+    if (size > 0) {
+      sink.reset();
+      writeValue(sink, kwargs, 'kwargs');
+      kwargsBytes = sink.toBytes();
+    }
+  }
+  return { args: argsBytes, kwargs: kwargsBytes };
+}
+
+/**
+ * Checks and encodes one job at clock `nowMs`. Throws the typed error of
+ * the first rule it breaks; writes nothing anywhere.
+ */
+export function prepareJob(
+  task: unknown,
+  args: unknown,
+  options: EnqueueOptions,
+  nowMs: number,
+  sink: ByteSink = new ByteSink(),
+  allowedNames: Set<string> = OPTION_NAMES,
+): PreparedJob {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options must be an object');
+  }
+  checkOptionNames(options, allowedNames);
+  const taskName = checkTaskName(task);
+  const id = options.jobId === undefined ? newJobId(nowMs) : checkJobId(options.jobId);
+  const priority = checkPriority(options.priority);
+  const due = dueMs(options, nowMs);
+  const maxRetries = checkMaxRetries(options.maxRetries);
+  const timeoutMs = checkDuration('timeoutMs', options.timeoutMs);
+  const backoffMs = checkDuration('backoffMs', options.backoffMs);
+  const resultTtlMs = checkDuration('resultTtlMs', options.resultTtlMs);
+  const call = encodeCall(args, options.kwargs, sink);
+  const record = encodeJob({
+    specVersion: SPEC_VERSION,
+    id,
+    task: taskName,
+    args: call.args,
+    kwargs: call.kwargs,
+    priority,
+    enqueuedMs: nowMs,
+    dueMs: due,
+    attempt: 0,
+    maxRetries,
+    timeoutMs,
+    backoffMs,
+    resultTtlMs,
+  });
+  if (record.length > MAX_RECORD_BYTES) {
+    throw new PayloadTooLargeError(record.length, MAX_RECORD_BYTES);
+  }
+  return { id, task: taskName, priority, dueMs: due, record, resultTtlMs };
+}
+
+/** Checks and encodes one job of a batch (`JobSpec` carries the call and its options). */
+export function prepareJobSpec(spec: JobSpec, nowMs: number, sink: ByteSink): PreparedJob {
+  if (typeof spec !== 'object' || spec === null) {
+    throw new InvalidOptionError('each job of a batch must be an object with a task');
+  }
+  return prepareJob(spec.task, spec.args ?? [], spec, nowMs, sink, JOB_SPEC_NAMES);
+}
+
+/** The KEYS and ARGV of one `enqueue.lua` call for a batch of prepared jobs. */
+export interface EnqueueCall {
+  keys: string[];
+  argv: Array<string | Uint8Array>;
+}
+
+/** Assembles the `enqueue.lua` call for up to `MAX_BATCH` prepared jobs. */
+export function enqueueCall(keys: QueueKeys, jobs: readonly PreparedJob[]): EnqueueCall {
+  const keyList = [keys.delayed, keys.delayedJobs];
+  const argv: Array<string | Uint8Array> = [];
+  for (const job of jobs) {
+    keyList.push(keys.job(job.id), keys.stream(job.priority));
+    argv.push(job.id, job.task, String(job.dueMs), job.record);
+  }
+  return { keys: keyList, argv };
+}
+
+/**
+ * The exact `enqueue.lua` KEYS and ARGV a client sends for one job at clock
+ * `nowMs`; the conformance vectors compare them byte for byte.
+ */
+export function buildEnqueue(
+  queue: string,
+  task: string,
+  args: readonly unknown[],
+  options: EnqueueOptions,
+  nowMs: number,
+): EnqueueCall {
+  const keys = new QueueKeys(checkQueueName(queue));
+  return enqueueCall(keys, [prepareJob(task, args, options, nowMs)]);
+}

@@ -1,0 +1,62 @@
+/**
+ * ArdiQ's TypeScript producer client: enqueue jobs for ArdiQ workers on
+ * Redis streams, read their status and results, and abort them.
+ */
+export {
+  ArdiqClient,
+  DEFAULT_RESULT_TTL_MS,
+  Job,
+  RedisCommandError,
+  createClient,
+  type AbortOptions,
+  type AbortOutcome,
+  type ClientOptions,
+  type EnqueueOutcome,
+  type JobState,
+  type ResultOptions,
+} from './client.js';
+export {
+  DEFAULT_PRIORITY,
+  MAX_BATCH,
+  MAX_NAME_BYTES,
+  MAX_QUEUE_BYTES,
+  MAX_RECORD_BYTES,
+  buildEnqueue,
+  type EnqueueCall,
+  type EnqueueOptions,
+  type JobSpec,
+} from './enqueue.js';
+export {
+  ArdiqError,
+  AuthenticationError,
+  ConnectionError,
+  InvalidDelayError,
+  InvalidJobIdError,
+  InvalidOptionError,
+  InvalidPriorityError,
+  InvalidQueueNameError,
+  InvalidTaskNameError,
+  JobAbortedError,
+  JobDeadError,
+  JobFailedError,
+  MalformedRecordError,
+  NotConnectedError,
+  PayloadTooLargeError,
+  TimeoutError,
+  UnsupportedValueError,
+} from './errors.js';
+export { newJobId } from './jobId.js';
+export { PRIORITY_LEVELS, QueueKeys } from './keys.js';
+export {
+  SPEC_VERSION,
+  State,
+  decodeJob,
+  decodeStatus,
+  encodeJob,
+  encodeStatus,
+  type ErrorRecord,
+  type JobRecord,
+  type StatusRecord,
+} from './records.js';
+export { SCRIPT_SOURCES } from './scripts.generated.js';
+export { MAX_DEPTH, decodeValue, encodeValue, type Value } from './value.js';

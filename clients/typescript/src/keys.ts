@@ -1,0 +1,58 @@
+/**
+ * Redis key names of one queue (SPEC.md section 2). Every key carries the
+ * hash tag `{<queue>}` so that all keys of a queue live in one cluster slot.
+ */
+
+/** Number of priority levels; priorities are `0..PRIORITY_LEVELS - 1`. */
+export const PRIORITY_LEVELS = 10;
+
+/** Key names of one queue. */
+export class QueueKeys {
+  /** The queue name. */
+  readonly queue: string;
+  private readonly prefix: string;
+  private readonly streams: readonly string[];
+
+  constructor(queue: string) {
+    this.queue = queue;
+    this.prefix = `ardiq:{${queue}}:`;
+    this.streams = Array.from({ length: PRIORITY_LEVELS }, (_, p) => `${this.prefix}stream:${p}`);
+  }
+
+  /** Stream of one priority level, `ardiq:{q}:stream:<p>`. */
+  stream(priority: number): string {
+    const key = this.streams[priority];
+    if (key === undefined) throw new RangeError(`no stream for priority ${priority}`);
+    return key;
+  }
+
+  /** Status key of a job, `ardiq:{q}:job:<id>`. */
+  job(id: string): string {
+    return `${this.prefix}job:${id}`;
+  }
+
+  /** Sorted set of delayed job ids by due time. */
+  get delayed(): string {
+    return `${this.prefix}delayed`;
+  }
+
+  /** Hash of delayed jobs' records. */
+  get delayedJobs(): string {
+    return `${this.prefix}delayed:jobs`;
+  }
+
+  /** Hash of running job ids to worker ids. */
+  get running(): string {
+    return `${this.prefix}running`;
+  }
+
+  /** Set of job ids whose abort was requested. */
+  get abort(): string {
+    return `${this.prefix}abort`;
+  }
+
+  /** Pub/sub channel carrying `abort:<id>` hints. */
+  get events(): string {
+    return `${this.prefix}events`;
+  }
+}
