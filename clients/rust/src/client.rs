@@ -1,0 +1,457 @@
+//! The client: a connection to one queue, the single and batch enqueue
+//! paths, and the script calls behind job handles (`status.lua`,
+//! `abort.lua`).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use ardiq_spec::limits::MAX_BATCH;
+use ardiq_spec::{scripts, QueueKeys, Status};
+use prost::Message as _;
+use redis::aio::ConnectionLike as _;
+use redis::{Cmd, RedisResult, Script, Value as RedisValue};
+use serde::Serialize;
+
+use crate::connection::{ConnectOptions, Connection};
+use crate::enqueue::{now_ms, EnqueueRequest, PreparedJob};
+use crate::job::{EnqueueOutcome, Job, JobStatus};
+use crate::{Error, Result};
+
+static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ENQUEUE));
+static STATUS: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::STATUS));
+static ABORT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ABORT));
+
+/// The queue a client uses unless told otherwise.
+pub const DEFAULT_QUEUE: &str = "default";
+
+/// Longest queue name, in bytes (SPEC.md section 1).
+const MAX_QUEUE_BYTES: usize = 128;
+
+/// Checks a queue name: 1 to 128 bytes without `{`, `}` or white space.
+pub(crate) fn check_queue_name(queue: &str) -> Result<()> {
+    let bad_char = |c: char| c == '{' || c == '}' || c.is_whitespace();
+    if queue.is_empty() || queue.len() > MAX_QUEUE_BYTES || queue.chars().any(bad_char) {
+        return Err(Error::InvalidQueueName(queue.to_owned()));
+    }
+    Ok(())
+}
+
+/// A producer connected to one queue. Cheap to clone: clones share
+/// one multiplexed connection, which reconnects by itself.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use ardiq_client::Client;
+///
+/// let url = std::env::var("REDIS_URL").expect("REDIS_URL must name a test Redis");
+/// let client = Client::connect_queue(&url, "doc-client").await?;
+/// let job = client.enqueue("add").args((1, 2))?.send().await?;
+/// assert!(!job.is_duplicate());
+/// # Ok::<(), ardiq_client::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connection: Connection,
+    keys: QueueKeys,
+    /// Whether `enqueue.lua` is known to be in the server's script cache.
+    enqueue_loaded: AtomicBool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("queue", &self.inner.keys.queue())
+            .field("connection", &self.inner.connection)
+            .finish()
+    }
+}
+
+/// Options for [`Client`] before it connects.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    url: String,
+    queue: String,
+    options: ConnectOptions,
+}
+
+impl ClientBuilder {
+    /// Uses queue `queue` instead of `default`.
+    #[must_use]
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    /// How long one connection attempt may take (default 5 s).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.options.connect_timeout = timeout;
+        self
+    }
+
+    /// How many times a failed connection attempt is retried (default 1).
+    #[must_use]
+    pub fn connect_retries(mut self, retries: usize) -> Self {
+        self.options.connect_retries = retries;
+        self
+    }
+
+    /// How long any one command may wait for its reply (default: no limit).
+    #[must_use]
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.options.response_timeout = Some(timeout);
+        self
+    }
+
+    /// Connects.
+    ///
+    /// # Errors
+    /// [`Error::InvalidQueueName`], [`Error::InvalidUrl`],
+    /// [`Error::Connection`] when Redis cannot be reached,
+    /// [`Error::Authentication`] when it refuses the credentials.
+    pub async fn connect(self) -> Result<Client> {
+        check_queue_name(&self.queue)?;
+        let connection = Connection::open(&self.url, self.options).await?;
+        let keys = QueueKeys::new(&self.queue);
+        let enqueue_loaded = AtomicBool::new(false);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                connection,
+                keys,
+                enqueue_loaded,
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// Options for a client of the Redis at `url`: `redis://` or `rediss://`
+    /// (TLS), with an ACL user name and password in the URL when needed
+    /// (`redis://user:secret@host:6379/0`).
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            queue: DEFAULT_QUEUE.to_owned(),
+            options: ConnectOptions {
+                connect_timeout: Duration::from_secs(5),
+                response_timeout: None,
+                connect_retries: 1,
+            },
+        }
+    }
+
+    /// Connects to queue `default` of the Redis at `url`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::builder(url).connect().await
+    }
+
+    /// Connects to queue `queue` of the Redis at `url`.
+    pub async fn connect_queue(url: &str, queue: &str) -> Result<Self> {
+        Self::builder(url).queue(queue).connect().await
+    }
+
+    /// The queue name.
+    pub fn queue(&self) -> &str {
+        self.inner.keys.queue()
+    }
+
+    /// Whether the client talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.connection.is_cluster()
+    }
+
+    /// Starts a job of `task`; set arguments and options, then
+    /// [`send`](Enqueue::send) it.
+    pub fn enqueue(&self, task: impl Into<String>) -> Enqueue<'_> {
+        Enqueue {
+            client: self,
+            request: EnqueueRequest::new(task),
+        }
+    }
+
+    /// Enqueues one prepared request.
+    pub async fn enqueue_request(&self, request: EnqueueRequest) -> Result<Job> {
+        let mut jobs = self.enqueue_many(vec![request]).await?;
+        Ok(jobs.pop().expect("one reply per job"))
+    }
+
+    /// Enqueues many jobs: every request is checked and encoded first, so an
+    /// invalid one fails the call before anything is written; then the jobs
+    /// go out as one `enqueue.lua` call per 1,000, all pipelined.
+    ///
+    /// Returns one handle per request, in order.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use ardiq_client::{Client, EnqueueOutcome, EnqueueRequest};
+    ///
+    /// let url = std::env::var("REDIS_URL").expect("REDIS_URL must name a test Redis");
+    /// let client = Client::connect_queue(&url, "doc-many").await?;
+    /// let requests = (0..2500)
+    ///     .map(|i| EnqueueRequest::new("add").args((i, 1)))
+    ///     .collect::<Result<Vec<_>, _>>()?;
+    /// let jobs = client.enqueue_many(requests).await?;
+    /// assert_eq!(jobs.len(), 2500);
+    /// assert!(jobs.iter().all(|job| job.outcome() == Some(EnqueueOutcome::Queued)));
+    /// # Ok::<(), ardiq_client::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn enqueue_many(&self, requests: Vec<EnqueueRequest>) -> Result<Vec<Job>> {
+        let now = now_ms();
+        let prepared = requests
+            .into_iter()
+            .map(|request| request.prepare(now))
+            .collect::<Result<Vec<_>>>()?;
+        if prepared.len() > MAX_BATCH && !self.inner.enqueue_loaded.load(Ordering::Relaxed) {
+            // Without this, every pipelined call of a first batch would fail
+            // with NOSCRIPT and load the script on its own.
+            let mut connection = self.inner.connection.clone();
+            ENQUEUE
+                .load_async(&mut connection)
+                .await
+                .map_err(Error::from_redis)?;
+            self.inner.enqueue_loaded.store(true, Ordering::Relaxed);
+        }
+        let streams = self.inner.keys.streams_low_to_high();
+        let calls = prepared
+            .chunks(MAX_BATCH)
+            .map(|batch| self.enqueue_batch(batch, &streams));
+        let replies = futures::future::join_all(calls).await;
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for (batch, reply) in prepared.chunks(MAX_BATCH).zip(replies) {
+            let reply = reply?;
+            if reply.len() != batch.len() {
+                return Err(Error::MalformedRecord(format!(
+                    "enqueue.lua answered {} replies for {} jobs",
+                    reply.len(),
+                    batch.len()
+                )));
+            }
+            outcomes.extend(reply);
+        }
+        Ok(prepared
+            .into_iter()
+            .zip(outcomes)
+            .map(|(job, outcome)| Job::new(self.clone(), job.id, Some(outcome), job.result_ttl_ms))
+            .collect())
+    }
+
+    /// A handle on the job with id `id`, whether or not it exists.
+    pub fn job(&self, id: impl Into<String>) -> Job {
+        Job::new(self.clone(), id.into(), None, None)
+    }
+
+    /// One `enqueue.lua` call for up to `MAX_BATCH` jobs; `streams` are the
+    /// queue's stream keys by priority.
+    async fn enqueue_batch(
+        &self,
+        batch: &[PreparedJob],
+        streams: &[String],
+    ) -> Result<Vec<EnqueueOutcome>> {
+        let keys = &self.inner.keys;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(ENQUEUE.get_hash()).arg(2 + 2 * batch.len());
+        cmd.arg(keys.delayed()).arg(keys.delayed_jobs());
+        // One reused buffer for the per-job key and due strings.
+        let status_prefix = keys.job("");
+        let mut buffer = String::with_capacity(status_prefix.len() + 64);
+        for job in batch {
+            buffer.clear();
+            buffer.push_str(&status_prefix);
+            buffer.push_str(&job.id);
+            cmd.arg(buffer.as_str())
+                .arg(&streams[job.priority as usize]);
+        }
+        for job in batch {
+            buffer.clear();
+            let _ = write!(buffer, "{}", job.due_ms);
+            cmd.arg(&job.id)
+                .arg(&job.task)
+                .arg(buffer.as_str())
+                .arg(&job.record);
+        }
+        let reply = self.eval(&ENQUEUE, &cmd).await?;
+        let RedisValue::Array(items) = reply else {
+            return Err(Error::MalformedRecord(format!(
+                "enqueue.lua replied {reply:?}"
+            )));
+        };
+        items.iter().map(enqueue_outcome).collect()
+    }
+
+    /// Runs a script command, loading the script once if Redis lacks it.
+    async fn eval(&self, script: &Script, cmd: &Cmd) -> Result<RedisValue> {
+        let mut connection = self.inner.connection.clone();
+        let first = send(&mut connection, cmd).await;
+        let reply = match first {
+            Err(err) if err.kind() == redis::ErrorKind::NoScriptError => {
+                script
+                    .load_async(&mut connection)
+                    .await
+                    .map_err(Error::from_redis)?;
+                send(&mut connection, cmd).await
+            }
+            other => other,
+        };
+        reply.map_err(Error::from_redis)
+    }
+
+    /// `status.lua`: the derived state and the status record bytes.
+    pub(crate) async fn read_status(&self, id: &str) -> Result<(JobStatus, Option<Vec<u8>>)> {
+        let keys = &self.inner.keys;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(STATUS.get_hash())
+            .arg(3)
+            .arg(keys.job(id))
+            .arg(keys.running())
+            .arg(keys.delayed());
+        cmd.arg(id);
+        let reply = self.eval(&STATUS, &cmd).await?;
+        let malformed = || Error::MalformedRecord(format!("status.lua replied {reply:?}"));
+        let RedisValue::Array(items) = &reply else {
+            return Err(malformed());
+        };
+        let [state, record] = items.as_slice() else {
+            return Err(malformed());
+        };
+        let state: String = redis::from_redis_value(state).map_err(|_| malformed())?;
+        let record = match record {
+            RedisValue::Nil => None,
+            other => Some(redis::from_redis_value::<Vec<u8>>(other).map_err(|_| malformed())?),
+        };
+        Ok((JobStatus::parse(&state)?, record))
+    }
+
+    /// `abort.lua`: its reply, as text.
+    pub(crate) async fn run_abort(&self, id: &str, ttl_ms: u64) -> Result<String> {
+        let keys = &self.inner.keys;
+        let aborted = Status::aborted_before_run(now_ms()).encode_to_vec();
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(ABORT.get_hash()).arg(4);
+        cmd.arg(keys.job(id))
+            .arg(keys.delayed())
+            .arg(keys.delayed_jobs())
+            .arg(keys.abort());
+        cmd.arg(id).arg(ttl_ms).arg(aborted).arg(keys.events());
+        let reply = self.eval(&ABORT, &cmd).await?;
+        redis::from_redis_value(&reply)
+            .map_err(|_| Error::MalformedRecord(format!("abort.lua replied {reply:?}")))
+    }
+}
+
+/// Sends one command and turns an error reply into an error.
+async fn send(connection: &mut Connection, cmd: &Cmd) -> RedisResult<RedisValue> {
+    connection.req_packed_command(cmd).await?.extract_error()
+}
+
+/// One element of the `enqueue.lua` reply.
+fn enqueue_outcome(reply: &RedisValue) -> Result<EnqueueOutcome> {
+    match reply {
+        RedisValue::Int(0) => Ok(EnqueueOutcome::Duplicate),
+        RedisValue::BulkString(text) if text == b"scheduled" => Ok(EnqueueOutcome::Scheduled),
+        RedisValue::SimpleString(text) if text == "scheduled" => Ok(EnqueueOutcome::Scheduled),
+        // Anything else the script returns for a job is its stream entry id.
+        RedisValue::BulkString(_) | RedisValue::SimpleString(_) => Ok(EnqueueOutcome::Queued),
+        other => Err(Error::MalformedRecord(format!(
+            "enqueue.lua replied {other:?} for a job"
+        ))),
+    }
+}
+
+/// One job being built by [`Client::enqueue`]; [`send`](Self::send) enqueues it.
+#[derive(Debug)]
+#[must_use = "a job is enqueued only when sent"]
+pub struct Enqueue<'c> {
+    client: &'c Client,
+    request: EnqueueRequest,
+}
+
+/// Forwards a consuming option method to the request.
+macro_rules! forward {
+    ($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        pub fn $name(self, $($arg: $ty),*) -> Self {
+            Self { client: self.client, request: self.request.$name($($arg),*) }
+        }
+    };
+}
+
+impl Enqueue<'_> {
+    /// Sets the positional arguments; see [`EnqueueRequest::args`].
+    pub fn args<A: Serialize>(self, args: A) -> Result<Self> {
+        Ok(Self {
+            client: self.client,
+            request: self.request.args(args)?,
+        })
+    }
+
+    /// Sets the keyword arguments; see [`EnqueueRequest::kwargs`].
+    pub fn kwargs<K: Serialize>(self, kwargs: K) -> Result<Self> {
+        Ok(Self {
+            client: self.client,
+            request: self.request.kwargs(kwargs)?,
+        })
+    }
+
+    forward!(
+        /// Sets the priority, 0 to 9 (default 5).
+        priority(priority: i64)
+    );
+    forward!(
+        /// Runs the job no earlier than `delay` from now.
+        delay(delay: Duration)
+    );
+    forward!(
+        /// Runs the job no earlier than `delay_ms` ms from now.
+        delay_ms(delay_ms: i64)
+    );
+    forward!(
+        /// Runs the job no earlier than `at`.
+        schedule_at(at: std::time::SystemTime)
+    );
+    forward!(
+        /// Runs the job no earlier than `at_ms`, ms since the Unix epoch.
+        schedule_ms(at_ms: i64)
+    );
+    forward!(
+        /// Sets the job id (the idempotency key).
+        job_id(id: impl Into<String>)
+    );
+    forward!(
+        /// Overrides the task's number of retries.
+        max_retries(retries: u32)
+    );
+    forward!(
+        /// Overrides the task's timeout; zero means none.
+        timeout(timeout: Duration)
+    );
+    forward!(
+        /// Overrides the task's base retry backoff.
+        backoff(backoff: Duration)
+    );
+    forward!(
+        /// Overrides how long the result is kept; zero keeps none.
+        result_ttl(ttl: Duration)
+    );
+
+    /// The request as built so far.
+    pub fn into_request(self) -> EnqueueRequest {
+        self.request
+    }
+
+    /// Enqueues the job.
+    ///
+    /// # Errors
+    /// The request's validation errors (nothing is written then), and
+    /// connection or Redis errors.
+    pub async fn send(self) -> Result<Job> {
+        self.client.enqueue_request(self.request).await
+    }
+}

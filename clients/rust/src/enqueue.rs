@@ -1,0 +1,503 @@
+//! Building jobs: [`EnqueueRequest`] holds one job's task, arguments and
+//! options; [`EnqueueRequest::prepare`] checks it against the spec's limits
+//! and encodes the `Job` record and the exact `enqueue.lua` KEYS and ARGV.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ardiq_spec::limits::{
+    check_delay, check_job_id, check_priority, check_record_size, check_task_name,
+};
+use ardiq_spec::{QueueKeys, Value, DEFAULT_PRIORITY, SPEC_VERSION};
+use prost::Message as _;
+use serde::Serialize;
+
+use crate::value::to_value;
+use crate::{Error, Result};
+
+/// When a job may run, as the caller said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    Now,
+    /// Milliseconds from the producer's clock at enqueue; negative is invalid.
+    DelayMs(i64),
+    /// An absolute time, ms since the Unix epoch.
+    AtMs(i64),
+}
+
+/// One job to enqueue: a task name, its arguments and options.
+///
+/// Build one with [`EnqueueRequest::new`] and the option methods, then hand
+/// it to [`Client::enqueue_many`](crate::Client::enqueue_many); or use
+/// [`Client::enqueue`](crate::Client::enqueue), which offers the same methods
+/// and sends a single job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnqueueRequest {
+    task: String,
+    args: Vec<u8>,
+    kwargs: Vec<u8>,
+    priority: Option<i64>,
+    due: Due,
+    job_id: Option<String>,
+    max_retries: Option<u32>,
+    timeout_ms: Option<u64>,
+    backoff_ms: Option<u64>,
+    result_ttl_ms: Option<u64>,
+}
+
+impl EnqueueRequest {
+    /// A call of `task` with no arguments and default options.
+    pub fn new(task: impl Into<String>) -> Self {
+        Self {
+            task: task.into(),
+            args: Vec::new(),
+            kwargs: Vec::new(),
+            priority: None,
+            due: Due::Now,
+            job_id: None,
+            max_retries: None,
+            timeout_ms: None,
+            backoff_ms: None,
+            result_ttl_ms: None,
+        }
+    }
+
+    /// Sets the positional arguments: anything that serializes as a sequence
+    /// (a tuple, array or `Vec`); `()` means none.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedValue`] when a value is outside the spec's type
+    /// table, naming its path (`args[1].when`).
+    pub fn args<A: Serialize>(mut self, args: A) -> Result<Self> {
+        self.args = match to_value(&args, "args")? {
+            Value::Nil => Vec::new(),
+            Value::Array(items) => encode_args(items),
+            other => return Err(not_a(&other, "args", "a sequence (a tuple, array or Vec)")),
+        };
+        Ok(self)
+    }
+
+    /// Sets the keyword arguments: anything that serializes as a map with
+    /// string keys (a struct, `HashMap<String, _>`, `BTreeMap<String, _>`).
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedValue`] when a value is outside the type table or
+    /// a key is not a string.
+    pub fn kwargs<K: Serialize>(mut self, kwargs: K) -> Result<Self> {
+        self.kwargs = match to_value(&kwargs, "kwargs")? {
+            Value::Nil => Vec::new(),
+            Value::Map(entries) => encode_kwargs(entries),
+            other => {
+                return Err(not_a(
+                    &other,
+                    "kwargs",
+                    "a map with string keys (a struct or map)",
+                ))
+            }
+        };
+        Ok(self)
+    }
+
+    /// Sets the priority, 0 (lowest) to 9 (highest); the default is 5.
+    /// Checked when the job is sent ([`Error::InvalidPriority`]).
+    #[must_use]
+    pub fn priority(mut self, priority: i64) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// Runs the job no earlier than `delay` after it is sent.
+    #[must_use]
+    pub fn delay(self, delay: Duration) -> Self {
+        self.delay_ms(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// Runs the job no earlier than `delay_ms` milliseconds after it is sent;
+    /// for callers that hold signed milliseconds. A negative delay is
+    /// rejected when the job is sent ([`Error::InvalidDelay`]).
+    #[must_use]
+    pub fn delay_ms(mut self, delay_ms: i64) -> Self {
+        self.due = Due::DelayMs(delay_ms);
+        self
+    }
+
+    /// Runs the job no earlier than `at`; a time already past runs it now.
+    #[must_use]
+    pub fn schedule_at(self, at: SystemTime) -> Self {
+        self.schedule_ms(system_time_ms(at))
+    }
+
+    /// Runs the job no earlier than `at_ms`, milliseconds since the Unix epoch.
+    #[must_use]
+    pub fn schedule_ms(mut self, at_ms: i64) -> Self {
+        self.due = Due::AtMs(at_ms);
+        self
+    }
+
+    /// Sets the job id, the idempotency key: a job whose id is still known
+    /// to the queue is not enqueued again. The default is a new UUID v7.
+    #[must_use]
+    pub fn job_id(mut self, id: impl Into<String>) -> Self {
+        self.job_id = Some(id.into());
+        self
+    }
+
+    /// Overrides the task's number of retries.
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+
+    /// Overrides the task's timeout; zero means none.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout_ms = Some(duration_ms(timeout));
+        self
+    }
+
+    /// Overrides the task's base retry backoff.
+    #[must_use]
+    pub fn backoff(mut self, backoff: Duration) -> Self {
+        self.backoff_ms = Some(duration_ms(backoff));
+        self
+    }
+
+    /// Overrides how long the result is kept; zero keeps none.
+    #[must_use]
+    pub fn result_ttl(mut self, ttl: Duration) -> Self {
+        self.result_ttl_ms = Some(duration_ms(ttl));
+        self
+    }
+
+    /// The task name.
+    pub fn task(&self) -> &str {
+        &self.task
+    }
+
+    /// Checks the request and encodes its `Job` record at clock `now_ms`.
+    ///
+    /// # Errors
+    /// The spec's producer errors: [`Error::InvalidTaskName`],
+    /// [`Error::InvalidJobId`], [`Error::InvalidPriority`],
+    /// [`Error::InvalidDelay`], [`Error::PayloadTooLarge`].
+    pub(crate) fn prepare(self, now_ms: i64) -> Result<PreparedJob> {
+        check_task_name(&self.task)?;
+        let id = match self.job_id {
+            Some(id) => {
+                check_job_id(&id)?;
+                id
+            }
+            None => ardiq_spec::new_job_id(),
+        };
+        let priority = check_priority(self.priority.unwrap_or(i64::from(DEFAULT_PRIORITY)))?;
+        let due_ms = match self.due {
+            Due::Now => 0,
+            Due::DelayMs(delay) => {
+                check_delay(delay)?;
+                now_ms.saturating_add(delay)
+            }
+            Due::AtMs(at) => at,
+        };
+        // A due time not later than the clock means "run now" (SPEC.md 7).
+        let due_ms = if due_ms > now_ms { due_ms } else { 0 };
+        let job = ardiq_spec::Job {
+            spec_version: SPEC_VERSION.to_owned(),
+            id,
+            task: self.task,
+            args: self.args,
+            kwargs: self.kwargs,
+            priority,
+            enqueued_ms: now_ms,
+            due_ms,
+            attempt: 0,
+            max_retries: self.max_retries,
+            timeout_ms: self.timeout_ms,
+            backoff_ms: self.backoff_ms,
+            result_ttl_ms: self.result_ttl_ms,
+        };
+        let record = job.encode_to_vec();
+        check_record_size(record.len())?;
+        Ok(PreparedJob {
+            id: job.id,
+            task: job.task,
+            priority,
+            due_ms,
+            record,
+            result_ttl_ms: job.result_ttl_ms,
+        })
+    }
+}
+
+/// A checked and encoded job, ready for `enqueue.lua`.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedJob {
+    pub id: String,
+    pub task: String,
+    pub priority: u32,
+    pub due_ms: i64,
+    pub record: Vec<u8>,
+    pub result_ttl_ms: Option<u64>,
+}
+
+impl PreparedJob {
+    /// The job's `due_ms` argument: `"0"` runs at once.
+    pub fn due_arg(&self) -> String {
+        self.due_ms.to_string()
+    }
+}
+
+/// The exact `enqueue.lua` KEYS and ARGV for a batch of jobs.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnqueueCall {
+    /// `KEYS`, in order.
+    pub keys: Vec<String>,
+    /// `ARGV`, in order, as bytes.
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// The `enqueue.lua` KEYS and ARGV this client sends for one job on `queue`
+/// at clock `now_ms`. Pure: it reads no clock and touches no Redis (a job
+/// without an id still gets a fresh UUID v7). The conformance testee uses it
+/// to compare bytes across implementations.
+#[doc(hidden)]
+pub fn enqueue_call(queue: &str, request: EnqueueRequest, now_ms: i64) -> Result<EnqueueCall> {
+    crate::client::check_queue_name(queue)?;
+    let keys = QueueKeys::new(queue);
+    let job = request.prepare(now_ms)?;
+    let due = job.due_arg().into_bytes();
+    Ok(EnqueueCall {
+        keys: vec![
+            keys.delayed(),
+            keys.delayed_jobs(),
+            keys.job(&job.id),
+            keys.stream(job.priority),
+        ],
+        argv: vec![job.id.into_bytes(), job.task.into_bytes(), due, job.record],
+    })
+}
+
+/// The canonical `args` bytes: empty for no arguments (SPEC.md 3).
+fn encode_args(items: Vec<Value>) -> Vec<u8> {
+    if items.is_empty() {
+        Vec::new()
+    } else {
+        ardiq_spec::value::to_vec(&Value::Array(items))
+    }
+}
+
+/// The canonical `kwargs` bytes: empty for no keyword arguments (SPEC.md 3).
+fn encode_kwargs(entries: Vec<(String, Value)>) -> Vec<u8> {
+    if entries.is_empty() {
+        Vec::new()
+    } else {
+        ardiq_spec::value::to_vec(&Value::Map(entries))
+    }
+}
+
+fn not_a(found: &Value, root: &str, expected: &str) -> Error {
+    let kind = match found {
+        Value::Nil => "nil",
+        Value::Bool(_) => "a bool",
+        Value::Int(_) => "an int",
+        Value::Float(_) => "a float",
+        Value::Str(_) => "a str",
+        Value::Bytes(_) => "bytes",
+        Value::Array(_) => "an array",
+        Value::Map(_) => "a map",
+    };
+    Error::UnsupportedValue {
+        path: root.to_owned(),
+        what: format!("{root} must be {expected}, found {kind}"),
+    }
+}
+
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds since the Unix epoch; times before it are negative.
+pub(crate) fn system_time_ms(at: SystemTime) -> i64 {
+    match at.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The producer's clock, ms since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    system_time_ms(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ardiq_spec::Job;
+
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn decode_job(call: &EnqueueCall) -> Job {
+        Job::decode(call.argv[3].as_slice()).unwrap()
+    }
+
+    #[test]
+    fn a_plain_job_runs_now_with_default_priority() {
+        let request = EnqueueRequest::new("add")
+            .args((1, 2))
+            .unwrap()
+            .job_id("j1");
+        let call = enqueue_call("mail", request, NOW).unwrap();
+        assert_eq!(
+            call.keys,
+            [
+                "ardiq:{mail}:delayed",
+                "ardiq:{mail}:delayed:jobs",
+                "ardiq:{mail}:job:j1",
+                "ardiq:{mail}:stream:5"
+            ]
+        );
+        assert_eq!(
+            call.argv[..3],
+            [b"j1".to_vec(), b"add".to_vec(), b"0".to_vec()]
+        );
+        let job = decode_job(&call);
+        assert_eq!(job.args, vec![0x92, 0x01, 0x02]);
+        assert!(job.kwargs.is_empty());
+        assert_eq!(
+            (job.priority, job.enqueued_ms, job.due_ms, job.attempt),
+            (5, NOW, 0, 0)
+        );
+        assert_eq!(job.spec_version, "1.0");
+    }
+
+    #[test]
+    fn empty_arguments_are_written_as_empty_bytes() {
+        let request = EnqueueRequest::new("t").args(Vec::<i32>::new()).unwrap();
+        let request = request
+            .kwargs(BTreeMap::<String, i32>::new())
+            .unwrap()
+            .job_id("j");
+        let job = decode_job(&enqueue_call("q", request, NOW).unwrap());
+        assert!(job.args.is_empty() && job.kwargs.is_empty());
+    }
+
+    #[test]
+    fn a_delay_sets_due_ms_from_the_clock() {
+        let request = EnqueueRequest::new("t")
+            .job_id("j")
+            .delay(Duration::from_millis(1500));
+        let call = enqueue_call("q", request, NOW).unwrap();
+        assert_eq!(call.argv[2], (NOW + 1500).to_string().into_bytes());
+        assert_eq!(decode_job(&call).due_ms, NOW + 1500);
+    }
+
+    #[test]
+    fn a_schedule_not_after_the_clock_runs_now() {
+        for at in [NOW - 1, NOW] {
+            let request = EnqueueRequest::new("t").job_id("j").schedule_ms(at);
+            let call = enqueue_call("q", request, NOW).unwrap();
+            assert_eq!(call.argv[2], b"0");
+            assert_eq!(decode_job(&call).due_ms, 0);
+        }
+        let request = EnqueueRequest::new("t").job_id("j").delay_ms(0);
+        assert_eq!(enqueue_call("q", request, NOW).unwrap().argv[2], b"0");
+    }
+
+    #[test]
+    fn options_are_written_even_when_zero() {
+        let request = EnqueueRequest::new("t")
+            .job_id("j")
+            .priority(9)
+            .max_retries(0)
+            .timeout(Duration::ZERO)
+            .backoff(Duration::from_millis(250))
+            .result_ttl(Duration::ZERO);
+        let call = enqueue_call("q", request, NOW).unwrap();
+        assert_eq!(call.keys[3], "ardiq:{q}:stream:9");
+        let job = decode_job(&call);
+        assert_eq!(
+            (
+                job.max_retries,
+                job.timeout_ms,
+                job.backoff_ms,
+                job.result_ttl_ms
+            ),
+            (Some(0), Some(0), Some(250), Some(0))
+        );
+    }
+
+    #[test]
+    fn a_missing_job_id_becomes_a_uuid_v7() {
+        let call = enqueue_call("q", EnqueueRequest::new("t"), NOW).unwrap();
+        let id = String::from_utf8(call.argv[0].clone()).unwrap();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "7");
+        assert_eq!(id, id.to_lowercase());
+    }
+
+    #[test]
+    fn invalid_requests_are_typed_errors() {
+        type Check = fn(&Error) -> bool;
+        let cases: Vec<(EnqueueRequest, Check)> = vec![
+            (EnqueueRequest::new(""), |e| {
+                matches!(e, Error::InvalidTaskName(_))
+            }),
+            (EnqueueRequest::new("x".repeat(257)), |e| {
+                matches!(e, Error::InvalidTaskName(_))
+            }),
+            (EnqueueRequest::new("t").job_id("a b"), |e| {
+                matches!(e, Error::InvalidJobId(_))
+            }),
+            (EnqueueRequest::new("t").job_id(""), |e| {
+                matches!(e, Error::InvalidJobId(_))
+            }),
+            (EnqueueRequest::new("t").priority(10), |e| {
+                matches!(e, Error::InvalidPriority(10))
+            }),
+            (EnqueueRequest::new("t").priority(-1), |e| {
+                matches!(e, Error::InvalidPriority(-1))
+            }),
+            (EnqueueRequest::new("t").delay_ms(-5), |e| {
+                matches!(e, Error::InvalidDelay(-5))
+            }),
+            (
+                EnqueueRequest::new("t")
+                    .args((serde_bytes::ByteBuf::from(vec![0u8; 1 << 20]),))
+                    .unwrap(),
+                |e| matches!(e, Error::PayloadTooLarge { .. }),
+            ),
+        ];
+        for (request, expected) in cases {
+            let err = enqueue_call("q", request.clone(), NOW).unwrap_err();
+            assert!(expected(&err), "{request:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn args_must_be_a_sequence_and_kwargs_a_map() {
+        let err = EnqueueRequest::new("t").args(5).unwrap_err();
+        assert!(
+            matches!(&err, Error::UnsupportedValue { path, .. } if path == "args"),
+            "{err:?}"
+        );
+        let err = EnqueueRequest::new("t").kwargs((1, 2)).unwrap_err();
+        assert!(
+            matches!(&err, Error::UnsupportedValue { path, .. } if path == "kwargs"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_invalid_queue_name_is_rejected() {
+        for queue in ["", "a{b", "a b", &"q".repeat(129)] {
+            let err = enqueue_call(queue, EnqueueRequest::new("t"), NOW).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidQueueName(_)),
+                "{queue:?}: {err:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The client's error type: every way an enqueue, a status read or a result
+//! wait can fail, named as the spec names them (SPEC.md sections 4 and 5).
+
+use ardiq_spec::limits::InvalidJob;
+use ardiq_spec::ValueError;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between a caller and a queue.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A user value outside the spec's type table (SPEC.md section 4).
+    #[error("unsupported value at {path}: {what}")]
+    UnsupportedValue {
+        /// Where the value sits, like `args[1].when`.
+        path: String,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// The task name is empty or longer than 256 bytes.
+    #[error("invalid task name {0:?}: it must be 1 to 256 bytes")]
+    InvalidTaskName(String),
+    /// The job id is empty, longer than 256 bytes or holds white space.
+    #[error("invalid job id {0:?}: it must be 1 to 256 bytes without white space")]
+    InvalidJobId(String),
+    /// The queue name is empty, longer than 128 bytes, or holds `{`, `}` or white space.
+    #[error("invalid queue name {0:?}: it must be 1 to 128 bytes without braces or white space")]
+    InvalidQueueName(String),
+    /// The priority is outside 0..=9.
+    #[error("invalid priority {0}: it must be 0 to 9")]
+    InvalidPriority(i64),
+    /// A negative delay.
+    #[error("invalid delay {0} ms: it must not be negative")]
+    InvalidDelay(i64),
+    /// The encoded job is larger than 1,048,576 bytes; nothing was written.
+    #[error("job of {size} bytes is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// Size of the encoded `Job` record.
+        size: usize,
+        /// The spec's limit.
+        limit: usize,
+    },
+    /// The URL could not be parsed or names an unsupported scheme.
+    #[error("invalid Redis URL: {0}")]
+    InvalidUrl(#[source] redis::RedisError),
+    /// Redis cannot be reached, or the connection dropped.
+    #[error("cannot reach Redis: {0}")]
+    Connection(#[source] redis::RedisError),
+    /// Redis refused the user name or password.
+    #[error("Redis refused the credentials: {0}")]
+    Authentication(#[source] redis::RedisError),
+    /// Any other error Redis reported.
+    #[error("Redis error: {0}")]
+    Redis(#[source] redis::RedisError),
+    /// A record or script reply that does not follow the spec.
+    #[error("malformed record: {0}")]
+    MalformedRecord(String),
+    /// The job ran and raised (or was dead-lettered, with remote type `DeadLetter`).
+    #[error("job failed with {remote_type}: {message}")]
+    JobFailed {
+        /// The exception's type name, e.g. `ValueError`.
+        remote_type: String,
+        /// The exception's message.
+        message: String,
+        /// The formatted traceback, possibly empty.
+        traceback: String,
+    },
+    /// The job was aborted.
+    #[error("job was aborted")]
+    JobAborted,
+    /// The job did not finish within the time given.
+    #[error("job did not finish in time")]
+    Timeout,
+    /// The job's return value does not fit the type asked for.
+    #[error("the job's return value does not fit the requested type: {0}")]
+    UnexpectedResult(String),
+}
+
+impl Error {
+    /// Sorts a redis-rs error into unreachable, refused credentials or other.
+    pub(crate) fn from_redis(err: redis::RedisError) -> Self {
+        let auth_code = matches!(err.code(), Some("WRONGPASS" | "NOAUTH"));
+        if err.kind() == redis::ErrorKind::AuthenticationFailed || auth_code {
+            Self::Authentication(err)
+        } else if err.kind() == redis::ErrorKind::InvalidClientConfig {
+            Self::InvalidUrl(err)
+        } else if err.is_io_error()
+            || err.is_connection_refusal()
+            || err.is_connection_dropped()
+            || err.is_timeout()
+        {
+            Self::Connection(err)
+        } else {
+            Self::Redis(err)
+        }
+    }
+}
+
+impl From<InvalidJob> for Error {
+    fn from(err: InvalidJob) -> Self {
+        match err {
+            InvalidJob::TaskName(name) => Self::InvalidTaskName(name),
+            InvalidJob::JobId(id) => Self::InvalidJobId(id),
+            InvalidJob::Priority(priority) => Self::InvalidPriority(priority),
+            InvalidJob::Delay(delay) => Self::InvalidDelay(delay),
+            InvalidJob::PayloadTooLarge(size) => Self::PayloadTooLarge {
+                size,
+                limit: ardiq_spec::limits::MAX_RECORD_BYTES,
+            },
+        }
+    }
+}
+
+impl From<ValueError> for Error {
+    fn from(err: ValueError) -> Self {
+        match err {
+            ValueError::Unsupported { path, what } => Self::UnsupportedValue { path, what },
+            ValueError::Malformed(detail) => Self::MalformedRecord(detail),
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! A handle on one enqueued job: its id, how the enqueue went, and the
+//! reads and writes that concern it afterwards (status, result, abort).
+
+use std::fmt::{self, Display};
+use std::time::Duration;
+
+use ardiq_spec::{Status, Value};
+use prost::Message as _;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::value::from_value;
+use crate::{Error, Result};
+
+/// How long a terminal status is kept when the job's own TTL is unknown:
+/// the worker's default result TTL (SPEC.md section 6).
+pub(crate) const DEFAULT_RESULT_TTL_MS: u64 = 86_400_000;
+
+/// First and longest pause between status reads while waiting for a result.
+const FIRST_POLL: Duration = Duration::from_millis(5);
+const LONGEST_POLL: Duration = Duration::from_millis(100);
+
+/// What `enqueue.lua` did with a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EnqueueOutcome {
+    /// Added to its priority stream.
+    Queued,
+    /// Stored until its due time.
+    Scheduled,
+    /// A job with this id was already known; nothing was written.
+    Duplicate,
+}
+
+impl EnqueueOutcome {
+    /// `queued`, `scheduled` or `duplicate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Scheduled => "scheduled",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl Display for EnqueueOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of a job, as `status.lua` derives it (SPEC.md section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// No status key: never enqueued, or its result expired or was not kept.
+    NotFound,
+    /// Waiting in a stream.
+    Queued,
+    /// Waiting for its due time.
+    Scheduled,
+    /// Held by a worker.
+    Running,
+    /// Returned a value.
+    Complete,
+    /// Raised, with no retry left.
+    Failed,
+    /// Aborted.
+    Aborted,
+    /// Dead-lettered.
+    Dead,
+}
+
+impl JobStatus {
+    /// The name `status.lua` uses: `not_found`, `queued`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Queued => "queued",
+            Self::Scheduled => "scheduled",
+            Self::Running => "running",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+            Self::Aborted => "aborted",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Whether the job has finished for good.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Complete | Self::Failed | Self::Aborted | Self::Dead
+        )
+    }
+
+    pub(crate) fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "not_found" => Self::NotFound,
+            "queued" => Self::Queued,
+            "scheduled" => Self::Scheduled,
+            "running" => Self::Running,
+            "complete" => Self::Complete,
+            "failed" => Self::Failed,
+            "aborted" => Self::Aborted,
+            "dead" => Self::Dead,
+            other => {
+                return Err(Error::MalformedRecord(format!(
+                    "unknown job state {other:?}"
+                )))
+            }
+        })
+    }
+}
+
+impl Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an abort did (the reply of `abort.lua`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AbortOutcome {
+    /// No such job.
+    NotFound,
+    /// The job was aborted: at once if it was scheduled, or earlier.
+    Aborted,
+    /// The job is queued or running; the worker that holds or fetches it
+    /// will abort it.
+    Requested,
+    /// The job had already completed; nothing changed.
+    Complete,
+    /// The job had already failed; nothing changed.
+    Failed,
+    /// The job had already been dead-lettered; nothing changed.
+    Dead,
+}
+
+impl AbortOutcome {
+    /// The `abort.lua` reply: `not_found`, `aborted`, `abort_requested`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Aborted => "aborted",
+            Self::Requested => "abort_requested",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+        }
+    }
+
+    fn parse(reply: &str) -> Result<Self> {
+        Ok(match reply {
+            "not_found" => Self::NotFound,
+            "aborted" => Self::Aborted,
+            "abort_requested" => Self::Requested,
+            "complete" => Self::Complete,
+            "failed" => Self::Failed,
+            "dead" => Self::Dead,
+            other => {
+                return Err(Error::MalformedRecord(format!(
+                    "unknown abort reply {other:?}"
+                )))
+            }
+        })
+    }
+}
+
+impl Display for AbortOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job on a queue. Cheap to clone; it shares the client's connection.
+#[derive(Debug, Clone)]
+pub struct Job {
+    client: Client,
+    id: String,
+    outcome: Option<EnqueueOutcome>,
+    result_ttl_ms: Option<u64>,
+}
+
+impl Job {
+    pub(crate) fn new(
+        client: Client,
+        id: String,
+        outcome: Option<EnqueueOutcome>,
+        result_ttl_ms: Option<u64>,
+    ) -> Self {
+        Self {
+            client,
+            id,
+            outcome,
+            result_ttl_ms,
+        }
+    }
+
+    /// The job id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What the enqueue did, or `None` for a handle made with
+    /// [`Client::job`].
+    pub fn outcome(&self) -> Option<EnqueueOutcome> {
+        self.outcome
+    }
+
+    /// Whether a job with this id already existed, so nothing was enqueued.
+    pub fn is_duplicate(&self) -> bool {
+        self.outcome == Some(EnqueueOutcome::Duplicate)
+    }
+
+    /// The job's current state.
+    pub async fn status(&self) -> Result<JobStatus> {
+        Ok(self.client.read_status(&self.id).await?.0)
+    }
+
+    /// The job's status record, when it has one: terminal records carry the
+    /// result, the error, attempts and timings.
+    pub async fn status_record(&self) -> Result<Option<Status>> {
+        self.client
+            .read_status(&self.id)
+            .await?
+            .1
+            .map(|bytes| decode_status(&bytes))
+            .transpose()
+    }
+
+    /// Waits up to `timeout` for the job to finish and reads its return
+    /// value as a `T`.
+    ///
+    /// # Errors
+    /// [`Error::JobFailed`] when it raised (or was dead-lettered),
+    /// [`Error::JobAborted`], [`Error::Timeout`] when it did not finish in
+    /// time (also when its result was not kept), and
+    /// [`Error::UnexpectedResult`] when the value does not fit `T`.
+    pub async fn result<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T> {
+        from_value(self.result_value(timeout).await?)
+    }
+
+    /// Like [`Job::result`], returning the spec value as it was stored.
+    pub async fn result_value(&self, timeout: Duration) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = FIRST_POLL;
+        loop {
+            let (status, record) = self.client.read_status(&self.id).await?;
+            if status.is_terminal() {
+                let record = record.ok_or_else(|| {
+                    Error::MalformedRecord(format!("{status} job {} has no status record", self.id))
+                })?;
+                return outcome(status, &decode_status(&record)?);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout);
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(LONGEST_POLL);
+        }
+    }
+
+    /// Aborts the job: a scheduled job at once; a queued or running job by a
+    /// request the worker carries out; a finished job is left alone.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use ardiq_client::{AbortOutcome, Client, Error, JobStatus};
+    ///
+    /// let url = std::env::var("REDIS_URL").expect("REDIS_URL must name a test Redis");
+    /// let client = Client::connect_queue(&url, "doc-abort").await?;
+    /// let job = client.enqueue("report").delay(Duration::from_secs(3600)).send().await?;
+    /// assert_eq!(job.abort().await?, AbortOutcome::Aborted);
+    /// assert_eq!(job.status().await?, JobStatus::Aborted);
+    /// assert!(matches!(job.result::<i64>(Duration::from_secs(1)).await, Err(Error::JobAborted)));
+    /// # Ok::<(), ardiq_client::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn abort(&self) -> Result<AbortOutcome> {
+        let ttl_ms = self.result_ttl_ms.unwrap_or(DEFAULT_RESULT_TTL_MS);
+        let reply = self.client.run_abort(&self.id, ttl_ms).await?;
+        AbortOutcome::parse(&reply)
+    }
+}
+
+fn decode_status(bytes: &[u8]) -> Result<Status> {
+    Status::decode(bytes).map_err(|err| Error::MalformedRecord(format!("status record: {err}")))
+}
+
+/// The result a terminal status record stands for.
+fn outcome(status: JobStatus, record: &Status) -> Result<Value> {
+    let error = record.error.clone().unwrap_or_default();
+    match status {
+        JobStatus::Complete if record.value.is_empty() => Ok(Value::Nil),
+        JobStatus::Complete => Ok(ardiq_spec::value::decode(&record.value)?),
+        JobStatus::Aborted => Err(Error::JobAborted),
+        JobStatus::Dead if error.r#type.is_empty() => Err(Error::JobFailed {
+            remote_type: "DeadLetter".to_owned(),
+            message: error.message,
+            traceback: error.traceback,
+        }),
+        _ => Err(Error::JobFailed {
+            remote_type: error.r#type,
+            message: error.message,
+            traceback: error.traceback,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ardiq_spec::State;
+
+    use super::*;
+
+    #[test]
+    fn names_match_the_scripts() {
+        for status in [
+            JobStatus::NotFound,
+            JobStatus::Queued,
+            JobStatus::Scheduled,
+            JobStatus::Running,
+            JobStatus::Complete,
+            JobStatus::Failed,
+            JobStatus::Aborted,
+            JobStatus::Dead,
+        ] {
+            assert_eq!(JobStatus::parse(status.as_str()).unwrap(), status);
+        }
+        assert_eq!(
+            AbortOutcome::parse("abort_requested").unwrap(),
+            AbortOutcome::Requested
+        );
+        assert!(matches!(
+            JobStatus::parse("lost"),
+            Err(Error::MalformedRecord(_))
+        ));
+    }
+
+    #[test]
+    fn a_failed_record_is_a_job_failed_error() {
+        let mut record = Status::with_state(State::Failed);
+        record.error = Some(ardiq_spec::Error {
+            r#type: "ValueError".into(),
+            message: "bad".into(),
+            traceback: "Traceback".into(),
+        });
+        let err = outcome(JobStatus::Failed, &record).unwrap_err();
+        assert!(
+            matches!(&err, Error::JobFailed { remote_type, message, traceback }
+                if remote_type == "ValueError" && message == "bad" && traceback == "Traceback"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_complete_record_without_a_value_is_nil() {
+        let record = Status::with_state(State::Complete);
+        assert_eq!(outcome(JobStatus::Complete, &record).unwrap(), Value::Nil);
+    }
+}
