@@ -1,0 +1,87 @@
+"""ArdiQ itself, built from this checkout into the main virtualenv (`make build-dev`).
+
+Batch enqueue is `Ardiq.enqueue_many` (through the Rust core); the worker is
+`Ardiq.run_worker` with its defaults except `concurrency`, in burst mode when
+every task is queued beforehand.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the library it drives: put bench/ first on the path, not this folder.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import inspect  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ardiq import Ardiq  # noqa: E402
+
+from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body  # noqa: E402
+
+
+class ArdiqLocal(Peer):
+    name = "ardiq"
+    distribution = "ardiq"
+    batch = True
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        app = Ardiq(url, queue="bench")
+
+        @app.task
+        async def noop() -> None:
+            await noop_body()
+
+        @app.task
+        async def cpu() -> None:
+            await cpu_body()
+
+        @app.task
+        async def io() -> None:
+            await io_body()
+
+        @app.task
+        async def stamp(enqueued_ns: int) -> None:
+            await stamp_body(enqueued_ns)
+
+        self.app = app
+        self.tasks: dict[str, Any] = {"dispatch": noop, "cpu": cpu, "io": io, "latency": stamp}
+
+    async def enqueue(self, workload: str, enqueued_ns: int = 0) -> None:
+        args = (enqueued_ns,) if workload == "latency" else ()
+        await self.tasks[workload].enqueue(*args)
+
+    async def enqueue_batch(self, workload: str, count: int) -> None:
+        await self.app.enqueue_many([self.tasks[workload].prepare() for _ in range(count)])
+
+    async def close(self) -> None:
+        close = getattr(self.app, "close", None)
+        if callable(close):
+            await close()
+
+    async def work(self, concurrency: int, drain: bool) -> None:
+        # A graceful stop is SIGTERM to a worker that handles signals (the idle latency run needs it).
+        signals = "handle_signals" in inspect.signature(self.app.run_worker).parameters
+        options: dict[str, Any] = {"handle_signals": True} if signals else {}
+        runner = asyncio.ensure_future(self.app.run_worker(burst=drain, concurrency=concurrency, **options))
+        await RECORDER.settle(runner)
+        if not runner.done():
+            if signals:
+                os.kill(os.getpid(), signal.SIGTERM)
+            elif callable(getattr(self.app, "stop", None)):
+                self.app.stop()
+            else:
+                runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(runner, timeout=60)
+        await self.close()
+
+
+if __name__ == "__main__":
+    main(ArdiqLocal)

@@ -1,0 +1,76 @@
+"""The public `ardiq` 1.2.0 package from PyPI (a different project under the same name).
+
+Needs Python >= 3.12, so it runs in bench/.venvs/ardiq_pypi, which must never
+see the local package: both import as `ardiq`. Settings are its defaults
+except `concurrency`; batch enqueue is `Ardiq.enqueue_many`; the worker drains
+in burst mode when every task is queued beforehand.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the library it drives: put bench/ first on the path, not this folder.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ardiq import Ardiq  # noqa: E402
+
+from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body  # noqa: E402
+
+
+class ArdiqPypi(Peer):
+    name = "ardiq-pypi"
+    distribution = "ardiq"
+    batch = True
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._build()
+
+    def _build(self, **settings: Any) -> None:
+        app = Ardiq(redis_url=self.url, queue_name="bench", **settings)
+
+        @app.task()
+        async def noop() -> None:
+            await noop_body()
+
+        @app.task()
+        async def cpu() -> None:
+            await cpu_body()
+
+        @app.task()
+        async def io() -> None:
+            await io_body()
+
+        @app.task()
+        async def stamp(enqueued_ns: int) -> None:
+            await stamp_body(enqueued_ns)
+
+        self.app = app
+        self.tasks: dict[str, Any] = {"dispatch": noop, "cpu": cpu, "io": io, "latency": stamp}
+
+    async def enqueue(self, workload: str, enqueued_ns: int = 0) -> None:
+        args = (enqueued_ns,) if workload == "latency" else ()
+        await self.tasks[workload].enqueue(*args)
+
+    async def enqueue_batch(self, workload: str, count: int) -> None:
+        await self.app.enqueue_many([self.tasks[workload].prepare() for _ in range(count)])
+
+    async def work(self, concurrency: int, drain: bool) -> None:
+        self._build(concurrency=concurrency)
+        self.app.burst = drain
+        runner = asyncio.ensure_future(self.app.run())
+        await RECORDER.settle(runner)
+        if not runner.done():
+            self.app.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+
+
+if __name__ == "__main__":
+    main(ArdiqPypi)

@@ -1,0 +1,79 @@
+"""Streaq adapter: Redis streams with consumer groups, tasks registered on the worker.
+
+Settings left at Streaq's defaults except `concurrency`. Batch enqueue is
+`Worker.enqueue_many` (one pipeline). Run inside bench/.venvs/streaq.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the library it drives: put bench/ first on the path, not this folder.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+from typing import Any  # noqa: E402
+
+from streaq import Worker  # noqa: E402
+
+from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body  # noqa: E402
+
+
+class Streaq(Peer):
+    name = "streaq"
+    distribution = "streaq"
+    batch = True
+
+    def __init__(self, url: str, concurrency: int = 16) -> None:
+        super().__init__(url)
+        self._build(concurrency)
+
+    def _build(self, concurrency: int) -> None:
+        worker: Worker[Any] = Worker(redis_url=self.url, queue_name="bench", concurrency=concurrency)
+
+        @worker.task
+        async def noop() -> None:
+            await noop_body()
+
+        @worker.task
+        async def cpu() -> None:
+            await cpu_body()
+
+        @worker.task
+        async def io() -> None:
+            await io_body()
+
+        @worker.task
+        async def stamp(enqueued_ns: int) -> None:
+            await stamp_body(enqueued_ns)
+
+        self.worker = worker
+        self.tasks: dict[str, Any] = {"dispatch": noop, "cpu": cpu, "io": io, "latency": stamp}
+        self._context = contextlib.AsyncExitStack()
+
+    async def open(self) -> None:
+        await self._context.enter_async_context(self.worker)
+
+    async def close(self) -> None:
+        await self._context.aclose()
+
+    async def enqueue(self, workload: str, enqueued_ns: int = 0) -> None:
+        args = (enqueued_ns,) if workload == "latency" else ()
+        await self.tasks[workload].enqueue(*args)
+
+    async def enqueue_batch(self, workload: str, count: int) -> None:
+        await self.worker.enqueue_many([self.tasks[workload].enqueue() for _ in range(count)])
+
+    async def work(self, concurrency: int, drain: bool) -> None:
+        self._build(concurrency)
+        runner = asyncio.ensure_future(self.worker.run_async())
+        await RECORDER.settle(runner)
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+
+
+if __name__ == "__main__":
+    main(Streaq)
