@@ -49,7 +49,7 @@ format: install ## Format Python, Rust and TypeScript sources
 lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy worker/python/ardiq clients/python/src tests conformance bench/*.py
+	$(VENV)/bin/mypy worker/python/ardiq clients/python/src clients/python/tests clients/python/bench_enqueue.py tests conformance bench/*.py demo
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	cd $(TS) && npm run --silent lint

@@ -11,6 +11,7 @@ languages get the same server through ``REDIS_URL``::
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,24 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    for _ in range(200):
+        port = random.randint(20000, 50000)
+        if _port_is_free(port) and _port_is_free(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
@@ -54,8 +73,9 @@ def _redis_server_binary() -> str:
 class RedisServer:
     """A redis-server process on a free loopback port, or the one at REDIS_URL."""
 
-    def __init__(self, *extra_args: str) -> None:
+    def __init__(self, *extra_args: str, port: int = 0) -> None:
         self.extra_args = extra_args
+        self.requested_port = port
         self.process: subprocess.Popen[bytes] | None = None
         self.directory: tempfile.TemporaryDirectory[str] | None = None
         self.port = 0
@@ -65,7 +85,7 @@ class RedisServer:
         if self.url:
             return self
         self.directory = tempfile.TemporaryDirectory(prefix="ardiq-redis-")
-        self.port = free_port()
+        self.port = self.requested_port or free_port()
         self.process = subprocess.Popen(
             [
                 _redis_server_binary(),
@@ -118,7 +138,9 @@ class RedisCluster:
 
     def start(self) -> RedisCluster:
         for _ in range(self.masters):
-            server = RedisServer("--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
+            server = RedisServer(
+                "--cluster-enabled", "yes", "--cluster-node-timeout", "2000", port=free_cluster_port()
+            )
             server.url = ""  # a cluster node is always our own process
             self.servers.append(server)
             server.start()

@@ -956,6 +956,22 @@ def scripts_area() -> None:
         {"bulk": tx("aborted")},
         rest,
     )
+    own_ttl = job("j1", result_ttl_ms="5000")
+    case(
+        "abort.scheduled_own_ttl",
+        "the job record's result_ttl_ms wins over ARGV's TTL; a stale abort request is cleared",
+        "abort",
+        [
+            string(P + "job:j1", SCHEDULED),
+            {"key": P + "delayed", "type": "zset", "members": [[tx("j1"), NOW + 1500]]},
+            {"key": P + "delayed:jobs", "type": "hash", "fields": [[tx("j1"), hx(own_ttl)]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+        ],
+        ab_keys,
+        ab_argv,
+        {"bulk": tx("aborted")},
+        [string(P + "job:j1", aborted, ttl_ms=5000)],
+    )
     queued_before = [
         string(P + "job:j1", QUEUED),
         {"key": P + "stream:5", "type": "stream", "entries": [entry("j1", j1, entry_id="1-0")]},
@@ -1198,26 +1214,45 @@ def scripts_area() -> None:
 
     # retry.lua
     retried = job("j1", attempt=1, due_ms=str(NOW + 2000))
+    retry_keys = [P + "stream:5", P + "job:j1", P + "delayed", P + "delayed:jobs", P + "running", P + "abort"]
+    retry_argv = [tx("ardiq"), tx("1-0"), tx("j1"), tx(str(NOW + 2000)), hx(retried), hx(aborted), tx("86400000")]
+    other_abort = {"key": P + "abort", "type": "set", "members": [tx("j9")]}
+    retry_before = [string(P + "job:j1", QUEUED), *[k for k in fin_before if k["key"] != P + "abort"], other_abort]
+    stream_left = {
+        "key": P + "stream:5",
+        "type": "stream",
+        "entries": [entry("j4", job("j4"), entry_id="2-0")],
+        "groups": [{"name": "ardiq", "pending": [{"id": "2-0", "consumer": "w1", "deliveries": 1}]}],
+    }
     case(
         "retry.one",
         "the entry leaves the stream and running; the next attempt waits in delayed, status SCHEDULED",
         "retry",
-        [string(P + "job:j1", QUEUED), *fin_before],
-        [P + "stream:5", P + "job:j1", P + "delayed", P + "delayed:jobs", P + "running"],
-        [tx("ardiq"), tx("1-0"), tx("j1"), tx(str(NOW + 2000)), hx(retried)],
+        retry_before,
+        retry_keys,
+        retry_argv,
         {"int": 1},
         [
-            {
-                "key": P + "stream:5",
-                "type": "stream",
-                "entries": [entry("j4", job("j4"), entry_id="2-0")],
-                "groups": [{"name": "ardiq", "pending": [{"id": "2-0", "consumer": "w1", "deliveries": 1}]}],
-            },
+            stream_left,
             {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
-            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+            other_abort,
             {"key": P + "delayed", "type": "zset", "members": [[tx("j1"), NOW + 2000]]},
             {"key": P + "delayed:jobs", "type": "hash", "fields": [[tx("j1"), hx(retried)]]},
             string(P + "job:j1", SCHEDULED),
+        ],
+    )
+    case(
+        "retry.aborted_meanwhile",
+        "an abort requested while the run failed wins: status ABORTED with its TTL, no next attempt",
+        "retry",
+        [string(P + "job:j1", QUEUED), *fin_before],
+        retry_keys,
+        retry_argv,
+        {"int": 0},
+        [
+            stream_left,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            string(P + "job:j1", aborted, ttl_ms=86400000),
         ],
     )
 

@@ -7,7 +7,8 @@
 -- KEYS[3]   ardiq:{q}:delayed:jobs   hash, job id -> Job record
 -- KEYS[4]   ardiq:{q}:abort          set of job ids with an abort request
 -- ARGV[1]   job id
--- ARGV[2]   ttl_ms of the aborted status; "0" deletes it
+-- ARGV[2]   ttl_ms of the aborted status when the job record names none
+--           (its result_ttl_ms wins); "0" deletes it
 -- ARGV[3]   Status record (STATE_ABORTED) to store when aborted at once
 -- ARGV[4]   pub/sub channel that workers listen on: ardiq:{q}:events
 -- Reply: "not_found", "aborted" (done now), "abort_requested", or the name
@@ -59,11 +60,18 @@ if not status then return "not_found" end
 local state = field(status, 2)
 if TERMINAL[state] then return TERMINAL[state] end
 if redis.call("ZREM", KEYS[2], ARGV[1]) == 1 then
+  local job = redis.call("HGET", KEYS[3], ARGV[1])
+  local ttl = ARGV[2]
+  if job then
+    local own = field(job, 13)
+    if type(own) == "number" then ttl = string.format("%d", own) end
+  end
   redis.call("HDEL", KEYS[3], ARGV[1])
-  if ARGV[2] == "0" then
+  redis.call("SREM", KEYS[4], ARGV[1])
+  if ttl == "0" then
     redis.call("DEL", KEYS[1])
   else
-    redis.call("SET", KEYS[1], ARGV[3], "PX", ARGV[2])
+    redis.call("SET", KEYS[1], ARGV[3], "PX", ttl)
   end
   return "aborted"
 end

@@ -163,7 +163,15 @@ impl Local {
 #[derive(Debug)]
 enum Action {
     Finish { priority: u32, entry_id: String, job_id: String, ttl_ms: u64, status: Vec<u8> },
-    Retry { priority: u32, entry_id: String, job_id: String, due_ms: i64, job: Vec<u8> },
+    Retry {
+        priority: u32,
+        entry_id: String,
+        job_id: String,
+        due_ms: i64,
+        job: Vec<u8>,
+        aborted: Vec<u8>,
+        ttl_ms: u64,
+    },
     Release { job_id: String },
     Dead(DeadItem),
 }
@@ -533,12 +541,19 @@ impl Engine {
                             job.id, job.task, error.r#type, next.attempt
                         ),
                     );
+                    let aborted = WireError {
+                        r#type: "JobAborted".into(),
+                        message: "aborted while it ran".into(),
+                        traceback: String::new(),
+                    };
                     return Action::Retry {
                         priority: held.priority,
                         entry_id: held.entry_id.clone(),
                         job_id: job.id.clone(),
                         due_ms: next.due_ms,
                         job: next.encode_to_vec(),
+                        aborted: status(State::Aborted, Vec::new(), Some(aborted)).encode_to_vec(),
+                        ttl_ms: self.ttl_of(&job),
                     };
                 }
                 self.local.lock().expect("local").failed += 1;
@@ -1074,8 +1089,8 @@ impl Engine {
                     finish.key(self.keys.stream(*priority)).key(self.keys.job(job_id));
                     finish.arg(entry_id).arg(job_id).arg(*ttl_ms).arg(status.as_slice());
                 }
-                Action::Retry { priority, entry_id, job_id, due_ms, job } => {
-                    let () = self
+                Action::Retry { priority, entry_id, job_id, due_ms, job, aborted, ttl_ms } => {
+                    let _: i64 = self
                         .scripts
                         .retry
                         .key(self.keys.stream(*priority))
@@ -1083,14 +1098,16 @@ impl Engine {
                         .key(self.keys.delayed())
                         .key(self.keys.delayed_jobs())
                         .key(self.keys.running())
+                        .key(self.keys.abort())
                         .arg(GROUP)
                         .arg(entry_id)
                         .arg(job_id)
                         .arg(*due_ms)
                         .arg(job.as_slice())
-                        .invoke_async::<i64>(conn)
-                        .await
-                        .map(|_| ())?;
+                        .arg(aborted.as_slice())
+                        .arg(*ttl_ms)
+                        .invoke_async(conn)
+                        .await?;
                 }
                 Action::Release { job_id } => releases.push(job_id.as_str()),
                 Action::Dead(dead) => {

@@ -60,7 +60,10 @@ impl From<redis::RedisError> for CoreError {
 
 impl From<ValueError> for CoreError {
     fn from(err: ValueError) -> Self {
-        Self::Value(err.to_string())
+        match err {
+            ValueError::Malformed(_) => Self::Malformed(err.to_string()),
+            ValueError::Unsupported { .. } => Self::Value(err.to_string()),
+        }
     }
 }
 

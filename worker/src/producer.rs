@@ -76,6 +76,7 @@ pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError
             if delay > 0 { now_ms + delay } else { 0 }
         }
         (None, Some(at)) => {
+            limits::check_delay(at)?;
             if at > now_ms { at } else { 0 }
         }
         (None, None) => 0,
@@ -163,34 +164,65 @@ impl Producer {
         Self { keys: QueueKeys::new(queue), scripts: ProducerScripts::default() }
     }
 
-    /// Enqueues prepared jobs, up to 1,000 per script call.
+    /// Enqueues prepared jobs, up to 1,000 per script call. The first call
+    /// loads the script if Redis lacks it; the others go in one pipeline so
+    /// Redis never waits for the next chunk.
     pub async fn enqueue(
         &self,
         conn: &mut Conn,
         jobs: &[PreparedJob],
     ) -> Result<Vec<EnqueueOutcome>, CoreError> {
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for chunk in jobs.chunks(MAX_BATCH) {
-            let (keys, argv) = enqueue_call(&self.keys, chunk);
-            let mut invocation = self.scripts.enqueue.prepare_invoke();
-            for key in &keys {
-                invocation.key(key);
+        let mut chunks = jobs.chunks(MAX_BATCH);
+        let Some(first) = chunks.next() else { return Ok(Vec::new()) };
+        let (keys, argv) = enqueue_call(&self.keys, first);
+        let mut invocation = self.scripts.enqueue.prepare_invoke();
+        for key in &keys {
+            invocation.key(key);
+        }
+        for arg in &argv {
+            invocation.arg(arg.as_slice());
+        }
+        let mut replies: Vec<Vec<RedisValue>> = vec![invocation.invoke_async(conn).await?];
+        let rest: Vec<&[PreparedJob]> = chunks.collect();
+        if !rest.is_empty() {
+            let mut pipe = redis::pipe();
+            for chunk in &rest {
+                let (keys, argv) = enqueue_call(&self.keys, chunk);
+                pipe.cmd("EVALSHA").arg(self.scripts.enqueue.get_hash()).arg(keys.len()).arg(&keys);
+                for arg in &argv {
+                    pipe.arg(arg.as_slice());
+                }
             }
-            for arg in &argv {
-                invocation.arg(arg.as_slice());
-            }
-            let reply: Vec<RedisValue> = invocation.invoke_async(conn).await?;
-            for value in &reply {
-                outcomes.push(match value {
-                    RedisValue::Int(0) => EnqueueOutcome::Duplicate,
-                    other if bytes_of(other) == Some(b"scheduled".as_slice()) => {
-                        EnqueueOutcome::Scheduled
+            match pipe.query_async::<Vec<Vec<RedisValue>>>(conn).await {
+                Ok(more) => replies.extend(more),
+                // The script vanished mid-way (SCRIPT FLUSH): send the chunks
+                // again one by one. Ids already written answer "duplicate",
+                // never a second job.
+                Err(err) if err.kind() == redis::ErrorKind::NoScriptError => {
+                    for chunk in rest {
+                        let (keys, argv) = enqueue_call(&self.keys, chunk);
+                        let mut invocation = self.scripts.enqueue.prepare_invoke();
+                        for key in &keys {
+                            invocation.key(key);
+                        }
+                        for arg in &argv {
+                            invocation.arg(arg.as_slice());
+                        }
+                        replies.push(invocation.invoke_async(conn).await?);
                     }
-                    _ => EnqueueOutcome::Queued,
-                });
+                }
+                Err(err) => return Err(err.into()),
             }
         }
-        Ok(outcomes)
+        Ok(replies
+            .iter()
+            .flatten()
+            .map(|value| match value {
+                RedisValue::Int(0) => EnqueueOutcome::Duplicate,
+                other if bytes_of(other) == Some(b"scheduled".as_slice()) => EnqueueOutcome::Scheduled,
+                _ => EnqueueOutcome::Queued,
+            })
+            .collect())
     }
 
     /// A job's state and result.

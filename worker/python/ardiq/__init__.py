@@ -17,7 +17,7 @@ job id is the idempotency key.
 """
 
 from ardiq._core import SPEC_VERSION
-from ardiq.app import Ardiq, DeadLetter, Job, JobInfo, JobOptions, JobStatus, PreparedJob, Task
+from ardiq.app import AbortReply, Ardiq, DeadLetter, EnqueueOutcome, Job, JobInfo, JobOptions, JobStatus, PreparedJob, Task
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
@@ -37,6 +37,8 @@ from ardiq.errors import (
 
 __all__ = [
     "SPEC_VERSION",
+    "AbortReply",
+    "EnqueueOutcome",
     "Ardiq",
     "ArdiqError",
     "AuthenticationFailed",

@@ -45,6 +45,32 @@ class JobStatus(enum.StrEnum):
 _TERMINAL = {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.ABORTED, JobStatus.DEAD}
 
 
+class AbortReply(enum.StrEnum):
+    """What `Job.abort` did. `ABORTED`: aborted now (it was scheduled) or
+    already; `ABORT_REQUESTED`: the worker holding or fetching it aborts it;
+    the others: it had already finished that way, or was not found."""
+
+    NOT_FOUND = "not_found"
+    ABORTED = "aborted"
+    ABORT_REQUESTED = "abort_requested"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    DEAD = "dead"
+
+    @property
+    def accepted(self) -> bool:
+        """True when the job is or will be aborted."""
+        return self in (AbortReply.ABORTED, AbortReply.ABORT_REQUESTED)
+
+
+class EnqueueOutcome(enum.StrEnum):
+    """What an enqueue did with a job."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    DUPLICATE = "duplicate"
+
+
 @dataclass(frozen=True, slots=True)
 class JobOptions:
     """Per-enqueue options; `None` means the task's default."""
@@ -115,12 +141,17 @@ class PreparedJob:
 class Job(Generic[R]):
     """A handle on an enqueued job."""
 
-    __slots__ = ("_app", "duplicate", "id")
+    __slots__ = ("_app", "id", "outcome")
 
-    def __init__(self, app: Ardiq, job_id: str, duplicate: bool = False) -> None:
+    def __init__(self, app: Ardiq, job_id: str, outcome: EnqueueOutcome | None = None) -> None:
         self._app = app
         self.id = job_id
-        self.duplicate = duplicate
+        self.outcome = outcome
+
+    @property
+    def duplicate(self) -> bool:
+        """True when a job with this id existed, so nothing was enqueued."""
+        return self.outcome is EnqueueOutcome.DUPLICATE
 
     def __repr__(self) -> str:
         return f"Job({self.id!r})"
@@ -164,14 +195,14 @@ class Job(Generic[R]):
             await asyncio.sleep(wait)
             pause = min(pause * 2, poll_interval_s)
 
-    async def abort(self) -> bool:
+    async def abort(self) -> AbortReply:
         """Aborts the job: at once when scheduled, through its worker when
-        queued or running. False when it was not found or had finished."""
+        queued or running. `reply.accepted` tells whether it is or will be
+        aborted."""
         link = self._app._link
         request, future = link.request()
         link.core.abort(request, self.id)
-        reply: str = await future
-        return reply in ("aborted", "abort_requested")
+        return AbortReply(await future)
 
 
 class _Sender:
@@ -385,7 +416,7 @@ class Ardiq:
             self._link.futures.pop(request, None)
             raise
         outcomes: list[str] = await future
-        return [Job(self, job_id, outcome == "duplicate") for job_id, outcome in zip(ids, outcomes, strict=True)]
+        return [Job(self, job_id, EnqueueOutcome(o)) for job_id, o in zip(ids, outcomes, strict=True)]
 
     def job(self, job_id: str) -> Job[Any]:
         """A handle on a job by id."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ardiq import _core
@@ -13,11 +14,24 @@ def build_enqueue(
     task: str,
     args: tuple[Any, ...] | list[Any],
     kwargs: dict[str, Any],
-    options: JobOptions,
+    options: JobOptions | Mapping[str, Any],
     now_ms: int,
 ) -> tuple[list[str], list[bytes]]:
     """The exact `enqueue.lua` KEYS and ARGV for one job at clock `now_ms`."""
+    if not isinstance(options, JobOptions):
+        options = JobOptions(**options)
     return _core.build_enqueue(queue, PreparedJob(task, tuple(args), kwargs, options).item(), now_ms)
+
+
+def encode_record(message: str, fields: Mapping[str, Any]) -> bytes:
+    """A `Job` or `Status` record from its fields (64-bit ints as decimal
+    strings, bytes as hex, optional fields only when set)."""
+    return _core.encode_record(message, dict(fields))
+
+
+def decode_record(message: str, data: bytes) -> dict[str, Any]:
+    """The fields of a `Job` or `Status` record, defaults omitted."""
+    return _core.decode_record(message, data)
 
 
 def encode_value(value: Any) -> bytes:
