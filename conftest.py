@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
 
-from redis_server import RedisServer  # noqa: E402
+from redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import math
 import struct
 from typing import Any
 
-import msgpack  # type: ignore[import-untyped]
+import msgpack
 
 MAX_DEPTH = 64
 INT64_MIN = -(2**63)

@@ -11,6 +11,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ardiq import Job
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ardiq import Job
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "demo")]
@@ -50,7 +58,7 @@ async def demo(url: str) -> None:
     for _ in range(SINGLE):
         await tasks.noop.enqueue()
     print(f"   ardiq (Rust core), awaited one by one: {rate(SINGLE, time.perf_counter() - started)}")
-    python_jobs = [
+    python_jobs: list[Job[Any]] = [
         await tasks.add.enqueue(1, 2),
         await tasks.shout.enqueue("hello from a sync task"),
         await tasks.add.options(priority=9).enqueue(100, 1),
@@ -63,13 +71,17 @@ async def demo(url: str) -> None:
     ts_id = run(["node", "demo/producer.mjs", "enqueue"], env)
     print(f"   TypeScript client: job {ts_id}")
     print("   Rust client: building and running the example (cargo, release)...", flush=True)
-    rust_id = run(["cargo", "run", "--release", "-q", "-p", "ardiq-client", "--example", "demo", "--", "enqueue"], env)
+    rust = ["cargo", "run", "--release", "-q", "-p", "ardiq-client", "--example", "demo", "--"]
+    rust_id = run([*rust, "enqueue"], env)
     print(f"   Rust client: job {rust_id}")
 
     total = BATCH + SINGLE + len(python_jobs) + len(naps) + 3
     print(f"\n2. One worker process drains {total:,} jobs (burst mode, concurrency 100)")
     started = time.perf_counter()
-    run([sys.executable, "-m", "ardiq", "--log-level", "WARNING", "run", "tasks:app", "--burst"], dict(env, PYTHONPATH=str(ROOT / "demo")))
+    run(
+        [sys.executable, "-m", "ardiq", "--log-level", "WARNING", "run", "tasks:app", "--burst"],
+        dict(env, PYTHONPATH=str(ROOT / "demo")),
+    )
     elapsed = time.perf_counter() - started
     print(f"   {rate(total, elapsed)} (process start and import included)")
 
@@ -77,10 +89,12 @@ async def demo(url: str) -> None:
     for job, call in zip(python_jobs, ["add(1, 2)", "shout(...)", "add(100, 1) at priority 9"], strict=True):
         print(f"   ardiq        {call:<28} -> {await job.result(timeout_s=10)!r}")
     slept = [await job.result(timeout_s=10) for job in naps]
-    print(f"   ardiq        100 x nap(50 ms)             -> {len(slept)} results, {sum(slept)} ms slept in total")
+    print(f"   ardiq        100 x nap(50 ms)             -> {len(slept)} results, {sum(slept)} ms in total")
     print(f"   pure Python  add(5, 6)                    -> {await pure_job.result(timeout_s=10)!r}")
-    print(f"   TypeScript   add(20, 22)                  -> {run(['node', 'demo/producer.mjs', 'result', ts_id], env)}")
-    rust_result = run(["cargo", "run", "--release", "-q", "-p", "ardiq-client", "--example", "demo", "--", "result", rust_id], env)
+    print(
+        f"   TypeScript   add(20, 22)                  -> {run(['node', 'demo/producer.mjs', 'result', ts_id], env)}"  # noqa: E501
+    )
+    rust_result = run([*rust, "result", rust_id], env)
     print(f"   Rust         add(40, 2)                   -> {rust_result}")
     await client.close()
     await app.close()

@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ardiq import Ardiq  # type: ignore[import-not-found,unused-ignore]
 
@@ -23,8 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def task(**options: Any) -> Callable[[F], F]:
     """`app.task`, with or without options, seen by mypy as keeping the function's type."""
-    register: Callable[[F], F] = app.task(**options) if options else app.task
-    return register
+    register = app.task(**options) if options else app.task
+    return cast(Callable[[F], F], register)
 
 
 # Taken when a run starts, before its first suspension: the start order of runs in this process.

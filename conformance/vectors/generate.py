@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -1214,10 +1214,13 @@ def scripts_area() -> None:
 
     # retry.lua
     retried = job("j1", attempt=1, due_ms=str(NOW + 2000))
-    retry_keys = [P + "stream:5", P + "job:j1", P + "delayed", P + "delayed:jobs", P + "running", P + "abort"]
-    retry_argv = [tx("ardiq"), tx("1-0"), tx("j1"), tx(str(NOW + 2000)), hx(retried), hx(aborted), tx("86400000")]
-    other_abort = {"key": P + "abort", "type": "set", "members": [tx("j9")]}
-    retry_before = [string(P + "job:j1", QUEUED), *[k for k in fin_before if k["key"] != P + "abort"], other_abort]
+    retry_keys = [P + "stream:5", P + "job:j1", P + "delayed", P + "delayed:jobs", P + "running"]
+    retry_keys.append(P + "abort")
+    retry_argv = [tx("ardiq"), tx("1-0"), tx("j1"), tx(str(NOW + 2000)), hx(retried)]
+    retry_argv += [hx(aborted), tx("86400000")]
+    other_abort: dict[str, Any] = {"key": P + "abort", "type": "set", "members": [tx("j9")]}
+    kept = [k for k in fin_before if cast(dict[str, Any], k)["key"] != P + "abort"]
+    retry_before = [string(P + "job:j1", QUEUED), *kept, other_abort]
     stream_left = {
         "key": P + "stream:5",
         "type": "stream",

@@ -140,7 +140,12 @@ impl Bridge {
         let (reader, writer) = UnixStream::pair()?;
         reader.set_nonblocking(true)?;
         writer.set_nonblocking(true)?;
-        Ok(Self { ready: Mutex::new(Ready::default()), signalled: AtomicBool::new(false), writer, reader })
+        Ok(Self {
+            ready: Mutex::new(Ready::default()),
+            signalled: AtomicBool::new(false),
+            writer,
+            reader,
+        })
     }
 
     /// The file descriptor Python watches.

@@ -83,8 +83,7 @@ impl Target {
         let mut config = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(5))
             .set_number_of_retries(3);
-        config = config
-            .set_response_timeout(response_timeout.unwrap_or(Duration::from_secs(3600)));
+        config = config.set_response_timeout(response_timeout.unwrap_or(Duration::from_secs(3600)));
         let mut manager = client.get_connection_manager_with_config(config).await?;
         // The manager connects lazily on some versions: prove the server answers
         // (and accepts the credentials) before reporting success.

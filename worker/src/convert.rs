@@ -3,6 +3,8 @@
 //! accepts exactly the spec's type table; anything else is an
 //! `UnsupportedValue` naming the path of the offending value.
 
+use std::fmt::Write as _;
+
 use ardiq_spec::limits::MAX_DEPTH;
 use ardiq_spec::value::encode_int;
 use ardiq_spec::Value;
@@ -16,7 +18,11 @@ fn unsupported(path: &str, what: &str) -> CoreError {
 }
 
 /// Appends the canonical MessagePack of `obj` to `out`.
-pub fn encode(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, path: &mut String) -> Result<(), CoreError> {
+pub fn encode(
+    obj: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+    path: &mut String,
+) -> Result<(), CoreError> {
     encode_at(obj, out, path, 0)
 }
 
@@ -42,7 +48,9 @@ fn encode_at(
     } else if let Ok(f) = obj.cast::<PyFloat>() {
         rmp::encode::write_f64(out, f.value()).expect("vec write");
     } else if let Ok(s) = obj.cast::<PyString>() {
-        let text = s.to_str().map_err(|_| unsupported(path, "str that is not valid UTF-8"))?;
+        let text = s
+            .to_str()
+            .map_err(|_| unsupported(path, "str that is not valid UTF-8"))?;
         rmp::encode::write_str(out, text).expect("vec write");
     } else if let Ok(b) = obj.cast::<PyBytes>() {
         rmp::encode::write_bin(out, b.as_bytes()).expect("vec write");
@@ -50,7 +58,7 @@ fn encode_at(
         rmp::encode::write_array_len(out, list.len() as u32).expect("vec write");
         for (index, item) in list.iter().enumerate() {
             let len = path.len();
-            path.push_str(&format!("[{index}]"));
+            let _ = write!(path, "[{index}]");
             encode_at(&item, out, path, depth + 1)?;
             path.truncate(len);
         }
@@ -58,7 +66,7 @@ fn encode_at(
         rmp::encode::write_array_len(out, tuple.len() as u32).expect("vec write");
         for (index, item) in tuple.iter().enumerate() {
             let len = path.len();
-            path.push_str(&format!("[{index}]"));
+            let _ = write!(path, "[{index}]");
             encode_at(&item, out, path, depth + 1)?;
             path.truncate(len);
         }
@@ -66,9 +74,17 @@ fn encode_at(
         rmp::encode::write_map_len(out, dict.len() as u32).expect("vec write");
         for (key, item) in dict.iter() {
             let key = key.cast::<PyString>().map_err(|_| {
-                unsupported(path, &format!("dict key {} is not a str", key.repr().map_or_else(|_| "?".into(), |r| r.to_string())))
+                unsupported(
+                    path,
+                    &format!(
+                        "dict key {} is not a str",
+                        key.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+                    ),
+                )
             })?;
-            let key = key.to_str().map_err(|_| unsupported(path, "dict key that is not valid UTF-8"))?;
+            let key = key
+                .to_str()
+                .map_err(|_| unsupported(path, "dict key that is not valid UTF-8"))?;
             rmp::encode::write_str(out, key).expect("vec write");
             let len = path.len();
             path.push('.');
@@ -77,8 +93,14 @@ fn encode_at(
             path.truncate(len);
         }
     } else {
-        let type_name = obj.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string());
-        return Err(unsupported(path, &format!("type {type_name} is not in the type table")));
+        let type_name = obj
+            .get_type()
+            .name()
+            .map_or_else(|_| "?".into(), |n| n.to_string());
+        return Err(unsupported(
+            path,
+            &format!("type {type_name} is not in the type table"),
+        ));
     }
     Ok(())
 }

@@ -63,8 +63,8 @@ fn encode_args(obj: &Bound<'_, PyAny>, root: &str) -> Result<Vec<u8>, CoreError>
     Ok(out)
 }
 
-/// Reads one enqueue item tuple: (task, args, kwargs, priority, delay_ms,
-/// schedule_ms, job_id, max_retries, timeout_ms, backoff_ms, result_ttl_ms).
+/// Reads one enqueue item tuple: `(task, args, kwargs, priority, delay_ms,
+/// schedule_ms, job_id, max_retries, timeout_ms, backoff_ms, result_ttl_ms)`.
 fn item_from(tuple: &Bound<'_, PyTuple>) -> PyResult<EnqueueItem> {
     let args = tuple.get_item(1)?;
     let kwargs = tuple.get_item(2)?;
@@ -85,9 +85,10 @@ fn item_from(tuple: &Bound<'_, PyTuple>) -> PyResult<EnqueueItem> {
 
 fn error_tuple(py: Python<'_>, error: Option<&(String, String, String)>) -> PyResult<Py<PyAny>> {
     Ok(match error {
-        Some((kind, message, traceback)) => {
-            (kind, message, traceback).into_pyobject(py)?.into_any().unbind()
-        }
+        Some((kind, message, traceback)) => (kind, message, traceback)
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
         None => py.None(),
     })
 }
@@ -111,7 +112,16 @@ fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<PyAny>> {
                 None => py.None(),
             };
             let error = error_tuple(py, info.error.as_ref())?;
-            (info.state, value, error, info.attempts, info.times.0, info.times.1, info.times.2, info.worker_id)
+            (
+                info.state,
+                value,
+                error,
+                info.attempts,
+                info.times.0,
+                info.times.1,
+                info.times.2,
+                info.worker_id,
+            )
                 .into_pyobject(py)?
                 .into_any()
                 .unbind()
@@ -159,7 +169,10 @@ impl Core {
         let target = self.target.clone();
         let producer = Arc::clone(&self.producer);
         runtime(py).spawn(async move {
-            let reply = match cell.get_or_try_init(|| target.connect(Some(Duration::from_secs(30)))).await {
+            let reply = match cell
+                .get_or_try_init(|| target.connect(Some(Duration::from_secs(30))))
+                .await
+            {
                 Ok(conn) => work(conn.clone(), producer).await,
                 Err(err) => Err(CoreError::from(err)),
             };
@@ -180,18 +193,22 @@ mod futures_lite {
     pub type BoxedReply = Pin<Box<dyn Future<Output = Result<ReplyValue, CoreError>> + Send>>;
 }
 
+// PyO3 hands arguments over by value.
+#[allow(clippy::needless_pass_by_value)]
 #[pymethods]
 impl Core {
     #[new]
     #[pyo3(signature = (url, queue, cluster = false))]
     fn new(url: String, queue: String, cluster: bool) -> PyResult<Self> {
-        if queue.is_empty() || queue.contains(['{', '}']) || queue.chars().any(char::is_whitespace) {
+        if queue.is_empty() || queue.contains(['{', '}']) || queue.chars().any(char::is_whitespace)
+        {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
                 "invalid queue name {queue:?}: 1 to 128 bytes without braces or white space"
             )));
         }
-        redis::Client::open(url.as_str())
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("invalid Redis URL: {e}")))?;
+        redis::Client::open(url.as_str()).map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("invalid Redis URL: {e}"))
+        })?;
         Ok(Self {
             target: Target { url, cluster },
             producer: Arc::new(Producer::new(&queue)),
@@ -213,7 +230,7 @@ impl Core {
         &self.queue
     }
 
-    /// Everything ready: (replies, jobs, cancels, logs, exited, exit_error).
+    /// Everything ready: `(replies, jobs, cancels, logs, exited, exit_error)`.
     #[allow(clippy::type_complexity)]
     fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let ready = self.bridge.take();
@@ -235,9 +252,21 @@ impl Core {
                 kwargs.set_item(key, convert::to_python(py, value)?)?;
             }
             let timeout_s = job.timeout_ms.map(|ms| ms as f64 / 1000.0);
-            jobs.append((job.handle, job.task, args.to_tuple(), kwargs, job.job_id, job.attempt, timeout_s))?;
+            jobs.append((
+                job.handle,
+                job.task,
+                args.to_tuple(),
+                kwargs,
+                job.job_id,
+                job.attempt,
+                timeout_s,
+            ))?;
         }
-        let cancels: Vec<(u64, u8)> = ready.cancels.into_iter().map(|(h, r)| (h, r as u8)).collect();
+        let cancels: Vec<(u64, u8)> = ready
+            .cancels
+            .into_iter()
+            .map(|(h, r)| (h, r as u8))
+            .collect();
         let exited = ready.worker_exit.is_some();
         let exit_error = ready.worker_exit.flatten();
         if exited {
@@ -248,7 +277,12 @@ impl Core {
 
     /// Validates and encodes jobs now (raising typed errors), then enqueues
     /// them; returns their ids at once.
-    fn enqueue(&self, py: Python<'_>, request: u64, items: Vec<Bound<'_, PyTuple>>) -> PyResult<Vec<String>> {
+    fn enqueue(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        items: Vec<Bound<'_, PyTuple>>,
+    ) -> PyResult<Vec<String>> {
         let now = engine::now_ms();
         let mut jobs = Vec::with_capacity(items.len());
         for tuple in &items {
@@ -256,7 +290,12 @@ impl Core {
         }
         let ids = jobs.iter().map(|j| j.id.clone()).collect();
         self.spawn_request(py, request, move |mut conn, producer| {
-            Box::pin(async move { producer.enqueue(&mut conn, &jobs).await.map(ReplyValue::Enqueued) })
+            Box::pin(async move {
+                producer
+                    .enqueue(&mut conn, &jobs)
+                    .await
+                    .map(ReplyValue::Enqueued)
+            })
         });
         Ok(ids)
     }
@@ -264,7 +303,12 @@ impl Core {
     /// Reads a job's status.
     fn status(&self, py: Python<'_>, request: u64, job_id: String) {
         self.spawn_request(py, request, move |mut conn, producer| {
-            Box::pin(async move { producer.status(&mut conn, &job_id).await.map(ReplyValue::Status) })
+            Box::pin(async move {
+                producer
+                    .status(&mut conn, &job_id)
+                    .await
+                    .map(ReplyValue::Status)
+            })
         });
     }
 
@@ -272,7 +316,10 @@ impl Core {
     fn abort(&self, py: Python<'_>, request: u64, job_id: String) {
         self.spawn_request(py, request, move |mut conn, producer| {
             Box::pin(async move {
-                producer.abort(&mut conn, &job_id, engine::now_ms()).await.map(ReplyValue::Abort)
+                producer
+                    .abort(&mut conn, &job_id, engine::now_ms())
+                    .await
+                    .map(ReplyValue::Abort)
             })
         });
     }
@@ -280,21 +327,36 @@ impl Core {
     /// Lists dead letters.
     fn dead_letters(&self, py: Python<'_>, request: u64, count: usize) {
         self.spawn_request(py, request, move |mut conn, producer| {
-            Box::pin(async move { producer.dead_letters(&mut conn, count).await.map(ReplyValue::DeadLetters) })
+            Box::pin(async move {
+                producer
+                    .dead_letters(&mut conn, count)
+                    .await
+                    .map(ReplyValue::DeadLetters)
+            })
         });
     }
 
     /// Replays one dead letter.
     fn replay_dead(&self, py: Python<'_>, request: u64, entry_id: String) {
         self.spawn_request(py, request, move |mut conn, producer| {
-            Box::pin(async move { producer.replay(&mut conn, &entry_id).await.map(ReplyValue::Replayed) })
+            Box::pin(async move {
+                producer
+                    .replay(&mut conn, &entry_id)
+                    .await
+                    .map(ReplyValue::Replayed)
+            })
         });
     }
 
     /// Deletes dead letters.
     fn delete_dead(&self, py: Python<'_>, request: u64, entry_ids: Vec<String>) {
         self.spawn_request(py, request, move |mut conn, producer| {
-            Box::pin(async move { producer.delete_dead(&mut conn, &entry_ids).await.map(ReplyValue::Count) })
+            Box::pin(async move {
+                producer
+                    .delete_dead(&mut conn, &entry_ids)
+                    .await
+                    .map(ReplyValue::Count)
+            })
         });
     }
 
@@ -309,19 +371,34 @@ impl Core {
     }
 
     /// Starts a worker run with `config` (a dict, see `ardiq.worker`).
-    fn start_worker(&self, py: Python<'_>, request: u64, config: &Bound<'_, PyDict>) -> PyResult<()> {
+    fn start_worker(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        config: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
         let tasks_obj = config
             .get_item("tasks")?
             .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err("tasks"))?
             .cast_into::<PyDict>()?;
         let mut tasks = HashMap::new();
         for (name, spec) in tasks_obj.iter() {
-            let (retries, backoff_ms, timeout_ms, result_ttl_ms): (u32, u64, Option<u64>, u64) = spec.extract()?;
-            tasks.insert(name.extract::<String>()?, TaskConfig { retries, backoff_ms, timeout_ms, result_ttl_ms });
+            let (retries, backoff_ms, timeout_ms, result_ttl_ms): (u32, u64, Option<u64>, u64) =
+                spec.extract()?;
+            tasks.insert(
+                name.extract::<String>()?,
+                TaskConfig {
+                    retries,
+                    backoff_ms,
+                    timeout_ms,
+                    result_ttl_ms,
+                },
+            );
         }
         let worker = WorkerConfig {
             worker_id: config_get(config, "worker_id")?,
             concurrency: config_get::<usize>(config, "concurrency")?.max(1),
+            prefetch: config_get(config, "prefetch")?,
             burst: config_get(config, "burst")?,
             visibility_ms: config_get::<u64>(config, "visibility_ms")?.max(100),
             max_deliveries: config_get(config, "max_deliveries")?,
@@ -335,7 +412,9 @@ impl Core {
         };
         let mut slot = self.engine.lock().expect("engine");
         if slot.is_some() {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err("a worker is already running"));
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "a worker is already running",
+            ));
         }
         let bridge = Arc::clone(&self.bridge);
         let target = self.target.clone();
@@ -355,7 +434,7 @@ impl Core {
                 }
                 Err(err) => {
                     let _ = tx.send(None);
-                    bridge.reply(request, Err(CoreError::from(err)));
+                    bridge.reply(request, Err(err));
                 }
             }
         });
@@ -366,9 +445,9 @@ impl Core {
         Ok(())
     }
 
-    /// Reports finished runs: (handle, kind, payload) with kind 0 complete
-    /// (payload: the value), 1 failed (payload: (type, message, traceback,
-    /// retry_delay_ms or None, retryable)), 2 aborted, 3 interrupted.
+    /// Reports finished runs: `(handle, kind, payload)` with kind 0 complete
+    /// (payload: the value), 1 failed (payload: `(type, message, traceback,
+    /// retry_delay_ms or None, retryable)`), 2 aborted, 3 interrupted.
     fn report(&self, outcomes: Vec<(u64, u8, Bound<'_, PyAny>)>) -> PyResult<()> {
         let Some(engine) = self.engine.lock().expect("engine").clone() else {
             return Ok(());
@@ -392,10 +471,19 @@ impl Core {
                     }
                 }
                 1 => {
-                    let (kind, message, traceback, retry_delay_ms, retryable): (String, String, String, Option<u64>, bool) =
-                        payload.extract()?;
+                    let (kind, message, traceback, retry_delay_ms, retryable): (
+                        String,
+                        String,
+                        String,
+                        Option<u64>,
+                        bool,
+                    ) = payload.extract()?;
                     Outcome::Failed {
-                        error: WireError { r#type: kind, message, traceback },
+                        error: WireError {
+                            r#type: kind,
+                            message,
+                            traceback,
+                        },
                         retry_delay_ms,
                         retryable,
                     }
@@ -425,7 +513,11 @@ impl Core {
 
     /// (held, running, completed, failed) of the current worker run.
     fn worker_counters(&self) -> (usize, usize, u64, u64) {
-        self.engine.lock().expect("engine").as_ref().map_or((0, 0, 0, 0), |e| e.counters())
+        self.engine
+            .lock()
+            .expect("engine")
+            .as_ref()
+            .map_or((0, 0, 0, 0), |e| e.counters())
     }
 }
 
@@ -444,7 +536,10 @@ pub fn build_enqueue<'py>(
 
 /// The canonical MessagePack of a value.
 #[pyfunction]
-pub fn encode_value<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub fn encode_value<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
     let mut out = Vec::new();
     convert::encode(value, &mut out, &mut "$".to_owned())?;
     Ok(PyBytes::new(py, &out))

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ardiq_spec::limits::MAX_RECORD_BYTES;
 use ardiq_spec::{
-    scripts, DeadLetter, Error as WireError, Heartbeat, Job, QueueKeys, State, Status, Value, GROUP,
-    PRIORITY_LEVELS, SPEC_VERSION,
+    scripts, DeadLetter, Error as WireError, Heartbeat, Job, QueueKeys, State, Status, Value,
+    GROUP, PRIORITY_LEVELS, SPEC_VERSION,
 };
 use prost::Message;
 use rand::Rng;
@@ -37,7 +37,9 @@ const ABORT_POLL: Duration = Duration::from_millis(500);
 
 /// Now, in ms since the epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Per-task settings the engine needs.
@@ -60,6 +62,9 @@ pub struct WorkerConfig {
     pub worker_id: String,
     /// Most jobs running at once.
     pub concurrency: usize,
+    /// Jobs fetched ahead of free slots, so the next batch is ready when a
+    /// slot frees.
+    pub prefetch: usize,
     /// Drain the queue and stop.
     pub burst: bool,
     /// Idle time after which an entry may be reclaimed, ms.
@@ -112,8 +117,11 @@ struct Held {
     started_ms: i64,
     running: bool,
     cancel_sent: bool,
-    values: Option<(Vec<Value>, Vec<(String, Value)>)>,
+    values: Option<Arguments>,
 }
+
+/// Positional and keyword arguments of a job.
+type Arguments = (Vec<Value>, Vec<(String, Value)>);
 
 #[derive(Debug, Default)]
 struct Local {
@@ -162,7 +170,13 @@ impl Local {
 /// A write the finisher makes.
 #[derive(Debug)]
 enum Action {
-    Finish { priority: u32, entry_id: String, job_id: String, ttl_ms: u64, status: Vec<u8> },
+    Finish {
+        priority: u32,
+        entry_id: String,
+        job_id: String,
+        ttl_ms: u64,
+        status: Vec<u8>,
+    },
     Retry {
         priority: u32,
         entry_id: String,
@@ -172,7 +186,9 @@ enum Action {
         aborted: Vec<u8>,
         ttl_ms: u64,
     },
-    Release { job_id: String },
+    Release {
+        job_id: String,
+    },
     Dead(DeadItem),
 }
 
@@ -221,6 +237,7 @@ fn field<'a>(entry: &'a StreamId, name: &str) -> Option<&'a [u8]> {
 }
 
 /// Checks one stream entry against SPEC.md section 9.
+#[allow(clippy::implicit_hasher)]
 pub fn validate(
     entry: &StreamId,
     tasks: &HashMap<String, TaskConfig>,
@@ -244,13 +261,22 @@ pub fn validate(
     if raw.len() > MAX_RECORD_BYTES {
         return Err(reject(
             "oversize",
-            format!("job of {} bytes is over the limit of {MAX_RECORD_BYTES}", raw.len()),
+            format!(
+                "job of {} bytes is over the limit of {MAX_RECORD_BYTES}",
+                raw.len()
+            ),
             id,
             task,
         ));
     }
-    let job = Job::decode(raw)
-        .map_err(|e| reject("undecodable_job", format!("not a Job record: {e}"), id, task))?;
+    let job = Job::decode(raw).map_err(|e| {
+        reject(
+            "undecodable_job",
+            format!("not a Job record: {e}"),
+            id,
+            task,
+        )
+    })?;
     if !ardiq_spec::is_supported_version(&job.spec_version) {
         return Err(reject(
             "unsupported_version",
@@ -262,20 +288,35 @@ pub fn validate(
     if job.id != id || job.task != task {
         return Err(reject(
             "undecodable_job",
-            format!("record says id {:?} task {:?}, the entry says {id:?} {task:?}", job.id, job.task),
+            format!(
+                "record says id {:?} task {:?}, the entry says {id:?} {task:?}",
+                job.id, job.task
+            ),
             id,
             task,
         ));
     }
     if !tasks.contains_key(task) {
-        return Err(reject("unknown_task", format!("no task named {task:?} is registered"), id, task));
+        return Err(reject(
+            "unknown_task",
+            format!("no task named {task:?} is registered"),
+            id,
+            task,
+        ));
     }
     let args = if job.args.is_empty() {
         Vec::new()
     } else {
         match ardiq_spec::value::decode(&job.args) {
             Ok(Value::Array(items)) => items,
-            Ok(_) => return Err(reject("undecodable_args", "args is not an array".into(), id, task)),
+            Ok(_) => {
+                return Err(reject(
+                    "undecodable_args",
+                    "args is not an array".into(),
+                    id,
+                    task,
+                ))
+            }
             Err(e) => return Err(reject("undecodable_args", format!("args: {e}"), id, task)),
         }
     };
@@ -284,7 +325,14 @@ pub fn validate(
     } else {
         match ardiq_spec::value::decode(&job.kwargs) {
             Ok(Value::Map(entries)) => entries,
-            Ok(_) => return Err(reject("undecodable_args", "kwargs is not a map".into(), id, task)),
+            Ok(_) => {
+                return Err(reject(
+                    "undecodable_args",
+                    "kwargs is not a map".into(),
+                    id,
+                    task,
+                ))
+            }
             Err(e) => return Err(reject("undecodable_args", format!("kwargs: {e}"), id, task)),
         }
     };
@@ -293,7 +341,9 @@ pub fn validate(
 
 /// Delay before retry number `attempt + 1`: exponential, capped, ±25 % jitter.
 pub fn backoff_ms(base_ms: u64, attempt: u32, jitter: f64) -> u64 {
-    let exp = base_ms.saturating_mul(1u64 << attempt.min(40)).min(MAX_BACKOFF_MS);
+    let exp = base_ms
+        .saturating_mul(1u64 << attempt.min(40))
+        .min(MAX_BACKOFF_MS);
     (exp as f64 * (0.75 + 0.5 * jitter)) as u64
 }
 
@@ -321,7 +371,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("worker_id", &self.config.worker_id).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("worker_id", &self.config.worker_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -399,7 +451,10 @@ impl Engine {
 
     fn ttl_of(&self, job: &Job) -> u64 {
         job.result_ttl_ms.unwrap_or_else(|| {
-            self.config.tasks.get(&job.task).map_or(DEFAULT_RESULT_TTL_MS, |t| t.result_ttl_ms)
+            self.config
+                .tasks
+                .get(&job.task)
+                .map_or(DEFAULT_RESULT_TTL_MS, |t| t.result_ttl_ms)
         })
     }
 
@@ -417,10 +472,15 @@ impl Engine {
             let mut local = self.local.lock().expect("local");
             local.stopping = true;
             let waiting: Vec<u64> = local.waiting.iter().flatten().copied().collect();
-            waiting.into_iter().filter_map(|h| local.remove(h)).collect()
+            waiting
+                .into_iter()
+                .filter_map(|h| local.remove(h))
+                .collect()
         };
         for held in released {
-            self.send(Action::Release { job_id: held.job.id });
+            self.send(Action::Release {
+                job_id: held.job.id,
+            });
         }
         self.check_exit();
     }
@@ -449,14 +509,19 @@ impl Engine {
         {
             let mut local = self.local.lock().expect("local");
             while local.running < self.config.concurrency {
-                let Some(handle) = local.next_waiting() else { break };
+                let Some(handle) = local.next_waiting() else {
+                    break;
+                };
                 local.running += 1;
                 let held = local.held.get_mut(&handle).expect("waiting job is held");
                 held.running = true;
                 held.started_ms = now_ms();
                 let (args, kwargs) = held.values.take().unwrap_or_default();
                 let timeout_ms = held.job.timeout_ms.or_else(|| {
-                    self.config.tasks.get(&held.job.task).and_then(|t| t.timeout_ms)
+                    self.config
+                        .tasks
+                        .get(&held.job.task)
+                        .and_then(|t| t.timeout_ms)
                 });
                 start.push(StartJob {
                     handle,
@@ -524,13 +589,22 @@ impl Engine {
                 }
                 finish(status(State::Complete, value, None))
             }
-            Outcome::Failed { error, retry_delay_ms, retryable } => {
+            Outcome::Failed {
+                error,
+                retry_delay_ms,
+                retryable,
+            } => {
                 let task = self.config.tasks.get(&job.task);
-                let max_retries = job.max_retries.unwrap_or_else(|| task.map_or(0, |t| t.retries));
+                let max_retries = job
+                    .max_retries
+                    .unwrap_or_else(|| task.map_or(0, |t| t.retries));
                 if retryable && job.attempt < max_retries {
-                    let base = job.backoff_ms.unwrap_or_else(|| task.map_or(1_000, |t| t.backoff_ms));
-                    let delay = retry_delay_ms
-                        .unwrap_or_else(|| backoff_ms(base, job.attempt, rand::rng().random::<f64>()));
+                    let base = job
+                        .backoff_ms
+                        .unwrap_or_else(|| task.map_or(1_000, |t| t.backoff_ms));
+                    let delay = retry_delay_ms.unwrap_or_else(|| {
+                        backoff_ms(base, job.attempt, rand::rng().random::<f64>())
+                    });
                     let mut next = job.clone();
                     next.attempt += 1;
                     next.due_ms = now + delay as i64;
@@ -567,7 +641,9 @@ impl Engine {
                 };
                 finish(status(State::Aborted, Vec::new(), Some(error)))
             }
-            Outcome::Interrupted => Action::Release { job_id: job.id.clone() },
+            Outcome::Interrupted => Action::Release {
+                job_id: job.id.clone(),
+            },
         }
     }
 
@@ -576,7 +652,13 @@ impl Engine {
         let now = now_ms();
         let mut good = Vec::new();
         for (priority, entry) in entries {
-            if self.local.lock().expect("local").by_entry.contains(&entry.id) {
+            if self
+                .local
+                .lock()
+                .expect("local")
+                .by_entry
+                .contains(&entry.id)
+            {
                 continue;
             }
             match validate(&entry, &self.config.tasks) {
@@ -602,7 +684,10 @@ impl Engine {
         let aborted: Vec<bool> = match pipe.query_async::<(Vec<bool>,)>(conn).await {
             Ok((flags,)) => flags,
             Err(err) => {
-                self.log(30, format!("abort check failed, running the batch anyway: {err}"));
+                self.log(
+                    30,
+                    format!("abort check failed, running the batch anyway: {err}"),
+                );
                 vec![false; ids.len()]
             }
         };
@@ -701,14 +786,18 @@ impl Engine {
                 if local.stopping {
                     break;
                 }
-                self.config.concurrency.saturating_sub(local.held.len())
+                (self.config.concurrency + self.config.prefetch).saturating_sub(local.held.len())
             };
             if want == 0 {
                 self.slot_freed.notified().await;
                 continue;
             }
             let mut cmd = redis::cmd("XREADGROUP");
-            cmd.arg("GROUP").arg(GROUP).arg(&self.config.worker_id).arg("COUNT").arg(want);
+            cmd.arg("GROUP")
+                .arg(GROUP)
+                .arg(&self.config.worker_id)
+                .arg("COUNT")
+                .arg(want);
             if !self.config.burst {
                 cmd.arg("BLOCK").arg(self.config.block_ms);
             }
@@ -787,7 +876,11 @@ impl Engine {
                 Ok((moved, _)) if moved >= 1000 => 0,
                 Ok((_, next_due)) => {
                     let jitter = rand::rng().random_range(0..=interval / 10);
-                    let until_due = if next_due < 0 { interval } else { (next_due - now_ms()).max(0) as u64 };
+                    let until_due = if next_due < 0 {
+                        interval
+                    } else {
+                        (next_due - now_ms()).max(0) as u64
+                    };
                     until_due.min(interval) + jitter
                 }
                 Err(err) => {
@@ -808,7 +901,10 @@ impl Engine {
                 self.log(40, format!("reclaiming failed: {err}"));
             }
             let jitter = rand::rng().random_range(0..=period / 5 + 1);
-            if self.sleep_or_stop(Duration::from_millis(period + jitter)).await {
+            if self
+                .sleep_or_stop(Duration::from_millis(period + jitter))
+                .await
+            {
                 return;
             }
         }
@@ -833,8 +929,16 @@ impl Engine {
             if claimed.claimed.is_empty() {
                 continue;
             }
-            let first = claimed.claimed.first().map(|e| e.id.clone()).unwrap_or_default();
-            let last = claimed.claimed.last().map(|e| e.id.clone()).unwrap_or_default();
+            let first = claimed
+                .claimed
+                .first()
+                .map(|e| e.id.clone())
+                .unwrap_or_default();
+            let last = claimed
+                .claimed
+                .last()
+                .map(|e| e.id.clone())
+                .unwrap_or_default();
             let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
                 .arg(&stream)
                 .arg(GROUP)
@@ -844,19 +948,27 @@ impl Engine {
                 .arg(&self.config.worker_id)
                 .query_async(conn)
                 .await?;
-            let deliveries: HashMap<String, usize> =
-                pending.ids.into_iter().map(|p| (p.id, p.times_delivered)).collect();
+            let deliveries: HashMap<String, usize> = pending
+                .ids
+                .into_iter()
+                .map(|p| (p.id, p.times_delivered))
+                .collect();
             let now = now_ms();
             let mut runnable = Vec::new();
             for entry in claimed.claimed {
                 let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
                 self.log(
                     30,
-                    format!("reclaimed entry {} of a dead worker (delivery {delivered})", entry.id),
+                    format!(
+                        "reclaimed entry {} of a dead worker (delivery {delivered})",
+                        entry.id
+                    ),
                 );
                 if delivered > self.config.max_deliveries {
-                    let job_id = field(&entry, "id").map(|b| String::from_utf8_lossy(b).into_owned());
-                    let task = field(&entry, "task").map(|b| String::from_utf8_lossy(b).into_owned());
+                    let job_id =
+                        field(&entry, "id").map(|b| String::from_utf8_lossy(b).into_owned());
+                    let task =
+                        field(&entry, "task").map(|b| String::from_utf8_lossy(b).into_owned());
                     let raw = field(&entry, "job").unwrap_or_default().to_vec();
                     let rejection = Rejection {
                         reason: "delivery_limit",
@@ -887,7 +999,10 @@ impl Engine {
             {
                 let local = self.local.lock().expect("local");
                 for (&handle, held) in &local.held {
-                    by_stream.entry(held.priority).or_default().push((handle, held.entry_id.clone()));
+                    by_stream
+                        .entry(held.priority)
+                        .or_default()
+                        .push((handle, held.entry_id.clone()));
                 }
             }
             for (priority, held) in by_stream {
@@ -917,7 +1032,10 @@ impl Engine {
                             }
                             self.log(
                                 30,
-                                format!("lost entry {entry_id} (job {}) to another worker", lost.job.id),
+                                format!(
+                                    "lost entry {entry_id} (job {}) to another worker",
+                                    lost.job.id
+                                ),
                             );
                         }
                     }
@@ -936,7 +1054,11 @@ impl Engine {
             }
             let held: Vec<(u64, String)> = {
                 let local = self.local.lock().expect("local");
-                local.held.iter().map(|(&h, held)| (h, held.job.id.clone())).collect()
+                local
+                    .held
+                    .iter()
+                    .map(|(&h, held)| (h, held.job.id.clone()))
+                    .collect()
             };
             if held.is_empty() {
                 continue;
@@ -962,7 +1084,9 @@ impl Engine {
                     if !aborted {
                         continue;
                     }
-                    let Some(held) = local.held.get_mut(&handle) else { continue };
+                    let Some(held) = local.held.get_mut(&handle) else {
+                        continue;
+                    };
                     if held.running {
                         if !held.cancel_sent {
                             held.cancel_sent = true;
@@ -1043,7 +1167,11 @@ impl Engine {
 
     /// Writes what runs produced, in batches: one `finish.lua` call for every
     /// terminal status ready at the same moment.
-    async fn finisher(self: Arc<Self>, mut conn: Conn, mut receiver: mpsc::UnboundedReceiver<Action>) {
+    async fn finisher(
+        self: Arc<Self>,
+        mut conn: Conn,
+        mut receiver: mpsc::UnboundedReceiver<Action>,
+    ) {
         while let Some(first) = receiver.recv().await {
             let mut batch = vec![first];
             while batch.len() < 1000 {
@@ -1084,12 +1212,32 @@ impl Engine {
         let mut releases = Vec::new();
         for action in batch {
             match action {
-                Action::Finish { priority, entry_id, job_id, ttl_ms, status } => {
+                Action::Finish {
+                    priority,
+                    entry_id,
+                    job_id,
+                    ttl_ms,
+                    status,
+                } => {
                     finishing += 1;
-                    finish.key(self.keys.stream(*priority)).key(self.keys.job(job_id));
-                    finish.arg(entry_id).arg(job_id).arg(*ttl_ms).arg(status.as_slice());
+                    finish
+                        .key(self.keys.stream(*priority))
+                        .key(self.keys.job(job_id));
+                    finish
+                        .arg(entry_id)
+                        .arg(job_id)
+                        .arg(*ttl_ms)
+                        .arg(status.as_slice());
                 }
-                Action::Retry { priority, entry_id, job_id, due_ms, job, aborted, ttl_ms } => {
+                Action::Retry {
+                    priority,
+                    entry_id,
+                    job_id,
+                    due_ms,
+                    job,
+                    aborted,
+                    ttl_ms,
+                } => {
                     let _: i64 = self
                         .scripts
                         .retry
@@ -1136,8 +1284,11 @@ impl Engine {
             let _: i64 = finish.invoke_async(conn).await?;
         }
         if !releases.is_empty() {
-            let _: i64 =
-                redis::cmd("HDEL").arg(self.keys.running()).arg(&releases).query_async(conn).await?;
+            let _: i64 = redis::cmd("HDEL")
+                .arg(self.keys.running())
+                .arg(&releases)
+                .query_async(conn)
+                .await?;
         }
         Ok(())
     }
@@ -1145,7 +1296,12 @@ impl Engine {
     /// Counters for the heartbeat and for Python.
     pub fn counters(&self) -> (usize, usize, u64, u64) {
         let local = self.local.lock().expect("local");
-        (local.held.len(), local.running, local.completed, local.failed)
+        (
+            local.held.len(),
+            local.running,
+            local.completed,
+            local.failed,
+        )
     }
 }
 
@@ -1166,13 +1322,24 @@ mod tests {
     fn tasks() -> HashMap<String, TaskConfig> {
         HashMap::from([(
             "add".to_owned(),
-            TaskConfig { retries: 0, backoff_ms: 1000, timeout_ms: None, result_ttl_ms: 1000 },
+            TaskConfig {
+                retries: 0,
+                backoff_ms: 1000,
+                timeout_ms: None,
+                result_ttl_ms: 1000,
+            },
         )])
     }
 
     fn job(version: &str, task: &str, args: Vec<u8>) -> Vec<u8> {
-        Job { spec_version: version.into(), id: "j".into(), task: task.into(), args, ..Job::default() }
-            .encode_to_vec()
+        Job {
+            spec_version: version.into(),
+            id: "j".into(),
+            task: task.into(),
+            args,
+            ..Job::default()
+        }
+        .encode_to_vec()
     }
 
     #[test]
@@ -1180,23 +1347,43 @@ mod tests {
         let reason = |e: StreamId| validate(&e, &tasks()).unwrap_err().reason;
         assert_eq!(reason(entry(&[("id", b"j".to_vec())])), "malformed_entry");
         assert_eq!(
-            reason(entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", vec![0xff, 0xff])])),
+            reason(entry(&[
+                ("id", b"j".to_vec()),
+                ("task", b"add".to_vec()),
+                ("job", vec![0xff, 0xff])
+            ])),
             "undecodable_job"
         );
         assert_eq!(
-            reason(entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", job("2.0", "add", vec![]))])),
+            reason(entry(&[
+                ("id", b"j".to_vec()),
+                ("task", b"add".to_vec()),
+                ("job", job("2.0", "add", vec![]))
+            ])),
             "unsupported_version"
         );
         assert_eq!(
-            reason(entry(&[("id", b"j".to_vec()), ("task", b"nope".to_vec()), ("job", job("1.0", "nope", vec![]))])),
+            reason(entry(&[
+                ("id", b"j".to_vec()),
+                ("task", b"nope".to_vec()),
+                ("job", job("1.0", "nope", vec![]))
+            ])),
             "unknown_task"
         );
         assert_eq!(
-            reason(entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", job("1.0", "add", vec![0x01]))])),
+            reason(entry(&[
+                ("id", b"j".to_vec()),
+                ("task", b"add".to_vec()),
+                ("job", job("1.0", "add", vec![0x01]))
+            ])),
             "undecodable_args"
         );
         assert_eq!(
-            reason(entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", vec![0; MAX_RECORD_BYTES + 1])])),
+            reason(entry(&[
+                ("id", b"j".to_vec()),
+                ("task", b"add".to_vec()),
+                ("job", vec![0; MAX_RECORD_BYTES + 1])
+            ])),
             "oversize"
         );
     }
@@ -1205,7 +1392,11 @@ mod tests {
     fn a_good_entry_decodes_its_arguments() {
         let args = ardiq_spec::value::to_vec(&Value::Array(vec![Value::Int(1), Value::Int(2)]));
         let accepted = validate(
-            &entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", job("1.1", "add", args))]),
+            &entry(&[
+                ("id", b"j".to_vec()),
+                ("task", b"add".to_vec()),
+                ("job", job("1.1", "add", args)),
+            ]),
             &tasks(),
         )
         .unwrap();
@@ -1240,7 +1431,8 @@ mod tests {
             local.waiting[priority as usize].push_back(handle);
         }
         assert_eq!(local.next_waiting(), Some(2));
-        local.held.get_mut(&1).unwrap().fetched = Instant::now() - Duration::from_secs(11);
+        local.held.get_mut(&1).unwrap().fetched =
+            Instant::now().checked_sub(Duration::from_secs(11)).unwrap();
         assert_eq!(local.next_waiting(), Some(1));
         assert_eq!(local.next_waiting(), Some(3));
     }

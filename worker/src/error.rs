@@ -9,16 +9,61 @@ use thiserror::Error;
 use crate::conn;
 
 pyo3::create_exception!(_core, ArdiqError, PyException, "Base of every ArdiQ error.");
-pyo3::create_exception!(_core, UnsupportedValue, ArdiqError, "A value outside the spec's type table.");
-pyo3::create_exception!(_core, InvalidTaskName, ArdiqError, "A task name that is empty or too long.");
-pyo3::create_exception!(_core, InvalidJobId, ArdiqError, "A job id that is empty, too long or has white space.");
-pyo3::create_exception!(_core, InvalidPriority, ArdiqError, "A priority outside 0..9.");
+pyo3::create_exception!(
+    _core,
+    UnsupportedValue,
+    ArdiqError,
+    "A value outside the spec's type table."
+);
+pyo3::create_exception!(
+    _core,
+    InvalidTaskName,
+    ArdiqError,
+    "A task name that is empty or too long."
+);
+pyo3::create_exception!(
+    _core,
+    InvalidJobId,
+    ArdiqError,
+    "A job id that is empty, too long or has white space."
+);
+pyo3::create_exception!(
+    _core,
+    InvalidPriority,
+    ArdiqError,
+    "A priority outside 0..9."
+);
 pyo3::create_exception!(_core, InvalidDelay, ArdiqError, "A negative delay.");
-pyo3::create_exception!(_core, PayloadTooLarge, ArdiqError, "A job larger than the spec's limit.");
-pyo3::create_exception!(_core, RedisUnavailable, ArdiqError, "Redis could not be reached.");
-pyo3::create_exception!(_core, AuthenticationFailed, ArdiqError, "Redis refused the credentials.");
-pyo3::create_exception!(_core, RedisCommandError, ArdiqError, "Redis answered a command with an error.");
-pyo3::create_exception!(_core, MalformedRecord, ArdiqError, "A record in Redis that does not follow the spec.");
+pyo3::create_exception!(
+    _core,
+    PayloadTooLarge,
+    ArdiqError,
+    "A job larger than the spec's limit."
+);
+pyo3::create_exception!(
+    _core,
+    RedisUnavailable,
+    ArdiqError,
+    "Redis could not be reached."
+);
+pyo3::create_exception!(
+    _core,
+    AuthenticationFailed,
+    ArdiqError,
+    "Redis refused the credentials."
+);
+pyo3::create_exception!(
+    _core,
+    RedisCommandError,
+    ArdiqError,
+    "Redis answered a command with an error."
+);
+pyo3::create_exception!(
+    _core,
+    MalformedRecord,
+    ArdiqError,
+    "A record in Redis that does not follow the spec."
+);
 
 /// An error of the core.
 #[derive(Debug, Error, Clone)]
@@ -74,9 +119,10 @@ impl From<CoreError> for PyErr {
             CoreError::Invalid(InvalidJob::TaskName(_)) => InvalidTaskName::new_err(message),
             CoreError::Invalid(InvalidJob::JobId(_)) => InvalidJobId::new_err(message),
             CoreError::Invalid(InvalidJob::Priority(_)) => InvalidPriority::new_err(message),
-            CoreError::Invalid(InvalidJob::Delay(_)) => InvalidDelay::new_err(message),
+            CoreError::Invalid(InvalidJob::Delay(_)) | CoreError::Conflict(_) => {
+                InvalidDelay::new_err(message)
+            }
             CoreError::Invalid(InvalidJob::PayloadTooLarge(_)) => PayloadTooLarge::new_err(message),
-            CoreError::Conflict(_) => InvalidDelay::new_err(message),
             CoreError::Value(_) => UnsupportedValue::new_err(message),
             CoreError::Unreachable(_) => RedisUnavailable::new_err(message),
             CoreError::Auth(_) => AuthenticationFailed::new_err(message),
@@ -97,7 +143,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidDelay", py.get_type::<InvalidDelay>())?;
     m.add("PayloadTooLarge", py.get_type::<PayloadTooLarge>())?;
     m.add("RedisUnavailable", py.get_type::<RedisUnavailable>())?;
-    m.add("AuthenticationFailed", py.get_type::<AuthenticationFailed>())?;
+    m.add(
+        "AuthenticationFailed",
+        py.get_type::<AuthenticationFailed>(),
+    )?;
     m.add("RedisCommandError", py.get_type::<RedisCommandError>())?;
     m.add("MalformedRecord", py.get_type::<MalformedRecord>())?;
     Ok(())

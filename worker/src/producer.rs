@@ -3,7 +3,9 @@
 //! results, aborting, and the dead-letter operations.
 
 use ardiq_spec::limits::{self, MAX_BATCH};
-use ardiq_spec::{scripts, DeadLetter, Job, QueueKeys, State, Status, DEFAULT_PRIORITY, SPEC_VERSION};
+use ardiq_spec::{
+    scripts, DeadLetter, Job, QueueKeys, State, Status, DEFAULT_PRIORITY, SPEC_VERSION,
+};
 use prost::Message;
 use redis::{Script, Value as RedisValue};
 
@@ -69,15 +71,25 @@ pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError
     };
     let due_ms = match (item.delay_ms, item.schedule_ms) {
         (Some(_), Some(_)) => {
-            return Err(CoreError::Conflict("give delay_ms or schedule_ms, not both".into()))
+            return Err(CoreError::Conflict(
+                "give delay_ms or schedule_ms, not both".into(),
+            ))
         }
         (Some(delay), None) => {
             limits::check_delay(delay)?;
-            if delay > 0 { now_ms + delay } else { 0 }
+            if delay > 0 {
+                now_ms + delay
+            } else {
+                0
+            }
         }
         (None, Some(at)) => {
             limits::check_delay(at)?;
-            if at > now_ms { at } else { 0 }
+            if at > now_ms {
+                at
+            } else {
+                0
+            }
         }
         (None, None) => 0,
     };
@@ -98,7 +110,13 @@ pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError
     };
     let record = job.encode_to_vec();
     limits::check_record_size(record.len())?;
-    Ok(PreparedJob { id, task: item.task.clone(), priority, due_ms, record })
+    Ok(PreparedJob {
+        id,
+        task: item.task.clone(),
+        priority,
+        due_ms,
+        record,
+    })
 }
 
 /// The exact `enqueue.lua` KEYS and ARGV for a batch.
@@ -161,7 +179,10 @@ fn error_triple(error: Option<&ardiq_spec::Error>) -> Option<(String, String, St
 impl Producer {
     /// Operations on `queue`.
     pub fn new(queue: &str) -> Self {
-        Self { keys: QueueKeys::new(queue), scripts: ProducerScripts::default() }
+        Self {
+            keys: QueueKeys::new(queue),
+            scripts: ProducerScripts::default(),
+        }
     }
 
     /// Enqueues prepared jobs, up to 1,000 per script call. The first call
@@ -173,7 +194,9 @@ impl Producer {
         jobs: &[PreparedJob],
     ) -> Result<Vec<EnqueueOutcome>, CoreError> {
         let mut chunks = jobs.chunks(MAX_BATCH);
-        let Some(first) = chunks.next() else { return Ok(Vec::new()) };
+        let Some(first) = chunks.next() else {
+            return Ok(Vec::new());
+        };
         let (keys, argv) = enqueue_call(&self.keys, first);
         let mut invocation = self.scripts.enqueue.prepare_invoke();
         for key in &keys {
@@ -188,7 +211,10 @@ impl Producer {
             let mut pipe = redis::pipe();
             for chunk in &rest {
                 let (keys, argv) = enqueue_call(&self.keys, chunk);
-                pipe.cmd("EVALSHA").arg(self.scripts.enqueue.get_hash()).arg(keys.len()).arg(&keys);
+                pipe.cmd("EVALSHA")
+                    .arg(self.scripts.enqueue.get_hash())
+                    .arg(keys.len())
+                    .arg(&keys);
                 for arg in &argv {
                     pipe.arg(arg.as_slice());
                 }
@@ -219,7 +245,9 @@ impl Producer {
             .flatten()
             .map(|value| match value {
                 RedisValue::Int(0) => EnqueueOutcome::Duplicate,
-                other if bytes_of(other) == Some(b"scheduled".as_slice()) => EnqueueOutcome::Scheduled,
+                other if bytes_of(other) == Some(b"scheduled".as_slice()) => {
+                    EnqueueOutcome::Scheduled
+                }
                 _ => EnqueueOutcome::Queued,
             })
             .collect())
@@ -236,10 +264,14 @@ impl Producer {
             .arg(job_id)
             .invoke_async(conn)
             .await?;
-        let state = reply.first().and_then(bytes_of).map_or_else(String::new, |b| {
-            String::from_utf8_lossy(b).into_owned()
-        });
-        let mut info = StatusInfo { state, ..StatusInfo::default() };
+        let state = reply
+            .first()
+            .and_then(bytes_of)
+            .map_or_else(String::new, |b| String::from_utf8_lossy(b).into_owned());
+        let mut info = StatusInfo {
+            state,
+            ..StatusInfo::default()
+        };
         if let Some(record) = reply.get(1).and_then(bytes_of) {
             let status = Status::decode(record)
                 .map_err(|e| CoreError::Malformed(format!("status of {job_id}: {e}")))?;
@@ -257,7 +289,12 @@ impl Producer {
     }
 
     /// Aborts a job; the reply is `abort.lua`'s.
-    pub async fn abort(&self, conn: &mut Conn, job_id: &str, now_ms: i64) -> Result<String, CoreError> {
+    pub async fn abort(
+        &self,
+        conn: &mut Conn,
+        job_id: &str,
+        now_ms: i64,
+    ) -> Result<String, CoreError> {
         let record = Status::aborted_before_run(now_ms).encode_to_vec();
         let reply: String = self
             .scripts
@@ -276,7 +313,11 @@ impl Producer {
     }
 
     /// Dead letters, oldest first.
-    pub async fn dead_letters(&self, conn: &mut Conn, count: usize) -> Result<Vec<DeadLetterInfo>, CoreError> {
+    pub async fn dead_letters(
+        &self,
+        conn: &mut Conn,
+        count: usize,
+    ) -> Result<Vec<DeadLetterInfo>, CoreError> {
         let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
             .arg(self.keys.dead())
             .arg("-")
@@ -287,7 +328,11 @@ impl Producer {
             .await?;
         let mut letters = Vec::with_capacity(entries.ids.len());
         for entry in entries.ids {
-            let record = entry.map.get("record").and_then(bytes_of).unwrap_or_default();
+            let record = entry
+                .map
+                .get("record")
+                .and_then(bytes_of)
+                .unwrap_or_default();
             let dead = DeadLetter::decode(record)
                 .map_err(|e| CoreError::Malformed(format!("dead letter {}: {e}", entry.id)))?;
             letters.push(DeadLetterInfo {
@@ -304,19 +349,31 @@ impl Producer {
     }
 
     /// Queues a dead letter again with its attempts reset.
-    pub async fn replay(&self, conn: &mut Conn, entry_id: &str) -> Result<Option<String>, CoreError> {
+    pub async fn replay(
+        &self,
+        conn: &mut Conn,
+        entry_id: &str,
+    ) -> Result<Option<String>, CoreError> {
         let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
             .arg(self.keys.dead())
             .arg(entry_id)
             .arg(entry_id)
             .query_async(conn)
             .await?;
-        let Some(entry) = entries.ids.first() else { return Ok(None) };
-        let record = entry.map.get("record").and_then(bytes_of).unwrap_or_default();
+        let Some(entry) = entries.ids.first() else {
+            return Ok(None);
+        };
+        let record = entry
+            .map
+            .get("record")
+            .and_then(bytes_of)
+            .unwrap_or_default();
         let dead = DeadLetter::decode(record)
             .map_err(|e| CoreError::Malformed(format!("dead letter {entry_id}: {e}")))?;
         let mut job = Job::decode(dead.job.as_slice()).map_err(|e| {
-            CoreError::Malformed(format!("dead letter {entry_id} holds no replayable job: {e}"))
+            CoreError::Malformed(format!(
+                "dead letter {entry_id} holds no replayable job: {e}"
+            ))
         })?;
         if job.id.is_empty() || job.task.is_empty() {
             return Err(CoreError::Malformed(format!(
@@ -342,12 +399,19 @@ impl Producer {
     }
 
     /// Deletes dead letters by entry id.
-    pub async fn delete_dead(&self, conn: &mut Conn, entry_ids: &[String]) -> Result<u64, CoreError> {
+    pub async fn delete_dead(
+        &self,
+        conn: &mut Conn,
+        entry_ids: &[String],
+    ) -> Result<u64, CoreError> {
         if entry_ids.is_empty() {
             return Ok(0);
         }
-        let removed: u64 =
-            redis::cmd("XDEL").arg(self.keys.dead()).arg(entry_ids).query_async(conn).await?;
+        let removed: u64 = redis::cmd("XDEL")
+            .arg(self.keys.dead())
+            .arg(entry_ids)
+            .query_async(conn)
+            .await?;
         Ok(removed)
     }
 }
@@ -360,7 +424,11 @@ mod tests {
 
     #[test]
     fn defaults_write_priority_five_and_empty_args() {
-        let item = EnqueueItem { task: "add".into(), job_id: Some("j1".into()), ..EnqueueItem::default() };
+        let item = EnqueueItem {
+            task: "add".into(),
+            job_id: Some("j1".into()),
+            ..EnqueueItem::default()
+        };
         let job = prepare(&item, 1_700_000_000_000).unwrap();
         let decoded = Job::decode(job.record.as_slice()).unwrap();
         assert_eq!(decoded.priority, 5);
@@ -371,21 +439,53 @@ mod tests {
     #[test]
     fn schedule_in_the_past_runs_now_and_delay_is_relative() {
         let now = 1_000_000;
-        let past = EnqueueItem { task: "t".into(), schedule_ms: Some(5), ..EnqueueItem::default() };
+        let past = EnqueueItem {
+            task: "t".into(),
+            schedule_ms: Some(5),
+            ..EnqueueItem::default()
+        };
         assert_eq!(prepare(&past, now).unwrap().due_ms, 0);
-        let later = EnqueueItem { task: "t".into(), delay_ms: Some(250), ..EnqueueItem::default() };
+        let later = EnqueueItem {
+            task: "t".into(),
+            delay_ms: Some(250),
+            ..EnqueueItem::default()
+        };
         assert_eq!(prepare(&later, now).unwrap().due_ms, now + 250);
     }
 
     #[test]
     fn bad_input_is_a_typed_error() {
         let empty = EnqueueItem::default();
-        assert!(matches!(prepare(&empty, 0), Err(CoreError::Invalid(InvalidJob::TaskName(_)))));
-        let prio = EnqueueItem { task: "t".into(), priority: Some(10), ..EnqueueItem::default() };
-        assert!(matches!(prepare(&prio, 0), Err(CoreError::Invalid(InvalidJob::Priority(10)))));
-        let delay = EnqueueItem { task: "t".into(), delay_ms: Some(-1), ..EnqueueItem::default() };
-        assert!(matches!(prepare(&delay, 0), Err(CoreError::Invalid(InvalidJob::Delay(-1)))));
-        let big = EnqueueItem { task: "t".into(), args: vec![0; 1_048_577], ..EnqueueItem::default() };
-        assert!(matches!(prepare(&big, 0), Err(CoreError::Invalid(InvalidJob::PayloadTooLarge(_)))));
+        assert!(matches!(
+            prepare(&empty, 0),
+            Err(CoreError::Invalid(InvalidJob::TaskName(_)))
+        ));
+        let prio = EnqueueItem {
+            task: "t".into(),
+            priority: Some(10),
+            ..EnqueueItem::default()
+        };
+        assert!(matches!(
+            prepare(&prio, 0),
+            Err(CoreError::Invalid(InvalidJob::Priority(10)))
+        ));
+        let delay = EnqueueItem {
+            task: "t".into(),
+            delay_ms: Some(-1),
+            ..EnqueueItem::default()
+        };
+        assert!(matches!(
+            prepare(&delay, 0),
+            Err(CoreError::Invalid(InvalidJob::Delay(-1)))
+        ));
+        let big = EnqueueItem {
+            task: "t".into(),
+            args: vec![0; 1_048_577],
+            ..EnqueueItem::default()
+        };
+        assert!(matches!(
+            prepare(&big, 0),
+            Err(CoreError::Invalid(InvalidJob::PayloadTooLarge(_)))
+        ));
     }
 }

@@ -12,7 +12,13 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use crate::error::CoreError;
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 fn unhex(text: &str) -> PyResult<Vec<u8>> {
@@ -41,8 +47,13 @@ fn bytes(fields: &Bound<'_, PyDict>, name: &str) -> PyResult<Vec<u8>> {
 }
 
 fn wide<T: std::str::FromStr>(value: &Bound<'_, PyAny>) -> PyResult<T> {
-    let text: String = if value.is_instance_of::<PyString>() { value.extract()? } else { value.str()?.to_string() };
-    text.parse().map_err(|_| PyValueError::new_err(format!("not a 64-bit integer: {text:?}")))
+    let text: String = if value.is_instance_of::<PyString>() {
+        value.extract()?
+    } else {
+        value.str()?.to_string()
+    };
+    text.parse()
+        .map_err(|_| PyValueError::new_err(format!("not a 64-bit integer: {text:?}")))
 }
 
 fn opt_wide<T: std::str::FromStr>(fields: &Bound<'_, PyDict>, name: &str) -> PyResult<Option<T>> {
@@ -75,7 +86,11 @@ fn status_from(fields: &Bound<'_, PyDict>) -> PyResult<Status> {
     let error = match get(fields, "error")? {
         Some(e) => {
             let e = e.cast_into::<PyDict>()?;
-            Some(WireError { r#type: text(&e, "type")?, message: text(&e, "message")?, traceback: text(&e, "traceback")? })
+            Some(WireError {
+                r#type: text(&e, "type")?,
+                message: text(&e, "message")?,
+                traceback: text(&e, "traceback")?,
+            })
         }
         None => None,
     };
@@ -95,7 +110,11 @@ fn status_from(fields: &Bound<'_, PyDict>) -> PyResult<Status> {
 
 /// Encodes a `Job` or `Status` record from its fields.
 #[pyfunction]
-pub fn encode_record<'py>(py: Python<'py>, message: &str, fields: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyBytes>> {
+pub fn encode_record<'py>(
+    py: Python<'py>,
+    message: &str,
+    fields: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyBytes>> {
     let encoded = match message {
         "Job" => job_from(fields)?.encode_to_vec(),
         "Status" => status_from(fields)?.encode_to_vec(),
@@ -105,26 +124,47 @@ pub fn encode_record<'py>(py: Python<'py>, message: &str, fields: &Bound<'py, Py
 }
 
 fn put_text(d: &Bound<'_, PyDict>, name: &str, value: &str) -> PyResult<()> {
-    if value.is_empty() { Ok(()) } else { d.set_item(name, value) }
+    if value.is_empty() {
+        Ok(())
+    } else {
+        d.set_item(name, value)
+    }
 }
 
 fn put_bytes(d: &Bound<'_, PyDict>, name: &str, value: &[u8]) -> PyResult<()> {
-    if value.is_empty() { Ok(()) } else { d.set_item(name, hex(value)) }
+    if value.is_empty() {
+        Ok(())
+    } else {
+        d.set_item(name, hex(value))
+    }
 }
 
 fn put_wide(d: &Bound<'_, PyDict>, name: &str, value: i64) -> PyResult<()> {
-    if value == 0 { Ok(()) } else { d.set_item(name, value.to_string()) }
+    if value == 0 {
+        Ok(())
+    } else {
+        d.set_item(name, value.to_string())
+    }
 }
 
 fn put_narrow(d: &Bound<'_, PyDict>, name: &str, value: u32) -> PyResult<()> {
-    if value == 0 { Ok(()) } else { d.set_item(name, value) }
+    if value == 0 {
+        Ok(())
+    } else {
+        d.set_item(name, value)
+    }
 }
 
 /// Decodes a `Job` or `Status` record into its fields.
 #[pyfunction]
-pub fn decode_record<'py>(py: Python<'py>, message: &str, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+pub fn decode_record<'py>(
+    py: Python<'py>,
+    message: &str,
+    data: &[u8],
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    let malformed = |e: prost::DecodeError| PyErr::from(CoreError::Malformed(format!("{message}: {e}")));
+    let malformed =
+        |e: prost::DecodeError| PyErr::from(CoreError::Malformed(format!("{message}: {e}")));
     match message {
         "Job" => {
             let job = Job::decode(data).map_err(malformed)?;
@@ -140,7 +180,11 @@ pub fn decode_record<'py>(py: Python<'py>, message: &str, data: &[u8]) -> PyResu
             if let Some(v) = job.max_retries {
                 d.set_item("max_retries", v)?;
             }
-            for (name, value) in [("timeout_ms", job.timeout_ms), ("backoff_ms", job.backoff_ms), ("result_ttl_ms", job.result_ttl_ms)] {
+            for (name, value) in [
+                ("timeout_ms", job.timeout_ms),
+                ("backoff_ms", job.backoff_ms),
+                ("result_ttl_ms", job.result_ttl_ms),
+            ] {
                 if let Some(v) = value {
                     d.set_item(name, v.to_string())?;
                 }

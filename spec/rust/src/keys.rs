@@ -13,7 +13,10 @@ pub struct QueueKeys {
 impl QueueKeys {
     /// Key names for `queue`.
     pub fn new(queue: &str) -> Self {
-        Self { queue: queue.to_owned(), prefix: format!("ardiq:{{{queue}}}:") }
+        Self {
+            queue: queue.to_owned(),
+            prefix: format!("ardiq:{{{queue}}}:"),
+        }
     }
 
     /// The queue name.
@@ -23,7 +26,11 @@ impl QueueKeys {
 
     /// Stream of one priority level, `ardiq:{q}:stream:<p>`.
     pub fn stream(&self, priority: u32) -> String {
-        format!("{}stream:{}", self.prefix, priority.min(PRIORITY_LEVELS - 1))
+        format!(
+            "{}stream:{}",
+            self.prefix,
+            priority.min(PRIORITY_LEVELS - 1)
+        )
     }
 
     /// Streams of all levels, highest priority first.

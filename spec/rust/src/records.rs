@@ -45,7 +45,10 @@ impl State {
 
     /// Whether the job has finished for good.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Complete | Self::Failed | Self::Aborted | Self::Dead)
+        matches!(
+            self,
+            Self::Complete | Self::Failed | Self::Aborted | Self::Dead
+        )
     }
 }
 
@@ -218,7 +221,11 @@ pub struct Heartbeat {
 impl Status {
     /// A status with only the version and a state.
     pub fn with_state(state: State) -> Self {
-        Self { spec_version: SPEC_VERSION.to_owned(), state: state as i32, ..Self::default() }
+        Self {
+            spec_version: SPEC_VERSION.to_owned(),
+            state: state as i32,
+            ..Self::default()
+        }
     }
 
     /// The status `abort.lua` stores for a job aborted before it ran.

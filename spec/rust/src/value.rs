@@ -6,6 +6,8 @@
 //! `decode` accepts exactly the type table and rejects everything else
 //! (ext types, non-str map keys, ints beyond int64, nesting over 64).
 
+use std::fmt::Write as _;
+
 use thiserror::Error;
 
 use crate::limits::MAX_DEPTH;
@@ -109,9 +111,13 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], ValueError> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or_else(
-            || ValueError::Malformed(format!("needs {n} more bytes at offset {}", self.pos)),
-        )?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| {
+                ValueError::Malformed(format!("needs {n} more bytes at offset {}", self.pos))
+            })?;
         let slice = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(slice)
@@ -173,7 +179,7 @@ impl Reader<'_> {
                 let n = self.uint(4)? as usize;
                 Value::Str(self.string(n, path)?)
             }
-            0xc4 | 0xc5 | 0xc6 => {
+            0xc4..=0xc6 => {
                 let width = 1 << (marker - 0xc4);
                 let n = self.uint(width)? as usize;
                 Value::Bytes(self.take(n)?.to_vec())
@@ -211,7 +217,7 @@ impl Reader<'_> {
         let mut items = Vec::with_capacity(n.min(self.bytes.len() - self.pos));
         for index in 0..n {
             let len = path.len();
-            path.push_str(&format!("[{index}]"));
+            let _ = write!(path, "[{index}]");
             items.push(self.value(depth + 1, path)?);
             path.truncate(len);
         }
@@ -263,7 +269,10 @@ mod tests {
     #[test]
     fn round_trips_every_type() {
         let value = Value::Map(vec![
-            ("a".into(), Value::Array(vec![Value::Nil, Value::Bool(true), Value::Int(-5)])),
+            (
+                "a".into(),
+                Value::Array(vec![Value::Nil, Value::Bool(true), Value::Int(-5)]),
+            ),
             ("b".into(), Value::Bytes(vec![0, 1, 2])),
             ("c".into(), Value::Str("żółw".into())),
             ("d".into(), Value::Float(-0.5)),
@@ -273,7 +282,10 @@ mod tests {
 
     #[test]
     fn rejects_ext_and_non_string_keys_with_a_path() {
-        assert!(matches!(decode(&[0xd4, 0x01, 0x00]), Err(ValueError::Unsupported { .. })));
+        assert!(matches!(
+            decode(&[0xd4, 0x01, 0x00]),
+            Err(ValueError::Unsupported { .. })
+        ));
         let err = decode(&[0x91, 0x81, 0x01, 0x02]).unwrap_err();
         assert_eq!(
             err,
@@ -282,12 +294,21 @@ mod tests {
                 what: "map key Int(1) is not a string".into()
             }
         );
-        assert!(matches!(decode(&[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Err(ValueError::Unsupported { .. })));
+        assert!(matches!(
+            decode(&[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            Err(ValueError::Unsupported { .. })
+        ));
     }
 
     #[test]
     fn rejects_truncated_input() {
-        assert!(matches!(decode(&[0x92, 0x01]), Err(ValueError::Malformed(_))));
-        assert!(matches!(decode(&[0x01, 0x02]), Err(ValueError::Malformed(_))));
+        assert!(matches!(
+            decode(&[0x92, 0x01]),
+            Err(ValueError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode(&[0x01, 0x02]),
+            Err(ValueError::Malformed(_))
+        ));
     }
 }

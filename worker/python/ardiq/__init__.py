@@ -17,7 +17,18 @@ job id is the idempotency key.
 """
 
 from ardiq._core import SPEC_VERSION
-from ardiq.app import AbortReply, Ardiq, DeadLetter, EnqueueOutcome, Job, JobInfo, JobOptions, JobStatus, PreparedJob, Task
+from ardiq.app import (
+    AbortReply,
+    Ardiq,
+    DeadLetter,
+    EnqueueOutcome,
+    Job,
+    JobInfo,
+    JobOptions,
+    JobStatus,
+    PreparedJob,
+    Task,
+)
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
@@ -38,11 +49,11 @@ from ardiq.errors import (
 __all__ = [
     "SPEC_VERSION",
     "AbortReply",
-    "EnqueueOutcome",
     "Ardiq",
     "ArdiqError",
     "AuthenticationFailed",
     "DeadLetter",
+    "EnqueueOutcome",
     "InvalidDelay",
     "InvalidJobId",
     "InvalidPriority",

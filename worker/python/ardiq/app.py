@@ -263,7 +263,7 @@ class Task(Generic[P, R]):
         result_ttl_ms: int | None = None,
     ) -> Task[P, R]:
         """The same task with per-enqueue options."""
-        given = {
+        given: dict[str, Any] = {
             "priority": priority,
             "delay_ms": delay_ms,
             "schedule_ms": schedule_ms,
@@ -464,6 +464,7 @@ class Ardiq:
         *,
         burst: bool = False,
         concurrency: int = 100,
+        prefetch: int | None = None,
         sync_concurrency: int | None = None,
         grace_s: float = 30.0,
         visibility_ms: int = 30_000,
@@ -474,12 +475,16 @@ class Ardiq:
         handle_signals: bool = False,
     ) -> None:
         """Runs a worker in this process until stopped (or, with `burst`,
-        until the queue is drained)."""
+        until the queue is drained). `prefetch` jobs (default: as many as
+        `concurrency`) are fetched ahead so the next batch is ready when slots
+        free; `visibility_ms` is the idle time after which a dead worker's jobs
+        are reclaimed; `max_deliveries` bounds runs that end their worker."""
         from ardiq.worker import Worker
 
         worker = Worker(
             self,
             concurrency=concurrency,
+            prefetch=prefetch,
             sync_concurrency=sync_concurrency,
             burst=burst,
             grace_s=grace_s,

@@ -75,7 +75,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--burst", action="store_true", help="drain the queue, then exit 0")
     run.add_argument("--concurrency", type=int, default=100, help="most jobs at once (default 100)")
     run.add_argument("--grace", type=float, default=30.0, help="seconds to finish running jobs on SIGTERM")
-    run.add_argument("--visibility-ms", type=int, default=30_000, help="idle ms before a dead worker's job is reclaimed")
+    run.add_argument(
+        "--visibility-ms", type=int, default=30_000, help="idle ms before a dead worker's job is reclaimed"
+    )
     run.add_argument("--max-deliveries", type=int, default=3, help="deliveries before a job is dead-lettered")
     dead = commands.add_parser("dead", help="list, replay or delete dead letters of MODULE:APP's queue")
     dead.add_argument("action", choices=["list", "replay", "delete"])
@@ -87,7 +89,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         asyncio.run(_run(args) if args.command == "run" else _dead(args))
     except (CliError, ArdiqError) as exc:

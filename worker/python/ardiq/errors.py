@@ -65,7 +65,7 @@ class UnknownTask(ArdiqError):
     """No task of that name is registered with this app."""
 
 
-class Retry(Exception):  # noqa: N818 - the product's name: `raise Retry(delay_ms=...)`
+class Retry(Exception):
     """Raise inside a task to run it again after `delay_ms` (counts as an attempt)."""
 
     def __init__(self, delay_ms: int | None = None) -> None:

@@ -41,7 +41,7 @@ def _continue(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, An
     while True:
         try:
             sent = yield yielded
-        except BaseException as exc:  # noqa: BLE001 - every throw goes into the coroutine
+        except BaseException as exc:
             try:
                 yielded = coro.throw(exc)
             except StopIteration as stop:
@@ -77,6 +77,7 @@ class Worker:
         app: Ardiq,
         *,
         concurrency: int,
+        prefetch: int | None,
         sync_concurrency: int | None,
         burst: bool,
         grace_s: float,
@@ -97,6 +98,7 @@ class Worker:
         self.config: dict[str, Any] = {
             "worker_id": self.worker_id,
             "concurrency": concurrency,
+            "prefetch": concurrency if prefetch is None else prefetch,
             "burst": burst,
             "visibility_ms": visibility_ms,
             "max_deliveries": max_deliveries,
@@ -167,12 +169,12 @@ class Worker:
         loop = self.loop
         assert loop is not None
         tasks = self.app.tasks
-        for handle, name, args, kwargs, job_id, attempt, timeout_s in jobs:
+        for handle, name, args, kwargs, job_id, _attempt, timeout_s in jobs:
             task = tasks[name]
             if task.is_async:
                 try:
                     coro = task.fn(*args, **kwargs)
-                except BaseException as exc:  # noqa: BLE001 - reported as the job's failure
+                except BaseException as exc:
                     self._fail(handle, name, job_id, exc)
                     continue
                 if timeout_s is None:
@@ -181,7 +183,7 @@ class Worker:
                     except StopIteration as stop:
                         self.outcomes.append((handle, COMPLETE, stop.value))
                         continue
-                    except BaseException as exc:  # noqa: BLE001
+                    except BaseException as exc:
                         self._fail(handle, name, job_id, exc)
                         continue
                     future: asyncio.Future[Any] = loop.create_task(_resume(coro, yielded))  # type: ignore[arg-type]
@@ -256,7 +258,10 @@ class Worker:
         if self.running.pop(handle, None) is None:
             return
         logger.warning(
-            "job %s (%s) timed out after %s s; its thread cannot be stopped and runs on", job_id, name, timeout_s
+            "job %s (%s) timed out after %s s; its thread cannot be stopped and runs on",
+            job_id,
+            name,
+            timeout_s,
         )
         error = TimeoutError(f"sync task {name} timed out after {timeout_s} s (its thread was not stopped)")
         self.outcomes.append((handle, FAILED, _failure(error)))
@@ -281,13 +286,16 @@ class Worker:
         if self.stopping or self.loop is None:
             return
         self.stopping = True
-        logger.info("worker %s stopping: %d jobs running, grace %s s", self.worker_id, len(self.running), self.grace_s)
+        logger.info(
+            "worker %s stopping: %d jobs running, grace %s s", self.worker_id, len(self.running), self.grace_s
+        )
         self.core.stop_worker()
         self.loop.create_task(self._grace())
 
     async def _grace(self) -> None:
         deadline = asyncio.get_running_loop().time() + self.grace_s
-        while self.core.worker_counters()[0] > 0 and asyncio.get_running_loop().time() < deadline:
+        # Jobs finish through the core's own reports; poll its count of held jobs.
+        while self.core.worker_counters()[0] > 0 and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         self.core.abandon_waiting()
         for handle, future in list(self.running.items()):
