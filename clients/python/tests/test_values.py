@@ -6,7 +6,7 @@ import datetime
 import math
 from typing import Any
 
-import msgpack  # type: ignore[import-untyped]
+import msgpack  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from ardiq_client import MalformedRecord, UnsupportedValue, decode_value, encode_value
 from ardiq_client.values import encode_args, encode_kwargs

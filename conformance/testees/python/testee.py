@@ -59,7 +59,7 @@ ERROR_NAMES: list[tuple[type[BaseException], str]] = [
 MESSAGES: dict[str, type[Message]] = {"Job": records_pb2.Job, "Status": records_pb2.Status}
 
 
-class Skipped(Exception):  # noqa: N818 - a protocol answer, not an error
+class Skipped(Exception):
     """The operation or value cannot be expressed here."""
 
 
@@ -230,7 +230,8 @@ class Testee:
         if self.client is not None:
             self.client.close()
             self.client = None
-        self.client = Client.from_url(request["url"], queue=request["queue"]).connect()
+        cluster = bool(request.get("cluster", False))
+        self.client = Client.from_url(request["url"], queue=request["queue"], cluster=cluster).connect()
         return None
 
     def op_enqueue(self, request: dict[str, Any]) -> Any:

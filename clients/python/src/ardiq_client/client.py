@@ -5,6 +5,9 @@ A client belongs to one queue. `send` enqueues one job in one round trip;
 enqueues them with one `enqueue.lua` call per 1,000 jobs, all pipelined.
 Scripts run with EVALSHA, and with EVAL when Redis answers NOSCRIPT.
 
+On a Redis Cluster (``cluster=True``) every call goes to the node that
+serves the queue's slot: all keys of a queue share one hash tag.
+
 Delivery is at least once: the worker may run a job more than once, and
 the job id is the idempotency key. Enqueueing an id that exists already
 writes nothing and returns a job whose `duplicate` is true.
@@ -13,6 +16,7 @@ writes nothing and returns a job whose `duplicate` is true.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -20,6 +24,7 @@ from typing import Any, Self
 
 import redis.asyncio
 import redis.exceptions
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 
 from ardiq_client import connection, limits, protocol
@@ -76,21 +81,28 @@ class AsyncClient:
     use ``async with``; close it with `close`.
     """
 
-    def __init__(self, redis_client: redis.asyncio.Redis, queue: str = "default") -> None:
-        """Wraps a redis-py asyncio client (it must not decode responses)."""
+    def __init__(self, redis_client: redis.asyncio.Redis | RedisCluster, queue: str = "default") -> None:
+        """Wraps a redis-py asyncio client, or its cluster client (it must not decode responses)."""
         connection_kwargs: Callable[[], dict[str, Any]] = redis_client.get_connection_kwargs
         connection.check_connection_kwargs(connection_kwargs())
         self._keys = QueueKeys(queue)
-        self._redis: redis.asyncio.Redis | None = redis_client
+        self._redis: redis.asyncio.Redis | RedisCluster | None = redis_client
 
     @classmethod
-    def from_url(cls, url: str, queue: str = "default", **redis_options: Any) -> Self:
+    def from_url(
+        cls, url: str, queue: str = "default", *, cluster: bool = False, **redis_options: Any
+    ) -> Self:
         """A client for ``redis://`` or ``rediss://`` URLs, with ACL user and password in the URL.
 
-        `redis_options` go to `redis.asyncio.Redis.from_url` (e.g. ``ssl_ca_certs``).
+        With `cluster`, the URL names any node of a Redis Cluster, and the
+        client learns the others from it. `redis_options` go to
+        `redis.asyncio.Redis.from_url`, or `redis.asyncio.cluster.RedisCluster.from_url`
+        (e.g. ``ssl_ca_certs``).
         """
         limits.check_queue_name(queue)
         redis_options.setdefault("retry", Retry(connection.BACKOFF, connection.RETRIES))
+        if cluster:
+            return cls(RedisCluster.from_url(url, **redis_options), queue)
         return cls(redis.asyncio.Redis.from_url(url, **redis_options), queue)
 
     @property
@@ -98,7 +110,7 @@ class AsyncClient:
         """The queue this client enqueues to."""
         return self._keys.queue
 
-    def _live(self) -> redis.asyncio.Redis:
+    def _live(self) -> redis.asyncio.Redis | RedisCluster:
         if self._redis is None:
             raise NotConnected("the client is closed")
         return self._redis
@@ -107,7 +119,7 @@ class AsyncClient:
         """Checks that Redis answers and accepts the credentials."""
         try:
             await self._live().ping()
-        except redis.exceptions.RedisError as error:
+        except connection.ERRORS as error:
             raise connection.translate(error) from error
         return self
 
@@ -128,15 +140,18 @@ class AsyncClient:
     ) -> None:
         await self.close()
 
-    async def _run(self, call: ScriptCall) -> Any:
+    async def _call(self, call: ScriptCall) -> Any:
         # redis-py leaves execute_command untyped; name the type it has.
         execute: Callable[..., Awaitable[Any]] = self._live().execute_command
         try:
-            try:
-                return await execute("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
-            except redis.exceptions.NoScriptError:
-                return await execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
-        except redis.exceptions.RedisError as error:
+            return await execute("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
+        except redis.exceptions.NoScriptError:
+            return await execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
+
+    async def _run(self, call: ScriptCall) -> Any:
+        try:
+            return await self._call(call)
+        except connection.ERRORS as error:
             raise connection.translate(error) from error
 
     async def _run_batch(self, calls: Sequence[ScriptCall]) -> list[Any]:
@@ -145,10 +160,52 @@ class AsyncClient:
         The calls are packed by `ScriptCall.pack` and sent with redis-py's
         connection primitives, which skips redis-py's per-argument encoding.
         """
-        pool = self._live().connection_pool
-        # redis-py leaves get_connection untyped; the connection is used through its documented methods.
-        acquire: Callable[[], Awaitable[Any]] = pool.get_connection
-        conn = await acquire()
+        try:
+            redis_client = self._live()
+            if isinstance(redis_client, RedisCluster):
+                replies = await self._run_batch_on_cluster(redis_client, calls)
+            else:
+                pool = redis_client.connection_pool
+                # redis-py leaves get_connection untyped; the connection is used through its
+                # documented methods.
+                acquire: Callable[[], Awaitable[Any]] = pool.get_connection
+                conn = await acquire()
+                try:
+                    replies = await self._exchange_calls(conn, calls)
+                finally:
+                    await pool.release(conn)
+        except connection.ERRORS as error:
+            raise connection.translate(error) from error
+        for reply in replies:
+            if isinstance(reply, redis.exceptions.RedisError):
+                raise connection.translate(reply) from reply
+        return replies
+
+    async def _run_batch_on_cluster(self, cluster: RedisCluster, calls: Sequence[ScriptCall]) -> list[Any]:
+        """`_run_batch` on the node that serves the queue's slot."""
+        await cluster.initialize()  # reads the slot table once, and again after a node failed
+        node = cluster.get_node_from_key(self._keys.prefix)
+        assert node is not None  # None only when a replica is asked for
+        conn = node.acquire_connection()
+        try:
+            await node.disconnect_if_needed(conn)
+            replies = await self._exchange_calls(conn, calls)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            # The node may have failed over: the next call must find the slot's new owner.
+            with contextlib.suppress(*connection.ERRORS):
+                await cluster.nodes_manager.initialize()
+            raise
+        finally:
+            node.release(conn)
+        for i, reply in enumerate(replies):
+            if connection.ran_nothing_here(reply):
+                # The slot moved or is moving; the cluster client follows the redirect and
+                # updates its slot table, so the next batch goes to the right node at once.
+                replies[i] = await self._call(calls[i])
+        return replies
+
+    async def _exchange_calls(self, conn: Any, calls: Sequence[ScriptCall]) -> list[Any]:
+        """The replies to `calls` over one connection; a call that failed has its `ResponseError`."""
         try:
             replies = await self._exchange(conn, [call.pack() for call in calls])
             missing = [
@@ -159,18 +216,10 @@ class AsyncClient:
                 retried = await self._exchange(conn, [calls[i].pack(b"EVAL") for i in missing])
                 for i, reply in zip(missing, retried, strict=True):
                     replies[i] = reply
-        except redis.exceptions.RedisError as error:
-            await conn.disconnect()
-            raise connection.translate(error) from error
         except BaseException:
-            # Cancelled mid-exchange: unread replies would confuse the next user of the connection.
+            # Failed or cancelled mid-exchange: unread replies would confuse the connection's next user.
             await conn.disconnect()
             raise
-        finally:
-            await pool.release(conn)
-        for reply in replies:
-            if isinstance(reply, redis.exceptions.RedisError):
-                raise connection.translate(reply) from reply
         return replies
 
     @staticmethod

@@ -15,7 +15,7 @@ class ArdiqError(Exception):
     """Base class of every error this package raises."""
 
 
-class UnsupportedValue(ArdiqError, ValueError):  # noqa: N818
+class UnsupportedValue(ArdiqError, ValueError):
     """A user value outside the spec's type table (SPEC.md section 4).
 
     `path` names where the value sits, like ``args[1].when``.
@@ -27,51 +27,51 @@ class UnsupportedValue(ArdiqError, ValueError):  # noqa: N818
         self.reason = reason
 
 
-class InvalidTaskName(ArdiqError, ValueError):  # noqa: N818
+class InvalidTaskName(ArdiqError, ValueError):
     """The task name is not 1 to 256 bytes of UTF-8."""
 
 
-class InvalidJobId(ArdiqError, ValueError):  # noqa: N818
+class InvalidJobId(ArdiqError, ValueError):
     """The job id is not 1 to 256 bytes of UTF-8 without white space."""
 
 
-class InvalidQueueName(ArdiqError, ValueError):  # noqa: N818
+class InvalidQueueName(ArdiqError, ValueError):
     """The queue name is not 1 to 128 bytes of UTF-8 without ``{``, ``}`` or white space."""
 
 
-class InvalidPriority(ArdiqError, ValueError):  # noqa: N818
+class InvalidPriority(ArdiqError, ValueError):
     """The priority is not an integer from 0 to 9."""
 
 
-class InvalidDelay(ArdiqError, ValueError):  # noqa: N818
+class InvalidDelay(ArdiqError, ValueError):
     """`delay_ms` is negative or not an integer, or `schedule_ms` is invalid or given with `delay_ms`."""
 
 
-class InvalidOption(ArdiqError, ValueError):  # noqa: N818
+class InvalidOption(ArdiqError, ValueError):
     """A retry, timeout, backoff or result-TTL override is not a non-negative integer in range."""
 
 
-class PayloadTooLarge(ArdiqError, ValueError):  # noqa: N818
+class PayloadTooLarge(ArdiqError, ValueError):
     """The encoded `Job` record is larger than 1,048,576 bytes (SPEC.md section 5)."""
 
 
-class MalformedRecord(ArdiqError, ValueError):  # noqa: N818
+class MalformedRecord(ArdiqError, ValueError):
     """Bytes read from Redis are not a valid record or MessagePack value."""
 
 
-class RedisUnavailable(ArdiqError, ConnectionError):  # noqa: N818
+class RedisUnavailable(ArdiqError, ConnectionError):
     """Redis cannot be reached (refused, reset, timed out, or TLS failed)."""
 
 
-class AuthenticationFailed(ArdiqError, ConnectionError):  # noqa: N818
+class AuthenticationFailed(ArdiqError, ConnectionError):
     """Redis rejected the URL's username or password."""
 
 
-class NotConnected(ArdiqError, RuntimeError):  # noqa: N818
+class NotConnected(ArdiqError, RuntimeError):
     """The client was used after `close()`."""
 
 
-class JobNotFound(ArdiqError, LookupError):  # noqa: N818
+class JobNotFound(ArdiqError, LookupError):
     """The job has no status key: never enqueued, or its result expired (or had a TTL of 0)."""
 
     def __init__(self, job_id: str) -> None:
@@ -79,7 +79,7 @@ class JobNotFound(ArdiqError, LookupError):  # noqa: N818
         self.job_id = job_id
 
 
-class JobFailed(ArdiqError):  # noqa: N818
+class JobFailed(ArdiqError):
     """The job raised in the worker and has no retry left.
 
     The remote exception crosses languages as text: `remote_type` (the
@@ -99,7 +99,7 @@ class JobDead(JobFailed):
     """The job was dead-lettered; `remote_type` is ``DeadLetter`` and the message holds the reason."""
 
 
-class JobAborted(ArdiqError):  # noqa: N818
+class JobAborted(ArdiqError):
     """The job was aborted before it finished."""
 
     def __init__(self, job_id: str, message: str = "") -> None:
@@ -107,7 +107,7 @@ class JobAborted(ArdiqError):  # noqa: N818
         self.job_id = job_id
 
 
-class ResultTimeout(ArdiqError, TimeoutError):  # noqa: N818
+class ResultTimeout(ArdiqError, TimeoutError):
     """The job did not reach a terminal state within the wait."""
 
     def __init__(self, job_id: str, timeout_s: float) -> None:

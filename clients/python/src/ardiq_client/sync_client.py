@@ -3,10 +3,16 @@
 The same surface and behaviour as `AsyncClient`/`AsyncJob` (see
 `ardiq_client.client`), on redis-py's blocking client, for code without an
 event loop. One `Client` may be shared by threads.
+
+redis-py's blocking cluster client reads the slot table when it is built,
+so `Client.from_url(..., cluster=True)` builds it on first use (usually
+`connect`), keeping `from_url` free of I/O as for a single Redis.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
@@ -14,6 +20,7 @@ from typing import Any, Self
 
 import redis
 import redis.exceptions
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from ardiq_client import connection, limits, protocol
@@ -65,45 +72,73 @@ class Client:
     ``with``; close it with `close`.
     """
 
-    def __init__(self, redis_client: redis.Redis, queue: str = "default") -> None:
-        """Wraps a redis-py client (it must not decode responses)."""
+    def __init__(self, redis_client: redis.Redis | RedisCluster, queue: str = "default") -> None:
+        """Wraps a redis-py client, or its cluster client (it must not decode responses)."""
         connection_kwargs: Callable[[], dict[str, Any]] = redis_client.get_connection_kwargs
         connection.check_connection_kwargs(connection_kwargs())
+        self._adopt(queue, redis_client, None)
+
+    def _adopt(
+        self,
+        queue: str,
+        redis_client: redis.Redis | RedisCluster | None,
+        open_cluster: Callable[[], RedisCluster] | None,
+    ) -> None:
         self._keys = QueueKeys(queue)
-        self._redis: redis.Redis | None = redis_client
+        self._redis = redis_client
+        # Builds the cluster client on first use (see the module doc); None once built or closed.
+        self._open_cluster = open_cluster
+        self._opening = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, queue: str = "default", **redis_options: Any) -> Self:
+    def from_url(
+        cls, url: str, queue: str = "default", *, cluster: bool = False, **redis_options: Any
+    ) -> Self:
         """A client for ``redis://`` or ``rediss://`` URLs, with ACL user and password in the URL.
 
-        `redis_options` go to `redis.Redis.from_url` (e.g. ``ssl_ca_certs``).
+        With `cluster`, the URL names any node of a Redis Cluster, and the
+        client learns the others from it. `redis_options` go to
+        `redis.Redis.from_url`, or `redis.cluster.RedisCluster.from_url`
+        (e.g. ``ssl_ca_certs``).
         """
         limits.check_queue_name(queue)
         redis_options.setdefault("retry", Retry(connection.BACKOFF, connection.RETRIES))
-        return cls(redis.Redis.from_url(url, **redis_options), queue)
+        if not cluster:
+            return cls(redis.Redis.from_url(url, **redis_options), queue)
+        connection.check_connection_kwargs(redis_options)
+        client = cls.__new__(cls)
+        client._adopt(queue, None, lambda: RedisCluster.from_url(url, **redis_options))
+        return client
 
     @property
     def queue(self) -> str:
         """The queue this client enqueues to."""
         return self._keys.queue
 
-    def _live(self) -> redis.Redis:
+    def _live(self) -> redis.Redis | RedisCluster:
+        """The redis-py client; building a cluster client raises redis-py's errors (`connection.ERRORS`)."""
         if self._redis is None:
-            raise NotConnected("the client is closed")
+            with self._opening:
+                if self._redis is None and self._open_cluster is not None:
+                    self._redis = self._open_cluster()
+                    self._open_cluster = None
+            if self._redis is None:
+                raise NotConnected("the client is closed")
         return self._redis
 
     def connect(self) -> Self:
         """Checks that Redis answers and accepts the credentials."""
         try:
             self._live().ping()
-        except redis.exceptions.RedisError as error:
+        except connection.ERRORS as error:
             raise connection.translate(error) from error
         return self
 
     def close(self) -> None:
         """Closes the connections; the client cannot be used afterwards."""
-        if self._redis is not None:
-            redis_client, self._redis = self._redis, None
+        with self._opening:
+            redis_client, self._redis, self._open_cluster = self._redis, None, None
+        if redis_client is not None:
             redis_client.close()
 
     def __enter__(self) -> Self:
@@ -117,23 +152,57 @@ class Client:
     ) -> None:
         self.close()
 
-    def _run(self, call: ScriptCall) -> Any:
+    def _call(self, call: ScriptCall) -> Any:
         # redis-py leaves execute_command untyped; name the type it has.
         execute: Callable[..., Any] = self._live().execute_command
         try:
-            try:
-                return execute("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
-            except redis.exceptions.NoScriptError:
-                return execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
-        except redis.exceptions.RedisError as error:
+            return execute("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
+        except redis.exceptions.NoScriptError:
+            return execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
+
+    def _run(self, call: ScriptCall) -> Any:
+        try:
+            return self._call(call)
+        except connection.ERRORS as error:
             raise connection.translate(error) from error
 
     def _run_batch(self, calls: Sequence[ScriptCall]) -> list[Any]:
         """Runs many script calls over one connection (see `AsyncClient._run_batch`)."""
-        pool = self._live().connection_pool
-        # redis-py leaves get_connection untyped; the connection is used through its documented methods.
-        acquire: Callable[[], Any] = pool.get_connection
-        conn = acquire()
+        try:
+            redis_client = self._live()
+            if isinstance(redis_client, RedisCluster):
+                replies = self._run_batch_on_cluster(redis_client, calls)
+            else:
+                replies = self._run_batch_on_pool(redis_client.connection_pool, calls)
+        except connection.ERRORS as error:
+            raise connection.translate(error) from error
+        for reply in replies:
+            if isinstance(reply, redis.exceptions.RedisError):
+                raise connection.translate(reply) from reply
+        return replies
+
+    def _run_batch_on_cluster(self, cluster: RedisCluster, calls: Sequence[ScriptCall]) -> list[Any]:
+        """`_run_batch` on the node that serves the queue's slot (see `AsyncClient._run_batch_on_cluster`)."""
+        # redis-py leaves get_node_from_key untyped; it returns the slot's primary.
+        node_of: Callable[[str], Any] = cluster.get_node_from_key
+        node = node_of(self._keys.prefix)
+        try:
+            replies = self._run_batch_on_pool(cluster.get_redis_connection(node).connection_pool, calls)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            # The node may have failed over: the next call must find the slot's new owner.
+            with contextlib.suppress(*connection.ERRORS):
+                cluster.nodes_manager.initialize()
+            raise
+        for i, reply in enumerate(replies):
+            if connection.ran_nothing_here(reply):
+                # The slot moved or is moving; the cluster client follows the redirect and
+                # updates its slot table, so the next batch goes to the right node at once.
+                replies[i] = self._call(calls[i])
+        return replies
+
+    def _run_batch_on_pool(self, pool: Any, calls: Sequence[ScriptCall]) -> list[Any]:
+        """The replies to `calls` over one connection of `pool`; a failed call has its `ResponseError`."""
+        conn = pool.get_connection()
         try:
             replies = self._exchange(conn, [call.pack() for call in calls])
             missing = [
@@ -144,18 +213,12 @@ class Client:
                 retried = self._exchange(conn, [calls[i].pack(b"EVAL") for i in missing])
                 for i, reply in zip(missing, retried, strict=True):
                     replies[i] = reply
-        except redis.exceptions.RedisError as error:
-            conn.disconnect()
-            raise connection.translate(error) from error
         except BaseException:
-            # Interrupted mid-exchange: unread replies would confuse the next user of the connection.
+            # Failed or interrupted mid-exchange: unread replies would confuse the connection's next user.
             conn.disconnect()
             raise
         finally:
             pool.release(conn)
-        for reply in replies:
-            if isinstance(reply, redis.exceptions.RedisError):
-                raise connection.translate(reply) from reply
         return replies
 
     @staticmethod

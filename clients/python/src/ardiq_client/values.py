@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import msgpack  # type: ignore[import-untyped]  # msgpack ships no type information
+import msgpack  # type: ignore[import-untyped,unused-ignore]  # msgpack ships no type information
 
 from ardiq_client.errors import MalformedRecord, UnsupportedValue
 
