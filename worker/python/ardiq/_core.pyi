@@ -1,5 +1,6 @@
 """Type stubs of the native module `ardiq._core` (Rust, PyO3)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 SPEC_VERSION: str
@@ -17,20 +18,8 @@ class RedisCommandError(ArdiqError): ...
 class MalformedRecord(ArdiqError): ...
 
 # (task, args, kwargs, priority, delay_ms, schedule_ms, job_id, max_retries,
-#  timeout_ms, backoff_ms, result_ttl_ms)
-EnqueueItem = tuple[
-    str,
-    tuple[Any, ...] | list[Any],
-    dict[str, Any],
-    int | None,
-    int | None,
-    int | None,
-    str | None,
-    int | None,
-    int | None,
-    int | None,
-    int | None,
-]
+#  timeout_ms, backoff_ms, result_ttl_ms); `ardiq.PreparedJob` is one.
+EnqueueItem = tuple[Any, ...]
 # (handle, task, args, kwargs, job_id, attempt, timeout_s)
 StartJob = tuple[int, str, tuple[Any, ...], dict[str, Any], str, int, float | None]
 # (request id, ok, reply or exception)
@@ -46,7 +35,7 @@ class Core:
     ) -> tuple[
         list[Reply], list[StartJob], list[tuple[int, int]], list[tuple[int, str]], bool, str | None
     ]: ...
-    def enqueue(self, request: int, items: list[EnqueueItem]) -> list[str]: ...
+    def enqueue(self, request: int, items: Sequence[EnqueueItem]) -> list[str]: ...
     def status(self, request: int, job_id: str) -> None: ...
     def abort(self, request: int, job_id: str) -> None: ...
     def dead_letters(self, request: int, count: int) -> None: ...

@@ -8,15 +8,12 @@ import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, cast, overload
 
 from ardiq._core import Core
 from ardiq._link import Link
 from ardiq.errors import JobAborted, JobDead, JobFailed, UnknownTask
-
-if TYPE_CHECKING:
-    from ardiq._core import EnqueueItem
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,8 +68,7 @@ class EnqueueOutcome(enum.StrEnum):
     DUPLICATE = "duplicate"
 
 
-@dataclass(frozen=True, slots=True)
-class JobOptions:
+class JobOptions(NamedTuple):
     """Per-enqueue options; `None` means the task's default."""
 
     priority: int | None = None
@@ -112,30 +108,26 @@ class DeadLetter:
     error: tuple[str, str, str] | None
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedJob:
-    """A job described but not sent yet; give a list to `Ardiq.enqueue_many`."""
+class PreparedJob(NamedTuple):
+    """A job described but not sent yet; give a list to `Ardiq.enqueue_many`.
+    Its fields are the core's enqueue item, so a batch crosses into Rust
+    without conversion."""
 
     task: str
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    options: JobOptions
+    priority: int | None = None
+    delay_ms: int | None = None
+    schedule_ms: int | None = None
+    job_id: str | None = None
+    max_retries: int | None = None
+    timeout_ms: int | None = None
+    backoff_ms: int | None = None
+    result_ttl_ms: int | None = None
 
-    def item(self) -> EnqueueItem:
-        o = self.options
-        return (
-            self.task,
-            self.args,
-            self.kwargs,
-            o.priority,
-            o.delay_ms,
-            o.schedule_ms,
-            o.job_id,
-            o.max_retries,
-            o.timeout_ms,
-            o.backoff_ms,
-            o.result_ttl_ms,
-        )
+    @property
+    def options(self) -> JobOptions:
+        return JobOptions(*self[3:])
 
 
 class Job(Generic[R]):
@@ -213,10 +205,10 @@ class _Sender:
         self._options = options
 
     async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
-        return (await self._app._enqueue([PreparedJob(task, args, kwargs, self._options)]))[0]
+        return (await self._app._enqueue([PreparedJob(task, args, kwargs, *self._options)]))[0]
 
     def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
-        return PreparedJob(task, args, kwargs, self._options)
+        return PreparedJob(task, args, kwargs, *self._options)
 
 
 class Task(Generic[P, R]):
@@ -273,7 +265,7 @@ class Task(Generic[P, R]):
             "backoff_ms": backoff_ms,
             "result_ttl_ms": result_ttl_ms,
         }
-        options = replace(self._options, **{k: v for k, v in given.items() if v is not None})
+        options = self._options._replace(**{k: v for k, v in given.items() if v is not None})
         return Task(
             self.app,
             self.fn,
@@ -288,11 +280,11 @@ class Task(Generic[P, R]):
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
         """Describes a job for `Ardiq.enqueue_many`."""
-        return PreparedJob(self.name, args, kwargs, self._options)
+        return PreparedJob(self.name, args, kwargs, *self._options)
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """Enqueues one job and returns its handle."""
-        jobs = await self.app._enqueue([PreparedJob(self.name, args, kwargs, self._options)])
+        jobs = await self.app._enqueue([PreparedJob(self.name, args, kwargs, *self._options)])
         return cast(Job[R], jobs[0])
 
 
@@ -396,11 +388,11 @@ class Ardiq:
 
     async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
         """Enqueues a job by task name, without importing the task."""
-        return (await self._enqueue([PreparedJob(task, args, kwargs, JobOptions())]))[0]
+        return (await self._enqueue([PreparedJob(task, args, kwargs)]))[0]
 
     def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
         """Describes a job by task name for `enqueue_many`."""
-        return PreparedJob(task, args, kwargs, JobOptions())
+        return PreparedJob(task, args, kwargs)
 
     async def enqueue_many(self, jobs: Iterable[PreparedJob]) -> list[Job[Any]]:
         """Enqueues many jobs in batched script calls; one handle each."""
@@ -411,7 +403,7 @@ class Ardiq:
             return []
         request, future = self._link.request()
         try:
-            ids = self._core.enqueue(request, [p.item() for p in prepared])
+            ids = self._core.enqueue(request, prepared)
         except BaseException:
             self._link.futures.pop(request, None)
             raise

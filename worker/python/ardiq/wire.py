@@ -20,7 +20,7 @@ def build_enqueue(
     """The exact `enqueue.lua` KEYS and ARGV for one job at clock `now_ms`."""
     if not isinstance(options, JobOptions):
         options = JobOptions(**options)
-    return _core.build_enqueue(queue, PreparedJob(task, tuple(args), kwargs, options).item(), now_ms)
+    return _core.build_enqueue(queue, PreparedJob(task, tuple(args), kwargs, *options), now_ms)
 
 
 def encode_record(message: str, fields: Mapping[str, Any]) -> bytes:
