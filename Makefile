@@ -49,14 +49,15 @@ format: install ## Format Python, Rust and TypeScript sources
 lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy worker/python/ardiq clients/python/src clients/python/tests clients/python/bench_enqueue.py tests conformance bench/*.py demo
+	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py demo
+	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	cd $(TS) && npm run --silent lint
 
 .PHONY: test
 test: lint ## Run every test suite against a throwaway Redis (the CI command)
-	$(WITH_REDIS) $(MAKE) --no-print-directory test-rust test-python test-ts test-conformance
+	$(WITH_REDIS) $(MAKE) --no-print-directory test-rust test-python test-ts test-bench test-conformance
 
 .PHONY: test-rust
 test-rust: ## Rust unit, integration and doc tests (needs REDIS_URL)
@@ -70,13 +71,17 @@ test-python: ## Python integration tests: worker and pure-Python client
 test-ts: ## TypeScript client tests (needs REDIS_URL)
 	cd $(TS) && npm test --silent
 
+.PHONY: test-bench
+test-bench: ## Smoke run of the benchmark harness (ArdiQ only, tiny counts; no timing checks)
+	$(PY) bench/run.py --quick --strict --only ardiq --output $${TMPDIR:-/tmp}/ardiq-bench-smoke.json > /dev/null
+
 .PHONY: test-conformance
 test-conformance: ## Every vector and behaviour through every implementation, single Redis and cluster
 	$(PY) conformance/runner.py
 
 .PHONY: demo
 demo: build-dev ## Enqueue from Python, Rust and TypeScript; run a worker; print results and timings
-	$(PY) demo/run.py
+	$(PY) demo/demo.py
 
 .PHONY: bench
 bench: build-dev ## Benchmarks against peer queues, side by side (see bench/README.md)

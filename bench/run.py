@@ -626,6 +626,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repetitions", type=int, help="repetitions (default 3, 1 with --quick)")
     parser.add_argument("--concurrency", type=int, help="worker concurrency for every workload (default 100)")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when any queue or workload could not be measured"
+    )
     args = parser.parse_args(argv)
     names = [p.name for p in PEERS]
     args.peers = [p for p in PEERS if not args.only or p.name in args.only.split(",")]
@@ -750,6 +753,11 @@ def main(argv: list[str]) -> int:
     args.output.write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs}, indent=2) + "\n")
     print(markdown(summary, order, meta))
     progress(f"finished in {elapsed:.0f} s; results in {args.output}, adapter logs in {logs}")
+    failed = [f"{r['peer']} {r['workload']}: {r['error']}" for r in runs if "error" in r]
+    failed += [f"{name}: {reason}" for name, reason in unavailable.items()]
+    if args.strict and failed:
+        progress("failed (--strict): " + "; ".join(failed))
+        return 1
     return 0
 
 

@@ -44,7 +44,7 @@ def rate(count: int, seconds: float) -> str:
 async def demo(url: str) -> None:
     env = dict(os.environ, REDIS_URL=url, ARDIQ_REDIS_URL=url, ARDIQ_QUEUE=QUEUE)
     os.environ.update(ARDIQ_REDIS_URL=url, ARDIQ_QUEUE=QUEUE)
-    import tasks
+    import demo_tasks as tasks
     from ardiq_client import AsyncClient
 
     app = tasks.app
@@ -79,7 +79,7 @@ async def demo(url: str) -> None:
     print(f"\n2. One worker process drains {total:,} jobs (burst mode, concurrency 100)")
     started = time.perf_counter()
     run(
-        [sys.executable, "-m", "ardiq", "--log-level", "WARNING", "run", "tasks:app", "--burst"],
+        [sys.executable, "-m", "ardiq", "--log-level", "WARNING", "run", "demo_tasks:app", "--burst"],
         dict(env, PYTHONPATH=str(ROOT / "demo")),
     )
     elapsed = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""The demo's tasks. A worker runs them with `python -m ardiq run tasks:app`."""
+"""The demo's tasks. A worker runs them with `python -m ardiq run demo_tasks:app`."""
 
 from __future__ import annotations
 
