@@ -35,7 +35,7 @@ install: redis $(VENV)/.installed $(TS)/node_modules/.installed ## Install every
 
 .PHONY: build-dev
 build-dev: install ## Build the native worker module into the virtualenv and the TypeScript client
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet --skip-install 2>/dev/null || VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet
 	cd $(TS) && npm run --silent build
 
 .PHONY: format
