@@ -190,11 +190,16 @@ impl Bridge {
         self.with_ready(|ready| ready.worker_exit = Some(error));
     }
 
-    /// Takes everything ready. Python reads the socket first, then calls this.
+    /// Takes everything ready (called by Python when the socket is readable).
     pub fn take(&self) -> Ready {
-        self.signalled.store(false, Ordering::Release);
+        // Order matters: drain the wake-up bytes, then clear the flag, then
+        // take the queue. A push after the drain either sees the flag still
+        // set (and is taken below) or writes a fresh byte that wakes Python
+        // again; clearing first could swallow that byte and leave the flag
+        // set with nobody to wake.
         let mut buf = [0u8; 256];
         while matches!(std::io::Read::read(&mut &self.reader, &mut buf), Ok(n) if n > 0) {}
+        self.signalled.store(false, Ordering::Release);
         std::mem::take(&mut *self.ready.lock().expect("bridge lock"))
     }
 }

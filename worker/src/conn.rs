@@ -82,7 +82,10 @@ impl Target {
         let client = redis::Client::open(self.url.as_str())?;
         let mut config = ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(5))
-            .set_number_of_retries(3);
+            .set_number_of_retries(3)
+            // Retries are for blips: at most a second apart, so an
+            // unreachable server is reported within seconds.
+            .set_max_delay(1000);
         config = config.set_response_timeout(response_timeout.unwrap_or(Duration::from_secs(3600)));
         let mut manager = client.get_connection_manager_with_config(config).await?;
         // The manager connects lazily on some versions: prove the server answers

@@ -126,7 +126,8 @@ type Arguments = (Vec<Value>, Vec<(String, Value)>);
 #[derive(Debug, Default)]
 struct Local {
     held: HashMap<u64, Held>,
-    by_entry: HashSet<String>,
+    /// `(priority, entry id)`: entry ids are unique per stream only.
+    by_entry: HashSet<(u32, String)>,
     waiting: [VecDeque<u64>; PRIORITY_LEVELS as usize],
     running: usize,
     next_handle: u64,
@@ -138,7 +139,8 @@ struct Local {
 impl Local {
     fn remove(&mut self, handle: u64) -> Option<Held> {
         let held = self.held.remove(&handle)?;
-        self.by_entry.remove(&held.entry_id);
+        self.by_entry
+            .remove(&(held.priority, held.entry_id.clone()));
         if held.running {
             self.running -= 1;
         } else {
@@ -458,15 +460,14 @@ impl Engine {
         })
     }
 
-    /// Stop fetching; jobs already held still run.
+    /// Stop fetching and hand back what has not started; running jobs go on.
     pub fn request_stop(&self) {
-        self.local.lock().expect("local").stopping = true;
+        self.abandon_waiting();
         self.slot_freed.notify_waiters();
         self.slot_freed.notify_one();
-        self.check_exit();
     }
 
-    /// Hand back every job not started yet (end of the grace period).
+    /// Hand back every job not started yet.
     pub fn abandon_waiting(&self) {
         let released: Vec<Held> = {
             let mut local = self.local.lock().expect("local");
@@ -508,7 +509,8 @@ impl Engine {
         let mut start = Vec::new();
         {
             let mut local = self.local.lock().expect("local");
-            while local.running < self.config.concurrency {
+            // A stopping worker starts nothing new.
+            while !local.stopping && local.running < self.config.concurrency {
                 let Some(handle) = local.next_waiting() else {
                     break;
                 };
@@ -648,7 +650,7 @@ impl Engine {
     }
 
     /// Turns fetched or reclaimed entries into held jobs (or dead letters).
-    async fn accept(&self, conn: &mut Conn, entries: Vec<(u32, StreamId)>) {
+    async fn accept(&self, conn: &mut Conn, entries: Vec<(u32, StreamId)>, dispatch: bool) {
         let now = now_ms();
         let mut good = Vec::new();
         for (priority, entry) in entries {
@@ -657,7 +659,7 @@ impl Engine {
                 .lock()
                 .expect("local")
                 .by_entry
-                .contains(&entry.id)
+                .contains(&(priority, entry.id.clone()))
             {
                 continue;
             }
@@ -696,7 +698,7 @@ impl Engine {
             for ((priority, entry_id, accepted), is_aborted) in good.into_iter().zip(aborted) {
                 let handle = local.next_handle;
                 local.next_handle += 1;
-                local.by_entry.insert(entry_id.clone());
+                local.by_entry.insert((priority, entry_id.clone()));
                 let held = Held {
                     job: accepted.job,
                     entry_id,
@@ -709,10 +711,9 @@ impl Engine {
                 };
                 if is_aborted {
                     let action = self.outcome_action(held, Outcome::Aborted, now);
-                    local.by_entry.remove(match &action {
-                        Action::Finish { entry_id, .. } => entry_id.as_str(),
-                        _ => "",
-                    });
+                    if let Action::Finish { entry_id, .. } = &action {
+                        local.by_entry.remove(&(priority, entry_id.clone()));
+                    }
                     drop(local);
                     self.send(action);
                     local = self.local.lock().expect("local");
@@ -722,7 +723,9 @@ impl Engine {
                 local.waiting[priority as usize].push_back(handle);
             }
         }
-        self.dispatch();
+        if dispatch {
+            self.dispatch();
+        }
     }
 
     fn dead_letter(
@@ -778,8 +781,69 @@ impl Engine {
         }));
     }
 
+    /// One `XREADGROUP` of up to `count` new entries from `streams`,
+    /// blocking up to `block_ms` when given.
+    async fn read(
+        &self,
+        reader: &mut Conn,
+        streams: &[String],
+        count: usize,
+        block_ms: Option<u64>,
+    ) -> Result<Vec<(u32, StreamId)>, redis::RedisError> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.config.worker_id)
+            .arg("COUNT")
+            .arg(count);
+        if let Some(block_ms) = block_ms {
+            cmd.arg("BLOCK").arg(block_ms);
+        }
+        cmd.arg("STREAMS").arg(streams);
+        for _ in streams {
+            cmd.arg(">");
+        }
+        let reply: Option<StreamReadReply> = cmd.query_async(reader).await?;
+        let mut entries = Vec::new();
+        for stream in reply.map(|r| r.keys).unwrap_or_default() {
+            let priority = stream
+                .key
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse::<u32>().ok())
+                .unwrap_or(0)
+                .min(PRIORITY_LEVELS - 1);
+            entries.extend(stream.ids.into_iter().map(|entry| (priority, entry)));
+        }
+        Ok(entries)
+    }
+
+    /// Reads up to `want` entries level by level, highest priority first, so
+    /// a lower level is read only when the higher ones cannot fill the batch.
+    async fn read_by_priority(
+        &self,
+        reader: &mut Conn,
+        want: usize,
+    ) -> Result<Vec<(u32, StreamId)>, redis::RedisError> {
+        let mut entries = Vec::new();
+        for priority in (0..PRIORITY_LEVELS).rev() {
+            let stream = [self.keys.stream(priority)];
+            entries.extend(
+                self.read(reader, &stream, want - entries.len(), None)
+                    .await?,
+            );
+            if entries.len() >= want {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
     async fn fetcher(self: Arc<Self>, mut conn: Conn, mut reader: Conn) {
         let streams = self.keys.streams_high_to_low();
+        // Burst mode ends after two empty reads around a drained check, so a
+        // job the promoter moved in between is not left behind.
+        let mut drained_once = false;
         loop {
             let want = {
                 let local = self.local.lock().expect("local");
@@ -789,24 +853,13 @@ impl Engine {
                 (self.config.concurrency + self.config.prefetch).saturating_sub(local.held.len())
             };
             if want == 0 {
+                // Jobs a wake-up read left waiting start now that no read is due.
+                self.dispatch();
                 self.slot_freed.notified().await;
                 continue;
             }
-            let mut cmd = redis::cmd("XREADGROUP");
-            cmd.arg("GROUP")
-                .arg(GROUP)
-                .arg(&self.config.worker_id)
-                .arg("COUNT")
-                .arg(want);
-            if !self.config.burst {
-                cmd.arg("BLOCK").arg(self.config.block_ms);
-            }
-            cmd.arg("STREAMS").arg(&streams);
-            for _ in &streams {
-                cmd.arg(">");
-            }
-            let reply: Option<StreamReadReply> = match cmd.query_async(&mut reader).await {
-                Ok(reply) => reply,
+            let entries = match self.read_by_priority(&mut reader, want).await {
+                Ok(entries) => entries,
                 Err(err) => {
                     self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
                     if self.sleep_or_stop(Duration::from_secs(1)).await {
@@ -815,24 +868,38 @@ impl Engine {
                     continue;
                 }
             };
-            let mut entries = Vec::new();
-            for stream in reply.map(|r| r.keys).unwrap_or_default() {
-                let priority = stream
-                    .key
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse::<u32>().ok())
-                    .unwrap_or(0)
-                    .min(PRIORITY_LEVELS - 1);
-                entries.extend(stream.ids.into_iter().map(|entry| (priority, entry)));
+            if !entries.is_empty() {
+                drained_once = false;
+                self.accept(&mut conn, entries, true).await;
+                continue;
             }
-            if entries.is_empty() {
-                if self.config.burst && self.burst_drained(&mut conn).await {
-                    break;
+            if self.config.burst {
+                if self.burst_drained(&mut conn).await {
+                    if drained_once {
+                        break;
+                    }
+                    drained_once = true;
+                } else {
+                    drained_once = false;
                 }
                 continue;
             }
-            self.accept(&mut conn, entries).await;
+            // Idle: wait on every level at once. What this wakes up with is
+            // held, not started, until the next pass has read the higher
+            // levels too.
+            match self
+                .read(&mut reader, &streams, 1, Some(self.config.block_ms))
+                .await
+            {
+                Ok(woken) if !woken.is_empty() => self.accept(&mut conn, woken, false).await,
+                Ok(_) => {}
+                Err(err) => {
+                    self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
+                    if self.sleep_or_stop(Duration::from_secs(1)).await {
+                        break;
+                    }
+                }
+            }
         }
         self.request_stop();
     }
@@ -984,7 +1051,7 @@ impl Engine {
                     runnable.push((priority, entry));
                 }
             }
-            self.accept(conn, runnable).await;
+            self.accept(conn, runnable, true).await;
         }
         Ok(())
     }

@@ -134,8 +134,9 @@ class Worker:
         self.done = loop.create_future()
         link = self.app._link
         request, started = link.request()
-        link.worker = self
         self.core.start_worker(request, self.config)
+        # Only this thread drains the core, so no job can arrive before this.
+        link.worker = self
         try:
             await started
         except BaseException:
@@ -281,8 +282,9 @@ class Worker:
     # -- shutdown --------------------------------------------------------
 
     def stop(self) -> None:
-        """Graceful stop: fetch nothing more, let running jobs finish within
-        the grace period, then hand the rest back unacknowledged."""
+        """Graceful stop: fetch and start nothing more (jobs fetched but not
+        started are handed back at once), let running jobs finish within the
+        grace period, then hand the rest back unacknowledged."""
         if self.stopping or self.loop is None:
             return
         self.stopping = True
@@ -294,8 +296,8 @@ class Worker:
 
     async def _grace(self) -> None:
         deadline = asyncio.get_running_loop().time() + self.grace_s
-        # Jobs finish through the core's own reports; poll its count of held jobs.
-        while self.core.worker_counters()[0] > 0 and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+        # Jobs finish through the core's own reports; poll its count of running jobs.
+        while self.core.worker_counters()[1] > 0 and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         self.core.abandon_waiting()
         for handle, future in list(self.running.items()):

@@ -1,0 +1,55 @@
+"""Tasks for subprocess workers of the worker's test suite
+(`python -m ardiq run process_tasks:app` in `tests/apps`, with
+ARDIQ_REDIS_URL and ARDIQ_QUEUE set). Runs are counted in Redis, under keys
+the test passes in, so that a test sees every run of every process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import redis
+from ardiq import Ardiq
+
+app = Ardiq(os.environ.get("ARDIQ_REDIS_URL"), queue=os.environ.get("ARDIQ_QUEUE", "default"))
+counters = redis.Redis.from_url(app.url)
+
+
+@app.task
+async def sleep_and_count(key: str, seconds: float) -> str:
+    """Counts its start in `key`, sleeps, then counts its end in `key:finished`."""
+    counters.incr(key)
+    await asyncio.sleep(seconds)
+    counters.incr(f"{key}:finished")
+    return f"slept {seconds} s"
+
+
+@app.task
+async def tagged_sleep(key: str, tag: str, seconds: float) -> str:
+    """Counts starts and ends per tag in the hashes `key:started` and `key:finished`."""
+    counters.hincrby(f"{key}:started", tag, 1)
+    await asyncio.sleep(seconds)
+    counters.hincrby(f"{key}:finished", tag, 1)
+    return tag
+
+
+@app.task
+async def end_worker(key: str) -> None:
+    """Counts its run, then ends its worker process the hard way, every time."""
+    counters.incr(key)
+    os._exit(1)
+
+
+@app.task
+async def greet(name: str) -> str:
+    return f"hello {name}"
+
+
+@app.task
+def blocking_sleep(key: str, seconds: float) -> str:
+    """A sync task: counts its start in `key`, then blocks its thread."""
+    counters.incr(key)
+    time.sleep(seconds)
+    counters.incr(f"{key}:finished")
+    return f"slept {seconds} s"
