@@ -226,6 +226,19 @@ async def test_running_worker_picks_up_jobs_enqueued_later(app: Ardiq) -> None:
         assert await job.result(timeout_s=WAIT_S) == 42
 
 
+async def test_an_idle_worker_starts_a_lone_job_as_its_blocking_read_returns(app: Ardiq) -> None:
+    @app.task
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    # Long renewal and block periods: only the wake-up from the blocking read
+    # can start the job within the wait below.
+    async with running_worker(app, visibility_ms=120_000, block_ms=30_000):
+        await asyncio.sleep(0.3)
+        job = await add.enqueue(1, 1)
+        assert await job.result(timeout_s=10) == 2
+
+
 async def test_second_run_of_one_app_is_refused_and_the_first_keeps_working(app: Ardiq) -> None:
     @app.task
     async def add(x: int, y: int) -> int:

@@ -884,6 +884,8 @@ impl Engine {
                 }
                 continue;
             }
+            // Nothing more to read: start what a wake-up read left waiting.
+            self.dispatch();
             // Idle: wait on every level at once. What this wakes up with is
             // held, not started, until the next pass has read the higher
             // levels too.
