@@ -162,7 +162,7 @@ where
 impl Core {
     fn spawn_request<F>(&self, py: Python<'_>, request: u64, work: F)
     where
-        F: FnOnce(Conn, Arc<Producer>) -> futures_lite::BoxedReply + Send + 'static,
+        F: FnOnce(Conn, Arc<Producer>) -> reply_future::BoxedReply + Send + 'static,
     {
         let bridge = Arc::clone(&self.bridge);
         let cell = Arc::clone(&self.conn);
@@ -182,7 +182,7 @@ impl Core {
 }
 
 /// Boxed future types for request handlers.
-mod futures_lite {
+mod reply_future {
     use std::future::Future;
     use std::pin::Pin;
 
