@@ -13,6 +13,7 @@ import pytest
 import redis
 from ardiq import (
     Ardiq,
+    EnqueueOutcome,
     InvalidDelay,
     InvalidJobId,
     InvalidPriority,
@@ -171,6 +172,29 @@ async def test_enqueue_many_returns_one_handle_per_job_in_order(app: Ardiq) -> N
 
     assert len({job.id for job in jobs}) == 2_500
     assert [await jobs[i].result(timeout_s=WAIT_S) for i in (0, 999, 1000, 2499)] == [0, 1998, 2000, 4998]
+
+
+async def test_a_batch_lands_in_its_stream_in_the_order_given(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    # 1,000 jobs go out as several script calls in one pipeline.
+    jobs = await app.enqueue_many([app.prepare("noop", i) for i in range(1_000)])
+
+    assert entry_job_ids(inspector, keys.stream(5)) == [job.id for job in jobs]
+
+
+async def test_enqueue_after_the_script_cache_is_flushed_loads_it_again(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    first = await app.send("noop")
+    inspector.script_flush()
+
+    single = await app.send("noop")
+    inspector.script_flush()
+    batch = await app.enqueue_many([app.prepare("noop", i) for i in range(450)])
+
+    assert [job.outcome for job in (first, single, *batch)] == [EnqueueOutcome.QUEUED] * 452
+    assert entry_job_ids(inspector, keys.stream(5)) == [first.id, single.id, *(job.id for job in batch)]
 
 
 async def test_enqueue_many_of_nothing_returns_nothing(app: Ardiq) -> None:

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, cast, overload
 
 from ardiq._core import Core
@@ -130,6 +131,12 @@ class PreparedJob(NamedTuple):
         return JobOptions(*self[3:])
 
 
+# `PreparedJob` from a full tuple of its fields, without the keyword-argument
+# handling of the generated constructor (a batch builds thousands).
+_new_prepared = cast(Callable[[tuple[Any, ...]], PreparedJob], partial(tuple.__new__, PreparedJob))
+_OUTCOMES = {outcome.value: outcome for outcome in EnqueueOutcome}
+
+
 class Job(Generic[R]):
     """A handle on an enqueued job."""
 
@@ -238,6 +245,7 @@ class Task(Generic[P, R]):
         self.result_ttl_s = result_ttl_s
         self.is_async = inspect.iscoroutinefunction(fn)
         self._options = options or JobOptions(priority=priority)
+        self._fields = tuple(self._options)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R] | R:
         return self.fn(*args, **kwargs)
@@ -280,11 +288,11 @@ class Task(Generic[P, R]):
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
         """Describes a job for `Ardiq.enqueue_many`."""
-        return PreparedJob(self.name, args, kwargs, *self._options)
+        return _new_prepared((self.name, args, kwargs, *self._fields))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """Enqueues one job and returns its handle."""
-        jobs = await self.app._enqueue([PreparedJob(self.name, args, kwargs, *self._options)])
+        jobs = await self.app._enqueue([_new_prepared((self.name, args, kwargs, *self._fields))])
         return cast(Job[R], jobs[0])
 
 
@@ -407,8 +415,12 @@ class Ardiq:
         except BaseException:
             self._link.futures.pop(request, None)
             raise
+        # The handles are built while Redis works on the batch.
+        jobs: list[Job[Any]] = [Job(self, job_id) for job_id in ids]
         outcomes: list[str] = await future
-        return [Job(self, job_id, EnqueueOutcome(o)) for job_id, o in zip(ids, outcomes, strict=True)]
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            job.outcome = _OUTCOMES[outcome]
+        return jobs
 
     def job(self, job_id: str) -> Job[Any]:
         """A handle on a job by id."""
