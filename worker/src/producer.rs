@@ -3,11 +3,13 @@
 //! results, aborting, and the dead-letter operations.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
 use ardiq_spec::limits::{self, MAX_BATCH};
 use ardiq_spec::{
     scripts, DeadLetter, Job, QueueKeys, State, Status, DEFAULT_PRIORITY, SPEC_VERSION,
 };
+use futures::stream::{FuturesOrdered, StreamExt};
 use prost::Message;
 use redis::aio::ConnectionLike;
 use redis::{Script, Value as RedisValue};
@@ -58,13 +60,45 @@ pub struct PreparedJob {
     pub record: Vec<u8>,
 }
 
-/// Validates `item` and builds its record at clock `now_ms`.
-pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError> {
+/// A job that passed every check and has its id; its record is encoded
+/// when it is sent.
+#[derive(Debug, Clone)]
+pub struct CheckedJob(Job);
+
+impl CheckedJob {
+    /// The job id.
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// Encodes the record.
+    pub fn encode(self) -> PreparedJob {
+        let record = self.0.encode_to_vec();
+        let Job {
+            id,
+            task,
+            priority,
+            due_ms,
+            ..
+        } = self.0;
+        PreparedJob {
+            id,
+            task,
+            priority,
+            due_ms,
+            record,
+        }
+    }
+}
+
+/// Validates `item` at clock `now_ms` and gives the job its id; every
+/// typed error of an enqueue comes from here.
+pub fn check(item: EnqueueItem, now_ms: i64) -> Result<CheckedJob, CoreError> {
     limits::check_task_name(&item.task)?;
-    let id = match &item.job_id {
+    let id = match item.job_id {
         Some(id) => {
-            limits::check_job_id(id)?;
-            id.clone()
+            limits::check_job_id(&id)?;
+            id
         }
         None => ardiq_spec::new_job_id(),
     };
@@ -98,10 +132,10 @@ pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError
     };
     let job = Job {
         spec_version: SPEC_VERSION.to_owned(),
-        id: id.clone(),
-        task: item.task.clone(),
-        args: item.args.clone(),
-        kwargs: item.kwargs.clone(),
+        id,
+        task: item.task,
+        args: item.args,
+        kwargs: item.kwargs,
         priority,
         enqueued_ms: now_ms,
         due_ms,
@@ -111,15 +145,13 @@ pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError
         backoff_ms: item.backoff_ms,
         result_ttl_ms: item.result_ttl_ms,
     };
-    let record = job.encode_to_vec();
-    limits::check_record_size(record.len())?;
-    Ok(PreparedJob {
-        id,
-        task: item.task.clone(),
-        priority,
-        due_ms,
-        record,
-    })
+    limits::check_record_size(job.encoded_len())?;
+    Ok(CheckedJob(job))
+}
+
+/// Validates `item` and builds its record at clock `now_ms`.
+pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError> {
+    Ok(check(item.clone(), now_ms)?.encode())
 }
 
 /// Calls `push` with the exact `enqueue.lua` KEYS of a batch (2 + 2n of
@@ -245,15 +277,16 @@ impl Producer {
         cmd
     }
 
-    /// Enqueues prepared jobs. The script is loaded once; then every chunk
-    /// of `PIPELINE_CHUNK` jobs is one `EVALSHA`, all sent in one pipeline.
-    /// A chunk that meets an empty script cache (`SCRIPT FLUSH`, a restart)
-    /// ran nothing and is sent again after loading the script, so its jobs
-    /// may land after those of later chunks; nothing is written twice.
+    /// Enqueues checked jobs. The script is loaded once; then every chunk
+    /// of `PIPELINE_CHUNK` jobs is encoded and handed to the connection as
+    /// one `EVALSHA` before the next chunk is encoded, so Redis works on the
+    /// first chunk while the rest are still being built. A chunk that meets
+    /// an empty script cache (`SCRIPT FLUSH`, a restart) ran nothing and is
+    /// sent again after loading the script; nothing is written twice.
     pub async fn enqueue(
         &self,
         conn: &mut Conn,
-        jobs: &[PreparedJob],
+        jobs: Vec<CheckedJob>,
     ) -> Result<Vec<EnqueueOutcome>, CoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -262,26 +295,47 @@ impl Producer {
             self.scripts.enqueue.load_async(conn).await?;
             self.enqueue_loaded.store(true, Ordering::Relaxed);
         }
-        let chunks: Vec<&[PreparedJob]> = jobs.chunks(PIPELINE_CHUNK).collect();
-        let mut pipe = redis::pipe();
-        for chunk in &chunks {
-            pipe.add_command(self.enqueue_cmd(chunk));
+        let total = jobs.len();
+        let mut rest = jobs.into_iter();
+        let mut in_flight = FuturesOrdered::new();
+        let mut replies = Vec::new();
+        loop {
+            let chunk: Vec<PreparedJob> = rest
+                .by_ref()
+                .take(PIPELINE_CHUNK)
+                .map(CheckedJob::encode)
+                .collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let cmd = self.enqueue_cmd(&chunk);
+            let mut chunk_conn = conn.clone();
+            in_flight.push_back(async move {
+                let reply = chunk_conn
+                    .req_packed_command(&cmd)
+                    .await
+                    .and_then(RedisValue::extract_error);
+                (chunk, reply)
+            });
+            // Polling once queues the call on the connection (calls queue in
+            // the order they are first polled); yielding lets the connection
+            // write it while this task encodes the next chunk.
+            if let Poll::Ready(Some(done)) = futures::poll!(in_flight.next()) {
+                replies.push(done);
+            }
+            if rest.len() > 0 {
+                tokio::task::yield_now().await;
+            }
         }
-        let replies = conn.req_packed_commands(&pipe, 0, chunks.len()).await?;
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for (chunk, reply) in chunks.into_iter().zip(replies) {
-            let reply = match reply.extract_error() {
+        while let Some(done) = in_flight.next().await {
+            replies.push(done);
+        }
+        let mut outcomes = Vec::with_capacity(total);
+        for (chunk, reply) in replies {
+            let reply = match reply {
                 Ok(reply) => reply,
                 Err(err) if err.kind() == redis::ErrorKind::NoScriptError => {
-                    let (keys, argv) = enqueue_call(&self.keys, chunk);
-                    let mut invocation = self.scripts.enqueue.prepare_invoke();
-                    for key in &keys {
-                        invocation.key(key);
-                    }
-                    for arg in &argv {
-                        invocation.arg(arg.as_slice());
-                    }
-                    invocation.invoke_async(conn).await?
+                    self.enqueue_cmd_retry(conn, &chunk).await?
                 }
                 Err(err) => return Err(err.into()),
             };
@@ -300,6 +354,24 @@ impl Producer {
             outcomes.extend(items.iter().map(outcome_of));
         }
         Ok(outcomes)
+    }
+
+    /// Sends one chunk through `Script`, which loads the script when Redis
+    /// lacks it.
+    async fn enqueue_cmd_retry(
+        &self,
+        conn: &mut Conn,
+        chunk: &[PreparedJob],
+    ) -> Result<RedisValue, CoreError> {
+        let (keys, argv) = enqueue_call(&self.keys, chunk);
+        let mut invocation = self.scripts.enqueue.prepare_invoke();
+        for key in &keys {
+            invocation.key(key);
+        }
+        for arg in &argv {
+            invocation.arg(arg.as_slice());
+        }
+        Ok(invocation.invoke_async(conn).await?)
     }
 
     /// A job's state and result.

@@ -9,7 +9,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, cast, overload
 
 from ardiq._core import Core
@@ -133,7 +132,8 @@ class PreparedJob(NamedTuple):
 
 # `PreparedJob` from a full tuple of its fields, without the keyword-argument
 # handling of the generated constructor (a batch builds thousands).
-_new_prepared = cast(Callable[[tuple[Any, ...]], PreparedJob], partial(tuple.__new__, PreparedJob))
+_tuple_new = tuple.__new__
+_NO_OPTIONS = tuple(JobOptions())
 _OUTCOMES = {outcome.value: outcome for outcome in EnqueueOutcome}
 
 
@@ -212,10 +212,10 @@ class _Sender:
         self._options = options
 
     async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
-        return (await self._app._enqueue([PreparedJob(task, args, kwargs, *self._options)]))[0]
+        return (await self._app._enqueue([_tuple_new(PreparedJob, (task, args, kwargs, *self._options))]))[0]
 
     def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
-        return PreparedJob(task, args, kwargs, *self._options)
+        return _tuple_new(PreparedJob, (task, args, kwargs, *self._options))
 
 
 class Task(Generic[P, R]):
@@ -288,11 +288,11 @@ class Task(Generic[P, R]):
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
         """Describes a job for `Ardiq.enqueue_many`."""
-        return _new_prepared((self.name, args, kwargs, *self._fields))
+        return _tuple_new(PreparedJob, (self.name, args, kwargs, *self._fields))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
         """Enqueues one job and returns its handle."""
-        jobs = await self.app._enqueue([_new_prepared((self.name, args, kwargs, *self._fields))])
+        jobs = await self.app._enqueue([_tuple_new(PreparedJob, (self.name, args, kwargs, *self._fields))])
         return cast(Job[R], jobs[0])
 
 
@@ -396,11 +396,11 @@ class Ardiq:
 
     async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
         """Enqueues a job by task name, without importing the task."""
-        return (await self._enqueue([PreparedJob(task, args, kwargs)]))[0]
+        return (await self._enqueue([_tuple_new(PreparedJob, (task, args, kwargs, *_NO_OPTIONS))]))[0]
 
     def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
         """Describes a job by task name for `enqueue_many`."""
-        return PreparedJob(task, args, kwargs)
+        return _tuple_new(PreparedJob, (task, args, kwargs, *_NO_OPTIONS))
 
     async def enqueue_many(self, jobs: Iterable[PreparedJob]) -> list[Job[Any]]:
         """Enqueues many jobs in batched script calls; one handle each."""
