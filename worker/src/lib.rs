@@ -14,11 +14,6 @@ pub mod wire;
 
 use pyo3::prelude::*;
 
-// Rust's allocations only (Python keeps its own allocator): batches build
-// and free many small buffers, which glibc's malloc makes a third of the cost.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The native module.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
