@@ -1430,6 +1430,76 @@ def scripts_area() -> None:
         ],
     )
 
+    # fetch.lua
+    def fetch_state(levels: dict[int, list[tuple[str, str]]], pending: dict[int, list[str]]) -> list[Any]:
+        """All ten streams with the group; `levels`: priority -> (job id, entry id)."""
+        states: list[Any] = []
+        for priority in range(9, -1, -1):
+            group: dict[str, Any] = {"name": "ardiq"}
+            if priority in pending:
+                group["pending"] = [
+                    {"id": entry_id, "consumer": "w1", "deliveries": 1} for entry_id in pending[priority]
+                ]
+            states.append(
+                {
+                    "key": P + f"stream:{priority}",
+                    "type": "stream",
+                    "entries": [
+                        entry(job_id, job(job_id, priority=priority), entry_id=entry_id)
+                        for job_id, entry_id in levels.get(priority, [])
+                    ],
+                    "groups": [group],
+                }
+            )
+        return states
+
+    def fetch_reply(levels: dict[int, list[tuple[str, str]]], taken: dict[int, int]) -> Any:
+        streams = []
+        for priority in sorted(taken, reverse=True):
+            entries = []
+            for job_id, entry_id in levels[priority][: taken[priority]]:
+                record = job(job_id, priority=priority)
+                fields = [tx("id"), tx(job_id), tx("task"), tx("add"), tx("job"), hx(record)]
+                entries.append({"array": [{"bulk": tx(entry_id)}, {"array": [{"bulk": f} for f in fields]}]})
+            streams.append({"array": [{"bulk": tx(P + f"stream:{priority}")}, {"array": entries}]})
+        return {"array": streams}
+
+    fetch_levels = {9: [("j9", "1-0")], 5: [("j1", "1-0"), ("j4", "2-0"), ("j5", "3-0")], 1: [("jl", "1-0")]}
+    fetch_keys = [P + f"stream:{p}" for p in range(9, -1, -1)]
+    case(
+        "fetch.higher_levels_first",
+        (
+            "levels are read from 9 down, each asked only for what is still missing: 3 wanted takes"
+            " the one entry of level 9 and the first two of level 5; level 1 is not read"
+        ),
+        "fetch",
+        fetch_state(fetch_levels, {}),
+        fetch_keys,
+        [tx("ardiq"), tx("w1"), tx("3")],
+        fetch_reply(fetch_levels, {9: 1, 5: 2}),
+        fetch_state(fetch_levels, {9: ["1-0"], 5: ["1-0", "2-0"]}),
+    )
+    case(
+        "fetch.every_level_when_short",
+        "more wanted than queued: every level with entries gives them all, highest first",
+        "fetch",
+        fetch_state(fetch_levels, {}),
+        fetch_keys,
+        [tx("ardiq"), tx("w1"), tx("10")],
+        fetch_reply(fetch_levels, {9: 1, 5: 3, 1: 1}),
+        fetch_state(fetch_levels, {9: ["1-0"], 5: ["1-0", "2-0", "3-0"], 1: ["1-0"]}),
+    )
+    case(
+        "fetch.none",
+        "nothing queued: an empty reply",
+        "fetch",
+        fetch_state({}, {}),
+        fetch_keys,
+        [tx("ardiq"), tx("w1"), tx("200")],
+        {"array": []},
+        fetch_state({}, {}),
+    )
+
     # renew.lua
     renew_before = [
         {

@@ -350,6 +350,7 @@ pub fn backoff_ms(base_ms: u64, attempt: u32, jitter: f64) -> u64 {
 }
 
 struct WorkerScripts {
+    fetch: Script,
     promote: Script,
     finish: Script,
     retry: Script,
@@ -418,6 +419,7 @@ impl Engine {
             in_finisher: AtomicUsize::new(0),
             stop,
             scripts: WorkerScripts {
+                fetch: Script::new(scripts::FETCH),
                 promote: Script::new(scripts::PROMOTE),
                 finish: Script::new(scripts::FINISH),
                 retry: Script::new(scripts::RETRY),
@@ -783,13 +785,7 @@ impl Engine {
 
     /// One `XREADGROUP` of up to `count` new entries from `streams`,
     /// blocking up to `block_ms` when given.
-    async fn read(
-        &self,
-        reader: &mut Conn,
-        streams: &[String],
-        count: usize,
-        block_ms: Option<u64>,
-    ) -> Result<Vec<(u32, StreamId)>, redis::RedisError> {
+    fn read_cmd(&self, streams: &[String], count: usize, block_ms: Option<u64>) -> redis::Cmd {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(GROUP)
@@ -803,40 +799,55 @@ impl Engine {
         for _ in streams {
             cmd.arg(">");
         }
-        let reply: Option<StreamReadReply> = cmd.query_async(reader).await?;
-        let mut entries = Vec::new();
-        for stream in reply.map(|r| r.keys).unwrap_or_default() {
-            let priority = stream
-                .key
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse::<u32>().ok())
-                .unwrap_or(0)
-                .min(PRIORITY_LEVELS - 1);
-            entries.extend(stream.ids.into_iter().map(|entry| (priority, entry)));
-        }
-        Ok(entries)
+        cmd
     }
 
-    /// Reads up to `want` entries level by level, highest priority first, so
-    /// a lower level is read only when the higher ones cannot fill the batch.
+    fn entries_of(reply: Option<StreamReadReply>) -> impl Iterator<Item = (u32, StreamId)> {
+        reply
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|stream| {
+                let priority = stream
+                    .key
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .unwrap_or(0)
+                    .min(PRIORITY_LEVELS - 1);
+                stream.ids.into_iter().map(move |entry| (priority, entry))
+            })
+    }
+
+    async fn read(
+        &self,
+        reader: &mut Conn,
+        streams: &[String],
+        count: usize,
+        block_ms: Option<u64>,
+    ) -> Result<Vec<(u32, StreamId)>, redis::RedisError> {
+        let reply: Option<StreamReadReply> = self
+            .read_cmd(streams, count, block_ms)
+            .query_async(reader)
+            .await?;
+        Ok(Self::entries_of(reply).collect())
+    }
+
+    /// Reads up to `want` entries level by level, highest priority first
+    /// (`fetch.lua`: one round trip for the whole pass).
     async fn read_by_priority(
         &self,
         reader: &mut Conn,
+        streams: &[String],
         want: usize,
     ) -> Result<Vec<(u32, StreamId)>, redis::RedisError> {
-        let mut entries = Vec::new();
-        for priority in (0..PRIORITY_LEVELS).rev() {
-            let stream = [self.keys.stream(priority)];
-            entries.extend(
-                self.read(reader, &stream, want - entries.len(), None)
-                    .await?,
-            );
-            if entries.len() >= want {
-                break;
-            }
+        let mut fetch = self.scripts.fetch.prepare_invoke();
+        for stream in streams {
+            fetch.key(stream);
         }
-        Ok(entries)
+        fetch.arg(GROUP).arg(&self.config.worker_id).arg(want);
+        let reply: StreamReadReply = fetch.invoke_async(reader).await?;
+        Ok(Self::entries_of(Some(reply)).collect())
     }
 
     async fn fetcher(self: Arc<Self>, mut conn: Conn, mut reader: Conn) {
@@ -858,7 +869,7 @@ impl Engine {
                 self.slot_freed.notified().await;
                 continue;
             }
-            let entries = match self.read_by_priority(&mut reader, want).await {
+            let entries = match self.read_by_priority(&mut reader, &streams, want).await {
                 Ok(entries) => entries,
                 Err(err) => {
                     self.log(40, format!("fetching failed, retrying in 1 s: {err}"));

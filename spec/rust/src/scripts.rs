@@ -6,6 +6,8 @@ pub const ENQUEUE: &str = include_str!("../../scripts/enqueue.lua");
 pub const STATUS: &str = include_str!("../../scripts/status.lua");
 /// `abort.lua`: abort a job.
 pub const ABORT: &str = include_str!("../../scripts/abort.lua");
+/// `fetch.lua`: read new entries level by level, highest priority first.
+pub const FETCH: &str = include_str!("../../scripts/fetch.lua");
 /// `promote.lua`: move due delayed jobs into their streams.
 pub const PROMOTE: &str = include_str!("../../scripts/promote.lua");
 /// `finish.lua`: store terminal statuses, ack and delete entries.
