@@ -1,16 +1,20 @@
 """Timeouts: an async run is cancelled and fails with `TimeoutError`; a sync
 run's thread cannot be stopped, so the run is reported failed at once and
-its late result is discarded. A timeout is retried like any failure."""
+its late result is discarded; a `process=True` sync run's process is killed.
+A timeout is retried like any failure."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
+from pathlib import Path
 
+import process_jobs
 import pytest
-from ardiq import Ardiq, JobFailed, JobStatus
-from worker_harness import WAIT_S, run_burst, running_worker
+from ardiq import Ardiq, JobAborted, JobFailed, JobStatus
+from worker_harness import WAIT_S, eventually, run_burst, running_worker
 
 
 async def test_async_task_over_its_timeout_is_cancelled_and_fails_with_timeout_error(app: Ardiq) -> None:
@@ -118,3 +122,97 @@ async def test_timed_out_run_is_retried_like_any_failure(app: Ardiq) -> None:
     job = await slow_then_quick.enqueue()
     async with running_worker(app):
         assert await job.result(timeout_s=WAIT_S) == 2
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def pid_in(pid_file: Path) -> int:
+    return int(pid_file.read_text(encoding="utf-8"))
+
+
+async def read_pid(pid_file: Path) -> int:
+    await eventually(pid_file.exists, "the process task to write its pid")
+    return pid_in(pid_file)
+
+
+async def test_process_task_runs_in_a_child_and_returns_its_value(app: Ardiq) -> None:
+    add = app.task(process=True)(process_jobs.add)
+
+    job = await add.enqueue(2, 3)
+    async with running_worker(app):
+        value = await job.result(timeout_s=WAIT_S)
+
+    assert value["sum"] == 5
+    assert value["pid"] != os.getpid()
+
+
+async def test_process_task_error_crosses_with_its_type_and_traceback(app: Ardiq) -> None:
+    fail = app.task(process=True)(process_jobs.fail)
+
+    job = await fail.enqueue("bad input")
+    async with running_worker(app):
+        with pytest.raises(JobFailed) as failed:
+            await job.result(timeout_s=WAIT_S)
+
+    assert failed.value.remote_type == "ValueError"
+    assert failed.value.remote_message == "bad input"
+    assert "raise ValueError(message)" in failed.value.remote_traceback
+
+
+async def test_process_task_over_its_timeout_is_killed_and_fails(app: Ardiq, tmp_path: Path) -> None:
+    sleeper = app.task(timeout_s=0.5, process=True)(process_jobs.sleep_with_pid)
+    pid_file = tmp_path / "pid"
+
+    job = await sleeper.enqueue(str(pid_file), 30)
+    async with running_worker(app):
+        pid = await read_pid(pid_file)
+        with pytest.raises(JobFailed) as failed:
+            await job.result(timeout_s=WAIT_S)
+        await eventually(lambda: process_gone(pid), "the timed-out process to be killed")
+
+    assert failed.value.remote_type == "TimeoutError"
+    assert "killed" in failed.value.remote_message
+
+
+async def test_abort_of_a_running_process_task_kills_its_process(app: Ardiq, tmp_path: Path) -> None:
+    sleeper = app.task(process=True)(process_jobs.sleep_with_pid)
+    pid_file = tmp_path / "pid"
+
+    job = await sleeper.enqueue(str(pid_file), 30)
+    async with running_worker(app):
+        pid = await read_pid(pid_file)
+        assert (await job.abort()).accepted
+        with pytest.raises(JobAborted):
+            await job.result(timeout_s=WAIT_S)
+        await eventually(lambda: process_gone(pid), "the aborted process to be killed")
+
+
+async def test_a_killed_child_is_replaced_for_the_next_job(app: Ardiq, tmp_path: Path) -> None:
+    sleeper = app.task(timeout_s=0.5, process=True)(process_jobs.sleep_with_pid)
+    add = app.task(process=True)(process_jobs.add)
+
+    timed_out = await sleeper.enqueue(str(tmp_path / "pid"), 30)
+    async with running_worker(app, process_concurrency=1):
+        with pytest.raises(JobFailed):
+            await timed_out.result(timeout_s=WAIT_S)
+        after = await add.enqueue(1, 1)
+        assert (await after.result(timeout_s=WAIT_S))["sum"] == 2
+
+
+def test_process_is_refused_for_async_and_nested_functions(app: Ardiq) -> None:
+    async def coroutine_task() -> None:
+        return None
+
+    def nested() -> None:
+        return None
+
+    with pytest.raises(ValueError, match="sync tasks"):
+        app.task(process=True)(coroutine_task)
+    with pytest.raises(ValueError, match="importable module"):
+        app.task(process=True)(nested)

@@ -233,6 +233,7 @@ class Task(Generic[P, R]):
         timeout_s: float | None,
         priority: int | None,
         result_ttl_s: float | None,
+        process: bool = False,
         options: JobOptions | None = None,
     ) -> None:
         self.app = app
@@ -243,6 +244,7 @@ class Task(Generic[P, R]):
         self.timeout_s = timeout_s
         self.priority = priority
         self.result_ttl_s = result_ttl_s
+        self.process = process
         self.is_async = inspect.iscoroutinefunction(fn)
         self._options = options or JobOptions(priority=priority)
         self._fields = tuple(self._options)
@@ -283,6 +285,7 @@ class Task(Generic[P, R]):
             timeout_s=self.timeout_s,
             priority=self.priority,
             result_ttl_s=self.result_ttl_s,
+            process=self.process,
             options=options,
         )
 
@@ -335,6 +338,7 @@ class Ardiq:
         timeout_s: float | None = None,
         priority: int | None = None,
         result_ttl_s: float | None = None,
+        process: bool = False,
     ) -> _TaskDecorator: ...
 
     def task(
@@ -348,8 +352,14 @@ class Ardiq:
         timeout_s: float | None = None,
         priority: int | None = None,
         result_ttl_s: float | None = None,
+        process: bool = False,
     ) -> Task[Any, Any] | _TaskDecorator:
-        """Registers a task: `@app.task` or `@app.task(retries=3, ...)`."""
+        """Registers a task: `@app.task` or `@app.task(retries=3, ...)`.
+
+        `process=True` runs a sync task in a child process instead of a
+        thread, so that its time limit and aborts are enforced by killing the
+        process. The function must be defined at the top level of an
+        importable module: the child imports it by name."""
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
             task_name = name or fn.__name__
@@ -357,6 +367,14 @@ class Ardiq:
                 raise ValueError(f"a task named {task_name!r} is already registered")
             if retries < 0 or backoff_ms < 0:
                 raise ValueError("retries and backoff_ms must not be negative")
+            if process and inspect.iscoroutinefunction(fn):
+                raise ValueError(
+                    f"{task_name}: process=True is for sync tasks; async tasks are cancelled in place"
+                )
+            if process and (fn.__module__ == "__main__" or "<locals>" in fn.__qualname__):
+                raise ValueError(
+                    f"{task_name}: a process task must be defined at the top level of an importable module"
+                )
             task: Task[Any, Any] = Task(
                 self,
                 fn,
@@ -366,6 +384,7 @@ class Ardiq:
                 timeout_s=timeout_s,
                 priority=priority,
                 result_ttl_s=result_ttl_s,
+                process=process,
             )
             self.tasks[task_name] = task
             return task
@@ -470,6 +489,7 @@ class Ardiq:
         concurrency: int = 100,
         prefetch: int | None = None,
         sync_concurrency: int | None = None,
+        process_concurrency: int | None = None,
         grace_s: float = 30.0,
         visibility_ms: int = 30_000,
         max_deliveries: int = 3,
@@ -482,7 +502,10 @@ class Ardiq:
         until the queue is drained). `prefetch` jobs (default: as many as
         `concurrency`) are fetched ahead so the next batch is ready when slots
         free; `visibility_ms` is the idle time after which a dead worker's jobs
-        are reclaimed; `max_deliveries` bounds runs that end their worker."""
+        are reclaimed; `max_deliveries` bounds runs that end their worker.
+        Sync tasks run in a pool of `sync_concurrency` threads (default:
+        `concurrency`, at most 32); `process=True` tasks in up to
+        `process_concurrency` child processes (default: the CPU count)."""
         from ardiq.worker import Worker
 
         worker = Worker(
@@ -490,6 +513,7 @@ class Ardiq:
             concurrency=concurrency,
             prefetch=prefetch,
             sync_concurrency=sync_concurrency,
+            process_concurrency=process_concurrency,
             burst=burst,
             grace_s=grace_s,
             visibility_ms=visibility_ms,

@@ -5,7 +5,9 @@ An async task is first stepped directly: a coroutine that finishes without
 suspending costs no asyncio Task at all. Only one that really suspends is
 wrapped in a Task, which resumes it where it stopped. Sync tasks run in a
 bounded thread pool; a thread cannot be killed, so a timed-out or aborted
-sync run is reported at once and its eventual result is discarded.
+sync run is reported at once and its eventual result is discarded. Sync
+tasks registered with `process=True` run in child processes instead
+(`ardiq._process`), which a time limit or an abort kills.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import uuid
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
+from ardiq._process import ProcessPool, ProcessTaskError
 from ardiq.errors import Retry
 
 if TYPE_CHECKING:
@@ -63,6 +66,8 @@ async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any
 
 
 def _failure(exc: BaseException) -> tuple[str, str, str, int | None, bool]:
+    if isinstance(exc, ProcessTaskError):
+        return (exc.kind, exc.message, exc.traceback_text, None, True)
     text = "".join(traceback.format_exception(exc))
     if isinstance(exc, Retry):
         return ("Retry", str(exc), text, exc.delay_ms, True)
@@ -79,6 +84,7 @@ class Worker:
         concurrency: int,
         prefetch: int | None,
         sync_concurrency: int | None,
+        process_concurrency: int | None,
         burst: bool,
         grace_s: float,
         visibility_ms: int,
@@ -120,6 +126,7 @@ class Worker:
         self.executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=sync_concurrency or min(32, concurrency), thread_name_prefix="ardiq-sync"
         )
+        self.processes = ProcessPool(process_concurrency or os.cpu_count() or 1)
         self.running: dict[int, asyncio.Future[Any]] = {}
         self.cancel_reasons: dict[int, int] = {}
         self.outcomes: list[tuple[int, int, Any]] = []
@@ -160,6 +167,7 @@ class Worker:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
             self.executor.shutdown(wait=False, cancel_futures=True)
+            self.processes.close()
         if error:
             raise RuntimeError(f"worker {self.worker_id} stopped: {error}")
         logger.info("worker %s stopped", self.worker_id)
@@ -190,6 +198,11 @@ class Worker:
                     future: asyncio.Future[Any] = loop.create_task(_resume(coro, yielded))  # type: ignore[arg-type]
                 else:
                     future = loop.create_task(_with_timeout(coro, timeout_s))  # type: ignore[arg-type]
+                future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
+            elif task.process:
+                # A child process: its time limit and aborts kill it.
+                run = self.processes.run(task.fn.__module__, task.fn.__qualname__, args, kwargs, timeout_s)
+                future = loop.create_task(run)
                 future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
             else:
                 future = loop.run_in_executor(self.executor, functools.partial(task.fn, *args, **kwargs))

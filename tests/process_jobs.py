@@ -1,0 +1,24 @@
+"""Plain functions that the tests register as `process=True` tasks: a child
+process imports them by module and name, so they live at the top level of a
+module on the test path."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def add(x: int, y: int) -> dict[str, int]:
+    return {"sum": x + y, "pid": os.getpid()}
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def sleep_with_pid(pid_file: str, seconds: float) -> str:
+    """Writes its process id to `pid_file`, then sleeps."""
+    Path(pid_file).write_text(str(os.getpid()), encoding="utf-8")
+    time.sleep(seconds)
+    return "woke up"

@@ -1,0 +1,176 @@
+"""Sync tasks registered with `process=True` run in child processes, so that a
+time limit or an abort is enforced: a thread cannot be stopped, a process
+can be killed.
+
+Each child is `python -m ardiq._process FD`: it imports the task's module by
+name, so a process task lives at the top level of an importable module. The
+parent and child speak over a socket pair in frames of a 4-byte big-endian
+length and a MessagePack body (the spec's value table, as on the wire; no
+pickle): the request `[module, qualname, args, kwargs]`, the reply
+`["ok", value]` or `["error", type, message, traceback]`. Children are kept
+and reused; a child that overruns its time or whose job is aborted is
+killed, and a fresh one is started for the next job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import os
+import socket
+import struct
+import subprocess
+import sys
+import traceback
+from typing import Any
+
+from ardiq import _core
+
+_HEADER = struct.Struct(">I")
+
+
+class ProcessTaskError(Exception):
+    """A process task raised: its type name, message and traceback, from the child."""
+
+    def __init__(self, kind: str, message: str, traceback_text: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.traceback_text = traceback_text
+
+
+class _Child:
+    """One child process and the parent's end of its socket."""
+
+    def __init__(self) -> None:
+        parent_end, child_end = socket.socketpair()
+        # The child imports what the parent can: the parent's path, the
+        # current directory included.
+        path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
+        env = dict(os.environ, PYTHONPATH=path)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ardiq._process", str(child_end.fileno())],
+            pass_fds=(child_end.fileno(),),
+            env=env,
+        )
+        child_end.close()
+        parent_end.setblocking(False)
+        self.sock = parent_end
+
+    async def call(self, request: bytes) -> bytes:
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(self.sock, _HEADER.pack(len(request)) + request)
+        (length,) = _HEADER.unpack(await self._read(_HEADER.size))
+        return await self._read(length)
+
+    async def _read(self, count: int) -> bytes:
+        loop = asyncio.get_running_loop()
+        chunks = bytearray()
+        while len(chunks) < count:
+            chunk = await loop.sock_recv(self.sock, count - len(chunks))
+            if not chunk:
+                raise ProcessTaskError(
+                    "ProcessDied", f"the task's process ended with code {self.process.poll()}", ""
+                )
+            chunks += chunk
+        return bytes(chunks)
+
+    def kill(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+
+class ProcessPool:
+    """At most `size` child processes, started when first needed."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("process_concurrency must be at least 1")
+        self.size = size
+        self.idle: list[_Child] = []
+        self._slots: asyncio.Semaphore | None = None
+
+    async def run(
+        self,
+        module: str,
+        qualname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout_s: float | None,
+    ) -> Any:
+        """Runs the function in a child; kills the child when the time limit
+        passes (raising `TimeoutError`) or when the run is cancelled."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.size)
+        request = _core.encode_value([module, qualname, list(args), kwargs])
+        async with self._slots:
+            child = self.idle.pop() if self.idle else _Child()
+            try:
+                async with asyncio.timeout(timeout_s):
+                    reply = await child.call(request)
+            except TimeoutError:
+                child.kill()
+                raise TimeoutError(
+                    f"{qualname} timed out after {timeout_s} s; its process was killed"
+                ) from None
+            except BaseException:
+                child.kill()
+                raise
+            self.idle.append(child)
+        outcome = _core.decode_value(reply)
+        if outcome[0] == "ok":
+            return outcome[1]
+        _, kind, message, traceback_text = outcome
+        raise ProcessTaskError(kind, message, traceback_text)
+
+    def close(self) -> None:
+        """Ends the idle children (running ones end with their cancelled runs)."""
+        idle, self.idle = self.idle, []
+        for child in idle:
+            child.kill()
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    # `@app.task` leaves the `Task` under the function's name.
+    return getattr(target, "fn", target)
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < count:
+        chunk = sock.recv(count - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _serve(fd: int) -> None:
+    """The child's loop: one request at a time until the parent goes away."""
+    sock = socket.socket(fileno=fd)
+    functions: dict[tuple[str, str], Any] = {}
+    while (header := _read_exactly(sock, _HEADER.size)) is not None:
+        body = _read_exactly(sock, _HEADER.unpack(header)[0])
+        if body is None:
+            return
+        module, qualname, args, kwargs = _core.decode_value(body)
+        try:
+            fn = functions.get((module, qualname))
+            if fn is None:
+                fn = functions[(module, qualname)] = _resolve(module, qualname)
+            reply = _core.encode_value(["ok", fn(*args, **kwargs)])
+        except BaseException as exc:
+            text = "".join(traceback.format_exception(exc))
+            reply = _core.encode_value(["error", type(exc).__name__, str(exc), text])
+        sock.sendall(_HEADER.pack(len(reply)) + reply)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))
