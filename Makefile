@@ -13,10 +13,10 @@ help: ## List the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-18s %s\n", $$1, $$2}'
 
 .PHONY: redis
-redis: ## Install redis-server and redis-cli from Debian's packages when missing
-	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then \
+redis: ## Install redis-server, redis-cli and openssl (TLS tests) from Debian's packages when missing
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v openssl >/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools openssl >/dev/null; \
 	fi
 
 $(VENV)/.installed: requirements-dev.txt clients/python/pyproject.toml

@@ -63,7 +63,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float
     raise RuntimeError(f"redis-server did not answer on port {port} within {timeout_s} s")
 
 
-def _redis_server_binary() -> str:
+def redis_server_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: run `make redis` (Debian package redis-server)")
@@ -88,7 +88,7 @@ class RedisServer:
         self.port = self.requested_port or free_port()
         self.process = subprocess.Popen(
             [
-                _redis_server_binary(),
+                redis_server_binary(),
                 "--port",
                 str(self.port),
                 "--bind",

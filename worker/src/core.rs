@@ -3,11 +3,13 @@
 //! request id Python chose, and its reply comes back through the bridge.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ardiq_spec::Error as WireError;
+use futures::FutureExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use tokio::runtime::Runtime;
@@ -200,13 +202,27 @@ impl Core {
         let target = self.target.clone();
         let producer = Arc::clone(&self.producer);
         runtime(py).spawn(async move {
-            let reply = match cell
-                .get_or_try_init(|| target.connect(Some(Duration::from_secs(30))))
-                .await
-            {
-                Ok(conn) => work(conn.clone(), producer).await,
-                Err(err) => Err(CoreError::from(err)),
-            };
+            let handled = AssertUnwindSafe(async {
+                match cell
+                    .get_or_try_init(|| target.connect(Some(Duration::from_secs(30))))
+                    .await
+                {
+                    Ok(conn) => work(conn.clone(), producer).await,
+                    Err(err) => Err(CoreError::from(err)),
+                }
+            })
+            .catch_unwind()
+            .await;
+            // A panic below (a bug, or a library's) fails this request
+            // instead of leaving its caller waiting forever.
+            let reply = handled.unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(ToString::to_string)
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(CoreError::Internal(format!("request failed: {what}")))
+            });
             bridge.reply(request, reply);
             linger().await;
         });

@@ -89,6 +89,9 @@ pub enum CoreError {
     /// A record that does not decode.
     #[error("malformed record: {0}")]
     Malformed(String),
+    /// A request that panicked (a bug, here or in a library).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<redis::RedisError> for CoreError {
@@ -128,6 +131,7 @@ impl From<CoreError> for PyErr {
             CoreError::Auth(_) => AuthenticationFailed::new_err(message),
             CoreError::Redis(_) => RedisCommandError::new_err(message),
             CoreError::Malformed(_) => MalformedRecord::new_err(message),
+            CoreError::Internal(_) => ArdiqError::new_err(message),
         }
     }
 }
