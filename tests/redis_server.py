@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -48,16 +49,21 @@ def free_cluster_port() -> int:
     raise RuntimeError("no free port pair for a cluster node")
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], timeout_s: float = 10.0, tls: ssl.SSLContext | None = None
+) -> None:
+    """Waits until the server on `port` answers PING (over `tls` when given)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"redis-server exited with code {process.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw:
+                sock = tls.wrap_socket(raw) if tls is not None else raw
+                with sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
         except OSError:
             time.sleep(0.02)
     raise RuntimeError(f"redis-server did not answer on port {port} within {timeout_s} s")
@@ -104,7 +110,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for_port(self.port, self.process)
+        wait_for_port(self.port, self.process)
         self.url = f"redis://127.0.0.1:{self.port}/0"
         return self
 

@@ -4,38 +4,15 @@ it, a certificate no public root vouches for is refused with a typed error."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ardiq import Ardiq, RedisUnavailable
-from redis_server import free_port, redis_server_binary
+from redis_server import free_port, redis_server_binary, wait_for_port
 from worker_harness import WAIT_S, run_burst, within
-
-
-def wait_for_tls_port(port: int, process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with code {process.returncode}")
-        try:
-            with (
-                socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw,
-                context.wrap_socket(raw) as sock,
-            ):
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the TLS redis-server did not answer on port {port} within {timeout_s} s")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +39,10 @@ def tls_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_for_tls_port(port, process)
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        wait_for_port(port, process, tls=context)
         yield f"rediss://127.0.0.1:{port}/0"
     finally:
         process.terminate()
