@@ -129,3 +129,27 @@ async def test_sigterm_mid_batch_acks_nothing_unfinished_and_loses_nothing(
         except TimeoutError as unfinished:
             pytest.fail(f"{unfinished}; the second worker's log:\n{second.output()}")
     assert tag_counts(inspector, f"{key}:finished") == {f"job-{n}": 1 for n in range(len(jobs))}
+
+
+async def test_a_handed_back_job_is_taken_at_once_by_the_next_worker(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, spawn_worker: SpawnWorker
+) -> None:
+    # A visibility timeout far longer than the test: only the hand-back's
+    # idle time lets the next worker reclaim the entry now (as in a rolling
+    # restart, where the new worker reclaims at its start).
+    key = run_key()
+    first = spawn_worker(APP, "--grace", "0.3", "--visibility-ms", "120000")
+    job = await app.send("tagged_sleep", key, "slow", 1.0)
+    await eventually(lambda: tag_counts(inspector, f"{key}:started") == {"slow": 1}, "the job starts")
+
+    first.signal(signal.SIGTERM)
+    assert await first.exited() == 0, first.output()
+    assert await job.status() is JobStatus.QUEUED
+
+    second = spawn_worker(APP, "--visibility-ms", "120000")
+    try:
+        assert await job.result(timeout_s=WAIT_S) == "slow"
+    except TimeoutError as unfinished:
+        pytest.fail(f"{unfinished}; the second worker's log:\n{second.output()}")
+    assert tag_counts(inspector, f"{key}:started") == {"slow": 2}
+    assert pending_ids(inspector, keys.stream(5)) == []

@@ -6,7 +6,7 @@
 //! delayed jobs, renew ownership of held entries, reclaim entries of dead
 //! workers, poll abort requests and write heartbeats.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +34,9 @@ const STARVATION_MS: u128 = 10_000;
 const MAX_BACKOFF_MS: u64 = 3_600_000;
 /// How often held entries are checked against the abort set.
 const ABORT_POLL: Duration = Duration::from_millis(500);
+/// Idle time given to handed-back entries: longer than any visibility
+/// timeout (about 30 years), so every reclaim pass takes them.
+const HANDED_BACK_IDLE_MS: u64 = 1_000_000_000_000;
 
 /// Now, in ms since the epoch.
 pub fn now_ms() -> i64 {
@@ -189,6 +192,8 @@ enum Action {
         ttl_ms: u64,
     },
     Release {
+        priority: u32,
+        entry_id: String,
         job_id: String,
     },
     Dead(DeadItem),
@@ -482,6 +487,8 @@ impl Engine {
         };
         for held in released {
             self.send(Action::Release {
+                priority: held.priority,
+                entry_id: held.entry_id,
                 job_id: held.job.id,
             });
         }
@@ -646,6 +653,8 @@ impl Engine {
                 finish(status(State::Aborted, Vec::new(), Some(error)))
             }
             Outcome::Interrupted => Action::Release {
+                priority: held.priority,
+                entry_id: held.entry_id.clone(),
                 job_id: job.id.clone(),
             },
         }
@@ -1337,7 +1346,11 @@ impl Engine {
                         .invoke_async(conn)
                         .await?;
                 }
-                Action::Release { job_id } => releases.push(job_id.as_str()),
+                Action::Release {
+                    priority,
+                    entry_id,
+                    job_id,
+                } => releases.push((*priority, entry_id.as_str(), job_id.as_str())),
                 Action::Dead(dead) => {
                     let _: String = self
                         .scripts
@@ -1364,11 +1377,36 @@ impl Engine {
             let _: i64 = finish.invoke_async(conn).await?;
         }
         if !releases.is_empty() {
-            let _: i64 = redis::cmd("HDEL")
+            // Handed back unacked, with an idle time past any visibility
+            // timeout: the next reclaim pass of any worker (a new worker's
+            // first, at its start) takes them. JUSTID counts no delivery.
+            let mut pipe = redis::pipe();
+            let mut by_level: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+            for (priority, entry_id, _) in &releases {
+                by_level.entry(*priority).or_default().push(entry_id);
+            }
+            for (priority, entry_ids) in by_level {
+                pipe.cmd("XCLAIM")
+                    .arg(self.keys.stream(priority))
+                    .arg(GROUP)
+                    .arg(&self.config.worker_id)
+                    .arg(0)
+                    .arg(entry_ids)
+                    .arg("IDLE")
+                    .arg(HANDED_BACK_IDLE_MS)
+                    .arg("JUSTID")
+                    .ignore();
+            }
+            pipe.cmd("HDEL")
                 .arg(self.keys.running())
-                .arg(&releases)
-                .query_async(conn)
-                .await?;
+                .arg(
+                    releases
+                        .iter()
+                        .map(|(_, _, job_id)| *job_id)
+                        .collect::<Vec<_>>(),
+                )
+                .ignore();
+            pipe.exec_async(conn).await?;
         }
         Ok(())
     }
