@@ -1431,8 +1431,13 @@ def scripts_area() -> None:
     )
 
     # fetch.lua
-    def fetch_state(levels: dict[int, list[tuple[str, str]]], pending: dict[int, list[str]]) -> list[Any]:
-        """All ten streams with the group; `levels`: priority -> (job id, entry id)."""
+    def fetch_state(
+        levels: dict[int, list[tuple[str, str]]],
+        pending: dict[int, list[str]],
+        running: list[str],
+        aborts: list[str],
+    ) -> list[Any]:
+        """All ten streams with the group, `running` and `abort`; `levels`: priority -> (job id, entry id)."""
         states: list[Any] = []
         for priority in range(9, -1, -1):
             group: dict[str, Any] = {"name": "ardiq"}
@@ -1451,9 +1456,17 @@ def scripts_area() -> None:
                     "groups": [group],
                 }
             )
+        if running:
+            states.append(
+                {"key": P + "running", "type": "hash", "fields": [[tx(i), tx("w1")] for i in running]}
+            )
+        if aborts:
+            states.append({"key": P + "abort", "type": "set", "members": [tx(i) for i in aborts]})
         return states
 
-    def fetch_reply(levels: dict[int, list[tuple[str, str]]], taken: dict[int, int]) -> Any:
+    def fetch_reply(
+        levels: dict[int, list[tuple[str, str]]], taken: dict[int, int], aborted: list[str]
+    ) -> Any:
         streams = []
         for priority in sorted(taken, reverse=True):
             entries = []
@@ -1462,42 +1475,48 @@ def scripts_area() -> None:
                 fields = [tx("id"), tx(job_id), tx("task"), tx("add"), tx("job"), hx(record)]
                 entries.append({"array": [{"bulk": tx(entry_id)}, {"array": [{"bulk": f} for f in fields]}]})
             streams.append({"array": [{"bulk": tx(P + f"stream:{priority}")}, {"array": entries}]})
-        return {"array": streams}
+        return {"array": [{"array": streams}, {"array": [{"bulk": tx(i)} for i in aborted]}]}
 
     fetch_levels = {9: [("j9", "1-0")], 5: [("j1", "1-0"), ("j4", "2-0"), ("j5", "3-0")], 1: [("jl", "1-0")]}
-    fetch_keys = [P + f"stream:{p}" for p in range(9, -1, -1)]
+    fetch_keys = [P + "running", P + "abort", *(P + f"stream:{p}" for p in range(9, -1, -1))]
     case(
         "fetch.higher_levels_first",
         (
             "levels are read from 9 down, each asked only for what is still missing: 3 wanted takes"
-            " the one entry of level 9 and the first two of level 5; level 1 is not read"
+            " the one entry of level 9 and the first two of level 5, level 1 is not read; the ids read"
+            " go to running for the consumer, and those in abort come back"
         ),
         "fetch",
-        fetch_state(fetch_levels, {}),
+        fetch_state(fetch_levels, {}, [], ["j4", "jl"]),
         fetch_keys,
         [tx("ardiq"), tx("w1"), tx("3")],
-        fetch_reply(fetch_levels, {9: 1, 5: 2}),
-        fetch_state(fetch_levels, {9: ["1-0"], 5: ["1-0", "2-0"]}),
+        fetch_reply(fetch_levels, {9: 1, 5: 2}, ["j4"]),
+        fetch_state(fetch_levels, {9: ["1-0"], 5: ["1-0", "2-0"]}, ["j9", "j1", "j4"], ["j4", "jl"]),
     )
     case(
         "fetch.every_level_when_short",
         "more wanted than queued: every level with entries gives them all, highest first",
         "fetch",
-        fetch_state(fetch_levels, {}),
+        fetch_state(fetch_levels, {}, [], []),
         fetch_keys,
         [tx("ardiq"), tx("w1"), tx("10")],
-        fetch_reply(fetch_levels, {9: 1, 5: 3, 1: 1}),
-        fetch_state(fetch_levels, {9: ["1-0"], 5: ["1-0", "2-0", "3-0"], 1: ["1-0"]}),
+        fetch_reply(fetch_levels, {9: 1, 5: 3, 1: 1}, []),
+        fetch_state(
+            fetch_levels,
+            {9: ["1-0"], 5: ["1-0", "2-0", "3-0"], 1: ["1-0"]},
+            ["j9", "j1", "j4", "j5", "jl"],
+            [],
+        ),
     )
     case(
         "fetch.none",
-        "nothing queued: an empty reply",
+        "nothing queued: two empty arrays, nothing written",
         "fetch",
-        fetch_state({}, {}),
+        fetch_state({}, {}, [], []),
         fetch_keys,
         [tx("ardiq"), tx("w1"), tx("200")],
-        {"array": []},
-        fetch_state({}, {}),
+        {"array": [{"array": []}, {"array": []}]},
+        fetch_state({}, {}, [], []),
     )
 
     # renew.lua

@@ -661,7 +661,16 @@ impl Engine {
     }
 
     /// Turns fetched or reclaimed entries into held jobs (or dead letters).
-    async fn accept(&self, conn: &mut Conn, entries: Vec<(u32, StreamId)>, dispatch: bool) {
+    /// `fetched`: for entries `fetch.lua` read, the ids it found aborted (it
+    /// has recorded them all in `running`); `None` for entries read or
+    /// reclaimed otherwise, which this records and checks itself.
+    async fn accept(
+        &self,
+        conn: &mut Conn,
+        entries: Vec<(u32, StreamId)>,
+        dispatch: bool,
+        fetched: Option<HashSet<String>>,
+    ) {
         let now = now_ms();
         let mut good = Vec::new();
         for (priority, entry) in entries {
@@ -686,23 +695,9 @@ impl Engine {
             return;
         }
         let ids: Vec<&str> = good.iter().map(|(_, _, a)| a.job.id.as_str()).collect();
-        let mut pipe = redis::pipe();
-        pipe.cmd("SMISMEMBER").arg(self.keys.abort()).arg(&ids);
-        let mut hset = redis::cmd("HSET");
-        hset.arg(self.keys.running());
-        for id in &ids {
-            hset.arg(*id).arg(&self.config.worker_id);
-        }
-        pipe.add_command(hset).ignore();
-        let aborted: Vec<bool> = match pipe.query_async::<(Vec<bool>,)>(conn).await {
-            Ok((flags,)) => flags,
-            Err(err) => {
-                self.log(
-                    30,
-                    format!("abort check failed, running the batch anyway: {err}"),
-                );
-                vec![false; ids.len()]
-            }
+        let aborted = match fetched {
+            Some(aborted) => ids.iter().map(|id| aborted.contains(*id)).collect(),
+            None => self.register(conn, &ids).await,
         };
         {
             let mut local = self.local.lock().expect("local");
@@ -736,6 +731,29 @@ impl Engine {
         }
         if dispatch {
             self.dispatch();
+        }
+    }
+
+    /// Records `ids` in `running` for this worker and returns which of them
+    /// have an abort request (one round trip).
+    async fn register(&self, conn: &mut Conn, ids: &[&str]) -> Vec<bool> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMISMEMBER").arg(self.keys.abort()).arg(ids);
+        let mut hset = redis::cmd("HSET");
+        hset.arg(self.keys.running());
+        for id in ids {
+            hset.arg(*id).arg(&self.config.worker_id);
+        }
+        pipe.add_command(hset).ignore();
+        match pipe.query_async::<(Vec<bool>,)>(conn).await {
+            Ok((flags,)) => flags,
+            Err(err) => {
+                self.log(
+                    30,
+                    format!("abort check failed, running the batch anyway: {err}"),
+                );
+                vec![false; ids.len()]
+            }
         }
     }
 
@@ -842,21 +860,26 @@ impl Engine {
         Ok(Self::entries_of(reply).collect())
     }
 
-    /// Reads up to `want` entries level by level, highest priority first
-    /// (`fetch.lua`: one round trip for the whole pass).
+    /// Reads up to `want` entries level by level, highest priority first,
+    /// records them in `running` and returns them with the ids that have an
+    /// abort request (`fetch.lua`: one round trip for the whole pass).
     async fn read_by_priority(
         &self,
         reader: &mut Conn,
         streams: &[String],
         want: usize,
-    ) -> Result<Vec<(u32, StreamId)>, redis::RedisError> {
-        let mut fetch = self.scripts.fetch.prepare_invoke();
+    ) -> Result<(Vec<(u32, StreamId)>, HashSet<String>), redis::RedisError> {
+        let mut fetch = self.scripts.fetch.key(self.keys.running());
+        fetch.key(self.keys.abort());
         for stream in streams {
             fetch.key(stream);
         }
         fetch.arg(GROUP).arg(&self.config.worker_id).arg(want);
-        let reply: StreamReadReply = fetch.invoke_async(reader).await?;
-        Ok(Self::entries_of(Some(reply)).collect())
+        let (reply, aborted): (StreamReadReply, Vec<String>) = fetch.invoke_async(reader).await?;
+        Ok((
+            Self::entries_of(Some(reply)).collect(),
+            aborted.into_iter().collect(),
+        ))
     }
 
     async fn fetcher(self: Arc<Self>, mut conn: Conn, mut reader: Conn) {
@@ -878,8 +901,9 @@ impl Engine {
                 self.slot_freed.notified().await;
                 continue;
             }
-            let entries = match self.read_by_priority(&mut reader, &streams, want).await {
-                Ok(entries) => entries,
+            let (entries, aborted) = match self.read_by_priority(&mut reader, &streams, want).await
+            {
+                Ok(read) => read,
                 Err(err) => {
                     self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
                     if self.sleep_or_stop(Duration::from_secs(1)).await {
@@ -890,7 +914,7 @@ impl Engine {
             };
             if !entries.is_empty() {
                 drained_once = false;
-                self.accept(&mut conn, entries, true).await;
+                self.accept(&mut conn, entries, true, Some(aborted)).await;
                 continue;
             }
             if self.config.burst {
@@ -913,7 +937,7 @@ impl Engine {
                 .read(&mut reader, &streams, 1, Some(self.config.block_ms))
                 .await
             {
-                Ok(woken) if !woken.is_empty() => self.accept(&mut conn, woken, false).await,
+                Ok(woken) if !woken.is_empty() => self.accept(&mut conn, woken, false, None).await,
                 Ok(_) => {}
                 Err(err) => {
                     self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
@@ -1073,7 +1097,7 @@ impl Engine {
                     runnable.push((priority, entry));
                 }
             }
-            self.accept(conn, runnable, true).await;
+            self.accept(conn, runnable, true, None).await;
         }
         Ok(())
     }
