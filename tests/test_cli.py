@@ -3,10 +3,11 @@ errors with exit code 1, and the dead-letter commands."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
-from ardiq import Ardiq, JobStatus
+from ardiq import Ardiq, JobFailed, JobStatus
 from redis_server import free_port
 from worker_harness import WAIT_S, run_burst, run_cli
 
@@ -39,6 +40,25 @@ async def test_burst_run_drains_the_queue_and_exits_zero(redis_url: str, queue: 
 
     assert done.returncode == 0, done.stderr
     assert [await job.result(timeout_s=WAIT_S) for job in jobs] == [f"hello n{n}" for n in range(20)]
+
+
+async def test_process_tasks_run_in_child_processes_of_the_cli_worker(
+    redis_url: str, queue: str, app: Ardiq
+) -> None:
+    quick = await app.send("pid_or_nap", 0.0)
+    slow = await app.send("pid_or_nap", 30.0)
+
+    done = run_cli(
+        redis_url, queue, "run", APP, "--burst", "--process-concurrency", "2", "--sync-concurrency", "2"
+    )
+
+    assert done.returncode == 0, done.stderr
+    pid = await quick.result(timeout_s=WAIT_S)
+    assert isinstance(pid, int)
+    assert pid != os.getpid()
+    with pytest.raises(JobFailed) as failed:
+        await slow.result(timeout_s=WAIT_S)
+    assert failed.value.remote_type == "TimeoutError"
 
 
 async def test_burst_run_of_an_empty_queue_exits_zero(redis_url: str, queue: str) -> None:

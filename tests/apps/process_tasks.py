@@ -53,3 +53,11 @@ def blocking_sleep(key: str, seconds: float) -> str:
     time.sleep(seconds)
     counters.incr(f"{key}:finished")
     return f"slept {seconds} s"
+
+
+@app.task(process=True, timeout_s=0.5)
+def pid_or_nap(seconds: float) -> int:
+    """Runs in a child process of the worker: returns that process's id
+    after `seconds`, or is killed by its time limit."""
+    time.sleep(seconds)
+    return os.getpid()

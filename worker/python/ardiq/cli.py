@@ -41,6 +41,8 @@ async def _run(args: argparse.Namespace) -> None:
     await app.run_worker(
         burst=args.burst,
         concurrency=args.concurrency,
+        sync_concurrency=args.sync_concurrency,
+        process_concurrency=args.process_concurrency,
         grace_s=args.grace,
         visibility_ms=args.visibility_ms,
         max_deliveries=args.max_deliveries,
@@ -74,6 +76,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("app", metavar="MODULE:APP")
     run.add_argument("--burst", action="store_true", help="drain the queue, then exit 0")
     run.add_argument("--concurrency", type=int, default=100, help="most jobs at once (default 100)")
+    run.add_argument(
+        "--sync-concurrency", type=int, help="threads for sync tasks (default: concurrency, at most 32)"
+    )
+    run.add_argument(
+        "--process-concurrency", type=int, help="child processes for process=True tasks (default: CPU count)"
+    )
     run.add_argument("--grace", type=float, default=30.0, help="seconds to finish running jobs on SIGTERM")
     run.add_argument(
         "--visibility-ms", type=int, default=30_000, help="idle ms before a dead worker's job is reclaimed"
