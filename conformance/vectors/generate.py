@@ -771,7 +771,7 @@ def scripts_area() -> None:
     # enqueue.lua
     case(
         "enqueue.queued",
-        'due "0": status QUEUED (SET NX) and one stream entry id, task, job',
+        'due "0": status QUEUED (SETNX) and one stream entry id, task, job',
         "enqueue",
         [],
         [*enq_keys, P + "job:j1", P + "stream:5"],

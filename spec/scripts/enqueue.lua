@@ -11,7 +11,8 @@
 -- ARGV[4i]       Job record (protobuf bytes)
 -- Reply: array with one element per job: the stream entry id (queued),
 --        "scheduled" (delayed), or 0 (duplicate, nothing written).
--- Commands: per queued job SET + XADD; per delayed job SET + HSET + ZADD.
+-- Commands: per queued job SETNX + XADD; per delayed job SETNX + HSET + ZADD
+-- (SETNX, not SET ... NX: its integer reply is cheaper for Lua to take).
 local QUEUED = "\10\0031.0\16\1"
 local SCHEDULED = "\10\0031.0\16\2"
 local reply = {}
@@ -20,13 +21,13 @@ for i = 1, n do
   local id, task, due, job = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
   local status_key, stream_key = KEYS[2 + 2 * i - 1], KEYS[2 + 2 * i]
   if due == "0" then
-    if redis.call("SET", status_key, QUEUED, "NX") then
+    if redis.call("SETNX", status_key, QUEUED) == 1 then
       reply[i] = redis.call("XADD", stream_key, "*", "id", id, "task", task, "job", job)
     else
       reply[i] = 0
     end
   else
-    if redis.call("SET", status_key, SCHEDULED, "NX") then
+    if redis.call("SETNX", status_key, SCHEDULED) == 1 then
       redis.call("HSET", KEYS[2], id, job)
       redis.call("ZADD", KEYS[1], due, id)
       reply[i] = "scheduled"
