@@ -1,6 +1,7 @@
 """`rediss://` URLs: the core speaks TLS (rustls) to a redis-server started
 here with a self-signed certificate. `#insecure` skips verification; without
-it, a certificate no public root vouches for is refused with a typed error."""
+it, a certificate no public root vouches for is refused with a typed error.
+The pure-Python client (redis-py's TLS) talks to the same server."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from ardiq import Ardiq, RedisUnavailable
+from ardiq_client import AsyncClient
 from redis_server import free_port, redis_server_binary, wait_for_port
 from worker_harness import WAIT_S, run_burst, within
 
@@ -69,5 +71,21 @@ async def test_a_certificate_no_root_vouches_for_is_refused(tls_url: str) -> Non
     try:
         with pytest.raises(RedisUnavailable, match="certificate"):
             await within(app.ping(), WAIT_S, "the refused TLS connection to fail")
+    finally:
+        await app.close()
+
+
+async def test_the_pure_python_client_enqueues_and_reads_over_tls(tls_url: str) -> None:
+    app = Ardiq(f"{tls_url}#insecure", queue="tls-client")
+
+    @app.task
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    try:
+        async with AsyncClient.from_url(f"{tls_url}?ssl_cert_reqs=none", queue="tls-client") as client:
+            job = await client.send("add", (20, 22))
+            await run_burst(app)
+            assert await job.result(timeout_s=WAIT_S) == 42
     finally:
         await app.close()
