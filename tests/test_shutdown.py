@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import redis
-from ardiq import Ardiq, JobStatus
+from ardiq import Ardiq, Job, JobStatus
 from wire_records import Keys, counter, entry_job_ids, pending_ids
 from worker_harness import WAIT_S, SpawnWorker, eventually
 
@@ -25,6 +25,24 @@ def run_key() -> str:
 def tag_counts(inspector: redis.Redis, key: str) -> dict[str, int]:
     counts: Any = inspector.hgetall(key)
     return {tag.decode(): int(n) for tag, n in counts.items()}
+
+
+async def stop_past_the_grace(
+    app: Ardiq,
+    inspector: redis.Redis,
+    spawn_worker: SpawnWorker,
+    key: str,
+    seconds: float,
+    visibility_ms: int,
+) -> Job[Any]:
+    """Starts a `seconds`-long job on a worker with a 0.3 s grace, SIGTERMs the
+    worker while it runs and waits for a clean exit; returns the job."""
+    worker = spawn_worker(APP, "--grace", "0.3", "--visibility-ms", str(visibility_ms))
+    job = await app.send("tagged_sleep", key, "slow", seconds)
+    await eventually(lambda: tag_counts(inspector, f"{key}:started") == {"slow": 1}, "the job starts")
+    worker.signal(signal.SIGTERM)
+    assert await worker.exited() == 0, worker.output()
+    return job
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -65,13 +83,8 @@ async def test_job_still_running_after_the_grace_period_is_handed_back_unacked(
     app: Ardiq, inspector: redis.Redis, keys: Keys, spawn_worker: SpawnWorker
 ) -> None:
     key = run_key()
-    worker = spawn_worker(APP, "--grace", "0.3", "--visibility-ms", "1000")
-    job = await app.send("tagged_sleep", key, "slow", 3.0)
-    await eventually(lambda: tag_counts(inspector, f"{key}:started") == {"slow": 1}, "the job starts")
+    job = await stop_past_the_grace(app, inspector, spawn_worker, key, seconds=3.0, visibility_ms=1000)
 
-    worker.signal(signal.SIGTERM)
-
-    assert await worker.exited() == 0, worker.output()
     assert tag_counts(inspector, f"{key}:finished") == {}
     assert await job.status() is JobStatus.QUEUED
     assert entry_job_ids(inspector, keys.stream(5)) == [job.id]
@@ -138,12 +151,7 @@ async def test_a_handed_back_job_is_taken_at_once_by_the_next_worker(
     # idle time lets the next worker reclaim the entry now (as in a rolling
     # restart, where the new worker reclaims at its start).
     key = run_key()
-    first = spawn_worker(APP, "--grace", "0.3", "--visibility-ms", "120000")
-    job = await app.send("tagged_sleep", key, "slow", 1.0)
-    await eventually(lambda: tag_counts(inspector, f"{key}:started") == {"slow": 1}, "the job starts")
-
-    first.signal(signal.SIGTERM)
-    assert await first.exited() == 0, first.output()
+    job = await stop_past_the_grace(app, inspector, spawn_worker, key, seconds=1.0, visibility_ms=120_000)
     assert await job.status() is JobStatus.QUEUED
 
     second = spawn_worker(APP, "--visibility-ms", "120000")
