@@ -84,6 +84,23 @@ def pack(value: Any) -> bytes:
     return packed
 
 
+def pack_args(args: list[Any]) -> bytes:
+    """Canonical MessagePack of a job's `args`: an array of user values. The
+    array itself is no nesting level (SPEC.md section 4): each argument may
+    nest 64 deep."""
+    items = [to_python(expand(item)) for item in args]
+    packed: bytes = msgpack.packb(items, use_bin_type=True, use_single_float=False)
+    return packed
+
+
+def pack_kwargs(kwargs: list[list[Any]]) -> bytes:
+    """Canonical MessagePack of a job's `kwargs`: a map of user values, the
+    map itself no nesting level."""
+    items = {key: to_python(expand(item)) for key, item in kwargs}
+    packed: bytes = msgpack.packb(items, use_bin_type=True, use_single_float=False)
+    return packed
+
+
 def same(expected: Any, actual: Any) -> bool:
     """Whether two typed values are the same value (floats bit for bit, NaN equal to NaN)."""
     if not isinstance(expected, dict) or not isinstance(actual, dict) or len(actual) != 1:

@@ -22,6 +22,10 @@ from conformance import records, typed
 
 OUT = Path(__file__).resolve().parent / "v1"
 NOW = 1_700_000_000_000
+# SPEC.md section 5.
+MAX_DURATION_MS = 3_155_760_000_000
+MAX_SCHEDULE_MS = 253_402_300_799_999
+MAX_RETRIES = 1_000
 Case = dict[str, Any]
 
 # SPEC.md section 6 states these bytes; the generator must agree with the spec's text.
@@ -458,9 +462,9 @@ def enqueue_area() -> None:
             due = 0
         fields: dict[str, Any] = job_fields(id=job_id, task=task)
         if args:
-            fields["args"] = typed.pack({"array": args}).hex()
+            fields["args"] = typed.pack_args(args).hex()
         if kwargs:
-            fields["kwargs"] = typed.pack({"map": kwargs}).hex()
+            fields["kwargs"] = typed.pack_kwargs(kwargs).hex()
         if priority:
             fields["priority"] = priority
         fields["enqueued_ms"] = str(now_ms)
@@ -492,24 +496,28 @@ def enqueue_area() -> None:
         description: str,
         error: str,
         *,
+        queue: str = "default",
         task: str = "add",
         args: list[Any] | None = None,
+        kwargs: list[list[Any]] | None = None,
         options: dict[str, Any],
+        may_skip: bool = False,
     ) -> None:
-        cases.append(
-            {
-                "name": f"enqueue.invalid.{name}",
-                "description": description,
-                "op": "build_enqueue",
-                "queue": "default",
-                "task": task,
-                "args": args or [],
-                "kwargs": [],
-                "options": options,
-                "now_ms": NOW,
-                "error": error,
-            }
-        )
+        case: Case = {
+            "name": f"enqueue.invalid.{name}",
+            "description": description,
+            "op": "build_enqueue",
+            "queue": queue,
+            "task": task,
+            "args": args or [],
+            "kwargs": kwargs or [],
+            "options": options,
+            "now_ms": NOW,
+            "error": error,
+        }
+        if may_skip:
+            case["may_skip"] = True
+        cases.append(case)
 
     ok(
         "defaults",
@@ -649,6 +657,184 @@ def enqueue_area() -> None:
         args=[i(1), {"unsupported": "int_too_large"}],
         options={"job_id": "x"},
     )
+    # Nesting (SPEC.md section 4): the args array and kwargs map are not counted.
+    deep: Any = i(1)
+    for _ in range(typed.MAX_DEPTH):
+        deep = {"array": [deep]}
+    too_deep: Any = {"array": [deep]}
+    ok(
+        "arg_depth_64",
+        "an argument nested 64 deep is allowed: the args array itself is not counted",
+        args=[deep],
+        options={"job_id": "job-14"},
+    )
+    ok(
+        "kwarg_depth_64",
+        "a keyword argument nested 64 deep is allowed: the kwargs map itself is not counted",
+        kwargs=[["deep", deep]],
+        options={"job_id": "job-15"},
+    )
+    bad(
+        "arg_depth_65",
+        "an argument nested 65 deep is refused",
+        "UnsupportedValue",
+        args=[too_deep],
+        options={"job_id": "x"},
+    )
+    bad(
+        "kwarg_depth_65",
+        "a keyword argument nested 65 deep is refused",
+        "UnsupportedValue",
+        kwargs=[["deep", too_deep]],
+        options={"job_id": "x"},
+    )
+
+    # Bounds (SPEC.md section 5): the largest value is allowed, one more is not.
+    ok(
+        "delay_max",
+        "delay_ms of 100 years (3,155,760,000,000) is the largest allowed",
+        options={"job_id": "job-16", "delay_ms": MAX_DURATION_MS},
+    )
+    ok(
+        "schedule_max",
+        "schedule_ms of 9999-12-31T23:59:59.999Z is the latest allowed",
+        options={"job_id": "job-17", "schedule_ms": MAX_SCHEDULE_MS},
+    )
+    ok(
+        "overrides_max",
+        "the largest max_retries (1,000) and durations (100 years) are written as given",
+        options={
+            "job_id": "job-18",
+            "max_retries": MAX_RETRIES,
+            "timeout_ms": MAX_DURATION_MS,
+            "backoff_ms": MAX_DURATION_MS,
+            "result_ttl_ms": MAX_DURATION_MS,
+        },
+    )
+    bad(
+        "delay_over_max",
+        "delay_ms one past 100 years",
+        "InvalidDelay",
+        options={"job_id": "x", "delay_ms": MAX_DURATION_MS + 1},
+    )
+    bad(
+        "delay_2_64",
+        "delay_ms of 2^64 is a typed error, not an overflow",
+        "InvalidDelay",
+        options={"job_id": "x", "delay_ms": 2**64},
+        may_skip=True,
+    )
+    bad(
+        "schedule_over_max",
+        "schedule_ms one past 9999-12-31T23:59:59.999Z",
+        "InvalidDelay",
+        options={"job_id": "x", "schedule_ms": MAX_SCHEDULE_MS + 1},
+    )
+    bad(
+        "negative_schedule",
+        "schedule_ms must not be negative (it is not 'in the past')",
+        "InvalidDelay",
+        options={"job_id": "x", "schedule_ms": -1},
+    )
+    bad(
+        "delay_and_schedule",
+        "delay_ms and schedule_ms together",
+        "InvalidDelay",
+        options={"job_id": "x", "delay_ms": 10, "schedule_ms": NOW + 10},
+        may_skip=True,
+    )
+    bad(
+        "max_retries_over_max",
+        "max_retries of 1,001",
+        "InvalidOption",
+        options={"job_id": "x", "max_retries": MAX_RETRIES + 1},
+    )
+    bad(
+        "max_retries_negative",
+        "max_retries of -1",
+        "InvalidOption",
+        options={"job_id": "x", "max_retries": -1},
+        may_skip=True,
+    )
+    for option in ("timeout_ms", "backoff_ms", "result_ttl_ms"):
+        bad(
+            f"{option}_over_max",
+            f"{option} one past 100 years",
+            "InvalidOption",
+            options={"job_id": "x", option: MAX_DURATION_MS + 1},
+        )
+        bad(
+            f"{option}_negative",
+            f"{option} of -1",
+            "InvalidOption",
+            options={"job_id": "x", option: -1},
+            may_skip=True,
+        )
+    bad(
+        "result_ttl_ms_2_63",
+        "result_ttl_ms of 2^63 (a uint64 in the record, but no Redis TTL) is refused at enqueue",
+        "InvalidOption",
+        options={"job_id": "x", "result_ttl_ms": 2**63},
+    )
+    bad(
+        "priority_bool",
+        "a boolean is not a priority, although some languages count it as an int",
+        "InvalidPriority",
+        options={"job_id": "x", "priority": True},
+        may_skip=True,
+    )
+    bad(
+        "priority_fraction",
+        "a non-integral priority",
+        "InvalidPriority",
+        options={"job_id": "x", "priority": 1.5},
+        may_skip=True,
+    )
+    bad(
+        "max_retries_bool",
+        "a boolean is not a retry count",
+        "InvalidOption",
+        options={"job_id": "x", "max_retries": True},
+        may_skip=True,
+    )
+
+    # Names (SPEC.md sections 1 and 5).
+    ok(
+        "queue_128_bytes",
+        "a queue name of exactly 128 bytes is allowed",
+        queue="q" * 128,
+        options={"job_id": "job-19"},
+    )
+    ok(
+        "id_not_white_space",
+        "U+001F and U+200B are not White_Space: allowed in a job id",
+        options={"job_id": "a\u001fb\u200bc"},
+    )
+    bad(
+        "queue_empty", "a queue name must not be empty", "InvalidQueueName", queue="", options={"job_id": "x"}
+    )
+    bad(
+        "queue_129_bytes",
+        "a queue name is at most 128 bytes",
+        "InvalidQueueName",
+        queue="q" * 129,
+        options={"job_id": "x"},
+    )
+    bad(
+        "queue_brace",
+        "a queue name has no braces (they are the hash tag)",
+        "InvalidQueueName",
+        queue="a{b",
+        options={"job_id": "x"},
+    )
+    bad(
+        "queue_white_space",
+        "U+3000 IDEOGRAPHIC SPACE is white space",
+        "InvalidQueueName",
+        queue="a\u3000b",
+        options={"job_id": "x"},
+    )
+    bad("id_nel", "U+0085 NEXT LINE is white space", "InvalidJobId", options={"job_id": "a\u0085b"})
     write("enqueue", "build_enqueue: one job's exact enqueue.lua KEYS and ARGV at a fixed clock.", cases)
 
 
