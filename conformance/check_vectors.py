@@ -124,6 +124,8 @@ def seed_stream(client: redis.Redis, key: str, state: dict[str, Any]) -> None:
         raw(client, "XGROUP", "DESTROY", key, "conformance-seed")
     for group in groups:
         raw(client, "XGROUP", "CREATE", key, group["name"], "0", "MKSTREAM")
+        for consumer in group.get("consumers", []):
+            raw(client, "XGROUP", "CREATECONSUMER", key, group["name"], consumer)
         for read in group.get("reads", []):
             raw(
                 client,
@@ -137,6 +139,21 @@ def seed_stream(client: redis.Redis, key: str, state: dict[str, Any]) -> None:
                 key,
                 ">",
             )
+        if "idle_ms" in group:
+            # Age every pending entry, keeping its consumer; JUSTID counts no delivery.
+            for item in raw(client, "XPENDING", key, group["name"], "-", "+", 100000):
+                raw(
+                    client,
+                    "XCLAIM",
+                    key,
+                    group["name"],
+                    item[1],
+                    0,
+                    item[0],
+                    "IDLE",
+                    group["idle_ms"],
+                    "JUSTID",
+                )
 
 
 def check_database(client: redis.Redis, states: list[dict[str, Any]]) -> dict[str, list[bytes]]:
@@ -222,6 +239,20 @@ def check_stream(client: redis.Redis, key: str, state: dict[str, Any]) -> list[b
             raise MismatchError(
                 f"{key}: group {group['name']} pending {actual_pending!r}, expected {wanted_pending!r}"
             )
+        for item, wanted_item in zip(pending, group.get("pending", []), strict=True):
+            idle = int(item[2])
+            low, high = wanted_item.get("min_idle_ms", 0), wanted_item.get("max_idle_ms")
+            if idle < low or (high is not None and idle > high):
+                raise MismatchError(
+                    f"{key}: entry {wanted_item['id']} idle {idle} ms, expected {low}..{high}"
+                )
+        if "consumers" in group:
+            infos = raw(client, "XINFO", "CONSUMERS", key, group["name"])
+            actual = sorted(dict(zip(info[::2], info[1::2], strict=True))[b"name"] for info in infos)
+            if actual != sorted(name.encode() for name in group["consumers"]):
+                raise MismatchError(
+                    f"{key}: group {group['name']} consumers {actual!r}, expected {group['consumers']!r}"
+                )
     return ids
 
 

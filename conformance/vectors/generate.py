@@ -1316,8 +1316,8 @@ def scripts_area() -> None:
         "finish",
         fin_before,
         [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
-        [tx("ardiq"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
-        {"int": 1},
+        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        {"array": []},
         [
             {
                 "key": P + "stream:5",
@@ -1335,8 +1335,8 @@ def scripts_area() -> None:
         "finish",
         [string(P + "job:j1", QUEUED), *fin_before],
         [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
-        [tx("ardiq"), tx("1-0"), tx("j1"), tx("0"), hx(complete)],
-        {"int": 1},
+        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("0"), hx(complete)],
+        {"array": []},
         [
             {
                 "key": P + "stream:5",
@@ -1370,6 +1370,7 @@ def scripts_area() -> None:
         [P + "running", P + "abort", P + "stream:5", P + "job:j1", P + "stream:9", P + "job:j2"],
         [
             tx("ardiq"),
+            tx("w1"),
             tx("1-0"),
             tx("j1"),
             tx("60000"),
@@ -1379,7 +1380,7 @@ def scripts_area() -> None:
             tx("60000"),
             hx(failed),
         ],
-        {"int": 2},
+        {"array": []},
         [
             {
                 "key": P + "stream:5",
@@ -1398,11 +1399,97 @@ def scripts_area() -> None:
         ],
     )
 
+    # A stream whose entry 1-0 (j1) another consumer reclaimed: w1 owns only 2-0 (j4).
+    reclaimed_before = [
+        string(P + "job:j1", QUEUED),
+        {
+            "key": P + "stream:5",
+            "type": "stream",
+            "entries": [entry("j1", j1, entry_id="1-0"), entry("j4", job("j4"), entry_id="2-0")],
+            "groups": [
+                {"name": "ardiq", "reads": [{"consumer": "w2", "count": 1}, {"consumer": "w1", "count": 1}]}
+            ],
+        },
+        {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w2")], [tx("j4"), tx("w1")]]},
+        {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+    ]
+    reclaimed_after = [
+        string(P + "job:j1", QUEUED),
+        {
+            "key": P + "stream:5",
+            "type": "stream",
+            "entries": [entry("j1", j1, entry_id="1-0"), entry("j4", job("j4"), entry_id="2-0")],
+            "groups": [
+                {
+                    "name": "ardiq",
+                    "pending": [
+                        {"id": "1-0", "consumer": "w2", "deliveries": 1},
+                        {"id": "2-0", "consumer": "w1", "deliveries": 1},
+                    ],
+                }
+            ],
+        },
+        {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w2")], [tx("j4"), tx("w1")]]},
+        {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+    ]
+    case(
+        "finish.not_owned",
+        "an entry another consumer owns now: nothing is written for it, its job id is the reply",
+        "finish",
+        reclaimed_before,
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        {"array": [{"bulk": tx("j1")}]},
+        reclaimed_after,
+    )
+    case(
+        "finish.partly_owned",
+        "a batch where one entry was reclaimed: the owned one is finished, the other left alone",
+        "finish",
+        reclaimed_before,
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1", P + "stream:5", P + "job:j4"],
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("86400000"),
+            hx(complete),
+            tx("2-0"),
+            tx("j4"),
+            tx("86400000"),
+            hx(complete),
+        ],
+        {"array": [{"bulk": tx("j1")}]},
+        [
+            string(P + "job:j1", QUEUED),
+            string(P + "job:j4", complete, ttl_ms=86400000),
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry("j1", j1, entry_id="1-0")],
+                "groups": [{"name": "ardiq", "pending": [{"id": "1-0", "consumer": "w2", "deliveries": 1}]}],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w2")]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+        ],
+    )
+    case(
+        "finish.stream_gone",
+        "the stream and its group are gone (FLUSHALL): nothing is owned, nothing written",
+        "finish",
+        [],
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        {"array": [{"bulk": tx("j1")}]},
+        [],
+    )
+
     # retry.lua
     retried = job("j1", attempt=1, due_ms=str(NOW + 2000))
     retry_keys = [P + "stream:5", P + "job:j1", P + "delayed", P + "delayed:jobs", P + "running"]
     retry_keys.append(P + "abort")
-    retry_argv = [tx("ardiq"), tx("1-0"), tx("j1"), tx(str(NOW + 2000)), hx(retried)]
+    retry_argv = [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx(str(NOW + 2000)), hx(retried)]
     retry_argv += [hx(aborted), tx("86400000")]
     other_abort: dict[str, Any] = {"key": P + "abort", "type": "set", "members": [tx("j9")]}
     kept = [k for k in fin_before if cast(dict[str, Any], k)["key"] != P + "abort"]
@@ -1445,6 +1532,17 @@ def scripts_area() -> None:
         ],
     )
 
+    case(
+        "retry.not_owned",
+        "an entry another consumer owns now: reply -1, nothing written",
+        "retry",
+        reclaimed_before,
+        retry_keys,
+        retry_argv,
+        {"int": -1},
+        reclaimed_after,
+    )
+
     # dead_letter.lua
     dead_status = STATUS["dead"]
     letter = records.encode(
@@ -1485,6 +1583,7 @@ def scripts_area() -> None:
         dl_keys,
         [
             tx("ardiq"),
+            tx("w1"),
             tx("1-0"),
             tx("j1"),
             tx("nope"),
@@ -1511,6 +1610,7 @@ def scripts_area() -> None:
         dl_keys,
         [
             tx("ardiq"),
+            tx("w1"),
             tx("1-0"),
             tx("j1"),
             tx("nope"),
@@ -1555,6 +1655,7 @@ def scripts_area() -> None:
         [P + "stream:5", P + "dead", P + "running", P + "job:"],
         [
             tx("ardiq"),
+            tx("w1"),
             tx("1-0"),
             tx(""),
             tx(""),
@@ -1597,6 +1698,7 @@ def scripts_area() -> None:
         dl_keys,
         [
             tx("ardiq"),
+            tx("w1"),
             tx("1-0"),
             tx("j1"),
             tx("nope"),
@@ -1614,6 +1716,28 @@ def scripts_area() -> None:
             {"key": P + "dead", "type": "stream", "entries": [dead_entry]},
             string(P + "job:j1", QUEUED),
         ],
+    )
+
+    case(
+        "dead_letter.not_owned",
+        "an entry another consumer owns now: reply 0, nothing written",
+        "dead_letter",
+        reclaimed_before,
+        dl_keys,
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("nope"),
+            tx("unknown_task"),
+            hx(letter),
+            hx(dead_status),
+            tx("86400000"),
+            tx("100000"),
+        ],
+        {"int": 0},
+        reclaimed_after,
     )
 
     # fetch.lua
@@ -1716,7 +1840,11 @@ def scripts_area() -> None:
                 entry("j5", job("j5"), entry_id="3-0"),
             ],
             "groups": [
-                {"name": "ardiq", "reads": [{"consumer": "w1", "count": 2}, {"consumer": "w2", "count": 1}]}
+                {
+                    "name": "ardiq",
+                    "reads": [{"consumer": "w1", "count": 2}, {"consumer": "w2", "count": 1}],
+                    "idle_ms": 600_000,
+                }
             ],
         }
     ]
@@ -1733,14 +1861,18 @@ def scripts_area() -> None:
                 {
                     "name": "ardiq",
                     "pending": [
-                        {"id": "1-0", "consumer": "w1", "deliveries": 1},
-                        {"id": "2-0", "consumer": "w1", "deliveries": 1},
-                        {"id": "3-0", "consumer": "w2", "deliveries": 1},
+                        {"id": "1-0", "consumer": "w1", "deliveries": 1, "max_idle_ms": 60_000},
+                        {"id": "2-0", "consumer": "w1", "deliveries": 1, "max_idle_ms": 60_000},
+                        {"id": "3-0", "consumer": "w2", "deliveries": 1, "min_idle_ms": 600_000},
                     ],
                 }
             ],
         }
     ]
+    untouched = cast(list[dict[str, Any]], json.loads(json.dumps(renew_after)))
+    for item in untouched[0]["groups"][0]["pending"]:
+        item.pop("max_idle_ms", None)
+        item["min_idle_ms"] = 600_000
     case(
         "renew.owned_only",
         (
@@ -1762,7 +1894,119 @@ def scripts_area() -> None:
         [P + "stream:5"],
         [tx("ardiq"), tx("w3"), tx("1-0")],
         {"array": []},
-        renew_after,
+        untouched,
+    )
+    many = 150
+    many_entries = [entry(f"m{n}", b"", entry_id=f"{n + 1}-0") for n in range(many)]
+    case(
+        "renew.many",
+        "150 entries in one call (past the XCLAIM chunk of 100): every one renewed, none left idle",
+        "renew",
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": many_entries,
+                "groups": [
+                    {"name": "ardiq", "reads": [{"consumer": "w1", "count": many}], "idle_ms": 600_000}
+                ],
+            }
+        ],
+        [P + "stream:5"],
+        [tx("ardiq"), tx("w1"), *[tx(f"{n + 1}-0") for n in range(many)]],
+        {"array": [{"bulk": tx(f"{n + 1}-0")} for n in range(many)]},
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": many_entries,
+                "groups": [
+                    {
+                        "name": "ardiq",
+                        "pending": [
+                            {"id": f"{n + 1}-0", "consumer": "w1", "deliveries": 1, "max_idle_ms": 60_000}
+                            for n in range(many)
+                        ],
+                    }
+                ],
+            }
+        ],
+    )
+
+    # release.lua
+    handed_back = 999_999_999_000
+    case(
+        "release.owned_only",
+        (
+            "owned entries stay pending with an idle time past any visibility timeout and leave"
+            " running; a reclaimed one is left alone"
+        ),
+        "release",
+        reclaimed_before,
+        [P + "stream:5", P + "running"],
+        [tx("ardiq"), tx("w1"), tx("1000000000000"), tx("1-0"), tx("j1"), tx("2-0"), tx("j4")],
+        {"array": [{"bulk": tx("2-0")}]},
+        [
+            string(P + "job:j1", QUEUED),
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry("j1", j1, entry_id="1-0"), entry("j4", job("j4"), entry_id="2-0")],
+                "groups": [
+                    {
+                        "name": "ardiq",
+                        "pending": [
+                            {"id": "1-0", "consumer": "w2", "deliveries": 1, "max_idle_ms": 60_000},
+                            {"id": "2-0", "consumer": "w1", "deliveries": 1, "min_idle_ms": handed_back},
+                        ],
+                    }
+                ],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w2")]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+        ],
+    )
+
+    # retire.lua
+    retire_stream = {
+        "key": P + "stream:5",
+        "type": "stream",
+        "entries": [entry("j1", j1, entry_id="1-0")],
+        "groups": [
+            {
+                "name": "ardiq",
+                "consumers": ["gone-idle", "alive"],
+                "reads": [{"consumer": "gone-busy", "count": 1}],
+            }
+        ],
+    }
+    beat = string(P + "worker:alive", b"beat", ttl_ms=15_000)
+    case(
+        "retire.gone_and_empty_only",
+        (
+            "a consumer without heartbeat and pending entries is deleted; one with an entry, or"
+            " with a heartbeat, is kept"
+        ),
+        "retire",
+        [retire_stream, beat],
+        [P + "stream:5", P + "worker:gone-busy", P + "worker:gone-idle", P + "worker:alive"],
+        [tx("ardiq"), tx("gone-busy"), tx("gone-idle"), tx("alive")],
+        {"array": [{"bulk": tx("gone-idle")}]},
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry("j1", j1, entry_id="1-0")],
+                "groups": [
+                    {
+                        "name": "ardiq",
+                        "consumers": ["gone-busy", "alive"],
+                        "pending": [{"id": "1-0", "consumer": "gone-busy", "deliveries": 1}],
+                    }
+                ],
+            },
+            beat,
+        ],
     )
 
     # replay.lua

@@ -1,30 +1,35 @@
 -- ardiq spec 1.0: dead_letter.lua
--- Moves an entry that must not run (again) to the dead-letter stream.
+-- Moves an entry that must not run (again) to the dead-letter stream. An
+-- entry this worker no longer owns is left alone: another worker holds it.
 -- KEYS[1]   ardiq:{q}:stream:<p>   stream holding the entry
 -- KEYS[2]   ardiq:{q}:dead         dead-letter stream
 -- KEYS[3]   ardiq:{q}:running      hash, job id -> worker id
 -- KEYS[4]   ardiq:{q}:job:<id>     status key ("ardiq:{q}:job:" when the id is unknown)
 -- ARGV[1]   consumer group name
--- ARGV[2]   stream entry id
--- ARGV[3]   job id, "" when unknown
--- ARGV[4]   task name, "" when unknown
--- ARGV[5]   reason code
--- ARGV[6]   DeadLetter record
--- ARGV[7]   Status record (STATE_DEAD), "" to leave the status key alone
--- ARGV[8]   ttl_ms of the status; "0" deletes it
--- ARGV[9]   approximate maximum length of the dead-letter stream
--- Reply: the dead-letter entry id.
-redis.call("XACK", KEYS[1], ARGV[1], ARGV[2])
-redis.call("XDEL", KEYS[1], ARGV[2])
-local dead = redis.call("XADD", KEYS[2], "MAXLEN", "~", ARGV[9], "*",
-  "id", ARGV[3], "task", ARGV[4], "reason", ARGV[5], "record", ARGV[6])
-if ARGV[3] ~= "" then
-  redis.call("HDEL", KEYS[3], ARGV[3])
-  if ARGV[7] ~= "" then
-    if ARGV[8] == "0" then
+-- ARGV[2]   consumer name (the worker id)
+-- ARGV[3]   stream entry id
+-- ARGV[4]   job id, "" when unknown
+-- ARGV[5]   task name, "" when unknown
+-- ARGV[6]   reason code
+-- ARGV[7]   DeadLetter record
+-- ARGV[8]   Status record (STATE_DEAD), "" to leave the status key alone
+-- ARGV[9]   ttl_ms of the status; "0" deletes it
+-- ARGV[10]  approximate maximum length of the dead-letter stream
+-- Reply: the dead-letter entry id, or 0 when the entry is not this
+--        worker's (nothing written).
+local pending = redis.pcall("XPENDING", KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if type(pending) ~= "table" or pending.err or #pending == 0 then return 0 end
+redis.call("XACK", KEYS[1], ARGV[1], ARGV[3])
+redis.call("XDEL", KEYS[1], ARGV[3])
+local dead = redis.call("XADD", KEYS[2], "MAXLEN", "~", ARGV[10], "*",
+  "id", ARGV[4], "task", ARGV[5], "reason", ARGV[6], "record", ARGV[7])
+if ARGV[4] ~= "" then
+  redis.call("HDEL", KEYS[3], ARGV[4])
+  if ARGV[8] ~= "" then
+    if ARGV[9] == "0" then
       redis.call("DEL", KEYS[4])
     else
-      redis.call("SET", KEYS[4], ARGV[7], "PX", ARGV[8])
+      redis.call("SET", KEYS[4], ARGV[8], "PX", ARGV[9])
     end
   end
 end

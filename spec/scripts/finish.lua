@@ -1,42 +1,92 @@
 -- ardiq spec 1.0: finish.lua
 -- Stores the terminal status (the result) of a batch of jobs and removes
--- their stream entries: acked entries are deleted so nothing grows.
+-- their stream entries: acked entries are deleted so nothing grows. A job
+-- whose entry this worker no longer owns (reclaimed by another worker, or
+-- gone with its stream) is left alone entirely: its other run decides.
 -- KEYS[1]        ardiq:{q}:running        hash, job id -> worker id
 -- KEYS[2]        ardiq:{q}:abort          set of job ids with an abort request
 -- KEYS[2+2i-1]   ardiq:{q}:stream:<p_i>   stream holding job i's entry
 -- KEYS[2+2i]     ardiq:{q}:job:<id_i>     status key of job i
 -- ARGV[1]        consumer group name
--- ARGV[1+4i-3]   stream entry id of job i
--- ARGV[1+4i-2]   job id
--- ARGV[1+4i-1]   ttl_ms of the status; "0" deletes it (no result kept)
--- ARGV[1+4i]     Status record (terminal state)
--- Reply: the number of jobs finished.
--- Commands: per job SET (or DEL); per call and stream XACK + XDEL; per call
--- HDEL + SREM.
-local n = (#ARGV - 1) / 4
-local by_stream, order, ids = {}, {}, {}
+-- ARGV[2]        consumer name (the worker id)
+-- ARGV[2+4i-3]   stream entry id of job i
+-- ARGV[2+4i-2]   job id
+-- ARGV[2+4i-1]   ttl_ms of the status; "0" deletes it (no result kept)
+-- ARGV[2+4i]     Status record (terminal state)
+-- Reply: the job ids not finished because their entries are not this
+--        worker's (empty when every job was finished).
+-- Commands: per stream XPENDING, XACK and XDEL; per job SET (or DEL); per
+-- call HDEL and SREM.
+-- Whether stream entry id `a` sorts before `b` (ids are "<ms>-<seq>";
+-- compared as decimal strings, exact for any size).
+local function id_before(a, b)
+  local a_ms, a_seq = string.match(a, "^(%d+)-(%d+)$")
+  local b_ms, b_seq = string.match(b, "^(%d+)-(%d+)$")
+  if not a_ms or not b_ms then return a < b end
+  if #a_ms ~= #b_ms then return #a_ms < #b_ms end
+  if a_ms ~= b_ms then return a_ms < b_ms end
+  if #a_seq ~= #b_seq then return #a_seq < #b_seq end
+  return a_seq < b_seq
+end
+-- The set of `ids` (entry ids of one stream) pending under `consumer`: the
+-- group's pending entries list is the truth of ownership. One XPENDING over
+-- the ids' range; a missing stream or group (NOGROUP) owns nothing.
+local function owned(stream, group, consumer, ids)
+  local set = {}
+  if #ids == 0 then return set end
+  local first, last = ids[1], ids[1]
+  for i = 2, #ids do
+    if id_before(ids[i], first) then first = ids[i] end
+    if id_before(last, ids[i]) then last = ids[i] end
+  end
+  local pending = redis.pcall("XPENDING", stream, group, first, last, 1000000000, consumer)
+  if type(pending) ~= "table" or pending.err then return set end
+  for _, item in ipairs(pending) do set[item[1]] = true end
+  return set
+end
+
+local n = (#ARGV - 2) / 4
+local by_stream, order = {}, {}
 for i = 1, n do
-  local stream_key, status_key = KEYS[2 + 2 * i - 1], KEYS[2 + 2 * i]
-  local entry, id, ttl, status = ARGV[1 + 4 * i - 3], ARGV[1 + 4 * i - 2], ARGV[1 + 4 * i - 1], ARGV[1 + 4 * i]
+  local stream_key = KEYS[2 + 2 * i - 1]
   if not by_stream[stream_key] then
     by_stream[stream_key] = {}
     order[#order + 1] = stream_key
   end
   local entries = by_stream[stream_key]
-  entries[#entries + 1] = entry
-  ids[#ids + 1] = id
-  if ttl == "0" then
-    redis.call("DEL", status_key)
+  entries[#entries + 1] = ARGV[2 + 4 * i - 3]
+end
+local mine = {}
+for _, stream_key in ipairs(order) do
+  mine[stream_key] = owned(stream_key, ARGV[1], ARGV[2], by_stream[stream_key])
+end
+local acked, ids, lost = {}, {}, {}
+for i = 1, n do
+  local stream_key, status_key = KEYS[2 + 2 * i - 1], KEYS[2 + 2 * i]
+  local entry, id, ttl, status = ARGV[2 + 4 * i - 3], ARGV[2 + 4 * i - 2], ARGV[2 + 4 * i - 1], ARGV[2 + 4 * i]
+  if mine[stream_key][entry] then
+    if ttl == "0" then
+      redis.call("DEL", status_key)
+    else
+      redis.call("SET", status_key, status, "PX", ttl)
+    end
+    if not acked[stream_key] then acked[stream_key] = {} end
+    local entries = acked[stream_key]
+    entries[#entries + 1] = entry
+    ids[#ids + 1] = id
   else
-    redis.call("SET", status_key, status, "PX", ttl)
+    lost[#lost + 1] = id
   end
 end
 for _, stream_key in ipairs(order) do
-  redis.call("XACK", stream_key, ARGV[1], unpack(by_stream[stream_key]))
-  redis.call("XDEL", stream_key, unpack(by_stream[stream_key]))
+  local entries = acked[stream_key]
+  if entries then
+    redis.call("XACK", stream_key, ARGV[1], unpack(entries))
+    redis.call("XDEL", stream_key, unpack(entries))
+  end
 end
-if n > 0 then
+if #ids > 0 then
   redis.call("HDEL", KEYS[1], unpack(ids))
   redis.call("SREM", KEYS[2], unpack(ids))
 end
-return n
+return lost

@@ -1,19 +1,54 @@
 -- ardiq spec 1.0: renew.lua
--- Renews a live worker's ownership of its in-flight entries so that no
--- other worker reclaims them: resets their idle time without counting a
--- delivery. Entries another consumer now owns are left alone.
+-- Renews a live worker's ownership of its in-flight entries of one stream
+-- so that no other worker reclaims them: resets their idle time without
+-- counting a delivery. Entries another consumer now owns, and entries no
+-- longer pending at all, are left alone.
 -- KEYS[1]    ardiq:{q}:stream:<p>   stream holding the entries
 -- ARGV[1]    consumer group name
 -- ARGV[2]    consumer name (the worker id)
--- ARGV[3..]  stream entry ids
--- Reply: the ids still owned and renewed; the worker stops working on the
---        others, which it has lost.
-local owned = {}
-for i = 3, #ARGV do
-  local pending = redis.call("XPENDING", KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
-  if #pending > 0 then owned[#owned + 1] = ARGV[i] end
+-- ARGV[3..]  stream entry ids, any number
+-- Reply: the ids still owned, now renewed, in the order given; the worker
+--        stops working on the others, which it has lost.
+-- Commands: one XPENDING, and one XCLAIM per 100 owned entries.
+-- Whether stream entry id `a` sorts before `b` (ids are "<ms>-<seq>";
+-- compared as decimal strings, exact for any size).
+local function id_before(a, b)
+  local a_ms, a_seq = string.match(a, "^(%d+)-(%d+)$")
+  local b_ms, b_seq = string.match(b, "^(%d+)-(%d+)$")
+  if not a_ms or not b_ms then return a < b end
+  if #a_ms ~= #b_ms then return #a_ms < #b_ms end
+  if a_ms ~= b_ms then return a_ms < b_ms end
+  if #a_seq ~= #b_seq then return #a_seq < #b_seq end
+  return a_seq < b_seq
 end
-if #owned > 0 then
-  redis.call("XCLAIM", KEYS[1], ARGV[1], ARGV[2], 0, unpack(owned), "JUSTID")
+-- The set of `ids` (entry ids of one stream) pending under `consumer`: the
+-- group's pending entries list is the truth of ownership. One XPENDING over
+-- the ids' range; a missing stream or group (NOGROUP) owns nothing.
+local function owned(stream, group, consumer, ids)
+  local set = {}
+  if #ids == 0 then return set end
+  local first, last = ids[1], ids[1]
+  for i = 2, #ids do
+    if id_before(ids[i], first) then first = ids[i] end
+    if id_before(last, ids[i]) then last = ids[i] end
+  end
+  local pending = redis.pcall("XPENDING", stream, group, first, last, 1000000000, consumer)
+  if type(pending) ~= "table" or pending.err then return set end
+  for _, item in ipairs(pending) do set[item[1]] = true end
+  return set
 end
-return owned
+
+local ids = {}
+for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
+local mine = owned(KEYS[1], ARGV[1], ARGV[2], ids)
+local renewed = {}
+for _, id in ipairs(ids) do
+  if mine[id] then renewed[#renewed + 1] = id end
+end
+for first = 1, #renewed, 100 do
+  local claim = { KEYS[1], ARGV[1], ARGV[2], 0 }
+  for i = first, math.min(first + 99, #renewed) do claim[#claim + 1] = renewed[i] end
+  claim[#claim + 1] = "JUSTID"
+  redis.call("XCLAIM", unpack(claim))
+end
+return renewed

@@ -1,13 +1,14 @@
 //! Connections to Redis: one multiplexed connection for commands and
 //! scripts, and a dedicated one for the worker's blocking reads, on a single
-//! server or a cluster.
+//! server or a cluster; with the timeouts, the TLS trust and the one retry
+//! after a broken connection of SPEC.md section 14.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, TlsCertificates, Value};
 
 /// A connection to a single Redis or to a cluster.
 #[derive(Clone)]
@@ -27,10 +28,23 @@ impl std::fmt::Debug for Conn {
     }
 }
 
+/// Whether a call failed because its connection broke (Redis restarted,
+/// a proxy dropped it): the connection manager reconnects, and sending the
+/// call once more is what SPEC.md section 14 asks. A timeout is not one.
+fn is_broken(err: &RedisError) -> bool {
+    err.is_connection_dropped()
+        || (err.is_io_error() && !err.is_timeout() && !err.is_connection_refusal())
+}
+
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Single(c) => Box::pin(async move {
+                match c.req_packed_command(cmd).await {
+                    Err(err) if is_broken(&err) => c.req_packed_command(cmd).await,
+                    done => done,
+                }
+            }),
             Self::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -42,7 +56,12 @@ impl ConnectionLike for Conn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
-            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Single(c) => Box::pin(async move {
+                match c.req_packed_commands(cmd, offset, count).await {
+                    Err(err) if is_broken(&err) => c.req_packed_commands(cmd, offset, count).await,
+                    done => done,
+                }
+            }),
             Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
         }
     }
@@ -55,6 +74,11 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// Default connect timeout (SPEC.md section 14).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default command timeout (SPEC.md section 14).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -62,37 +86,113 @@ pub struct Target {
     pub url: String,
     /// Treat the URL as one node of a cluster.
     pub cluster: bool,
+    /// PEM certificates of the CAs to trust instead of the public roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long to wait for a reply.
+    pub command_timeout: Duration,
 }
 
 impl Target {
-    /// Opens a connection. `response_timeout` of `None` waits forever, which
-    /// the blocking reader needs.
-    pub async fn connect(&self, response_timeout: Option<Duration>) -> Result<Conn, RedisError> {
-        if self.cluster {
-            let mut builder = ClusterClient::builder(vec![self.url.clone()])
-                .connection_timeout(Duration::from_secs(5));
-            if let Some(timeout) = response_timeout {
-                builder = builder.response_timeout(timeout);
-            } else {
-                builder = builder.response_timeout(Duration::from_secs(3600));
-            }
-            let client = builder.build()?;
-            return Ok(Conn::Cluster(client.get_async_connection().await?));
+    /// A target with the default timeouts and the public roots.
+    pub fn new(url: String, cluster: bool) -> Self {
+        Self {
+            url,
+            cluster,
+            ca_pem: None,
+            connect_timeout: CONNECT_TIMEOUT,
+            command_timeout: COMMAND_TIMEOUT,
         }
-        let client = redis::Client::open(self.url.as_str())?;
-        let mut config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(5))
-            .set_number_of_retries(3)
-            // Retries are for blips: at most a second apart, so an
-            // unreachable server is reported within seconds.
-            .set_max_delay(1000);
-        config = config.set_response_timeout(response_timeout.unwrap_or(Duration::from_secs(3600)));
+    }
+
+    fn certificates(&self) -> Option<TlsCertificates> {
+        self.ca_pem.clone().map(|root_cert| TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert),
+        })
+    }
+
+    /// Checks the URL (and the CA file, once read) without connecting.
+    pub fn check(&self) -> Result<(), RedisError> {
+        match self.certificates() {
+            Some(certs) => redis::Client::build_with_tls(self.url.as_str(), certs).map(drop),
+            None => redis::Client::open(self.url.as_str()).map(drop),
+        }
+    }
+
+    /// Opens a connection whose replies may take `extra` longer than the
+    /// command timeout (the blocking reader's block time).
+    pub async fn connect(&self, extra: Duration) -> Result<Conn, RedisError> {
+        let response_timeout = self.command_timeout + extra;
+        let connected = if self.cluster {
+            self.connect_cluster(response_timeout).await
+        } else {
+            self.connect_single(response_timeout).await
+        };
+        connected.map_err(name_tls_failure)
+    }
+
+    async fn connect_cluster(&self, response_timeout: Duration) -> Result<Conn, RedisError> {
+        let mut builder = ClusterClient::builder(vec![self.url.clone()])
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(response_timeout);
+        if let Some(certs) = self.certificates() {
+            builder = builder.certs(certs);
+        }
+        let client = builder.build()?;
+        Ok(Conn::Cluster(client.get_async_connection().await?))
+    }
+
+    async fn connect_single(&self, response_timeout: Duration) -> Result<Conn, RedisError> {
+        let client = match self.certificates() {
+            Some(certs) => redis::Client::build_with_tls(self.url.as_str(), certs)?,
+            None => redis::Client::open(self.url.as_str())?,
+        };
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.connect_timeout)
+            .set_response_timeout(response_timeout)
+            // One attempt per (re)connect: a broken call is sent once more
+            // on the new connection (above), and an unreachable server is
+            // reported at once instead of after the manager's backoff.
+            .set_number_of_retries(0);
         let mut manager = client.get_connection_manager_with_config(config).await?;
         // The manager connects lazily on some versions: prove the server answers
         // (and accepts the credentials) before reporting success.
         redis::cmd("PING").query_async::<()>(&mut manager).await?;
         Ok(Conn::Single(manager))
     }
+}
+
+/// A TLS failure keeps its cause but says that it is one (SPEC.md section 14).
+fn name_tls_failure(err: RedisError) -> RedisError {
+    if is_tls_failure(&err) && !err.to_string().starts_with("TLS") {
+        let kind = if err.is_io_error() {
+            std::io::ErrorKind::InvalidData
+        } else {
+            std::io::ErrorKind::Other
+        };
+        return RedisError::from(std::io::Error::new(
+            kind,
+            format!("TLS handshake failed: {err}"),
+        ));
+    }
+    err
+}
+
+/// Whether an error comes from the TLS layer (a certificate that does not
+/// verify, a handshake the server refused).
+pub fn is_tls_failure(err: &RedisError) -> bool {
+    let text = err.to_string().to_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "peer sent",
+    ]
+    .iter()
+    .any(|word| text.contains(word))
 }
 
 /// Whether an error means the server could not be reached at all.

@@ -26,6 +26,60 @@ pub fn encode(
     encode_at(obj, out, path, 0)
 }
 
+/// Appends the canonical MessagePack of a job's `args` (a tuple or list)
+/// or `kwargs` (a dict): the container itself is no nesting level (SPEC.md
+/// section 4), so each argument may nest as deep as any user value.
+pub fn encode_arguments(
+    obj: &Bound<'_, PyAny>,
+    out: &mut Vec<u8>,
+    root: &str,
+) -> Result<(), CoreError> {
+    let mut path = root.to_owned();
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        rmp::encode::write_map_len(out, dict.len() as u32).expect("vec write");
+        for (key, item) in dict.iter() {
+            let key = dict_key(&key, &path)?;
+            rmp::encode::write_str(out, key).expect("vec write");
+            path.truncate(root.len());
+            path.push('.');
+            path.push_str(key);
+            encode_at(&item, out, &mut path, 0)?;
+        }
+        return Ok(());
+    }
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(tuple) = obj.cast::<PyTuple>() {
+        tuple.iter().collect()
+    } else if let Ok(list) = obj.cast::<PyList>() {
+        list.iter().collect()
+    } else {
+        return Err(unsupported(
+            root,
+            "arguments must be a tuple, a list or a dict",
+        ));
+    };
+    rmp::encode::write_array_len(out, items.len() as u32).expect("vec write");
+    for (index, item) in items.iter().enumerate() {
+        path.truncate(root.len());
+        let _ = write!(path, "[{index}]");
+        encode_at(item, out, &mut path, 0)?;
+    }
+    Ok(())
+}
+
+fn dict_key<'a>(key: &'a Bound<'_, PyAny>, path: &str) -> Result<&'a str, CoreError> {
+    let key = key.cast::<PyString>().map_err(|_| {
+        unsupported(
+            path,
+            &format!(
+                "dict key {} is not a str",
+                key.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+            ),
+        )
+    })?;
+    key.to_str()
+        .map_err(|_| unsupported(path, "dict key that is not valid UTF-8"))
+}
+
 fn encode_at(
     obj: &Bound<'_, PyAny>,
     out: &mut Vec<u8>,
@@ -73,18 +127,7 @@ fn encode_at(
     } else if let Ok(dict) = obj.cast::<PyDict>() {
         rmp::encode::write_map_len(out, dict.len() as u32).expect("vec write");
         for (key, item) in dict.iter() {
-            let key = key.cast::<PyString>().map_err(|_| {
-                unsupported(
-                    path,
-                    &format!(
-                        "dict key {} is not a str",
-                        key.repr().map_or_else(|_| "?".into(), |r| r.to_string())
-                    ),
-                )
-            })?;
-            let key = key
-                .to_str()
-                .map_err(|_| unsupported(path, "dict key that is not valid UTF-8"))?;
+            let key = dict_key(&key, path)?;
             rmp::encode::write_str(out, key).expect("vec write");
             let len = path.len();
             path.push('.');

@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use ardiq_spec::enqueue::{self as build, JobRequest};
+use ardiq_spec::limits::{self, InvalidJob, MAX_DURATION_MS, MAX_RETRIES};
 use ardiq_spec::Error as WireError;
 use futures::FutureExt;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 use tokio::runtime::Runtime;
 use tokio::sync::OnceCell;
 
@@ -20,7 +22,7 @@ use crate::conn::{Conn, Target};
 use crate::convert;
 use crate::engine::{self, Engine, Outcome, TaskConfig, WorkerConfig};
 use crate::error::CoreError;
-use crate::producer::{self, EnqueueItem, Producer};
+use crate::producer::Producer;
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static LINGER: OnceLock<Duration> = OnceLock::new();
@@ -92,27 +94,78 @@ fn encode_args(obj: &Bound<'_, PyAny>, root: &str) -> Result<Vec<u8>, CoreError>
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    convert::encode(obj, &mut out, &mut root.to_owned())?;
+    convert::encode_arguments(obj, &mut out, root)?;
     Ok(out)
+}
+
+fn repr(obj: &Bound<'_, PyAny>) -> String {
+    obj.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+}
+
+/// A name option: a `str` of valid UTF-8 (a lone surrogate is not), or the
+/// name's typed error.
+fn text(obj: &Bound<'_, PyAny>, invalid: fn(String) -> InvalidJob) -> Result<String, CoreError> {
+    match obj.cast::<PyString>() {
+        Ok(s) => s
+            .to_str()
+            .map(str::to_owned)
+            .map_err(|_| invalid(s.to_string_lossy().into_owned()).into()),
+        Err(_) => Err(invalid(format!("of type {}", type_name(obj))).into()),
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |n| n.to_string())
+}
+
+/// An integer option: `None`, or an `int` (never a `bool`) that fits int64;
+/// anything else is the option's typed error, so no value is coerced.
+fn int_option(
+    obj: &Bound<'_, PyAny>,
+    invalid: impl Fn(String) -> InvalidJob,
+) -> Result<Option<i64>, CoreError> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Err(invalid(repr(obj)).into());
+    }
+    obj.extract::<i64>()
+        .map(Some)
+        .map_err(|_| invalid(repr(obj)).into())
+}
+
+fn bounded(name: &'static str, max: i64) -> impl Fn(String) -> InvalidJob {
+    move |value| InvalidJob::Option { name, value, max }
 }
 
 /// Reads one enqueue item tuple: `(task, args, kwargs, priority, delay_ms,
 /// schedule_ms, job_id, max_retries, timeout_ms, backoff_ms, result_ttl_ms)`.
-fn item_from(tuple: &Bound<'_, PyTuple>) -> PyResult<EnqueueItem> {
-    let args = tuple.get_item(1)?;
-    let kwargs = tuple.get_item(2)?;
-    Ok(EnqueueItem {
-        task: tuple.get_item(0)?.extract()?,
-        args: encode_args(&args, "args")?,
-        kwargs: encode_args(&kwargs, "kwargs")?,
-        priority: tuple.get_item(3)?.extract()?,
-        delay_ms: tuple.get_item(4)?.extract()?,
-        schedule_ms: tuple.get_item(5)?.extract()?,
-        job_id: tuple.get_item(6)?.extract()?,
-        max_retries: tuple.get_item(7)?.extract()?,
-        timeout_ms: tuple.get_item(8)?.extract()?,
-        backoff_ms: tuple.get_item(9)?.extract()?,
-        result_ttl_ms: tuple.get_item(10)?.extract()?,
+fn item_from(tuple: &Bound<'_, PyTuple>) -> Result<JobRequest, CoreError> {
+    let get = |index| {
+        tuple
+            .get_item(index)
+            .map_err(|e| CoreError::Internal(e.to_string()))
+    };
+    let job_id = get(6)?;
+    Ok(JobRequest {
+        task: text(&get(0)?, InvalidJob::TaskName)?,
+        args: encode_args(&get(1)?, "args")?,
+        kwargs: encode_args(&get(2)?, "kwargs")?,
+        priority: int_option(&get(3)?, InvalidJob::Priority)?,
+        delay_ms: int_option(&get(4)?, InvalidJob::delay)?,
+        schedule_ms: int_option(&get(5)?, InvalidJob::schedule)?,
+        job_id: if job_id.is_none() {
+            None
+        } else {
+            Some(text(&job_id, InvalidJob::JobId)?)
+        },
+        max_retries: int_option(&get(7)?, bounded("max_retries", MAX_RETRIES))?,
+        timeout_ms: int_option(&get(8)?, bounded("timeout_ms", MAX_DURATION_MS))?,
+        backoff_ms: int_option(&get(9)?, bounded("backoff_ms", MAX_DURATION_MS))?,
+        result_ttl_ms: int_option(&get(10)?, bounded("result_ttl_ms", MAX_DURATION_MS))?,
     })
 }
 
@@ -204,7 +257,7 @@ impl Core {
         runtime(py).spawn(async move {
             let handled = AssertUnwindSafe(async {
                 match cell
-                    .get_or_try_init(|| target.connect(Some(Duration::from_secs(30))))
+                    .get_or_try_init(|| target.connect(Duration::ZERO))
                     .await
                 {
                     Ok(conn) => work(conn.clone(), producer).await,
@@ -246,19 +299,41 @@ mod reply_future {
 #[pymethods]
 impl Core {
     #[new]
-    #[pyo3(signature = (url, queue, cluster = false))]
-    fn new(url: String, queue: String, cluster: bool) -> PyResult<Self> {
-        if queue.is_empty() || queue.contains(['{', '}']) || queue.chars().any(char::is_whitespace)
-        {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "invalid queue name {queue:?}: 1 to 128 bytes without braces or white space"
-            )));
+    #[pyo3(signature = (url, queue, cluster = false, ssl_ca_certs = None, connect_timeout_ms = 2000, timeout_ms = 5000))]
+    fn new(
+        url: String,
+        queue: String,
+        cluster: bool,
+        ssl_ca_certs: Option<std::path::PathBuf>,
+        connect_timeout_ms: u64,
+        timeout_ms: u64,
+    ) -> PyResult<Self> {
+        limits::check_queue_name(&queue).map_err(CoreError::from)?;
+        if connect_timeout_ms == 0 || timeout_ms == 0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "connect and command timeouts must be positive",
+            ));
         }
-        redis::Client::open(url.as_str()).map_err(|e| {
-            pyo3::exceptions::PyValueError::new_err(format!("invalid Redis URL: {e}"))
+        let ca_pem = match ssl_ca_certs {
+            Some(path) => Some(std::fs::read(&path).map_err(|e| {
+                pyo3::exceptions::PyValueError::new_err(format!(
+                    "cannot read the CA file {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let target = Target {
+            ca_pem,
+            connect_timeout: Duration::from_millis(connect_timeout_ms),
+            command_timeout: Duration::from_millis(timeout_ms),
+            ..Target::new(url, cluster)
+        };
+        target.check().map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("invalid Redis URL or CA file: {e}"))
         })?;
         Ok(Self {
-            target: Target { url, cluster },
+            target,
             producer: Arc::new(Producer::new(&queue)),
             queue,
             bridge: Arc::new(Bridge::new()?),
@@ -334,9 +409,9 @@ impl Core {
         let now = engine::now_ms();
         let mut jobs = Vec::with_capacity(items.len());
         for tuple in &items {
-            jobs.push(producer::check(item_from(tuple)?, now)?);
+            jobs.push(item_from(tuple)?.check(now).map_err(CoreError::from)?);
         }
-        let ids = jobs.iter().map(|j| j.id().to_owned()).collect();
+        let ids = jobs.iter().map(|j| j.id.clone()).collect();
         self.spawn_request(py, request, move |mut conn, producer| {
             Box::pin(async move {
                 producer
@@ -467,11 +542,12 @@ impl Core {
         let bridge = Arc::clone(&self.bridge);
         let target = self.target.clone();
         let queue = self.queue.clone();
+        let block = Duration::from_millis(worker.block_ms);
         let (tx, rx) = std::sync::mpsc::channel();
         runtime(py).spawn(async move {
             let started = async {
-                let conn = target.connect(Some(Duration::from_secs(30))).await?;
-                let reader = target.connect(None).await?;
+                let conn = target.connect(Duration::ZERO).await?;
+                let reader = target.connect(block).await?;
                 Engine::start(worker, &queue, Arc::clone(&bridge), conn, reader).await
             }
             .await;
@@ -577,8 +653,9 @@ pub fn build_enqueue<'py>(
     item: &Bound<'py, PyTuple>,
     now_ms: i64,
 ) -> PyResult<(Vec<String>, Vec<Bound<'py, PyBytes>>)> {
-    let job = producer::prepare(&item_from(item)?, now_ms)?;
-    let (keys, argv) = producer::enqueue_call(&ardiq_spec::QueueKeys::new(queue), &[job]);
+    limits::check_queue_name(queue).map_err(CoreError::from)?;
+    let job = item_from(item)?.prepare(now_ms).map_err(CoreError::from)?;
+    let (keys, argv) = build::enqueue_call(&ardiq_spec::QueueKeys::new(queue), &[job]);
     Ok((keys, argv.iter().map(|a| PyBytes::new(py, a)).collect()))
 }
 

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ardiq_spec::limits::MAX_RECORD_BYTES;
+use ardiq_spec::limits::{MAX_BATCH, MAX_DURATION_MS, MAX_RECORD_BYTES};
 use ardiq_spec::{
     scripts, DeadLetter, Error as WireError, Heartbeat, Job, QueueKeys, State, Status, Value,
-    GROUP, PRIORITY_LEVELS, SPEC_VERSION,
+    DEFAULT_RESULT_TTL_MS, GROUP, PRIORITY_LEVELS, SPEC_VERSION,
 };
 use prost::Message;
 use rand::Rng;
@@ -26,8 +26,6 @@ use crate::bridge::{Bridge, CancelReason, StartJob};
 use crate::conn::Conn;
 use crate::error::CoreError;
 
-/// Result TTL when neither the job nor the task sets one: one day.
-pub const DEFAULT_RESULT_TTL_MS: u64 = 86_400_000;
 /// A job waiting this long in the local queue starts before fresher ones.
 const STARVATION_MS: u128 = 10_000;
 /// Longest retry delay.
@@ -175,19 +173,13 @@ impl Local {
 /// A write the finisher makes.
 #[derive(Debug)]
 enum Action {
-    Finish {
-        priority: u32,
-        entry_id: String,
-        job_id: String,
-        ttl_ms: u64,
-        status: Vec<u8>,
-    },
+    Finish(FinishItem),
     Retry {
         priority: u32,
         entry_id: String,
-        job_id: String,
         due_ms: i64,
-        job: Vec<u8>,
+        /// The next attempt's record.
+        job: Job,
         aborted: Vec<u8>,
         ttl_ms: u64,
     },
@@ -197,6 +189,17 @@ enum Action {
         job_id: String,
     },
     Dead(DeadItem),
+}
+
+/// A terminal status to store with `finish.lua`.
+#[derive(Debug)]
+struct FinishItem {
+    priority: u32,
+    entry_id: String,
+    /// The job, for a dead letter should Redis refuse the status.
+    job: Job,
+    ttl_ms: u64,
+    status: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -303,6 +306,9 @@ pub fn validate(
             task,
         ));
     }
+    if let Err(invalid) = ardiq_spec::limits::check_overrides(&job) {
+        return Err(reject("invalid_option", invalid.to_string(), id, task));
+    }
     if !tasks.contains_key(task) {
         return Err(reject(
             "unknown_task",
@@ -314,7 +320,7 @@ pub fn validate(
     let args = if job.args.is_empty() {
         Vec::new()
     } else {
-        match ardiq_spec::value::decode(&job.args) {
+        match ardiq_spec::value::decode_arguments(&job.args, "args") {
             Ok(Value::Array(items)) => items,
             Ok(_) => {
                 return Err(reject(
@@ -330,7 +336,7 @@ pub fn validate(
     let kwargs = if job.kwargs.is_empty() {
         Vec::new()
     } else {
-        match ardiq_spec::value::decode(&job.kwargs) {
+        match ardiq_spec::value::decode_arguments(&job.kwargs, "kwargs") {
             Ok(Value::Map(entries)) => entries,
             Ok(_) => {
                 return Err(reject(
@@ -354,6 +360,80 @@ pub fn backoff_ms(base_ms: u64, attempt: u32, jitter: f64) -> u64 {
     (exp as f64 * (0.75 + 0.5 * jitter)) as u64
 }
 
+/// Creates the consumer group on every level (SPEC.md section 1): from id
+/// 0, so entries added before it existed are delivered; a group that
+/// exists is left as it is.
+async fn create_groups(keys: &QueueKeys, conn: &mut Conn) -> Result<(), redis::RedisError> {
+    // One call per level: this runs at start and after Redis lost its data.
+    for stream in keys.streams_low_to_high() {
+        let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(conn)
+            .await;
+        if let Err(err) = created {
+            if err.code() != Some("BUSYGROUP") {
+                return Err(err);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether stream entry id `a` (`<ms>-<seq>`) sorts before `b`.
+fn stream_id_before(a: &str, b: &str) -> bool {
+    let parse = |id: &str| {
+        let (ms, seq) = id.split_once('-')?;
+        Some((ms.parse::<u64>().ok()?, seq.parse::<u64>().ok()?))
+    };
+    match (parse(a), parse(b)) {
+        (Some(a), Some(b)) => a < b,
+        _ => a < b,
+    }
+}
+
+/// Why a write did not happen.
+#[derive(Debug)]
+enum Stored {
+    /// Redis answered the write itself with an error: splitting or
+    /// dead-lettering is the way on, not trying again.
+    Refused(redis::RedisError),
+    /// Redis stayed unreachable while the worker was stopping.
+    GaveUp,
+}
+
+/// Whether an error says Redis is unreachable or busy for now (so the same
+/// write may succeed later), rather than that it refuses this write.
+fn is_transient(err: &redis::RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+        || matches!(
+            err.code(),
+            Some(
+                "LOADING"
+                    | "BUSY"
+                    | "OOM"
+                    | "READONLY"
+                    | "MASTERDOWN"
+                    | "CLUSTERDOWN"
+                    | "TRYAGAIN"
+                    | "MOVED"
+                    | "ASK"
+                    | "NOREPLICAS"
+            )
+        )
+}
+
+/// Whether an error says the stream's consumer group is gone.
+fn is_nogroup(err: &redis::RedisError) -> bool {
+    err.code() == Some("NOGROUP") || err.to_string().contains("NOGROUP")
+}
+
 struct WorkerScripts {
     fetch: Script,
     promote: Script,
@@ -361,6 +441,8 @@ struct WorkerScripts {
     retry: Script,
     dead_letter: Script,
     renew: Script,
+    release: Script,
+    retire: Script,
 }
 
 /// One worker run.
@@ -370,6 +452,8 @@ pub struct Engine {
     bridge: Arc<Bridge>,
     local: Mutex<Local>,
     slot_freed: Notify,
+    /// The heartbeat saw another worker's heartbeat expire.
+    worker_gone: Notify,
     actions: mpsc::UnboundedSender<Action>,
     in_finisher: AtomicUsize,
     stop: watch::Sender<bool>,
@@ -396,22 +480,7 @@ impl Engine {
         reader: Conn,
     ) -> Result<Arc<Self>, CoreError> {
         let keys = QueueKeys::new(queue);
-        let mut setup = conn.clone();
-        for stream in keys.streams_low_to_high() {
-            let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
-                .arg("CREATE")
-                .arg(&stream)
-                .arg(GROUP)
-                .arg("0")
-                .arg("MKSTREAM")
-                .query_async(&mut setup)
-                .await;
-            if let Err(err) = created {
-                if err.code() != Some("BUSYGROUP") {
-                    return Err(err.into());
-                }
-            }
-        }
+        create_groups(&keys, &mut conn.clone()).await?;
         let (actions, receiver) = mpsc::unbounded_channel();
         let (stop, _) = watch::channel(false);
         let engine = Arc::new(Self {
@@ -420,6 +489,7 @@ impl Engine {
             bridge,
             local: Mutex::new(Local::default()),
             slot_freed: Notify::new(),
+            worker_gone: Notify::new(),
             actions,
             in_finisher: AtomicUsize::new(0),
             stop,
@@ -430,6 +500,8 @@ impl Engine {
                 retry: Script::new(scripts::RETRY),
                 dead_letter: Script::new(scripts::DEAD_LETTER),
                 renew: Script::new(scripts::RENEW),
+                release: Script::new(scripts::RELEASE),
+                retire: Script::new(scripts::RETIRE),
             },
             started_ms: now_ms(),
         });
@@ -564,25 +636,33 @@ impl Engine {
     }
 
     fn outcome_action(&self, held: Held, outcome: Outcome, now: i64) -> Action {
-        let job = held.job;
-        let status = |state: State, value: Vec<u8>, error: Option<WireError>| Status {
+        let Held {
+            job,
+            entry_id,
+            priority,
+            started_ms,
+            ..
+        } = held;
+        let status = |job: &Job, state: State, value: Vec<u8>, error: Option<WireError>| Status {
             spec_version: SPEC_VERSION.to_owned(),
             state: state as i32,
             value,
             error,
             attempts: job.attempt + 1,
             enqueued_ms: job.enqueued_ms,
-            started_ms: held.started_ms,
+            started_ms,
             finished_ms: now,
             worker_id: self.config.worker_id.clone(),
             task: job.task.clone(),
         };
-        let finish = |record: Status| Action::Finish {
-            priority: held.priority,
-            entry_id: held.entry_id.clone(),
-            job_id: job.id.clone(),
-            ttl_ms: self.ttl_of(&job),
-            status: record.encode_to_vec(),
+        let finish = |job: Job, record: Status| {
+            Action::Finish(FinishItem {
+                priority,
+                entry_id: entry_id.clone(),
+                ttl_ms: self.ttl_of(&job),
+                job,
+                status: record.encode_to_vec(),
+            })
         };
         match outcome {
             Outcome::Complete(value) => {
@@ -596,9 +676,11 @@ impl Engine {
                         ),
                         traceback: String::new(),
                     };
-                    return finish(status(State::Failed, Vec::new(), Some(error)));
+                    let record = status(&job, State::Failed, Vec::new(), Some(error));
+                    return finish(job, record);
                 }
-                finish(status(State::Complete, value, None))
+                let record = status(&job, State::Complete, value, None);
+                finish(job, record)
             }
             Outcome::Failed {
                 error,
@@ -616,14 +698,14 @@ impl Engine {
                     let delay = retry_delay_ms.unwrap_or_else(|| {
                         backoff_ms(base, job.attempt, rand::rng().random::<f64>())
                     });
-                    let mut next = job.clone();
-                    next.attempt += 1;
-                    next.due_ms = now + delay as i64;
                     self.log(
                         20,
                         format!(
                             "job {} ({}) failed with {}: retry {} of {max_retries} in {delay} ms",
-                            job.id, job.task, error.r#type, next.attempt
+                            job.id,
+                            job.task,
+                            error.r#type,
+                            job.attempt + 1
                         ),
                     );
                     let aborted = WireError {
@@ -631,18 +713,23 @@ impl Engine {
                         message: "aborted while it ran".into(),
                         traceback: String::new(),
                     };
+                    let aborted = status(&job, State::Aborted, Vec::new(), Some(aborted));
+                    let ttl_ms = self.ttl_of(&job);
+                    let mut next = job;
+                    next.attempt += 1;
+                    next.due_ms = now.saturating_add(delay.min(MAX_DURATION_MS as u64) as i64);
                     return Action::Retry {
-                        priority: held.priority,
-                        entry_id: held.entry_id.clone(),
-                        job_id: job.id.clone(),
+                        priority,
+                        entry_id,
                         due_ms: next.due_ms,
-                        job: next.encode_to_vec(),
-                        aborted: status(State::Aborted, Vec::new(), Some(aborted)).encode_to_vec(),
-                        ttl_ms: self.ttl_of(&job),
+                        aborted: aborted.encode_to_vec(),
+                        ttl_ms,
+                        job: next,
                     };
                 }
                 self.local.lock().expect("local").failed += 1;
-                finish(status(State::Failed, Vec::new(), Some(error)))
+                let record = status(&job, State::Failed, Vec::new(), Some(error));
+                finish(job, record)
             }
             Outcome::Aborted => {
                 let error = WireError {
@@ -650,12 +737,13 @@ impl Engine {
                     message: "aborted while it ran".into(),
                     traceback: String::new(),
                 };
-                finish(status(State::Aborted, Vec::new(), Some(error)))
+                let record = status(&job, State::Aborted, Vec::new(), Some(error));
+                finish(job, record)
             }
             Outcome::Interrupted => Action::Release {
-                priority: held.priority,
-                entry_id: held.entry_id.clone(),
-                job_id: job.id.clone(),
+                priority,
+                entry_id,
+                job_id: job.id,
             },
         }
     }
@@ -687,7 +775,7 @@ impl Engine {
                 Ok(accepted) => good.push((priority, entry.id, accepted)),
                 Err(rejection) => {
                     let raw = field(&entry, "job").unwrap_or_default().to_vec();
-                    self.dead_letter(priority, entry.id, rejection, raw, None, now);
+                    self.dead_letter(priority, entry.id, rejection, raw, None);
                 }
             }
         }
@@ -717,8 +805,8 @@ impl Engine {
                 };
                 if is_aborted {
                     let action = self.outcome_action(held, Outcome::Aborted, now);
-                    if let Action::Finish { entry_id, .. } = &action {
-                        local.by_entry.remove(&(priority, entry_id.clone()));
+                    if let Action::Finish(item) = &action {
+                        local.by_entry.remove(&(priority, item.entry_id.clone()));
                     }
                     drop(local);
                     self.send(action);
@@ -764,8 +852,21 @@ impl Engine {
         rejection: Rejection,
         raw: Vec<u8>,
         error: Option<WireError>,
-        now: i64,
     ) {
+        let dead = self.dead_item(priority, entry_id, rejection, raw, error);
+        self.send(Action::Dead(dead));
+    }
+
+    /// The dead letter and DEAD status of an entry that must not run.
+    fn dead_item(
+        &self,
+        priority: u32,
+        entry_id: String,
+        rejection: Rejection,
+        raw: Vec<u8>,
+        error: Option<WireError>,
+    ) -> DeadItem {
+        let now = now_ms();
         self.log(
             30,
             format!(
@@ -785,6 +886,7 @@ impl Engine {
             worker_id: self.config.worker_id.clone(),
             error: error.clone(),
         };
+        // SPEC.md section 6: the reason code first, then the detail.
         let status = Status {
             spec_version: SPEC_VERSION.to_owned(),
             state: State::Dead as i32,
@@ -798,7 +900,7 @@ impl Engine {
             task: rejection.task.clone(),
             ..Status::default()
         };
-        self.send(Action::Dead(DeadItem {
+        DeadItem {
             priority,
             entry_id,
             job_id: rejection.job_id,
@@ -806,8 +908,9 @@ impl Engine {
             reason: rejection.reason,
             record: record.encode_to_vec(),
             status: status.encode_to_vec(),
+            // The default TTL: the job's own may be what was wrong with it.
             ttl_ms: DEFAULT_RESULT_TTL_MS,
-        }));
+        }
     }
 
     /// One `XREADGROUP` of up to `count` new entries from `streams`,
@@ -905,8 +1008,7 @@ impl Engine {
             {
                 Ok(read) => read,
                 Err(err) => {
-                    self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
-                    if self.sleep_or_stop(Duration::from_secs(1)).await {
+                    if self.read_failed(&mut conn, &err).await {
                         break;
                     }
                     continue;
@@ -940,14 +1042,32 @@ impl Engine {
                 Ok(woken) if !woken.is_empty() => self.accept(&mut conn, woken, false, None).await,
                 Ok(_) => {}
                 Err(err) => {
-                    self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
-                    if self.sleep_or_stop(Duration::from_secs(1)).await {
+                    if self.read_failed(&mut conn, &err).await {
                         break;
                     }
                 }
             }
         }
         self.request_stop();
+    }
+
+    /// After a failed read: a missing consumer group (Redis lost its data)
+    /// is created again at once; other errors wait a second. True when the
+    /// worker is stopping meanwhile.
+    async fn read_failed(&self, conn: &mut Conn, err: &redis::RedisError) -> bool {
+        if is_nogroup(err) {
+            self.log(
+                30,
+                format!("the consumer groups of queue {:?} are gone (Redis lost its data?): creating them again", self.keys.queue()),
+            );
+            match create_groups(&self.keys, conn).await {
+                Ok(()) => return false,
+                Err(err) => self.log(40, format!("creating the consumer groups failed: {err}")),
+            }
+        } else {
+            self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
+        }
+        self.sleep_or_stop(Duration::from_secs(1)).await
     }
 
     /// In burst mode: true once nothing is held, every write is done and no
@@ -1007,97 +1127,210 @@ impl Engine {
         }
     }
 
+    /// Free room for more entries: concurrency plus prefetch, minus what is held.
+    fn room(&self) -> usize {
+        let local = self.local.lock().expect("local");
+        if local.stopping {
+            return 0;
+        }
+        (self.config.concurrency + self.config.prefetch).saturating_sub(local.held.len())
+    }
+
     async fn reclaimer(self: Arc<Self>, mut conn: Conn) {
         let period = self.config.visibility_ms / 2;
+        let mut boost_until: Option<Instant> = None;
+        let mut last_retire: Option<Instant> = None;
         loop {
-            if let Err(err) = self.reclaim_once(&mut conn).await {
-                self.log(40, format!("reclaiming failed: {err}"));
+            let more = match self.reclaim_once(&mut conn).await {
+                Ok(more) => more,
+                Err(err) => {
+                    if is_nogroup(&err) {
+                        let _ = create_groups(&self.keys, &mut conn).await;
+                    }
+                    self.log(40, format!("reclaiming failed: {err}"));
+                    false
+                }
+            };
+            if last_retire.is_none_or(|at| at.elapsed().as_millis() >= u128::from(period)) {
+                last_retire = Some(Instant::now());
+                if let Err(err) = self.retire_gone(&mut conn).await {
+                    self.log(
+                        30,
+                        format!("removing gone workers' consumers failed: {err}"),
+                    );
+                }
             }
-            let jitter = rand::rng().random_range(0..=period / 5 + 1);
-            if self
-                .sleep_or_stop(Duration::from_millis(period + jitter))
-                .await
-            {
+            // Room ran out with idle entries left: go on as slots free.
+            // After a worker was seen gone: pass often until its entries
+            // have come due. Else: every half visibility timeout.
+            let boosted = boost_until.is_some_and(|until| Instant::now() < until);
+            let pause = if more {
+                Duration::from_millis(50)
+            } else if boosted {
+                Duration::from_millis((self.config.visibility_ms / 10).max(50))
+            } else {
+                let jitter = rand::rng().random_range(0..=period / 5 + 1);
+                Duration::from_millis(period + jitter)
+            };
+            let mut stop = self.stop.subscribe();
+            if *stop.borrow() {
                 return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = self.worker_gone.notified() => {
+                    boost_until = Some(
+                        Instant::now() + Duration::from_millis(self.config.visibility_ms + period),
+                    );
+                }
+                _ = stop.changed() => return,
             }
         }
     }
 
-    async fn reclaim_once(&self, conn: &mut Conn) -> Result<(), redis::RedisError> {
-        if self.local.lock().expect("local").stopping {
-            return Ok(());
-        }
+    /// One reclaim pass over every level, highest first: follows each
+    /// level's `XAUTOCLAIM` cursor until nothing more is idle past the
+    /// visibility timeout or this worker has no room left. True when room
+    /// ran out before the levels were drained.
+    async fn reclaim_once(&self, conn: &mut Conn) -> Result<bool, redis::RedisError> {
         for priority in (0..PRIORITY_LEVELS).rev() {
             let stream = self.keys.stream(priority);
-            let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-                .arg(&stream)
-                .arg(GROUP)
-                .arg(&self.config.worker_id)
-                .arg(self.config.visibility_ms)
-                .arg("0-0")
-                .arg("COUNT")
-                .arg(100)
-                .query_async(conn)
-                .await?;
-            if claimed.claimed.is_empty() {
+            let mut cursor = "0-0".to_owned();
+            loop {
+                let room = self.room();
+                if room == 0 {
+                    return Ok(true);
+                }
+                let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                    .arg(&stream)
+                    .arg(GROUP)
+                    .arg(&self.config.worker_id)
+                    .arg(self.config.visibility_ms)
+                    .arg(&cursor)
+                    .arg("COUNT")
+                    .arg(room.min(MAX_BATCH))
+                    .query_async(conn)
+                    .await?;
+                if !claimed.claimed.is_empty() {
+                    self.take_reclaimed(conn, priority, &stream, claimed.claimed)
+                        .await?;
+                }
+                if claimed.next_stream_id == "0-0" {
+                    break;
+                }
+                cursor = claimed.next_stream_id;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Runs reclaimed entries again, or dead-letters those delivered more
+    /// than the delivery limit.
+    async fn take_reclaimed(
+        &self,
+        conn: &mut Conn,
+        priority: u32,
+        stream: &str,
+        claimed: Vec<StreamId>,
+    ) -> Result<(), redis::RedisError> {
+        let mut first = &claimed[0].id;
+        let mut last = first;
+        for entry in &claimed {
+            if stream_id_before(&entry.id, first) {
+                first = &entry.id;
+            }
+            if stream_id_before(last, &entry.id) {
+                last = &entry.id;
+            }
+        }
+        let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(GROUP)
+            .arg(first)
+            .arg(last)
+            .arg(claimed.len() + self.config.concurrency + self.config.prefetch)
+            .arg(&self.config.worker_id)
+            .query_async(conn)
+            .await?;
+        let deliveries: HashMap<String, usize> = pending
+            .ids
+            .into_iter()
+            .map(|p| (p.id, p.times_delivered))
+            .collect();
+        self.log(
+            30,
+            format!(
+                "reclaimed {} entries of stream {stream} idle past the visibility timeout",
+                claimed.len()
+            ),
+        );
+        let mut runnable = Vec::new();
+        for entry in claimed {
+            let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
+            if delivered > self.config.max_deliveries {
+                let text =
+                    |name| field(&entry, name).map(|b| String::from_utf8_lossy(b).into_owned());
+                let rejection = Rejection {
+                    reason: "delivery_limit",
+                    detail: format!(
+                        "delivered {delivered} times, over the limit of {}: every run ended its worker",
+                        self.config.max_deliveries
+                    ),
+                    job_id: text("id").unwrap_or_default(),
+                    task: text("task").unwrap_or_default(),
+                };
+                let raw = field(&entry, "job").unwrap_or_default().to_vec();
+                self.dead_letter(priority, entry.id, rejection, raw, None);
+            } else {
+                runnable.push((priority, entry));
+            }
+        }
+        self.accept(conn, runnable, true, None).await;
+        Ok(())
+    }
+
+    /// Deletes the consumers of gone workers (no heartbeat key) that hold
+    /// nothing on a level (`retire.lua`); candidates are consumers other
+    /// than this worker, with no pending entry, idle past the visibility
+    /// timeout.
+    async fn retire_gone(&self, conn: &mut Conn) -> Result<(), redis::RedisError> {
+        let mut pipe = redis::pipe();
+        for stream in self.keys.streams_low_to_high() {
+            pipe.cmd("XINFO").arg("CONSUMERS").arg(stream).arg(GROUP);
+        }
+        let levels: Vec<Vec<HashMap<String, RedisValue>>> = pipe.query_async(conn).await?;
+        for (priority, consumers) in levels.into_iter().enumerate() {
+            let candidates: Vec<String> = consumers
+                .iter()
+                .filter_map(|info| {
+                    let name: String = redis::from_redis_value(info.get("name")?).ok()?;
+                    let pending: u64 = redis::from_redis_value(info.get("pending")?).ok()?;
+                    let idle: u64 = redis::from_redis_value(info.get("idle")?).ok()?;
+                    (name != self.config.worker_id
+                        && pending == 0
+                        && idle > self.config.visibility_ms)
+                        .then_some(name)
+                })
+                .collect();
+            if candidates.is_empty() {
                 continue;
             }
-            let first = claimed
-                .claimed
-                .first()
-                .map(|e| e.id.clone())
-                .unwrap_or_default();
-            let last = claimed
-                .claimed
-                .last()
-                .map(|e| e.id.clone())
-                .unwrap_or_default();
-            let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
-                .arg(&stream)
-                .arg(GROUP)
-                .arg(&first)
-                .arg(&last)
-                .arg(claimed.claimed.len() + 1000)
-                .arg(&self.config.worker_id)
-                .query_async(conn)
-                .await?;
-            let deliveries: HashMap<String, usize> = pending
-                .ids
-                .into_iter()
-                .map(|p| (p.id, p.times_delivered))
-                .collect();
-            let now = now_ms();
-            let mut runnable = Vec::new();
-            for entry in claimed.claimed {
-                let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
+            let mut call = self.scripts.retire.key(self.keys.stream(priority as u32));
+            call.arg(GROUP);
+            for name in &candidates {
+                call.key(self.keys.worker(name)).arg(name);
+            }
+            let retired: Vec<String> = call.invoke_async(conn).await?;
+            if !retired.is_empty() {
                 self.log(
-                    30,
+                    20,
                     format!(
-                        "reclaimed entry {} of a dead worker (delivery {delivered})",
-                        entry.id
+                        "removed {} consumers of gone workers from stream {}",
+                        retired.len(),
+                        self.keys.stream(priority as u32)
                     ),
                 );
-                if delivered > self.config.max_deliveries {
-                    let job_id =
-                        field(&entry, "id").map(|b| String::from_utf8_lossy(b).into_owned());
-                    let task =
-                        field(&entry, "task").map(|b| String::from_utf8_lossy(b).into_owned());
-                    let raw = field(&entry, "job").unwrap_or_default().to_vec();
-                    let rejection = Rejection {
-                        reason: "delivery_limit",
-                        detail: format!(
-                            "delivered {delivered} times, over the limit of {}: every run ended its worker",
-                            self.config.max_deliveries
-                        ),
-                        job_id: job_id.unwrap_or_default(),
-                        task: task.unwrap_or_default(),
-                    };
-                    self.dead_letter(priority, entry.id, rejection, raw, None, now);
-                } else {
-                    runnable.push((priority, entry));
-                }
             }
-            self.accept(conn, runnable, true, None).await;
         }
         Ok(())
     }
@@ -1221,6 +1454,7 @@ impl Engine {
 
     async fn heartbeat(self: Arc<Self>, mut conn: Conn) {
         let period = self.config.heartbeat_ms;
+        let mut known_gone: HashSet<String> = HashSet::new();
         loop {
             let (running, completed, failed) = {
                 let local = self.local.lock().expect("local");
@@ -1240,7 +1474,7 @@ impl Engine {
                 failed,
                 queues: vec![self.keys.queue().to_owned()],
             };
-            let result: Result<(), redis::RedisError> = redis::pipe()
+            let result: Result<(Vec<String>,), redis::RedisError> = redis::pipe()
                 .cmd("SET")
                 .arg(self.keys.worker(&self.config.worker_id))
                 .arg(beat.encode_to_vec())
@@ -1257,10 +1491,23 @@ impl Engine {
                 .arg("-inf")
                 .arg(now - 60_000)
                 .ignore()
+                .cmd("ZRANGEBYSCORE")
+                .arg(self.keys.workers())
+                .arg("-inf")
+                .arg(now - 3 * period as i64)
                 .query_async(&mut conn)
                 .await;
-            if let Err(err) = result {
-                self.log(30, format!("heartbeat failed: {err}"));
+            match result {
+                // Workers whose heartbeat expired: gone. A new one starts
+                // this worker's reclaimer on their entries at once.
+                Ok((gone,)) => {
+                    let gone: HashSet<String> = gone.into_iter().collect();
+                    if gone.iter().any(|id| !known_gone.contains(id)) {
+                        self.worker_gone.notify_one();
+                    }
+                    known_gone = gone;
+                }
+                Err(err) => self.log(30, format!("heartbeat failed: {err}")),
             }
             if self.sleep_or_stop(Duration::from_millis(period)).await {
                 let _: Result<(), redis::RedisError> = redis::pipe()
@@ -1287,152 +1534,263 @@ impl Engine {
     ) {
         while let Some(first) = receiver.recv().await {
             let mut batch = vec![first];
-            while batch.len() < 1000 {
+            while batch.len() < MAX_BATCH {
                 match receiver.try_recv() {
                     Ok(action) => batch.push(action),
                     Err(_) => break,
                 }
             }
             let count = batch.len();
-            let mut attempt = 0u32;
-            loop {
-                match self.write(&mut conn, &batch).await {
-                    Ok(()) => break,
-                    Err(err) if attempt < 50 => {
-                        attempt += 1;
-                        self.log(40, format!("storing results failed, retrying: {err}"));
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    Err(err) => {
-                        self.log(
-                            50,
-                            format!("giving up storing {count} results; their entries will be reclaimed: {err}"),
-                        );
-                        break;
-                    }
-                }
-            }
+            self.store(&mut conn, batch).await;
             self.in_finisher.fetch_sub(count, Ordering::SeqCst);
             self.slot_freed.notify_one();
             self.check_exit();
         }
     }
 
-    async fn write(&self, conn: &mut Conn, batch: &[Action]) -> Result<(), redis::RedisError> {
-        let mut finish = self.scripts.finish.key(self.keys.running());
-        finish.key(self.keys.abort()).arg(GROUP);
-        let mut finishing = 0;
-        let mut releases = Vec::new();
+    /// Stores one batch of actions. Returns once each is written, refused
+    /// (and then dead-lettered), or given up after Redis stayed unreachable
+    /// while stopping (its entry stays pending and is reclaimed).
+    async fn store(&self, conn: &mut Conn, batch: Vec<Action>) {
+        let mut finishes = Vec::new();
+        let mut releases: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
+        let mut others = Vec::new();
         for action in batch {
             match action {
-                Action::Finish {
+                Action::Finish(item) => finishes.push(item),
+                Action::Release {
                     priority,
                     entry_id,
                     job_id,
-                    ttl_ms,
-                    status,
-                } => {
-                    finishing += 1;
-                    finish
-                        .key(self.keys.stream(*priority))
-                        .key(self.keys.job(job_id));
-                    finish
-                        .arg(entry_id)
-                        .arg(job_id)
-                        .arg(*ttl_ms)
-                        .arg(status.as_slice());
-                }
+                } => releases
+                    .entry(priority)
+                    .or_default()
+                    .push((entry_id, job_id)),
+                other => others.push(other),
+            }
+        }
+        if !finishes.is_empty() {
+            self.store_finishes(conn, finishes).await;
+        }
+        for action in others {
+            match action {
                 Action::Retry {
                     priority,
                     entry_id,
-                    job_id,
                     due_ms,
                     job,
                     aborted,
                     ttl_ms,
                 } => {
-                    let _: i64 = self
-                        .scripts
-                        .retry
-                        .key(self.keys.stream(*priority))
-                        .key(self.keys.job(job_id))
-                        .key(self.keys.delayed())
-                        .key(self.keys.delayed_jobs())
-                        .key(self.keys.running())
-                        .key(self.keys.abort())
-                        .arg(GROUP)
-                        .arg(entry_id)
-                        .arg(job_id)
-                        .arg(*due_ms)
-                        .arg(job.as_slice())
-                        .arg(aborted.as_slice())
-                        .arg(*ttl_ms)
-                        .invoke_async(conn)
-                        .await?;
+                    let record = job.encode_to_vec();
+                    let stored = self
+                        .persist("scheduling a retry", conn, |mut conn| {
+                            let mut call = self.scripts.retry.key(self.keys.stream(priority));
+                            call.key(self.keys.job(&job.id))
+                                .key(self.keys.delayed())
+                                .key(self.keys.delayed_jobs())
+                                .key(self.keys.running())
+                                .key(self.keys.abort())
+                                .arg(GROUP)
+                                .arg(&self.config.worker_id)
+                                .arg(&entry_id)
+                                .arg(&job.id)
+                                .arg(due_ms)
+                                .arg(record.as_slice())
+                                .arg(aborted.as_slice())
+                                .arg(ttl_ms);
+                            async move { call.invoke_async::<i64>(&mut conn).await }
+                        })
+                        .await;
+                    match stored {
+                        Ok(-1) => self.log_lost(&job.id, &entry_id),
+                        Ok(_) | Err(Stored::GaveUp) => {}
+                        Err(Stored::Refused(err)) => {
+                            self.store_unstorable(conn, priority, entry_id, &job, &err)
+                                .await;
+                        }
+                    }
                 }
-                Action::Release {
-                    priority,
-                    entry_id,
-                    job_id,
-                } => releases.push((*priority, entry_id.as_str(), job_id.as_str())),
-                Action::Dead(dead) => {
-                    let _: String = self
-                        .scripts
-                        .dead_letter
-                        .key(self.keys.stream(dead.priority))
-                        .key(self.keys.dead())
-                        .key(self.keys.running())
-                        .key(self.keys.job(&dead.job_id))
+                Action::Dead(dead) => self.store_dead(conn, &dead).await,
+                Action::Finish(_) | Action::Release { .. } => unreachable!("sorted out above"),
+            }
+        }
+        for (priority, entries) in releases {
+            let stored = self
+                .persist("handing back unfinished jobs", conn, |mut conn| {
+                    let mut call = self.scripts.release.key(self.keys.stream(priority));
+                    call.key(self.keys.running())
                         .arg(GROUP)
-                        .arg(&dead.entry_id)
-                        .arg(&dead.job_id)
-                        .arg(&dead.task)
-                        .arg(dead.reason)
-                        .arg(dead.record.as_slice())
-                        .arg(dead.status.as_slice())
-                        .arg(dead.ttl_ms)
-                        .arg(self.config.dead_maxlen)
-                        .invoke_async(conn)
-                        .await?;
+                        .arg(&self.config.worker_id)
+                        .arg(HANDED_BACK_IDLE_MS);
+                    for (entry_id, job_id) in &entries {
+                        call.arg(entry_id).arg(job_id);
+                    }
+                    async move { call.invoke_async::<Vec<String>>(&mut conn).await }
+                })
+                .await;
+            if let Err(Stored::Refused(err)) = stored {
+                self.log(
+                    40,
+                    format!("handing back {} jobs failed: {err}", entries.len()),
+                );
+            }
+        }
+    }
+
+    /// Runs one write, again after a pause while the error says Redis is
+    /// unreachable or busy. Gives up on those only when stopping, after
+    /// about 10 s; any other error is the write's own (`Refused`).
+    async fn persist<T, F, Fut>(&self, what: &str, conn: &Conn, mut call: F) -> Result<T, Stored>
+    where
+        F: FnMut(Conn) -> Fut,
+        Fut: std::future::Future<Output = Result<T, redis::RedisError>>,
+    {
+        let mut attempt = 0u32;
+        loop {
+            // A clone of the multiplexed connection is a handle, not a socket.
+            let err = match call(conn.clone()).await {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
+            if !is_transient(&err) {
+                return Err(Stored::Refused(err));
+            }
+            attempt += 1;
+            let stopping = self.local.lock().expect("local").stopping;
+            if stopping && attempt > 50 {
+                self.log(
+                    50,
+                    format!("{what}: giving up, Redis stayed unreachable ({err}); the entries stay pending and will be reclaimed"),
+                );
+                return Err(Stored::GaveUp);
+            }
+            if attempt == 1 || attempt % 25 == 0 {
+                self.log(40, format!("{what} failed, retrying: {err}"));
+            }
+            let pause = Duration::from_millis(u64::from(attempt.min(10)) * 200);
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Stores terminal statuses with `finish.lua`; a batch Redis refuses is
+    /// split until the job it refuses is alone, and that job is
+    /// dead-lettered, so one job cannot hold up the others.
+    async fn store_finishes(&self, conn: &mut Conn, items: Vec<FinishItem>) {
+        let mut work = vec![items];
+        while let Some(chunk) = work.pop() {
+            let stored = self
+                .persist("storing results", conn, |mut conn| {
+                    let mut call = self.scripts.finish.key(self.keys.running());
+                    call.key(self.keys.abort())
+                        .arg(GROUP)
+                        .arg(&self.config.worker_id);
+                    for item in &chunk {
+                        call.key(self.keys.stream(item.priority))
+                            .key(self.keys.job(&item.job.id));
+                        call.arg(&item.entry_id)
+                            .arg(&item.job.id)
+                            .arg(item.ttl_ms)
+                            .arg(item.status.as_slice());
+                    }
+                    async move { call.invoke_async::<Vec<String>>(&mut conn).await }
+                })
+                .await;
+            match stored {
+                Ok(lost) => {
+                    for job_id in lost {
+                        let entry = chunk
+                            .iter()
+                            .find(|item| item.job.id == job_id)
+                            .map_or("", |item| item.entry_id.as_str());
+                        self.log_lost(&job_id, entry);
+                    }
+                }
+                Err(Stored::GaveUp) => {}
+                Err(Stored::Refused(err)) if chunk.len() > 1 => {
+                    self.log(
+                        30,
+                        format!(
+                            "Redis refused a batch of {} results ({err}); storing it in halves",
+                            chunk.len()
+                        ),
+                    );
+                    let mut first = chunk;
+                    let second = first.split_off(first.len() / 2);
+                    work.push(second);
+                    work.push(first);
+                }
+                Err(Stored::Refused(err)) => {
+                    let item = chunk.into_iter().next().expect("a chunk of one");
+                    self.store_unstorable(conn, item.priority, item.entry_id, &item.job, &err)
+                        .await;
                 }
             }
         }
-        if finishing > 0 {
-            let _: i64 = finish.invoke_async(conn).await?;
-        }
-        if !releases.is_empty() {
-            // Handed back unacked, with an idle time past any visibility
-            // timeout: the next reclaim pass of any worker (a new worker's
-            // first, at its start) takes them. JUSTID counts no delivery.
-            let mut pipe = redis::pipe();
-            let mut by_level: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
-            for (priority, entry_id, _) in &releases {
-                by_level.entry(*priority).or_default().push(entry_id);
-            }
-            for (priority, entry_ids) in by_level {
-                pipe.cmd("XCLAIM")
-                    .arg(self.keys.stream(priority))
+    }
+
+    /// Dead-letters a job whose outcome Redis refused to store.
+    async fn store_unstorable(
+        &self,
+        conn: &mut Conn,
+        priority: u32,
+        entry_id: String,
+        job: &Job,
+        err: &redis::RedisError,
+    ) {
+        let rejection = Rejection {
+            reason: "unstorable",
+            detail: format!("Redis refused to store the job's outcome: {err}"),
+            job_id: job.id.clone(),
+            task: job.task.clone(),
+        };
+        let dead = self.dead_item(priority, entry_id, rejection, job.encode_to_vec(), None);
+        self.store_dead(conn, &dead).await;
+    }
+
+    async fn store_dead(&self, conn: &mut Conn, dead: &DeadItem) {
+        let stored = self
+            .persist("dead-lettering a job", conn, |mut conn| {
+                let mut call = self
+                    .scripts
+                    .dead_letter
+                    .key(self.keys.stream(dead.priority));
+                call.key(self.keys.dead())
+                    .key(self.keys.running())
+                    .key(self.keys.job(&dead.job_id))
                     .arg(GROUP)
                     .arg(&self.config.worker_id)
-                    .arg(0)
-                    .arg(entry_ids)
-                    .arg("IDLE")
-                    .arg(HANDED_BACK_IDLE_MS)
-                    .arg("JUSTID")
-                    .ignore();
-            }
-            pipe.cmd("HDEL")
-                .arg(self.keys.running())
-                .arg(
-                    releases
-                        .iter()
-                        .map(|(_, _, job_id)| *job_id)
-                        .collect::<Vec<_>>(),
-                )
-                .ignore();
-            pipe.exec_async(conn).await?;
+                    .arg(&dead.entry_id)
+                    .arg(&dead.job_id)
+                    .arg(&dead.task)
+                    .arg(dead.reason)
+                    .arg(dead.record.as_slice())
+                    .arg(dead.status.as_slice())
+                    .arg(dead.ttl_ms)
+                    .arg(self.config.dead_maxlen);
+                async move { call.invoke_async::<RedisValue>(&mut conn).await }
+            })
+            .await;
+        match stored {
+            Ok(RedisValue::Int(0)) => self.log_lost(&dead.job_id, &dead.entry_id),
+            Ok(_) | Err(Stored::GaveUp) => {}
+            Err(Stored::Refused(err)) => self.log(
+                50,
+                format!(
+                    "dead-lettering entry {} (job {:?}) failed: {err}; it stays pending and will be reclaimed",
+                    dead.entry_id, dead.job_id
+                ),
+            ),
         }
-        Ok(())
+    }
+
+    fn log_lost(&self, job_id: &str, entry_id: &str) {
+        self.log(
+            30,
+            format!(
+                "job {job_id} (entry {entry_id}) is no longer this worker's (reclaimed elsewhere, or Redis lost it): its outcome here was not written"
+            ),
+        );
     }
 
     /// Counters for the heartbeat and for Python.

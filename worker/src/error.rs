@@ -33,7 +33,24 @@ pyo3::create_exception!(
     ArdiqError,
     "A priority outside 0..9."
 );
-pyo3::create_exception!(_core, InvalidDelay, ArdiqError, "A negative delay.");
+pyo3::create_exception!(
+    _core,
+    InvalidDelay,
+    ArdiqError,
+    "A delay_ms or schedule_ms outside its bounds, or both given."
+);
+pyo3::create_exception!(
+    _core,
+    InvalidQueueName,
+    ArdiqError,
+    "A queue name that is empty, too long, or has braces or white space."
+);
+pyo3::create_exception!(
+    _core,
+    InvalidOption,
+    ArdiqError,
+    "An option (max_retries, timeout_ms, backoff_ms, result_ttl_ms) outside its bounds."
+);
 pyo3::create_exception!(
     _core,
     PayloadTooLarge,
@@ -71,9 +88,6 @@ pub enum CoreError {
     /// Bad input to an enqueue.
     #[error(transparent)]
     Invalid(#[from] InvalidJob),
-    /// Options that contradict each other.
-    #[error("{0}")]
-    Conflict(String),
     /// A value outside the type table.
     #[error("{0}")]
     Value(String),
@@ -119,12 +133,12 @@ impl From<CoreError> for PyErr {
     fn from(err: CoreError) -> Self {
         let message = err.to_string();
         match err {
+            CoreError::Invalid(InvalidJob::QueueName(_)) => InvalidQueueName::new_err(message),
             CoreError::Invalid(InvalidJob::TaskName(_)) => InvalidTaskName::new_err(message),
             CoreError::Invalid(InvalidJob::JobId(_)) => InvalidJobId::new_err(message),
             CoreError::Invalid(InvalidJob::Priority(_)) => InvalidPriority::new_err(message),
-            CoreError::Invalid(InvalidJob::Delay(_)) | CoreError::Conflict(_) => {
-                InvalidDelay::new_err(message)
-            }
+            CoreError::Invalid(InvalidJob::Delay { .. }) => InvalidDelay::new_err(message),
+            CoreError::Invalid(InvalidJob::Option { .. }) => InvalidOption::new_err(message),
             CoreError::Invalid(InvalidJob::PayloadTooLarge(_)) => PayloadTooLarge::new_err(message),
             CoreError::Value(_) => UnsupportedValue::new_err(message),
             CoreError::Unreachable(_) => RedisUnavailable::new_err(message),
@@ -145,6 +159,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidJobId", py.get_type::<InvalidJobId>())?;
     m.add("InvalidPriority", py.get_type::<InvalidPriority>())?;
     m.add("InvalidDelay", py.get_type::<InvalidDelay>())?;
+    m.add("InvalidQueueName", py.get_type::<InvalidQueueName>())?;
+    m.add("InvalidOption", py.get_type::<InvalidOption>())?;
     m.add("PayloadTooLarge", py.get_type::<PayloadTooLarge>())?;
     m.add("RedisUnavailable", py.get_type::<RedisUnavailable>())?;
     m.add(

@@ -1,14 +1,13 @@
-//! Producer operations through the core: building `Job` records and the
-//! exact `enqueue.lua` call, enqueueing in batches, reading status and
-//! results, aborting, and the dead-letter operations.
+//! Producer operations through the core: enqueueing in batches (every job
+//! is built by the producer core of `ardiq_spec::enqueue`), reading status
+//! and results, aborting, and the dead-letter operations.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 
-use ardiq_spec::limits::{self, MAX_BATCH};
-use ardiq_spec::{
-    scripts, DeadLetter, Job, QueueKeys, State, Status, DEFAULT_PRIORITY, SPEC_VERSION,
-};
+use ardiq_spec::enqueue::{enqueue_call, for_each_enqueue_arg, PreparedJob};
+use ardiq_spec::limits::MAX_BATCH;
+use ardiq_spec::{scripts, DeadLetter, Job, QueueKeys, State, Status};
 use futures::stream::{FuturesOrdered, StreamExt};
 use prost::Message;
 use redis::aio::ConnectionLike;
@@ -17,181 +16,6 @@ use redis::{Script, Value as RedisValue};
 use crate::bridge::{DeadLetterInfo, EnqueueOutcome, StatusInfo};
 use crate::conn::Conn;
 use crate::error::CoreError;
-
-/// One job as the caller described it, user values already encoded.
-#[derive(Debug, Clone, Default)]
-pub struct EnqueueItem {
-    /// Task name.
-    pub task: String,
-    /// MessagePack array, or empty for no arguments.
-    pub args: Vec<u8>,
-    /// MessagePack map, or empty for no keyword arguments.
-    pub kwargs: Vec<u8>,
-    /// 0..9; default 5.
-    pub priority: Option<i64>,
-    /// Run after this many ms.
-    pub delay_ms: Option<i64>,
-    /// Run at this time, ms since the epoch.
-    pub schedule_ms: Option<i64>,
-    /// Caller's job id (the idempotency key).
-    pub job_id: Option<String>,
-    /// Override of the task's retries.
-    pub max_retries: Option<u32>,
-    /// Override of the task's timeout, ms.
-    pub timeout_ms: Option<u64>,
-    /// Override of the task's base backoff, ms.
-    pub backoff_ms: Option<u64>,
-    /// Override of the task's result TTL, ms.
-    pub result_ttl_ms: Option<u64>,
-}
-
-/// A job ready for `enqueue.lua`.
-#[derive(Debug, Clone)]
-pub struct PreparedJob {
-    /// Job id.
-    pub id: String,
-    /// Task name.
-    pub task: String,
-    /// Priority level.
-    pub priority: u32,
-    /// 0 for "now", else the due time.
-    pub due_ms: i64,
-    /// The encoded `Job` record.
-    pub record: Vec<u8>,
-}
-
-/// A job that passed every check and has its id; its record is encoded
-/// when it is sent.
-#[derive(Debug, Clone)]
-pub struct CheckedJob(Job);
-
-impl CheckedJob {
-    /// The job id.
-    pub fn id(&self) -> &str {
-        &self.0.id
-    }
-
-    /// Encodes the record.
-    pub fn encode(self) -> PreparedJob {
-        let record = self.0.encode_to_vec();
-        let Job {
-            id,
-            task,
-            priority,
-            due_ms,
-            ..
-        } = self.0;
-        PreparedJob {
-            id,
-            task,
-            priority,
-            due_ms,
-            record,
-        }
-    }
-}
-
-/// Validates `item` at clock `now_ms` and gives the job its id; every
-/// typed error of an enqueue comes from here.
-pub fn check(item: EnqueueItem, now_ms: i64) -> Result<CheckedJob, CoreError> {
-    limits::check_task_name(&item.task)?;
-    let id = match item.job_id {
-        Some(id) => {
-            limits::check_job_id(&id)?;
-            id
-        }
-        None => ardiq_spec::new_job_id(),
-    };
-    let priority = match item.priority {
-        Some(p) => limits::check_priority(p)?,
-        None => DEFAULT_PRIORITY,
-    };
-    let due_ms = match (item.delay_ms, item.schedule_ms) {
-        (Some(_), Some(_)) => {
-            return Err(CoreError::Conflict(
-                "give delay_ms or schedule_ms, not both".into(),
-            ))
-        }
-        (Some(delay), None) => {
-            limits::check_delay(delay)?;
-            if delay > 0 {
-                now_ms + delay
-            } else {
-                0
-            }
-        }
-        (None, Some(at)) => {
-            limits::check_delay(at)?;
-            if at > now_ms {
-                at
-            } else {
-                0
-            }
-        }
-        (None, None) => 0,
-    };
-    let job = Job {
-        spec_version: SPEC_VERSION.to_owned(),
-        id,
-        task: item.task,
-        args: item.args,
-        kwargs: item.kwargs,
-        priority,
-        enqueued_ms: now_ms,
-        due_ms,
-        attempt: 0,
-        max_retries: item.max_retries,
-        timeout_ms: item.timeout_ms,
-        backoff_ms: item.backoff_ms,
-        result_ttl_ms: item.result_ttl_ms,
-    };
-    limits::check_record_size(job.encoded_len())?;
-    Ok(CheckedJob(job))
-}
-
-/// Validates `item` and builds its record at clock `now_ms`.
-pub fn prepare(item: &EnqueueItem, now_ms: i64) -> Result<PreparedJob, CoreError> {
-    Ok(check(item.clone(), now_ms)?.encode())
-}
-
-/// Calls `push` with the exact `enqueue.lua` KEYS of a batch (2 + 2n of
-/// them), then its ARGV (4n).
-pub fn for_each_enqueue_arg(keys: &QueueKeys, jobs: &[PreparedJob], mut push: impl FnMut(&[u8])) {
-    let streams: Vec<String> = (0..ardiq_spec::PRIORITY_LEVELS)
-        .map(|p| keys.stream(p))
-        .collect();
-    push(keys.delayed().as_bytes());
-    push(keys.delayed_jobs().as_bytes());
-    for job in jobs {
-        push(keys.job(&job.id).as_bytes());
-        push(streams[job.priority.min(ardiq_spec::PRIORITY_LEVELS - 1) as usize].as_bytes());
-    }
-    for job in jobs {
-        push(job.id.as_bytes());
-        push(job.task.as_bytes());
-        if job.due_ms == 0 {
-            push(b"0");
-        } else {
-            push(job.due_ms.to_string().as_bytes());
-        }
-        push(&job.record);
-    }
-}
-
-/// The exact `enqueue.lua` KEYS and ARGV for a batch.
-pub fn enqueue_call(keys: &QueueKeys, jobs: &[PreparedJob]) -> (Vec<String>, Vec<Vec<u8>>) {
-    let key_count = 2 + 2 * jobs.len();
-    let mut call_keys = Vec::with_capacity(key_count);
-    let mut argv = Vec::with_capacity(4 * jobs.len());
-    for_each_enqueue_arg(keys, jobs, |part| {
-        if call_keys.len() < key_count {
-            call_keys.push(String::from_utf8_lossy(part).into_owned());
-        } else {
-            argv.push(part.to_vec());
-        }
-    });
-    (call_keys, argv)
-}
 
 /// Jobs per `EVALSHA` when a batch is sent: small enough that Redis starts
 /// on the first call while the rest are still on the wire and the client
@@ -286,7 +110,7 @@ impl Producer {
     pub async fn enqueue(
         &self,
         conn: &mut Conn,
-        jobs: Vec<CheckedJob>,
+        jobs: Vec<Job>,
     ) -> Result<Vec<EnqueueOutcome>, CoreError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -303,7 +127,7 @@ impl Producer {
             let chunk: Vec<PreparedJob> = rest
                 .by_ref()
                 .take(PIPELINE_CHUNK)
-                .map(CheckedJob::encode)
+                .map(PreparedJob::from)
                 .collect();
             if chunk.is_empty() {
                 break;
@@ -425,7 +249,7 @@ impl Producer {
             .key(self.keys.delayed_jobs())
             .key(self.keys.abort())
             .arg(job_id)
-            .arg(crate::engine::DEFAULT_RESULT_TTL_MS)
+            .arg(ardiq_spec::DEFAULT_RESULT_TTL_MS)
             .arg(record)
             .arg(self.keys.events())
             .invoke_async(conn)
@@ -534,79 +358,5 @@ impl Producer {
             .query_async(conn)
             .await?;
         Ok(removed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use ardiq_spec::limits::InvalidJob;
-
-    use super::*;
-
-    #[test]
-    fn defaults_write_priority_five_and_empty_args() {
-        let item = EnqueueItem {
-            task: "add".into(),
-            job_id: Some("j1".into()),
-            ..EnqueueItem::default()
-        };
-        let job = prepare(&item, 1_700_000_000_000).unwrap();
-        let decoded = Job::decode(job.record.as_slice()).unwrap();
-        assert_eq!(decoded.priority, 5);
-        assert!(decoded.args.is_empty());
-        assert_eq!(job.due_ms, 0);
-    }
-
-    #[test]
-    fn schedule_in_the_past_runs_now_and_delay_is_relative() {
-        let now = 1_000_000;
-        let past = EnqueueItem {
-            task: "t".into(),
-            schedule_ms: Some(5),
-            ..EnqueueItem::default()
-        };
-        assert_eq!(prepare(&past, now).unwrap().due_ms, 0);
-        let later = EnqueueItem {
-            task: "t".into(),
-            delay_ms: Some(250),
-            ..EnqueueItem::default()
-        };
-        assert_eq!(prepare(&later, now).unwrap().due_ms, now + 250);
-    }
-
-    #[test]
-    fn bad_input_is_a_typed_error() {
-        let empty = EnqueueItem::default();
-        assert!(matches!(
-            prepare(&empty, 0),
-            Err(CoreError::Invalid(InvalidJob::TaskName(_)))
-        ));
-        let prio = EnqueueItem {
-            task: "t".into(),
-            priority: Some(10),
-            ..EnqueueItem::default()
-        };
-        assert!(matches!(
-            prepare(&prio, 0),
-            Err(CoreError::Invalid(InvalidJob::Priority(10)))
-        ));
-        let delay = EnqueueItem {
-            task: "t".into(),
-            delay_ms: Some(-1),
-            ..EnqueueItem::default()
-        };
-        assert!(matches!(
-            prepare(&delay, 0),
-            Err(CoreError::Invalid(InvalidJob::Delay(-1)))
-        ));
-        let big = EnqueueItem {
-            task: "t".into(),
-            args: vec![0; 1_048_577],
-            ..EnqueueItem::default()
-        };
-        assert!(matches!(
-            prepare(&big, 0),
-            Err(CoreError::Invalid(InvalidJob::PayloadTooLarge(_)))
-        ));
     }
 }

@@ -2,7 +2,6 @@
 //! paths, and the script calls behind job handles (`status.lua`,
 //! `abort.lua`).
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -15,7 +14,9 @@ use redis::{Cmd, RedisResult, Script, Value as RedisValue};
 use serde::Serialize;
 
 use crate::connection::{ConnectOptions, Connection};
-use crate::enqueue::{now_ms, EnqueueRequest, PreparedJob};
+use ardiq_spec::enqueue::{for_each_enqueue_arg, PreparedJob};
+
+use crate::enqueue::{now_ms, EnqueueRequest};
 use crate::job::{EnqueueOutcome, Job, JobStatus};
 use crate::{Error, Result};
 
@@ -25,18 +26,6 @@ static ABORT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ABORT));
 
 /// The queue a client uses unless told otherwise.
 pub const DEFAULT_QUEUE: &str = "default";
-
-/// Longest queue name, in bytes (SPEC.md section 1).
-const MAX_QUEUE_BYTES: usize = 128;
-
-/// Checks a queue name: 1 to 128 bytes without `{`, `}` or white space.
-pub(crate) fn check_queue_name(queue: &str) -> Result<()> {
-    let bad_char = |c: char| c == '{' || c == '}' || c.is_whitespace();
-    if queue.is_empty() || queue.len() > MAX_QUEUE_BYTES || queue.chars().any(bad_char) {
-        return Err(Error::InvalidQueueName(queue.to_owned()));
-    }
-    Ok(())
-}
 
 /// A producer connected to one queue. Cheap to clone: clones share
 /// one multiplexed connection, which reconnects by itself.
@@ -117,7 +106,7 @@ impl ClientBuilder {
     /// [`Error::Connection`] when Redis cannot be reached,
     /// [`Error::Authentication`] when it refuses the credentials.
     pub async fn connect(self) -> Result<Client> {
-        check_queue_name(&self.queue)?;
+        ardiq_spec::limits::check_queue_name(&self.queue)?;
         let connection = Connection::open(&self.url, self.options).await?;
         let keys = QueueKeys::new(&self.queue);
         let enqueue_loaded = AtomicBool::new(false);
@@ -219,13 +208,13 @@ impl Client {
                 .map_err(Error::from_redis)?;
             self.inner.enqueue_loaded.store(true, Ordering::Relaxed);
         }
-        let streams = self.inner.keys.streams_low_to_high();
-        let calls = prepared
+        let jobs: Vec<PreparedJob> = prepared.iter().map(|(job, _)| job.clone()).collect();
+        let calls = jobs
             .chunks(MAX_BATCH)
-            .map(|batch| self.enqueue_batch(batch, &streams));
+            .map(|batch| self.enqueue_batch(batch));
         let replies = futures::future::join_all(calls).await;
         let mut outcomes = Vec::with_capacity(prepared.len());
-        for (batch, reply) in prepared.chunks(MAX_BATCH).zip(replies) {
+        for (batch, reply) in jobs.chunks(MAX_BATCH).zip(replies) {
             let reply = reply?;
             if reply.len() != batch.len() {
                 return Err(Error::MalformedRecord(format!(
@@ -239,7 +228,9 @@ impl Client {
         Ok(prepared
             .into_iter()
             .zip(outcomes)
-            .map(|(job, outcome)| Job::new(self.clone(), job.id, Some(outcome), job.result_ttl_ms))
+            .map(|((job, result_ttl_ms), outcome)| {
+                Job::new(self.clone(), job.id, Some(outcome), result_ttl_ms)
+            })
             .collect())
     }
 
@@ -248,35 +239,13 @@ impl Client {
         Job::new(self.clone(), id.into(), None, None)
     }
 
-    /// One `enqueue.lua` call for up to `MAX_BATCH` jobs; `streams` are the
-    /// queue's stream keys by priority.
-    async fn enqueue_batch(
-        &self,
-        batch: &[PreparedJob],
-        streams: &[String],
-    ) -> Result<Vec<EnqueueOutcome>> {
-        let keys = &self.inner.keys;
+    /// One `enqueue.lua` call for up to `MAX_BATCH` jobs.
+    async fn enqueue_batch(&self, batch: &[PreparedJob]) -> Result<Vec<EnqueueOutcome>> {
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(ENQUEUE.get_hash()).arg(2 + 2 * batch.len());
-        cmd.arg(keys.delayed()).arg(keys.delayed_jobs());
-        // One reused buffer for the per-job key and due strings.
-        let status_prefix = keys.job("");
-        let mut buffer = String::with_capacity(status_prefix.len() + 64);
-        for job in batch {
-            buffer.clear();
-            buffer.push_str(&status_prefix);
-            buffer.push_str(&job.id);
-            cmd.arg(buffer.as_str())
-                .arg(&streams[job.priority as usize]);
-        }
-        for job in batch {
-            buffer.clear();
-            let _ = write!(buffer, "{}", job.due_ms);
-            cmd.arg(&job.id)
-                .arg(&job.task)
-                .arg(buffer.as_str())
-                .arg(&job.record);
-        }
+        for_each_enqueue_arg(&self.inner.keys, batch, |part| {
+            cmd.arg(part);
+        });
         let reply = self.eval(&ENQUEUE, &cmd).await?;
         let RedisValue::Array(items) = reply else {
             return Err(Error::MalformedRecord(format!(

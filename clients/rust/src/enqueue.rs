@@ -1,28 +1,16 @@
 //! Building jobs: [`EnqueueRequest`] holds one job's task, arguments and
-//! options; [`EnqueueRequest::prepare`] checks it against the spec's limits
-//! and encodes the `Job` record and the exact `enqueue.lua` KEYS and ARGV.
+//! options through the client's builder methods; every rule that checks and
+//! encodes it is the spec crate's producer core (`ardiq_spec::enqueue`),
+//! shared with the worker.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ardiq_spec::limits::{
-    check_delay, check_job_id, check_priority, check_record_size, check_task_name,
-};
-use ardiq_spec::{QueueKeys, Value, DEFAULT_PRIORITY, SPEC_VERSION};
-use prost::Message as _;
+use ardiq_spec::enqueue::{enqueue_call as spec_enqueue_call, JobRequest, PreparedJob};
+use ardiq_spec::{QueueKeys, Value};
 use serde::Serialize;
 
-use crate::value::to_value;
+use crate::value::to_arguments;
 use crate::{Error, Result};
-
-/// When a job may run, as the caller said it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Due {
-    Now,
-    /// Milliseconds from the producer's clock at enqueue; negative is invalid.
-    DelayMs(i64),
-    /// An absolute time, ms since the Unix epoch.
-    AtMs(i64),
-}
 
 /// One job to enqueue: a task name, its arguments and options.
 ///
@@ -30,34 +18,16 @@ enum Due {
 /// it to [`Client::enqueue_many`](crate::Client::enqueue_many); or use
 /// [`Client::enqueue`](crate::Client::enqueue), which offers the same methods
 /// and sends a single job.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnqueueRequest {
-    task: String,
-    args: Vec<u8>,
-    kwargs: Vec<u8>,
-    priority: Option<i64>,
-    due: Due,
-    job_id: Option<String>,
-    max_retries: Option<u32>,
-    timeout_ms: Option<u64>,
-    backoff_ms: Option<u64>,
-    result_ttl_ms: Option<u64>,
+    job: JobRequest,
 }
 
 impl EnqueueRequest {
     /// A call of `task` with no arguments and default options.
     pub fn new(task: impl Into<String>) -> Self {
         Self {
-            task: task.into(),
-            args: Vec::new(),
-            kwargs: Vec::new(),
-            priority: None,
-            due: Due::Now,
-            job_id: None,
-            max_retries: None,
-            timeout_ms: None,
-            backoff_ms: None,
-            result_ttl_ms: None,
+            job: JobRequest::new(task),
         }
     }
 
@@ -68,7 +38,7 @@ impl EnqueueRequest {
     /// [`Error::UnsupportedValue`] when a value is outside the spec's type
     /// table, naming its path (`args[1].when`).
     pub fn args<A: Serialize>(mut self, args: A) -> Result<Self> {
-        self.args = match to_value(&args, "args")? {
+        self.job.args = match to_arguments(&args, "args")? {
             Value::Nil => Vec::new(),
             Value::Array(items) => encode_args(items),
             other => return Err(not_a(&other, "args", "a sequence (a tuple, array or Vec)")),
@@ -83,7 +53,7 @@ impl EnqueueRequest {
     /// [`Error::UnsupportedValue`] when a value is outside the type table or
     /// a key is not a string.
     pub fn kwargs<K: Serialize>(mut self, kwargs: K) -> Result<Self> {
-        self.kwargs = match to_value(&kwargs, "kwargs")? {
+        self.job.kwargs = match to_arguments(&kwargs, "kwargs")? {
             Value::Nil => Vec::new(),
             Value::Map(entries) => encode_kwargs(entries),
             other => {
@@ -101,7 +71,7 @@ impl EnqueueRequest {
     /// Checked when the job is sent ([`Error::InvalidPriority`]).
     #[must_use]
     pub fn priority(mut self, priority: i64) -> Self {
-        self.priority = Some(priority);
+        self.job.priority = Some(priority);
         self
     }
 
@@ -112,11 +82,13 @@ impl EnqueueRequest {
     }
 
     /// Runs the job no earlier than `delay_ms` milliseconds after it is sent;
-    /// for callers that hold signed milliseconds. A negative delay is
-    /// rejected when the job is sent ([`Error::InvalidDelay`]).
+    /// for callers that hold signed milliseconds. A delay outside 0 to 100
+    /// years is rejected when the job is sent ([`Error::InvalidDelay`]).
+    /// Replaces an earlier `schedule_*`.
     #[must_use]
     pub fn delay_ms(mut self, delay_ms: i64) -> Self {
-        self.due = Due::DelayMs(delay_ms);
+        self.job.delay_ms = Some(delay_ms);
+        self.job.schedule_ms = None;
         self
     }
 
@@ -126,10 +98,13 @@ impl EnqueueRequest {
         self.schedule_ms(system_time_ms(at))
     }
 
-    /// Runs the job no earlier than `at_ms`, milliseconds since the Unix epoch.
+    /// Runs the job no earlier than `at_ms`, milliseconds since the Unix
+    /// epoch; a negative time, or one after 9999-12-31, is rejected when the
+    /// job is sent ([`Error::InvalidDelay`]). Replaces an earlier `delay*`.
     #[must_use]
     pub fn schedule_ms(mut self, at_ms: i64) -> Self {
-        self.due = Due::AtMs(at_ms);
+        self.job.schedule_ms = Some(at_ms);
+        self.job.delay_ms = None;
         self
     }
 
@@ -137,112 +112,56 @@ impl EnqueueRequest {
     /// to the queue is not enqueued again. The default is a new UUID v7.
     #[must_use]
     pub fn job_id(mut self, id: impl Into<String>) -> Self {
-        self.job_id = Some(id.into());
+        self.job.job_id = Some(id.into());
         self
     }
 
-    /// Overrides the task's number of retries.
+    /// Overrides the task's number of retries, at most 1,000
+    /// ([`Error::InvalidOption`] when the job is sent).
     #[must_use]
     pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = Some(retries);
+        self.job.max_retries = Some(i64::from(retries));
         self
     }
 
-    /// Overrides the task's timeout; zero means none.
+    /// Overrides the task's timeout; zero means none; at most 100 years.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout_ms = Some(duration_ms(timeout));
+        self.job.timeout_ms = Some(duration_ms(timeout));
         self
     }
 
-    /// Overrides the task's base retry backoff.
+    /// Overrides the task's base retry backoff; at most 100 years.
     #[must_use]
     pub fn backoff(mut self, backoff: Duration) -> Self {
-        self.backoff_ms = Some(duration_ms(backoff));
+        self.job.backoff_ms = Some(duration_ms(backoff));
         self
     }
 
-    /// Overrides how long the result is kept; zero keeps none.
+    /// Overrides how long the result is kept; zero keeps none; at most 100
+    /// years.
     #[must_use]
     pub fn result_ttl(mut self, ttl: Duration) -> Self {
-        self.result_ttl_ms = Some(duration_ms(ttl));
+        self.job.result_ttl_ms = Some(duration_ms(ttl));
         self
     }
 
     /// The task name.
     pub fn task(&self) -> &str {
-        &self.task
+        &self.job.task
     }
 
-    /// Checks the request and encodes its `Job` record at clock `now_ms`.
+    /// Checks the request and encodes its `Job` record at clock `now_ms`;
+    /// also returns the job's result TTL override, which its handle needs.
     ///
     /// # Errors
     /// The spec's producer errors: [`Error::InvalidTaskName`],
     /// [`Error::InvalidJobId`], [`Error::InvalidPriority`],
-    /// [`Error::InvalidDelay`], [`Error::PayloadTooLarge`].
-    pub(crate) fn prepare(self, now_ms: i64) -> Result<PreparedJob> {
-        check_task_name(&self.task)?;
-        let id = match self.job_id {
-            Some(id) => {
-                check_job_id(&id)?;
-                id
-            }
-            None => ardiq_spec::new_job_id(),
-        };
-        let priority = check_priority(self.priority.unwrap_or(i64::from(DEFAULT_PRIORITY)))?;
-        let due_ms = match self.due {
-            Due::Now => 0,
-            Due::DelayMs(delay) => {
-                check_delay(delay)?;
-                now_ms.saturating_add(delay)
-            }
-            Due::AtMs(at) => at,
-        };
-        // A due time not later than the clock means "run now" (SPEC.md 7).
-        let due_ms = if due_ms > now_ms { due_ms } else { 0 };
-        let job = ardiq_spec::Job {
-            spec_version: SPEC_VERSION.to_owned(),
-            id,
-            task: self.task,
-            args: self.args,
-            kwargs: self.kwargs,
-            priority,
-            enqueued_ms: now_ms,
-            due_ms,
-            attempt: 0,
-            max_retries: self.max_retries,
-            timeout_ms: self.timeout_ms,
-            backoff_ms: self.backoff_ms,
-            result_ttl_ms: self.result_ttl_ms,
-        };
-        let record = job.encode_to_vec();
-        check_record_size(record.len())?;
-        Ok(PreparedJob {
-            id: job.id,
-            task: job.task,
-            priority,
-            due_ms,
-            record,
-            result_ttl_ms: job.result_ttl_ms,
-        })
-    }
-}
-
-/// A checked and encoded job, ready for `enqueue.lua`.
-#[derive(Debug, Clone)]
-pub(crate) struct PreparedJob {
-    pub id: String,
-    pub task: String,
-    pub priority: u32,
-    pub due_ms: i64,
-    pub record: Vec<u8>,
-    pub result_ttl_ms: Option<u64>,
-}
-
-impl PreparedJob {
-    /// The job's `due_ms` argument: `"0"` runs at once.
-    pub fn due_arg(&self) -> String {
-        self.due_ms.to_string()
+    /// [`Error::InvalidDelay`], [`Error::InvalidOption`],
+    /// [`Error::PayloadTooLarge`].
+    pub(crate) fn prepare(self, now_ms: i64) -> Result<(PreparedJob, Option<u64>)> {
+        let result_ttl_ms = self.job.result_ttl_ms.and_then(|ms| u64::try_from(ms).ok());
+        Ok((self.job.prepare(now_ms)?, result_ttl_ms))
     }
 }
 
@@ -262,19 +181,10 @@ pub struct EnqueueCall {
 /// to compare bytes across implementations.
 #[doc(hidden)]
 pub fn enqueue_call(queue: &str, request: EnqueueRequest, now_ms: i64) -> Result<EnqueueCall> {
-    crate::client::check_queue_name(queue)?;
-    let keys = QueueKeys::new(queue);
-    let job = request.prepare(now_ms)?;
-    let due = job.due_arg().into_bytes();
-    Ok(EnqueueCall {
-        keys: vec![
-            keys.delayed(),
-            keys.delayed_jobs(),
-            keys.job(&job.id),
-            keys.stream(job.priority),
-        ],
-        argv: vec![job.id.into_bytes(), job.task.into_bytes(), due, job.record],
-    })
+    ardiq_spec::limits::check_queue_name(queue)?;
+    let (job, _) = request.prepare(now_ms)?;
+    let (keys, argv) = spec_enqueue_call(&QueueKeys::new(queue), &[job]);
+    Ok(EnqueueCall { keys, argv })
 }
 
 /// The canonical `args` bytes: empty for no arguments (SPEC.md 3).
@@ -312,8 +222,10 @@ fn not_a(found: &Value, root: &str, expected: &str) -> Error {
     }
 }
 
-fn duration_ms(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+/// A duration in ms for the producer core; one too long for an `i64` is
+/// still too long for the spec, and reported as such.
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Milliseconds since the Unix epoch; times before it are negative.
@@ -334,6 +246,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use ardiq_spec::Job;
+    use prost::Message as _;
 
     use super::*;
 
@@ -455,13 +368,13 @@ mod tests {
                 matches!(e, Error::InvalidJobId(_))
             }),
             (EnqueueRequest::new("t").priority(10), |e| {
-                matches!(e, Error::InvalidPriority(10))
+                matches!(e, Error::InvalidPriority(_))
             }),
             (EnqueueRequest::new("t").priority(-1), |e| {
-                matches!(e, Error::InvalidPriority(-1))
+                matches!(e, Error::InvalidPriority(_))
             }),
             (EnqueueRequest::new("t").delay_ms(-5), |e| {
-                matches!(e, Error::InvalidDelay(-5))
+                matches!(e, Error::InvalidDelay(_))
             }),
             (
                 EnqueueRequest::new("t")

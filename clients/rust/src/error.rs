@@ -28,12 +28,16 @@ pub enum Error {
     /// The queue name is empty, longer than 128 bytes, or holds `{`, `}` or white space.
     #[error("invalid queue name {0:?}: it must be 1 to 128 bytes without braces or white space")]
     InvalidQueueName(String),
-    /// The priority is outside 0..=9.
-    #[error("invalid priority {0}: it must be 0 to 9")]
-    InvalidPriority(i64),
-    /// A negative delay.
-    #[error("invalid delay {0} ms: it must not be negative")]
-    InvalidDelay(i64),
+    /// The priority is outside 0..=9; the message says what was given.
+    #[error("{0}")]
+    InvalidPriority(String),
+    /// A delay or scheduled time outside its bounds (SPEC.md section 5).
+    #[error("{0}")]
+    InvalidDelay(String),
+    /// `max_retries`, a timeout, a backoff or a result TTL outside its
+    /// bounds (SPEC.md section 5).
+    #[error("{0}")]
+    InvalidOption(String),
     /// The encoded job is larger than 1,048,576 bytes; nothing was written.
     #[error("job of {size} bytes is larger than the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -100,11 +104,14 @@ impl Error {
 
 impl From<InvalidJob> for Error {
     fn from(err: InvalidJob) -> Self {
+        let message = err.to_string();
         match err {
+            InvalidJob::QueueName(name) => Self::InvalidQueueName(name),
             InvalidJob::TaskName(name) => Self::InvalidTaskName(name),
             InvalidJob::JobId(id) => Self::InvalidJobId(id),
-            InvalidJob::Priority(priority) => Self::InvalidPriority(priority),
-            InvalidJob::Delay(delay) => Self::InvalidDelay(delay),
+            InvalidJob::Priority(_) => Self::InvalidPriority(message),
+            InvalidJob::Delay { .. } => Self::InvalidDelay(message),
+            InvalidJob::Option { .. } => Self::InvalidOption(message),
             InvalidJob::PayloadTooLarge(size) => Self::PayloadTooLarge {
                 size,
                 limit: ardiq_spec::limits::MAX_RECORD_BYTES,

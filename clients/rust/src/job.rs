@@ -13,10 +13,6 @@ use crate::client::Client;
 use crate::value::from_value;
 use crate::{Error, Result};
 
-/// How long a terminal status is kept when the job's own TTL is unknown:
-/// the worker's default result TTL (SPEC.md section 6).
-pub(crate) const DEFAULT_RESULT_TTL_MS: u64 = 86_400_000;
-
 /// First and longest pause between status reads while waiting for a result.
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const LONGEST_POLL: Duration = Duration::from_millis(100);
@@ -280,7 +276,9 @@ impl Job {
     /// # }).unwrap();
     /// ```
     pub async fn abort(&self) -> Result<AbortOutcome> {
-        let ttl_ms = self.result_ttl_ms.unwrap_or(DEFAULT_RESULT_TTL_MS);
+        let ttl_ms = self
+            .result_ttl_ms
+            .unwrap_or(ardiq_spec::DEFAULT_RESULT_TTL_MS);
         let reply = self.client.run_abort(&self.id, ttl_ms).await?;
         AbortOutcome::parse(&reply)
     }

@@ -279,7 +279,7 @@ async fn an_invalid_job_fails_the_whole_batch_before_anything_is_written() {
         EnqueueRequest::new("add").job_id("c"),
     ];
     let err = client.enqueue_many(requests).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidPriority(10)), "{err:?}");
+    assert!(matches!(err, Error::InvalidPriority(_)), "{err:?}");
     assert_eq!(queue_keys(&keys).await, Vec::<String>::new());
 }
 

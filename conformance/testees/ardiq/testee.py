@@ -27,6 +27,8 @@ ERROR_TYPES = {
     "InvalidJobId",
     "InvalidPriority",
     "InvalidDelay",
+    "InvalidQueueName",
+    "InvalidOption",
     "PayloadTooLarge",
     "ConnectionError",
     "AuthenticationError",

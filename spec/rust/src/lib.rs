@@ -6,6 +6,7 @@
 //! layout and the encodings are written once. `spec/SPEC.md` is the contract;
 //! the vectors in `conformance/vectors/v1/` pin the bytes.
 
+pub mod enqueue;
 pub mod keys;
 pub mod limits;
 pub mod records;
@@ -27,6 +28,10 @@ pub const PRIORITY_LEVELS: u32 = 10;
 
 /// Priority a producer writes when the caller gives none.
 pub const DEFAULT_PRIORITY: u32 = 5;
+
+/// Result TTL when neither the job nor its task sets one: one day, in ms
+/// (SPEC.md section 6).
+pub const DEFAULT_RESULT_TTL_MS: u64 = 86_400_000;
 
 /// A new job id: a UUID version 7 in canonical lowercase text.
 pub fn new_job_id() -> String {

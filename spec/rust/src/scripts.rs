@@ -20,3 +20,7 @@ pub const DEAD_LETTER: &str = include_str!("../../scripts/dead_letter.lua");
 pub const RENEW: &str = include_str!("../../scripts/renew.lua");
 /// `replay.lua`: queue a dead letter again.
 pub const REPLAY: &str = include_str!("../../scripts/replay.lua");
+/// `release.lua`: hand back unfinished entries at shutdown.
+pub const RELEASE: &str = include_str!("../../scripts/release.lua");
+/// `retire.lua`: delete gone workers' consumers that hold nothing.
+pub const RETIRE: &str = include_str!("../../scripts/retire.lua");

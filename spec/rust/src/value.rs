@@ -91,10 +91,25 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
     out
 }
 
-/// Decodes exactly one value that fills `bytes`.
+/// Decodes exactly one user value that fills `bytes`.
 pub fn decode(bytes: &[u8]) -> Result<Value, ValueError> {
-    let mut reader = Reader { bytes, pos: 0 };
-    let value = reader.value(0, &mut String::from("$"))?;
+    decode_with_limit(bytes, MAX_DEPTH, "$")
+}
+
+/// Decodes a job's `args` array or `kwargs` map: the container itself is
+/// no nesting level (SPEC.md section 4), so each argument may nest as deep
+/// as any user value.
+pub fn decode_arguments(bytes: &[u8], root: &str) -> Result<Value, ValueError> {
+    decode_with_limit(bytes, MAX_DEPTH + 1, root)
+}
+
+fn decode_with_limit(bytes: &[u8], limit: usize, root: &str) -> Result<Value, ValueError> {
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        limit,
+    };
+    let value = reader.value(0, &mut String::from(root))?;
     if reader.pos != bytes.len() {
         return Err(ValueError::Malformed(format!(
             "{} trailing bytes",
@@ -107,6 +122,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value, ValueError> {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// The deepest nesting allowed.
+    limit: usize,
 }
 
 impl Reader<'_> {
@@ -136,7 +153,7 @@ impl Reader<'_> {
     }
 
     fn value(&mut self, depth: usize, path: &mut String) -> Result<Value, ValueError> {
-        if depth > MAX_DEPTH {
+        if depth > self.limit {
             return Err(ValueError::Unsupported {
                 path: path.clone(),
                 what: format!("nesting deeper than {MAX_DEPTH}"),

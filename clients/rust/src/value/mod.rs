@@ -6,4 +6,4 @@ mod de;
 mod ser;
 
 pub use de::from_value;
-pub use ser::to_value;
+pub use ser::{to_arguments, to_value};

@@ -19,7 +19,20 @@ use crate::Error;
 /// (`args`, `kwargs`, `$`).
 pub fn to_value<T: Serialize + ?Sized>(value: &T, root: &str) -> Result<Value, Error> {
     value
-        .serialize(ValueSerializer { depth: 0 })
+        .serialize(ValueSerializer {
+            levels_left: MAX_DEPTH,
+        })
+        .map_err(|err| err.into_error(root))
+}
+
+/// Converts a job's arguments (a sequence, or a map for keyword
+/// arguments): the container itself is no nesting level (SPEC.md section
+/// 4), so each argument may nest as deep as any user value.
+pub fn to_arguments<T: Serialize + ?Sized>(value: &T, root: &str) -> Result<Value, Error> {
+    value
+        .serialize(ValueSerializer {
+            levels_left: MAX_DEPTH + 1,
+        })
         .map_err(|err| err.into_error(root))
 }
 
@@ -86,22 +99,23 @@ impl ser::Error for SerializeError {
 
 type SerResult = Result<Value, SerializeError>;
 
-/// Serializes one value at a nesting depth (the root is depth 0).
+/// Serializes one value that may still be enclosed by `levels_left` more
+/// arrays or maps.
 #[derive(Debug, Clone, Copy)]
 struct ValueSerializer {
-    depth: usize,
+    levels_left: usize,
 }
 
 impl ValueSerializer {
     /// The serializer for a child, or an error when the child would be too deep.
     fn child(self) -> Result<Self, SerializeError> {
-        if self.depth >= MAX_DEPTH {
+        if self.levels_left == 0 {
             return Err(SerializeError::new(format!(
                 "nesting deeper than {MAX_DEPTH}"
             )));
         }
         Ok(Self {
-            depth: self.depth + 1,
+            levels_left: self.levels_left - 1,
         })
     }
 }

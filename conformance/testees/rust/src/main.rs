@@ -50,6 +50,7 @@ impl From<Error> for Failure {
             Error::InvalidQueueName(_) => "InvalidQueueName",
             Error::InvalidPriority(_) => "InvalidPriority",
             Error::InvalidDelay(_) => "InvalidDelay",
+            Error::InvalidOption(_) => "InvalidOption",
             Error::PayloadTooLarge { .. } => "PayloadTooLarge",
             Error::InvalidUrl(_) => "InvalidUrl",
             Error::Connection(_) => "ConnectionError",
@@ -324,17 +325,28 @@ fn enqueue_request(request: &Json) -> Result<EnqueueRequest, Failure> {
         .get("options")
         .and_then(Json::as_object)
         .unwrap_or(&empty);
+    // The builder's types cannot hold a boolean, a fraction, an integer
+    // beyond i64, or a negative count or duration: such a case is skipped.
+    let given = options
+        .keys()
+        .filter(|k| *k == "delay_ms" || *k == "schedule_ms");
+    if given.count() > 1 {
+        return Err(Failure::Skipped(
+            "the builder keeps the last of delay and schedule: both cannot be given".into(),
+        ));
+    }
     for (name, value) in options {
-        let int = || {
-            value
-                .as_i64()
-                .ok_or_else(|| Failure::bad_request(format!("{name}: {value}")))
+        let inexpressible = || {
+            Failure::Skipped(format!(
+                "{name} = {value} has no Rust value for this builder"
+            ))
         };
+        let int = || value.as_i64().ok_or_else(inexpressible);
         let millis = || {
             value
                 .as_u64()
                 .map(Duration::from_millis)
-                .ok_or_else(|| Failure::bad_request(format!("{name} must be a non-negative int")))
+                .ok_or_else(inexpressible)
         };
         job = match name.as_str() {
             "priority" => job.priority(int()?),
@@ -345,10 +357,7 @@ fn enqueue_request(request: &Json) -> Result<EnqueueRequest, Failure> {
                     .as_str()
                     .ok_or_else(|| Failure::bad_request("job_id must be a string"))?,
             ),
-            "max_retries" => job.max_retries(
-                u32::try_from(int()?)
-                    .map_err(|_| Failure::bad_request("max_retries must fit a uint32"))?,
-            ),
+            "max_retries" => job.max_retries(u32::try_from(int()?).map_err(|_| inexpressible())?),
             "timeout_ms" => job.timeout(millis()?),
             "backoff_ms" => job.backoff(millis()?),
             "result_ttl_ms" => job.result_ttl(millis()?),
