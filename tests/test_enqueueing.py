@@ -16,7 +16,9 @@ from ardiq import (
     EnqueueOutcome,
     InvalidDelay,
     InvalidJobId,
+    InvalidOption,
     InvalidPriority,
+    InvalidQueueName,
     InvalidTaskName,
     JobStatus,
     PayloadTooLarge,
@@ -339,6 +341,80 @@ async def test_one_bad_job_in_a_batch_writes_none_of_it(
     with pytest.raises(InvalidPriority):
         await app.enqueue_many([app.prepare("good"), app.options(priority=12).prepare("bad")])
     assert queue_keys(inspector, keys) == []
+
+
+async def test_a_task_name_with_a_lone_surrogate_is_invalid_task_name(app: Ardiq) -> None:
+    with pytest.raises(InvalidTaskName):
+        await app.send("\udcff")
+
+
+async def test_a_job_id_with_a_lone_surrogate_is_invalid_job_id(app: Ardiq) -> None:
+    with pytest.raises(InvalidJobId):
+        await app.options(job_id="a\udcffb").send("noop")
+
+
+@pytest.mark.parametrize("priority", [True, False, 1.0, "1"], ids=["true", "false", "float", "str"])
+async def test_a_priority_that_is_no_int_is_invalid_priority(app: Ardiq, priority: Any) -> None:
+    with pytest.raises(InvalidPriority):
+        await app.options(priority=priority).send("noop")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"delay_ms": 2**64}, {"delay_ms": 3_155_760_000_001}, {"schedule_ms": 253_402_300_800_000}],
+    ids=["delay-2-64", "delay-over-100-years", "schedule-after-9999"],
+)
+async def test_a_delay_past_its_bound_is_invalid_delay(app: Ardiq, options: dict[str, Any]) -> None:
+    with pytest.raises(InvalidDelay):
+        await app.options(**options).send("noop")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max_retries": 1001},
+        {"max_retries": -1},
+        {"max_retries": True},
+        {"timeout_ms": 3_155_760_000_001},
+        {"backoff_ms": -1},
+        {"result_ttl_ms": 2**63},
+        {"result_ttl_ms": 2**64},
+        {"result_ttl_ms": 1.5},
+    ],
+    ids=lambda options: "-".join(f"{k}={v}" for k, v in options.items()),
+)
+async def test_an_override_past_its_bound_is_invalid_option(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, options: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidOption):
+        await app.options(**options).send("noop")
+    assert queue_keys(inspector, keys) == []
+
+
+async def test_the_largest_bounds_are_accepted(app: Ardiq, inspector: redis.Redis, keys: Keys) -> None:
+    job = await app.options(
+        max_retries=1000,
+        timeout_ms=3_155_760_000_000,
+        backoff_ms=3_155_760_000_000,
+        result_ttl_ms=3_155_760_000_000,
+        schedule_ms=253_402_300_799_999,
+    ).send("noop")
+    assert await job.status() is JobStatus.SCHEDULED
+
+
+@pytest.mark.parametrize("queue_name", ["", "a b", "a\u3000b", "a{b", "q" * 129], ids=repr)
+def test_an_invalid_queue_name_is_refused_when_the_app_is_made(queue_name: str) -> None:
+    with pytest.raises(InvalidQueueName):
+        Ardiq("redis://127.0.0.1:1/0", queue=queue_name)
+
+
+async def test_an_argument_nested_64_deep_is_accepted_65_is_not(app: Ardiq) -> None:
+    value: Any = 1
+    for _ in range(64):
+        value = [value]
+    assert (await app.send("echo", value)).outcome is not None
+    with pytest.raises(UnsupportedValue, match=r"args\[0\]"):
+        await app.send("echo", [value])
 
 
 async def test_enqueue_to_a_closed_port_raises_redis_unavailable() -> None:

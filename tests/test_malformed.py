@@ -64,6 +64,26 @@ BAD_ENTRIES: list[tuple[str, dict[str, bytes], str]] = [
         entry("bad-1", "add", encode_job("bad-1", "add", args=encode_value([1, 2])[:-1])),
         "undecodable_args",
     ),
+    (
+        "args-nested-65-deep",
+        entry("bad-1", "add", encode_job("bad-1", "add", args=b"\x91" + b"\x91" * 65 + b"\x01")),
+        "undecodable_args",
+    ),
+    (
+        "result-ttl-2-63",
+        entry("bad-1", "add", encode_job("bad-1", "add", result_ttl_ms=2**63)),
+        "invalid_option",
+    ),
+    (
+        "max-retries-over-1000",
+        entry("bad-1", "add", encode_job("bad-1", "add", max_retries=1001)),
+        "invalid_option",
+    ),
+    (
+        "timeout-over-100-years",
+        entry("bad-1", "add", encode_job("bad-1", "add", timeout_ms=3_155_760_000_001)),
+        "invalid_option",
+    ),
     ("oversize", entry("bad-1", "add", b"\x00" * (MIB + 1)), "oversize"),
     (
         "oversize-valid-record",
@@ -176,3 +196,55 @@ async def test_every_kind_of_malformed_entry_in_one_batch_is_dead_lettered_and_g
     assert await after.result(timeout_s=WAIT_S) == 4
     reasons = [letter.reason for letter in await app.dead_letters(count=1000)]
     assert reasons == [reason for _, _, reason in BAD_ENTRIES]
+
+
+async def test_an_argument_nested_64_deep_runs_the_args_array_is_not_a_level(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    @app.task
+    async def depth(value: object) -> int:
+        levels = 0
+        while isinstance(value, list):
+            value, levels = value[0], levels + 1
+        return levels
+
+    # The producer's own encoding, and a raw record from a foreign producer.
+    job = await depth.enqueue(nested(64))
+    args = b"\x91" + b"\x91" * 64 + b"\x01"
+    add_entry(inspector, keys.stream(5), entry("raw-64", "depth", encode_job("raw-64", "depth", args=args)))
+    await run_burst(app)
+
+    assert await job.result(timeout_s=WAIT_S) == 64
+    assert await app.job("raw-64").result(timeout_s=WAIT_S) == 64
+    assert await app.dead_letters() == []
+
+
+async def test_a_job_with_an_unbounded_result_ttl_is_dead_and_the_rest_of_its_batch_completes(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    @app.task
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    # The record a producer without bounds writes: a result TTL Redis cannot keep.
+    for n in range(5):
+        record = encode_job(
+            f"j{n}", "add", args=encode_value([n, n]), result_ttl_ms=2**63 if n == 2 else None
+        )
+        add_entry(inspector, keys.stream(5), entry(f"j{n}", "add", record))
+    await run_burst(app)
+
+    for n in (0, 1, 3, 4):
+        assert await app.job(f"j{n}").result(timeout_s=WAIT_S) == 2 * n
+    poisoned = app.job("j2")
+    assert await poisoned.status() is JobStatus.DEAD
+    with pytest.raises(JobDead, match="invalid_option: invalid result_ttl_ms 9223372036854775808"):
+        await poisoned.result(timeout_s=1)
+    assert inspector.hlen(keys.running) == 0
+
+
+def nested(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value

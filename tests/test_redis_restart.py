@@ -1,9 +1,11 @@
-"""A Redis restart with persistence on: delayed jobs survive it, and a
-running worker reconnects and goes on working."""
+"""Redis going away: with persistence on, delayed jobs survive a restart, a
+running worker reconnects and goes on working, and a producer's first call
+after the restart succeeds; when Redis comes back empty (FLUSHALL, or a
+restart without persistence), a running worker creates its consumer groups
+again and new jobs run."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import subprocess
@@ -12,7 +14,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from ardiq import Ardiq, Job, JobStatus, RedisUnavailable, Task
+import redis
+from ardiq import Ardiq, JobStatus, RedisUnavailable
 from redis_server import free_port
 from worker_harness import WAIT_S, running_worker, within
 
@@ -67,19 +70,6 @@ class PersistentRedis:
         self.directory.cleanup()
 
 
-async def enqueue_until_reconnected(task: Task[[int, int], int], x: int, y: int) -> Job[int]:
-    """The producer's first command after a restart may fail while its
-    connection is re-established; this test is about the worker."""
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        try:
-            return await within(task.enqueue(x, y), WAIT_S, "an enqueue after the restart")
-        except RedisUnavailable:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-
-
 @pytest.fixture
 def persistent_redis() -> Iterator[PersistentRedis]:
     server = PersistentRedis()
@@ -125,7 +115,60 @@ async def test_running_worker_goes_on_working_after_a_redis_restart(
 
             persistent_redis.restart()
 
-            second = await enqueue_until_reconnected(add.options(job_id="after-restart"), 2, 2)
+            second = await within(add.enqueue(2, 2), WAIT_S, "the first enqueue after the restart")
             assert await within(second.result(timeout_s=WAIT_S), WAIT_S, "the job after the restart") == 4
     finally:
+        await app.close()
+
+
+async def test_a_producers_first_call_after_a_redis_restart_succeeds(
+    persistent_redis: PersistentRedis,
+) -> None:
+    app = Ardiq(persistent_redis.url, queue="restart")
+    try:
+        first = await app.send("add", 1, 2)
+        persistent_redis.restart()
+        # The connection the first call used is broken now: the call after
+        # the restart reconnects and is sent again, with no error.
+        second = await app.send("add", 3, 4)
+        assert await second.status() is JobStatus.QUEUED
+        assert await first.status() is JobStatus.QUEUED
+    finally:
+        await app.close()
+
+
+async def test_a_call_while_redis_is_down_fails_soon_with_redis_unavailable(
+    persistent_redis: PersistentRedis,
+) -> None:
+    app = Ardiq(persistent_redis.url, queue="restart", connect_timeout_s=0.5, timeout_s=0.5)
+    try:
+        await app.send("add", 1, 2)
+        persistent_redis.stop()
+        with pytest.raises(RedisUnavailable, match="unreachable"):
+            await within(app.send("add", 3, 4), WAIT_S, "a call to a stopped Redis")
+    finally:
+        await app.close()
+
+
+async def test_a_worker_whose_redis_was_flushed_creates_its_groups_again_and_runs_new_jobs(
+    persistent_redis: PersistentRedis,
+) -> None:
+    app = Ardiq(persistent_redis.url, queue="flushed")
+    inspector = redis.Redis.from_url(persistent_redis.url)
+
+    @app.task
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    try:
+        async with running_worker(app):
+            assert await (await add.enqueue(1, 1)).result(timeout_s=WAIT_S) == 2
+            inspector.flushall()
+            jobs = [await add.enqueue(n, n) for n in range(5)]
+            for n, job in enumerate(jobs):
+                assert await within(job.result(timeout_s=WAIT_S), WAIT_S, "a job after FLUSHALL") == 2 * n
+            groups = inspector.xinfo_groups("ardiq:{flushed}:stream:5")
+            assert [group["name"] for group in groups] == [b"ardiq"]
+    finally:
+        inspector.close()
         await app.close()

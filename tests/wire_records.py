@@ -84,8 +84,12 @@ def encode_job(
     spec_version: str = "1.0",
     enqueued_ms: int = 0,
     max_retries: int | None = None,
+    timeout_ms: int | None = None,
+    backoff_ms: int | None = None,
+    result_ttl_ms: int | None = None,
 ) -> bytes:
-    """A `Job` record, fields in number order, defaults omitted."""
+    """A `Job` record, fields in number order, defaults omitted; the
+    optional overrides are written when given, whatever their value."""
     record = (
         _len_field(1, spec_version.encode())
         + _len_field(2, job_id.encode())
@@ -95,8 +99,9 @@ def encode_job(
         + _int_field(6, priority)
         + _int_field(7, enqueued_ms)
     )
-    if max_retries is not None:
-        record += _varint(10 << 3) + _varint(max_retries)
+    for number, value in ((10, max_retries), (11, timeout_ms), (12, backoff_ms), (13, result_ttl_ms)):
+        if value is not None:
+            record += _varint(number << 3) + _varint(value)
     return record
 
 

@@ -42,6 +42,16 @@ async def end_worker(key: str) -> None:
 
 
 @app.task
+async def stall_once(key: str, tag: str) -> str:
+    """Counts its run under `tag` in the hash `key`; the first run of each
+    tag stalls for a minute (its worker is meant to be killed meanwhile),
+    later runs return at once."""
+    if counters.hincrby(key, tag, 1) == 1:
+        await asyncio.sleep(60)
+    return tag
+
+
+@app.task
 async def greet(name: str) -> str:
     return f"hello {name}"
 

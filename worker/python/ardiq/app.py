@@ -309,14 +309,31 @@ class Ardiq:
         queue: str = "default",
         cluster: bool | None = None,
         result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+        ssl_ca_certs: str | os.PathLike[str] | None = None,
+        connect_timeout_s: float = 2.0,
+        timeout_s: float = 5.0,
     ) -> None:
+        """`url` (default `ARDIQ_REDIS_URL`, else the local Redis): `redis://` or
+        `rediss://` (TLS, verified against the public roots, or against the CA
+        certificates in the PEM file `ssl_ca_certs`, default
+        `ARDIQ_SSL_CA_CERTS`). Connecting waits at most `connect_timeout_s`,
+        each command `timeout_s`; then the call raises `RedisUnavailable`."""
         self.url = url or os.environ.get("ARDIQ_REDIS_URL") or DEFAULT_URL
         if cluster is None:
             cluster = os.environ.get("ARDIQ_CLUSTER", "") not in ("", "0", "false")
+        if ssl_ca_certs is None:
+            ssl_ca_certs = os.environ.get("ARDIQ_SSL_CA_CERTS") or None
         self.queue = queue
-        self.result_ttl_s = result_ttl_s
+        self.result_ttl_s = _checked_seconds("result_ttl_s", result_ttl_s, allow_zero=True)
         self.tasks: dict[str, Task[Any, Any]] = {}
-        self._core = Core(self.url, queue, cluster)
+        self._core = Core(
+            self.url,
+            queue,
+            cluster,
+            None if ssl_ca_certs is None else os.fspath(ssl_ca_certs),
+            _timeout_ms("connect_timeout_s", connect_timeout_s),
+            _timeout_ms("timeout_s", timeout_s),
+        )
         self._link = Link(self._core)
 
     def __repr__(self) -> str:
@@ -365,8 +382,7 @@ class Ardiq:
             task_name = name or fn.__name__
             if task_name in self.tasks:
                 raise ValueError(f"a task named {task_name!r} is already registered")
-            if retries < 0 or backoff_ms < 0:
-                raise ValueError("retries and backoff_ms must not be negative")
+            _check_task_options(task_name, retries, backoff_ms, timeout_s, result_ttl_s)
             if process and inspect.iscoroutinefunction(fn):
                 raise ValueError(
                     f"{task_name}: process=True is for sync tasks; async tasks are cancelled in place"
@@ -527,6 +543,45 @@ class Ardiq:
     async def close(self) -> None:
         """Stops watching the core from this loop."""
         self._link.close()
+
+
+# SPEC.md section 5: the bounds a worker applies to every job's options.
+MAX_RETRIES = 1_000
+MAX_DURATION_MS = 3_155_760_000_000
+
+
+def _checked_seconds(name: str, value: object, *, allow_zero: bool) -> float:
+    """A duration in seconds within the spec's bounds, or a clear ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    seconds = float(value)
+    if not (seconds >= 0 if allow_zero else seconds > 0) or seconds * 1000 > MAX_DURATION_MS:
+        lowest = "0" if allow_zero else "more than 0"
+        raise ValueError(f"{name} must be {lowest} to {MAX_DURATION_MS // 1000} seconds, not {value!r}")
+    return seconds
+
+
+def _timeout_ms(name: str, seconds: float) -> int:
+    return max(1, round(_checked_seconds(name, seconds, allow_zero=False) * 1000))
+
+
+def _check_task_options(
+    name: str, retries: object, backoff_ms: object, timeout_s: float | None, result_ttl_s: float | None
+) -> None:
+    """A task's options within the spec's bounds, so that no job of it can
+    end with an outcome Redis refuses to store."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
+        raise ValueError(f"{name}: retries must be an int from 0 to {MAX_RETRIES}, not {retries!r}")
+    if (
+        isinstance(backoff_ms, bool)
+        or not isinstance(backoff_ms, int)
+        or not 0 <= backoff_ms <= MAX_DURATION_MS
+    ):
+        raise ValueError(f"{name}: backoff_ms must be an int from 0 to {MAX_DURATION_MS}, not {backoff_ms!r}")
+    if timeout_s is not None:
+        _checked_seconds(f"{name}: timeout_s", timeout_s, allow_zero=False)
+    if result_ttl_s is not None:
+        _checked_seconds(f"{name}: result_ttl_s", result_ttl_s, allow_zero=True)
 
 
 class _TaskDecorator:

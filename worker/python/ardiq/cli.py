@@ -46,6 +46,8 @@ async def _run(args: argparse.Namespace) -> None:
         grace_s=args.grace,
         visibility_ms=args.visibility_ms,
         max_deliveries=args.max_deliveries,
+        prefetch=args.prefetch,
+        heartbeat_ms=args.heartbeat_ms,
         handle_signals=True,
     )
 
@@ -87,6 +89,15 @@ def parser() -> argparse.ArgumentParser:
         "--visibility-ms", type=int, default=30_000, help="idle ms before a dead worker's job is reclaimed"
     )
     run.add_argument("--max-deliveries", type=int, default=3, help="deliveries before a job is dead-lettered")
+    run.add_argument(
+        "--prefetch", type=int, help="jobs fetched ahead of free slots (default: as many as concurrency)"
+    )
+    run.add_argument(
+        "--heartbeat-ms",
+        type=int,
+        default=5_000,
+        help="ms between heartbeats; a worker silent for 3 of them is taken as gone (default 5000)",
+    )
     dead = commands.add_parser("dead", help="list, replay or delete dead letters of MODULE:APP's queue")
     dead.add_argument("action", choices=["list", "replay", "delete"])
     dead.add_argument("app", metavar="MODULE:APP")
