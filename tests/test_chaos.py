@@ -28,6 +28,9 @@ class ChaosRun(NamedTuple):
     output: str
     summary: dict[str, Any]
 
+    def __repr__(self) -> str:  # pytest prints the fixture value with every failure
+        return f"ChaosRun(exit code {self.returncode}, run {self.summary.get('run')})"
+
 
 @pytest.fixture(scope="module")
 def chaos_run(tmp_path_factory: pytest.TempPathFactory) -> ChaosRun:
