@@ -83,6 +83,10 @@ test-conformance: ## Every vector and behaviour through every implementation, si
 demo: build-dev ## Enqueue from Python, Rust and TypeScript; run a worker; print results and timings
 	$(PY) demo/demo.py
 
+.PHONY: chaos
+chaos: build-dev ## Kill workers at random and restart Redis under load; count lost and twice-run jobs (CHAOS_ARGS="--seed N ...")
+	$(PY) tests/chaos.py $(CHAOS_ARGS)
+
 .PHONY: bench
 bench: build-dev ## Benchmarks against peer queues, side by side (see bench/README.md)
 	$(PY) bench/run.py
