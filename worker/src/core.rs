@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use ardiq_client::connection::ConnectOptions;
 use ardiq_spec::enqueue::{self as build, JobRequest};
 use ardiq_spec::limits::{self, InvalidJob, MAX_DURATION_MS, MAX_RETRIES};
 use ardiq_spec::Error as WireError;
@@ -324,10 +325,13 @@ impl Core {
             None => None,
         };
         let target = Target {
-            ca_pem,
-            connect_timeout: Duration::from_millis(connect_timeout_ms),
-            command_timeout: Duration::from_millis(timeout_ms),
-            ..Target::new(url, cluster)
+            url,
+            options: ConnectOptions {
+                connect_timeout: Duration::from_millis(connect_timeout_ms),
+                command_timeout: Duration::from_millis(timeout_ms),
+                ca_pem,
+                cluster: Some(cluster),
+            },
         };
         target.check().map_err(|e| {
             pyo3::exceptions::PyValueError::new_err(format!("invalid Redis URL or CA file: {e}"))

@@ -78,25 +78,39 @@ impl ClientBuilder {
         self
     }
 
-    /// How long one connection attempt may take (default 5 s).
+    /// How long connecting may take (default 2 s); then
+    /// [`Error::Connection`].
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.options.connect_timeout = timeout;
         self
     }
 
-    /// How many times a failed connection attempt is retried (default 1).
+    /// How long any one command may wait for its reply (default 5 s); then
+    /// [`Error::Connection`]. A call whose connection broke is sent once
+    /// more on a new connection first; a timed-out call is not.
     #[must_use]
-    pub fn connect_retries(mut self, retries: usize) -> Self {
-        self.options.connect_retries = retries;
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.options.command_timeout = timeout;
         self
     }
 
-    /// How long any one command may wait for its reply (default: no limit).
-    #[must_use]
-    pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.options.response_timeout = Some(timeout);
-        self
+    /// Trusts the CA certificates in the PEM file at `path` for `rediss://`
+    /// instead of the public roots (a private CA).
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] when the file cannot be read.
+    pub fn ca_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path).map_err(|err| {
+            Error::InvalidUrl(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "cannot read the CA file",
+                format!("{}: {err}", path.display()),
+            )))
+        })?;
+        self.options.ca_pem = Some(pem);
+        Ok(self)
     }
 
     /// Connects.
@@ -107,7 +121,9 @@ impl ClientBuilder {
     /// [`Error::Authentication`] when it refuses the credentials.
     pub async fn connect(self) -> Result<Client> {
         ardiq_spec::limits::check_queue_name(&self.queue)?;
-        let connection = Connection::open(&self.url, self.options).await?;
+        let connection = Connection::open(&self.url, &self.options, Duration::ZERO)
+            .await
+            .map_err(Error::from_redis)?;
         let keys = QueueKeys::new(&self.queue);
         let enqueue_loaded = AtomicBool::new(false);
         Ok(Client {
@@ -128,11 +144,7 @@ impl Client {
         ClientBuilder {
             url: url.into(),
             queue: DEFAULT_QUEUE.to_owned(),
-            options: ConnectOptions {
-                connect_timeout: Duration::from_secs(5),
-                response_timeout: None,
-                connect_retries: 1,
-            },
+            options: ConnectOptions::default(),
         }
     }
 

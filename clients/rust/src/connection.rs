@@ -1,20 +1,28 @@
-//! The Redis connection behind a client: one multiplexed connection that
-//! reconnects by itself for a single Redis, or a cluster connection when the
-//! server at the URL runs in cluster mode. Both pipeline concurrent requests
-//! over their sockets, so clones are cheap and share the sockets.
+//! The Redis connection of every Rust `ArdiQ` process, this client's and the
+//! worker's: one multiplexed connection that reconnects by itself for a
+//! single Redis, or a cluster connection; pipelining concurrent requests over
+//! its sockets, so clones are cheap and share them. It applies SPEC.md
+//! section 14: connect and command timeouts, trust in a private CA, a call
+//! sent once more after its connection broke, and TLS failures named as such.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, TlsCertificates, Value};
 
-use crate::Error;
+/// Default connect timeout (SPEC.md section 14).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default command timeout (SPEC.md section 14).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection to a single Redis or to a Redis Cluster.
 #[derive(Clone)]
-pub(crate) enum Connection {
+pub enum Connection {
+    /// A single server; reconnects after a failure.
     Single(ConnectionManager),
+    /// A cluster; commands are routed by key slot.
     Cluster(ClusterConnection),
 }
 
@@ -27,59 +35,139 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// How hard to try when connecting.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ConnectOptions {
+/// How to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// How long one connection attempt may take.
     pub connect_timeout: Duration,
-    pub response_timeout: Option<Duration>,
-    pub connect_retries: usize,
+    /// How long any one command may wait for its reply.
+    pub command_timeout: Duration,
+    /// PEM certificates of the CAs to trust instead of the public roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// `Some(true)`: the URL is a cluster node; `Some(false)`: a single
+    /// Redis; `None`: ask the server (`INFO cluster`).
+    pub cluster: Option<bool>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            connect_timeout: CONNECT_TIMEOUT,
+            command_timeout: COMMAND_TIMEOUT,
+            ca_pem: None,
+            cluster: None,
+        }
+    }
+}
+
+impl ConnectOptions {
+    fn certificates(&self) -> Option<TlsCertificates> {
+        self.ca_pem.clone().map(|root_cert| TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert),
+        })
+    }
+
+    fn client(&self, url: &str) -> Result<redis::Client, RedisError> {
+        match self.certificates() {
+            Some(certs) => redis::Client::build_with_tls(url, certs),
+            None => redis::Client::open(url),
+        }
+    }
+
+    /// Checks the URL (and the CA certificates) without connecting.
+    pub fn check(&self, url: &str) -> Result<(), RedisError> {
+        self.client(url).map(drop)
+    }
 }
 
 impl Connection {
-    /// Connects to the Redis at `url`, switching to a cluster connection when
-    /// that Redis is a cluster node (so the same URL works for both).
-    pub(crate) async fn open(url: &str, options: ConnectOptions) -> Result<Self, Error> {
-        let client = redis::Client::open(url).map_err(Error::InvalidUrl)?;
-        let mut config = ConnectionManagerConfig::new()
+    /// Connects to the Redis at `url`. Replies may take `extra` longer than
+    /// the command timeout (a worker's blocking reads wait their block time).
+    pub async fn open(
+        url: &str,
+        options: &ConnectOptions,
+        extra: Duration,
+    ) -> Result<Self, RedisError> {
+        Self::connect(url, options, options.command_timeout + extra)
+            .await
+            .map_err(name_tls_failure)
+    }
+
+    async fn connect(
+        url: &str,
+        options: &ConnectOptions,
+        response_timeout: Duration,
+    ) -> Result<Self, RedisError> {
+        if options.cluster == Some(true) {
+            return Self::cluster(url, options, response_timeout).await;
+        }
+        let config = ConnectionManagerConfig::new()
             .set_connection_timeout(options.connect_timeout)
-            .set_number_of_retries(options.connect_retries);
-        if let Some(timeout) = options.response_timeout {
-            config = config.set_response_timeout(timeout);
+            .set_response_timeout(response_timeout)
+            // One attempt per (re)connect: a broken call is sent once more
+            // on the new connection (below), and an unreachable server is
+            // reported at once instead of after the manager's backoff.
+            .set_number_of_retries(0);
+        let mut manager = options
+            .client(url)?
+            .get_connection_manager_with_config(config)
+            .await?;
+        if options.cluster.is_none() {
+            let info: String = redis::cmd("INFO")
+                .arg("cluster")
+                .query_async(&mut manager)
+                .await?;
+            if info.lines().any(|line| line.trim() == "cluster_enabled:1") {
+                return Self::cluster(url, options, response_timeout).await;
+            }
+        } else {
+            // The manager may connect lazily: prove the server answers (and
+            // takes the credentials) before reporting success.
+            redis::cmd("PING").query_async::<()>(&mut manager).await?;
         }
-        let mut manager = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(Error::from_redis)?;
-        let info: String = redis::cmd("INFO")
-            .arg("cluster")
-            .query_async(&mut manager)
-            .await
-            .map_err(Error::from_redis)?;
-        if !info.lines().any(|line| line.trim() == "cluster_enabled:1") {
-            return Ok(Self::Single(manager));
+        Ok(Self::Single(manager))
+    }
+
+    async fn cluster(
+        url: &str,
+        options: &ConnectOptions,
+        response_timeout: Duration,
+    ) -> Result<Self, RedisError> {
+        let mut builder = ClusterClient::builder(vec![url])
+            .connection_timeout(options.connect_timeout)
+            .response_timeout(response_timeout);
+        if let Some(certs) = options.certificates() {
+            builder = builder.certs(certs);
         }
-        let mut builder = redis::cluster::ClusterClient::builder(vec![url])
-            .connection_timeout(options.connect_timeout);
-        if let Some(timeout) = options.response_timeout {
-            builder = builder.response_timeout(timeout);
-        }
-        let cluster = builder.build().map_err(Error::InvalidUrl)?;
-        let connection = cluster
-            .get_async_connection()
-            .await
-            .map_err(Error::from_redis)?;
-        Ok(Self::Cluster(connection))
+        Ok(Self::Cluster(
+            builder.build()?.get_async_connection().await?,
+        ))
     }
 
     /// Whether this is a cluster connection.
-    pub(crate) fn is_cluster(&self) -> bool {
+    pub fn is_cluster(&self) -> bool {
         matches!(self, Self::Cluster(_))
     }
+}
+
+/// Whether a call failed because its connection broke (Redis restarted, a
+/// proxy dropped it): sending it once more on the new connection is what
+/// SPEC.md section 14 asks. A timeout is not one: that call may still run.
+fn is_broken(err: &RedisError) -> bool {
+    err.is_connection_dropped()
+        || (err.is_io_error() && !err.is_timeout() && !err.is_connection_refusal())
 }
 
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Self::Single(connection) => connection.req_packed_command(cmd),
+            Self::Single(connection) => Box::pin(async move {
+                match connection.req_packed_command(cmd).await {
+                    Err(err) if is_broken(&err) => connection.req_packed_command(cmd).await,
+                    done => done,
+                }
+            }),
             Self::Cluster(connection) => connection.req_packed_command(cmd),
         }
     }
@@ -91,7 +179,14 @@ impl ConnectionLike for Connection {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
-            Self::Single(connection) => connection.req_packed_commands(cmd, offset, count),
+            Self::Single(connection) => Box::pin(async move {
+                match connection.req_packed_commands(cmd, offset, count).await {
+                    Err(err) if is_broken(&err) => {
+                        connection.req_packed_commands(cmd, offset, count).await
+                    }
+                    done => done,
+                }
+            }),
             Self::Cluster(connection) => connection.req_packed_commands(cmd, offset, count),
         }
     }
@@ -102,4 +197,47 @@ impl ConnectionLike for Connection {
             Self::Cluster(connection) => connection.get_db(),
         }
     }
+}
+
+/// A TLS failure keeps its cause but says that it is one.
+fn name_tls_failure(err: RedisError) -> RedisError {
+    if is_tls_failure(&err) && !err.to_string().starts_with("TLS") {
+        return RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("TLS handshake failed: {err}"),
+        ));
+    }
+    err
+}
+
+/// Whether an error comes from the TLS layer (a certificate that does not
+/// verify, a handshake the server refused).
+pub fn is_tls_failure(err: &RedisError) -> bool {
+    let text = err.to_string().to_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "peer sent",
+    ]
+    .iter()
+    .any(|word| text.contains(word))
+}
+
+/// Whether an error means the server could not be reached, or stopped
+/// answering.
+pub fn is_unreachable(err: &RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_refusal()
+        || err.is_connection_dropped()
+        || err.is_timeout()
+}
+
+/// Whether an error means the credentials were refused.
+pub fn is_auth_failure(err: &RedisError) -> bool {
+    matches!(err.kind(), ErrorKind::AuthenticationFailed)
+        || matches!(err.code(), Some("WRONGPASS" | "NOAUTH"))
+        || err.to_string().contains("WRONGPASS")
+        || err.to_string().contains("NOAUTH")
 }

@@ -85,16 +85,11 @@ pub enum Error {
 impl Error {
     /// Sorts a redis-rs error into unreachable, refused credentials or other.
     pub(crate) fn from_redis(err: redis::RedisError) -> Self {
-        let auth_code = matches!(err.code(), Some("WRONGPASS" | "NOAUTH"));
-        if err.kind() == redis::ErrorKind::AuthenticationFailed || auth_code {
+        if crate::connection::is_auth_failure(&err) {
             Self::Authentication(err)
         } else if err.kind() == redis::ErrorKind::InvalidClientConfig {
             Self::InvalidUrl(err)
-        } else if err.is_io_error()
-            || err.is_connection_refusal()
-            || err.is_connection_dropped()
-            || err.is_timeout()
-        {
+        } else if crate::connection::is_unreachable(&err) {
             Self::Connection(err)
         } else {
             Self::Redis(err)

@@ -32,7 +32,7 @@
 //! [`EnqueueRequest::job_id`] to enqueue a job at most once.
 
 mod client;
-mod connection;
+pub mod connection;
 mod enqueue;
 mod error;
 mod job;

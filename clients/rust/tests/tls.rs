@@ -1,0 +1,232 @@
+//! `rediss://` against a redis-server started here whose certificate a
+//! private CA signed (made with `openssl`): trusted with `ca_file`, refused
+//! with another CA by an error that names TLS; and a restart of a plain
+//! redis-server on the same port, after which the next call succeeds.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ardiq_client::{Client, Error, JobStatus};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn openssl(args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs (make redis installs it)");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+/// A CA of our own; returns its certificate's path.
+fn private_ca(dir: &Path, name: &str) -> PathBuf {
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        &path(dir, &format!("{name}.key")),
+        "-out",
+        &path(dir, &format!("{name}.pem")),
+        "-subj",
+        &format!("/CN={name}"),
+    ]);
+    dir.join(format!("{name}.pem"))
+}
+
+/// A redis-server process, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn redis_server(args: &[String]) -> Server {
+    Server(
+        Command::new("redis-server")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (make redis installs it)"),
+    )
+}
+
+async fn wait_until_up(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server on {port} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A TLS server signed by a fresh private CA: (server, port, CA file, dir).
+async fn tls_server(dir: &Path) -> (Server, u16, PathBuf) {
+    let ca = private_ca(dir, "test-ca");
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &path(dir, "server.key"),
+        "-out",
+        &path(dir, "server.csr"),
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &path(dir, "server.csr"),
+        "-CA",
+        &ca.to_string_lossy(),
+        "-CAkey",
+        &path(dir, "test-ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        &path(dir, "server.pem"),
+        "-extfile",
+        &path(dir, "server.ext"),
+    ]);
+    let port = free_port();
+    let server = redis_server(&[
+        "--port".into(),
+        "0".into(),
+        "--tls-port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--tls-cert-file".into(),
+        path(dir, "server.pem"),
+        "--tls-key-file".into(),
+        path(dir, "server.key"),
+        "--tls-ca-cert-file".into(),
+        ca.to_string_lossy().into_owned(),
+        "--tls-auth-clients".into(),
+        "no".into(),
+        "--save".into(),
+        String::new(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+    ]);
+    wait_until_up(port).await;
+    (server, port, ca)
+}
+
+fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ardiq-rust-{label}-{}-{}",
+        std::process::id(),
+        ardiq_client::spec::new_job_id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_private_ca_is_trusted_when_given_and_another_is_refused_naming_tls() {
+    let dir = temp_dir("tls");
+    let (_server, port, ca) = tls_server(&dir).await;
+    let url = format!("rediss://127.0.0.1:{port}/0");
+
+    let client = Client::builder(&url)
+        .queue("tls")
+        .ca_file(&ca)
+        .unwrap()
+        .connect()
+        .await
+        .expect("the private CA is trusted");
+    let job = client
+        .enqueue("add")
+        .args((1, 2))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(job.status().await.unwrap(), JobStatus::Queued);
+
+    let other = private_ca(&dir, "other-ca");
+    let err = Client::builder(&url)
+        .ca_file(&other)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connection(_)), "{err:?}");
+    assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_missing_ca_file_is_an_invalid_url_error() {
+    let err = Client::builder("rediss://127.0.0.1:1/0")
+        .ca_file("/nonexistent/ca.pem")
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidUrl(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_first_call_after_a_redis_restart_succeeds() {
+    let dir = temp_dir("restart");
+    let port = free_port();
+    let args = [
+        "--port".to_owned(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        String::new(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+    ];
+    let server = redis_server(&args);
+    wait_until_up(port).await;
+    let client = Client::connect_queue(&format!("redis://127.0.0.1:{port}/0"), "restart")
+        .await
+        .unwrap();
+    client.enqueue("t").send().await.unwrap();
+
+    drop(server);
+    let _restarted = redis_server(&args);
+    wait_until_up(port).await;
+    let job = client
+        .enqueue("t")
+        .send()
+        .await
+        .expect("no error after the restart");
+    assert_eq!(job.status().await.unwrap(), JobStatus::Queued);
+    let _ = std::fs::remove_dir_all(dir);
+}
