@@ -640,6 +640,8 @@ class Matrix:
         for kind in REJECTED:
             body = partial(self.rejected, testee, kind)
             self.record(impl, f"types.rejected.{kind}", body, may_skip=kind != "int_too_large")
+        self.record(impl, "nesting.depth_64", lambda: self.nesting_at_the_limit(testee))
+        self.record(impl, "nesting.depth_65", lambda: self.nesting_past_the_limit(testee))
         self.record(impl, "abort.scheduled", lambda: self.abort_scheduled(testee))
         self.record(impl, "abort.running", lambda: self.abort_running(testee))
         self.record(impl, "abort.finished", lambda: self.abort_finished(testee))
@@ -725,6 +727,22 @@ class Matrix:
         expect_error(response, "UnsupportedValue")
         expect(status_of(client, job_id) == "not_found", "a rejected job must write nothing")
 
+    def nesting_at_the_limit(self, testee: Testee) -> None:
+        # SPEC.md section 4: an argument may nest 64 deep; the args array is no level.
+        client = self.on_work_queue(testee)
+        job = enqueue(client, "echo", [nested(64)], job_id=new_id("deep"))
+        got = value_of(client, job["job_id"])
+        expect(typed.same(nested(64), got), "the worker did not run and return an argument nested 64 deep")
+
+    def nesting_past_the_limit(self, testee: Testee) -> None:
+        client = self.on_work_queue(testee)
+        job_id = new_id("too-deep")
+        response = client.request(
+            "enqueue", task="echo", args=[nested(65)], kwargs=[], options={"job_id": job_id}
+        )
+        expect_error(response, "UnsupportedValue")
+        expect(status_of(client, job_id) == "not_found", "a refused job must write nothing")
+
     def abort_scheduled(self, testee: Testee) -> None:
         client = self.on_work_queue(testee)
         job = enqueue(client, "echo", [i(1)], job_id=new_id("abort-scheduled"), delay_ms=600_000)
@@ -765,11 +783,17 @@ class Matrix:
         q = self.target.work_queue
         args = typed.pack({"array": [i(1)]})
 
-        def job(job_id: str, task: str = "echo", version: str = "1.0", job_args: bytes = args) -> bytes:
-            return records.encode(
-                "Job",
-                {"spec_version": version, "id": job_id, "task": task, "args": job_args.hex(), "priority": 5},
-            )
+        def job(
+            job_id: str, task: str = "echo", version: str = "1.0", job_args: bytes = args, **extra: Any
+        ) -> bytes:
+            fields = {
+                "spec_version": version,
+                "id": job_id,
+                "task": task,
+                "args": job_args.hex(),
+                "priority": 5,
+            }
+            return records.encode("Job", {**fields, **extra})
 
         def entry(job_id: str, task: str, record: bytes) -> list[tuple[bytes, bytes]]:
             return [(b"id", job_id.encode()), (b"task", task.encode()), (b"job", record)]
@@ -797,6 +821,14 @@ class Matrix:
             "args_ext_type": (
                 "undecodable_args",
                 lambda jid: entry(jid, "echo", job(jid, job_args=b"\x91\xd4\x01\x00")),
+            ),
+            "args_depth_65": (
+                "undecodable_args",
+                lambda jid: entry(jid, "echo", job(jid, job_args=b"\x91" + b"\x91" * 65 + b"\x01")),
+            ),
+            "result_ttl_unbounded": (
+                "invalid_option",
+                lambda jid: entry(jid, "echo", job(jid, result_ttl_ms=str(2**63))),
             ),
             "oversize": (
                 "oversize",
@@ -836,6 +868,11 @@ class Matrix:
         expect(bool(record.get("detail")), "the dead letter has no readable detail")
         status = status_record(self.target, queue, job_id)
         expect(status.get("state") == records.STATES["STATE_DEAD"], f"status {status}, expected DEAD")
+        error = status.get("error", {})
+        expect(
+            error.get("type") == "DeadLetter" and error.get("message", "").startswith(f"{reason}: "),
+            f"DEAD status error {error}, expected type DeadLetter and message '{reason}: <detail>'",
+        )
         # The worker is still serving: a good job enqueued by the suite's own producer completes.
         good_id = new_id("good")
         reference_enqueue(client, queue, good_id, "echo", [i(42)])
@@ -849,6 +886,14 @@ class Matrix:
             self.worker.check_alive()
             expect(time.monotonic() < deadline, f"the good job after the bad entry stayed in state {state}")
             time.sleep(0.05)
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """A typed int inside `levels` arrays."""
+    value: dict[str, Any] = i(1)
+    for _ in range(levels):
+        value = {"array": [value]}
+    return value
 
 
 def expect_remote(response: dict[str, Any], remote_type: str) -> dict[str, Any]:
