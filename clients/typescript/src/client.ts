@@ -26,6 +26,7 @@ import {
 } from './errors.js';
 import {
   MAX_BATCH,
+  checkDuration,
   checkJobId,
   checkQueueName,
   enqueueCall,
@@ -359,11 +360,7 @@ export class ArdiqClient {
   /** Runs `abort.lua` for the job with id `id`. */
   async abort(id: string, resultTtlMs: number = DEFAULT_RESULT_TTL_MS): Promise<AbortOutcome> {
     checkJobId(id);
-    if (!Number.isSafeInteger(resultTtlMs) || resultTtlMs < 0) {
-      throw new InvalidOptionError(
-        `invalid resultTtlMs ${String(resultTtlMs)}: it must be a non-negative integer`,
-      );
-    }
+    checkDuration('resultTtlMs', resultTtlMs);
     this.checkOpen();
     // The record stored when a scheduled job is aborted at once (SPEC.md section 6).
     const aborted = encodeStatus({

@@ -18,9 +18,12 @@ export {
 export {
   DEFAULT_PRIORITY,
   MAX_BATCH,
+  MAX_DURATION_MS,
   MAX_NAME_BYTES,
   MAX_QUEUE_BYTES,
   MAX_RECORD_BYTES,
+  MAX_RETRIES,
+  MAX_SCHEDULE_MS,
   buildEnqueue,
   type EnqueueCall,
   type EnqueueOptions,
