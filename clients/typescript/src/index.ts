@@ -6,7 +6,6 @@ export {
   ArdiqClient,
   DEFAULT_RESULT_TTL_MS,
   Job,
-  RedisCommandError,
   createClient,
   type AbortOptions,
   type AbortOutcome,
@@ -15,6 +14,11 @@ export {
   type JobState,
   type ResultOptions,
 } from './client.js';
+export {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  RedisCommandError,
+} from './connection.js';
 export {
   DEFAULT_PRIORITY,
   MAX_BATCH,
