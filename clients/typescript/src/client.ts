@@ -1,31 +1,26 @@
 /**
- * The producer: a connection to one queue on one Redis, enqueueing jobs with
- * `enqueue.lua` and reading or aborting them with `status.lua` and
- * `abort.lua` (SPEC.md sections 3, 6 and 8). Also owns the mapping of Redis
- * and socket failures to the client's typed errors.
+ * The producer: a client of one queue, enqueueing jobs with `enqueue.lua`
+ * and reading or aborting them with `status.lua` and `abort.lua` (SPEC.md
+ * sections 3, 6 and 8), over a `Connection` (SPEC.md section 14).
  */
 import {
-  createClient as createRedisClient,
-  createCluster as createRedisCluster,
-  ErrorReply,
-  ReconnectStrategyError,
-  RESP_TYPES,
-} from 'redis';
-
+  Connection,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  readCaFile,
+  type ConnectionSettings,
+} from './connection.js';
 import {
-  ArdiqError,
-  AuthenticationError,
-  ConnectionError,
   InvalidOptionError,
   JobAbortedError,
   JobDeadError,
   JobFailedError,
   MalformedRecordError,
-  NotConnectedError,
   TimeoutError,
 } from './errors.js';
 import {
   MAX_BATCH,
+  checkDuration,
   checkJobId,
   checkQueueName,
   enqueueCall,
@@ -37,8 +32,6 @@ import {
 } from './enqueue.js';
 import { QueueKeys } from './keys.js';
 import { SPEC_VERSION, State, decodeStatus, encodeStatus, type StatusRecord } from './records.js';
-import { SCRIPT_SOURCES } from './scripts.generated.js';
-import { ScriptRunner } from './scripts.js';
 import { ByteSink, decodeValue, type Value } from './value.js';
 
 /** A job's state, as `status.lua` derives it (SPEC.md section 6). */
@@ -58,13 +51,34 @@ export interface ClientOptions {
   url?: string;
   /** The queue to enqueue to; default `"default"`. */
   queue?: string;
-  /** How long to wait for the connection, in ms; default 10,000. */
+  /**
+   * How long to wait for a connection (TCP, TLS and the first reply), in ms;
+   * default 2,000. Past it, the call throws `ConnectionError`.
+   */
   connectTimeoutMs?: number;
+  /**
+   * How long to wait for each reply, in ms; default 5,000. Past it, the call
+   * throws `ConnectionError` and is not sent again.
+   */
+  commandTimeoutMs?: number;
   /**
    * `url` is one node of a Redis Cluster: discover the others from it. All
    * keys of a queue share one hash slot, so each call goes to one node.
    */
   cluster?: boolean;
+  /**
+   * `rediss://` only: the path of a PEM file with the CA certificates that
+   * may sign the server's certificate (a private CA), instead of Node's
+   * public roots.
+   */
+  caFile?: string;
+  /** `rediss://` only: the CA certificates as PEM text, instead of `caFile`. */
+  ca?: string | Buffer;
+  /**
+   * `rediss://` only: `false` accepts any server certificate, for
+   * development only. Default `true`.
+   */
+  rejectUnauthorized?: boolean;
 }
 
 /** Options of `Job.result`. */
@@ -122,44 +136,53 @@ function asBytes(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-/** Maps a failure of node-redis to the client's typed errors. */
-export function translateRedisError(error: unknown): Error {
-  if (error instanceof ArdiqError) return error;
-  // Our reconnect strategy hands back the first connection's failure wrapped in this.
-  if (error instanceof ReconnectStrategyError) return translateRedisError(error.originalError);
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof ErrorReply) {
-    if (/^(WRONGPASS|NOAUTH)\b/.test(message)) {
-      return new AuthenticationError(`Redis refused the credentials: ${message}`, {
-        cause: error,
-      });
+/** The checked timeout option `name`, or its default. */
+function timeoutOption(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError(
+      `invalid ${name} ${String(value)}: it must be a positive integer number of ms`,
+    );
+  }
+  return value;
+}
+
+/** The checked TLS options of `options`, for a `rediss://` URL. */
+function tlsSettings(url: string, options: ClientOptions): ConnectionSettings['tls'] {
+  const { caFile, ca, rejectUnauthorized } = options;
+  const given = caFile !== undefined || ca !== undefined || rejectUnauthorized !== undefined;
+  if (!url.startsWith('rediss://')) {
+    if (given) {
+      throw new InvalidOptionError('caFile, ca and rejectUnauthorized need a rediss:// URL');
     }
-    return new RedisCommandError(message, { cause: error });
+    return undefined;
   }
-  if (error instanceof Error && error.name === 'ClientClosedError') {
-    return new NotConnectedError('the client is closed', { cause: error });
+  if (caFile !== undefined && ca !== undefined) {
+    throw new InvalidOptionError('give caFile or ca, not both');
   }
-  return new ConnectionError(`Redis is unreachable: ${message}`, { cause: error });
-}
-
-/** Redis answered a command with an error that is not about credentials. */
-export class RedisCommandError extends ArdiqError {
-  override readonly specType = 'RedisError';
-}
-
-/** What the client needs of its node-redis connection (one server or a cluster) besides scripts. */
-interface RedisConnection {
-  connect(): Promise<unknown>;
-  ping(): Promise<unknown>;
-  close(): Promise<unknown>;
-  destroy(): void;
-  on(event: 'error', listener: (error: Error) => void): unknown;
+  if (rejectUnauthorized !== undefined && typeof rejectUnauthorized !== 'boolean') {
+    throw new InvalidOptionError(
+      `invalid rejectUnauthorized ${String(rejectUnauthorized)}: it must be a boolean`,
+    );
+  }
+  if (ca !== undefined && typeof ca !== 'string' && !Buffer.isBuffer(ca)) {
+    throw new InvalidOptionError('invalid ca: it must be PEM text, as a string or a Buffer');
+  }
+  if (caFile !== undefined && typeof caFile !== 'string') {
+    throw new InvalidOptionError(`invalid caFile ${String(caFile)}: it must be a path`);
+  }
+  const tls: NonNullable<ConnectionSettings['tls']> = {};
+  const pem = caFile === undefined ? ca : readCaFile(caFile);
+  if (pem !== undefined) tls.ca = pem;
+  if (rejectUnauthorized !== undefined) tls.rejectUnauthorized = rejectUnauthorized;
+  return tls;
 }
 
 /**
  * Connects to Redis and returns a client for one queue. Throws
- * `ConnectionError` when Redis is unreachable and `AuthenticationError` for
- * a wrong user name or password.
+ * `ConnectionError` when Redis is unreachable (refused, timed out, or TLS
+ * refused, as the message says) and `AuthenticationError` for a wrong user
+ * name or password.
  */
 export async function createClient(options: ClientOptions = {}): Promise<ArdiqClient> {
   const url = options.url ?? 'redis://127.0.0.1:6379';
@@ -169,94 +192,34 @@ export async function createClient(options: ClientOptions = {}): Promise<ArdiqCl
     );
   }
   const queue = checkQueueName(options.queue ?? 'default');
-  const connectTimeout = options.connectTimeoutMs ?? 10_000;
-  if (!Number.isSafeInteger(connectTimeout) || connectTimeout <= 0) {
-    throw new InvalidOptionError(
-      `invalid connectTimeoutMs ${String(connectTimeout)}: it must be a positive integer`,
-    );
-  }
-  let ready = false;
-  const socket = {
-    connectTimeout,
-    // Before the first connection a failure is final, so a wrong URL fails
-    // `createClient`; afterwards, reconnect with a capped backoff.
-    reconnectStrategy: (retries: number, cause: Error) =>
-      ready ? Math.min(50 * 2 ** retries, 2_000) : cause,
-  };
-  // Fail fast while offline instead of queueing commands without bound.
-  const disableOfflineQueue = true;
-  let redis: RedisConnection;
-  let scripts: ScriptRunner;
-  if (options.cluster) {
-    const cluster = createRedisCluster({
-      rootNodes: [{ url, socket, disableOfflineQueue }],
-      defaults: clusterDefaults(url, socket, disableOfflineQueue),
-    });
-    redis = cluster;
-    scripts = new ScriptRunner(
-      cluster.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }),
-      SCRIPT_SOURCES,
-    );
-  } else {
-    const client = createRedisClient({ url, socket, disableOfflineQueue });
-    redis = client;
-    scripts = new ScriptRunner(
-      client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }),
-      SCRIPT_SOURCES,
-    );
-  }
-  // node-redis emits every socket error; without a listener Node would crash.
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    // A server that wants a password lets an anonymous client connect and
-    // refuses its first command: send one now so that it fails here.
-    await redis.ping();
-  } catch (error) {
-    redis.destroy();
-    throw translateRedisError(error);
-  }
-  ready = true;
-  return new ArdiqClient(redis, scripts, queue);
-}
-
-/**
- * What every connection to a cluster's nodes needs: node-redis takes nothing
- * from the root node's URL for the nodes it discovers, so the credentials
- * and TLS are passed again.
- */
-function clusterDefaults<Socket extends object>(
-  url: string,
-  socket: Socket,
-  disableOfflineQueue: boolean,
-): { username?: string; password?: string; disableOfflineQueue: boolean; socket: Socket } {
-  const parsed = new URL(url);
-  const defaults: {
-    username?: string;
-    password?: string;
-    disableOfflineQueue: boolean;
-    socket: Socket;
-  } = {
-    disableOfflineQueue,
-    socket: parsed.protocol === 'rediss:' ? { ...socket, tls: true } : socket,
-  };
-  if (parsed.username !== '') defaults.username = decodeURIComponent(parsed.username);
-  if (parsed.password !== '') defaults.password = decodeURIComponent(parsed.password);
-  return defaults;
+  const connection = new Connection({
+    url,
+    cluster: options.cluster === true,
+    connectTimeoutMs: timeoutOption(
+      'connectTimeoutMs',
+      options.connectTimeoutMs,
+      DEFAULT_CONNECT_TIMEOUT_MS,
+    ),
+    commandTimeoutMs: timeoutOption(
+      'commandTimeoutMs',
+      options.commandTimeoutMs,
+      DEFAULT_COMMAND_TIMEOUT_MS,
+    ),
+    tls: tlsSettings(url, options),
+  });
+  await connection.open();
+  return new ArdiqClient(connection, queue);
 }
 
 /** A producer for one queue. Create it with `createClient`; `close` it when done. */
 export class ArdiqClient {
   /** The queue's key names. */
   readonly keys: QueueKeys;
-  private readonly redis: RedisConnection;
-  private readonly scripts: ScriptRunner;
-  private closed = false;
+  private readonly connection: Connection;
 
   /** Use `createClient`, which connects first. */
-  constructor(redis: RedisConnection, scripts: ScriptRunner, queue: string) {
-    this.redis = redis;
-    this.scripts = scripts;
+  constructor(connection: Connection, queue: string) {
+    this.connection = connection;
     this.keys = new QueueKeys(queue);
   }
 
@@ -296,15 +259,12 @@ export class ArdiqClient {
   }
 
   private async send(prepared: readonly PreparedJob[]): Promise<Job[]> {
-    this.checkOpen();
     const calls: Array<{ keys: string[]; argv: Array<string | Buffer> }> = [];
     for (let start = 0; start < prepared.length; start += MAX_BATCH) {
       const { keys, argv } = enqueueCall(this.keys, prepared.slice(start, start + MAX_BATCH));
       calls.push({ keys, argv: argv.map((arg) => (typeof arg === 'string' ? arg : asBytes(arg))) });
     }
-    const replies = await this.scripts.runMany('enqueue', calls).catch((error: unknown) => {
-      throw translateRedisError(error);
-    });
+    const replies = await this.connection.runMany('enqueue', calls);
     const handles: Job[] = [];
     for (const reply of replies) {
       if (!Array.isArray(reply))
@@ -340,12 +300,12 @@ export class ArdiqClient {
   /** The job's state and its `Status` record (the result once terminal; null when not found). */
   async statusRecord(id: string): Promise<{ state: JobState; record: StatusRecord | null }> {
     checkJobId(id);
-    this.checkOpen();
-    const reply = await this.scripts
-      .run('status', [this.keys.job(id), this.keys.running, this.keys.delayed], [id])
-      .catch((error: unknown) => {
-        throw translateRedisError(error);
-      });
+    const keys = this.keys;
+    const reply = await this.connection.run(
+      'status',
+      [keys.job(id), keys.running, keys.delayed],
+      [id],
+    );
     if (!Array.isArray(reply) || reply.length !== 2) {
       throw new MalformedRecordError('status.lua did not reply {state, record}');
     }
@@ -359,12 +319,7 @@ export class ArdiqClient {
   /** Runs `abort.lua` for the job with id `id`. */
   async abort(id: string, resultTtlMs: number = DEFAULT_RESULT_TTL_MS): Promise<AbortOutcome> {
     checkJobId(id);
-    if (!Number.isSafeInteger(resultTtlMs) || resultTtlMs < 0) {
-      throw new InvalidOptionError(
-        `invalid resultTtlMs ${String(resultTtlMs)}: it must be a non-negative integer`,
-      );
-    }
-    this.checkOpen();
+    checkDuration('resultTtlMs', resultTtlMs);
     // The record stored when a scheduled job is aborted at once (SPEC.md section 6).
     const aborted = encodeStatus({
       specVersion: SPEC_VERSION,
@@ -379,15 +334,11 @@ export class ArdiqClient {
       task: '',
     });
     const keys = this.keys;
-    const reply = await this.scripts
-      .run(
-        'abort',
-        [keys.job(id), keys.delayed, keys.delayedJobs, keys.abort],
-        [id, String(resultTtlMs), asBytes(aborted), keys.events],
-      )
-      .catch((error: unknown) => {
-        throw translateRedisError(error);
-      });
+    const reply = await this.connection.run(
+      'abort',
+      [keys.job(id), keys.delayed, keys.delayedJobs, keys.abort],
+      [id, String(resultTtlMs), asBytes(aborted), keys.events],
+    );
     const outcome = asText(reply);
     if (!ABORT_OUTCOMES.has(outcome)) {
       throw new MalformedRecordError(`abort.lua replied ${outcome}`);
@@ -397,18 +348,7 @@ export class ArdiqClient {
 
   /** Closes the connection. Calls after this throw `NotConnectedError`. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      await this.redis.close();
-    } catch {
-      // The connection is gone already: closing it is done.
-      this.redis.destroy();
-    }
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new NotConnectedError('the client is closed');
+    await this.connection.close();
   }
 }
 

@@ -29,26 +29,35 @@ export const MAX_QUEUE_BYTES = 128;
 export const MAX_BATCH = 1_000;
 /** Priority written when the caller gives none. */
 export const DEFAULT_PRIORITY = 5;
+/** 100 years of 365.25 days: the longest delay, timeout, backoff and result TTL, in ms. */
+export const MAX_DURATION_MS = 3_155_760_000_000;
+/** 9999-12-31T23:59:59.999Z: the latest `scheduleAt`, in ms since the epoch. */
+export const MAX_SCHEDULE_MS = 253_402_300_799_999;
+/** The largest `maxRetries`. */
+export const MAX_RETRIES = 1_000;
 
 /** Options of one enqueued job. Times are ms since the Unix epoch, durations ms. */
 export interface EnqueueOptions {
   /** Keyword arguments: a plain object or a `Map` with string keys. */
   kwargs?: Record<string, unknown> | Map<string, unknown>;
-  /** 0..9, higher runs first; default 5. */
+  /** An integer 0..9, higher runs first; default 5. */
   priority?: number;
-  /** Run no sooner than this many ms from now. */
+  /** Run no sooner than this many ms from now: an integer 0..`MAX_DURATION_MS` (100 years). */
   delayMs?: number;
-  /** Run no sooner than this time (ms since the epoch, or a `Date`). */
+  /**
+   * Run no sooner than this time: a `Date` or an integer number of ms since
+   * the epoch, 0..`MAX_SCHEDULE_MS` (the end of year 9999). Not with `delayMs`.
+   */
   scheduleAt?: number | Date;
   /** The idempotency key; a UUID v7 when not given. */
   jobId?: string;
-  /** Overrides the task's retry count. */
+  /** Overrides the task's retry count: an integer 0..1,000. */
   maxRetries?: number;
-  /** Overrides the task's timeout; 0 means none. */
+  /** Overrides the task's timeout, 0..`MAX_DURATION_MS`; 0 means none. */
   timeoutMs?: number;
-  /** Overrides the task's base retry backoff. */
+  /** Overrides the task's base retry backoff, 0..`MAX_DURATION_MS`. */
   backoffMs?: number;
-  /** Overrides the task's result TTL; 0 keeps no result. */
+  /** Overrides the task's result TTL, 0..`MAX_DURATION_MS`; 0 keeps no result. */
   resultTtlMs?: number;
 }
 
@@ -150,11 +159,17 @@ function checkPriority(priority: unknown): number {
   return priority;
 }
 
-function checkDuration(name: string, value: unknown): number | undefined {
+/** Whether `value` is an integer `number` in `0..max` (never a boolean, bigint or string). */
+function isIntegerUpTo(value: unknown, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max;
+}
+
+/** Checks a duration override in ms (SPEC.md section 5). */
+export function checkDuration(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+  if (!isIntegerUpTo(value, MAX_DURATION_MS)) {
     throw new InvalidOptionError(
-      `invalid ${name} ${String(value)}: it must be a non-negative integer number of ms`,
+      `invalid ${name} ${String(value)}: it must be an integer from 0 to ${MAX_DURATION_MS} ms (100 years)`,
     );
   }
   return value;
@@ -162,9 +177,9 @@ function checkDuration(name: string, value: unknown): number | undefined {
 
 function checkMaxRetries(value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+  if (!isIntegerUpTo(value, MAX_RETRIES)) {
     throw new InvalidOptionError(
-      `invalid maxRetries ${String(value)}: it must be an integer from 0 to 4294967295`,
+      `invalid maxRetries ${String(value)}: it must be an integer from 0 to ${MAX_RETRIES}`,
     );
   }
   return value;
@@ -174,21 +189,21 @@ function checkMaxRetries(value: unknown): number | undefined {
 function dueMs(options: EnqueueOptions, nowMs: number): number {
   const { delayMs, scheduleAt } = options;
   if (delayMs !== undefined && scheduleAt !== undefined) {
-    throw new InvalidOptionError('give delayMs or scheduleAt, not both');
+    throw new InvalidDelayError('give delayMs or scheduleAt, not both');
   }
   if (delayMs !== undefined) {
-    if (typeof delayMs !== 'number' || !Number.isSafeInteger(delayMs) || delayMs < 0) {
+    if (!isIntegerUpTo(delayMs, MAX_DURATION_MS)) {
       throw new InvalidDelayError(
-        `invalid delay ${String(delayMs)} ms: it must be a non-negative integer`,
+        `invalid delayMs ${String(delayMs)}: it must be an integer from 0 to ${MAX_DURATION_MS} (100 years)`,
       );
     }
     return delayMs === 0 ? 0 : nowMs + delayMs;
   }
   if (scheduleAt !== undefined) {
     const at = scheduleAt instanceof Date ? scheduleAt.getTime() : scheduleAt;
-    if (typeof at !== 'number' || !Number.isSafeInteger(at)) {
+    if (!isIntegerUpTo(at, MAX_SCHEDULE_MS)) {
       throw new InvalidDelayError(
-        `invalid scheduleAt ${String(scheduleAt)}: it must be a Date or an integer number of ms since the epoch`,
+        `invalid scheduleAt ${String(scheduleAt)}: it must be a Date or an integer number of ms since the epoch from 0 to ${MAX_SCHEDULE_MS} (9999-12-31T23:59:59.999Z)`,
       );
     }
     return at > nowMs ? at : 0;
@@ -219,10 +234,12 @@ function encodeCall(
   if (!Array.isArray(args)) {
     throw new UnsupportedValueError('args', 'args must be an array');
   }
+  // The args array and the kwargs map are not counted in a value's nesting
+  // (SPEC.md section 4): they start at depth -1, so each argument is at 0.
   let argsBytes: Uint8Array = new Uint8Array(0);
   if (args.length > 0) {
     sink.reset();
-    writeValue(sink, args, 'args');
+    writeValue(sink, args, 'args', -1);
     argsBytes = sink.toBytes();
   }
   let kwargsBytes: Uint8Array = new Uint8Array(0);
@@ -234,7 +251,7 @@ function encodeCall(
     const size = isMap ? kwargs.size : Object.keys(kwargs).length;
     if (size > 0) {
       sink.reset();
-      writeValue(sink, kwargs, 'kwargs');
+      writeValue(sink, kwargs, 'kwargs', -1);
       kwargsBytes = sink.toBytes();
     }
   }

@@ -43,7 +43,10 @@ export class InvalidPriorityError extends ArdiqError {
   override readonly specType = 'InvalidPriority';
 }
 
-/** A negative or non-integral delay, or a schedule time that is not a time. */
+/**
+ * A delay that is not an integer from 0 to 100 years, a schedule time that
+ * is not an integer from 0 to the end of year 9999, or both given.
+ */
 export class InvalidDelayError extends ArdiqError {
   override readonly specType = 'InvalidDelay';
 }
@@ -53,7 +56,10 @@ export class InvalidQueueNameError extends ArdiqError {
   override readonly specType = 'InvalidQueueName';
 }
 
-/** Any other option of the wrong type or range (e.g. a negative `maxRetries`). */
+/**
+ * Any other option of the wrong type or range: `maxRetries` beyond 0..1,000,
+ * a timeout, backoff or result TTL beyond 0..100 years, an unknown option.
+ */
 export class InvalidOptionError extends ArdiqError {
   override readonly specType = 'InvalidOption';
 }

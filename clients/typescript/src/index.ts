@@ -6,7 +6,6 @@ export {
   ArdiqClient,
   DEFAULT_RESULT_TTL_MS,
   Job,
-  RedisCommandError,
   createClient,
   type AbortOptions,
   type AbortOutcome,
@@ -16,11 +15,19 @@ export {
   type ResultOptions,
 } from './client.js';
 export {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  RedisCommandError,
+} from './connection.js';
+export {
   DEFAULT_PRIORITY,
   MAX_BATCH,
+  MAX_DURATION_MS,
   MAX_NAME_BYTES,
   MAX_QUEUE_BYTES,
   MAX_RECORD_BYTES,
+  MAX_RETRIES,
+  MAX_SCHEDULE_MS,
   buildEnqueue,
   type EnqueueCall,
   type EnqueueOptions,

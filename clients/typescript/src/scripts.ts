@@ -11,6 +11,12 @@ export type ScriptName = 'enqueue' | 'status' | 'abort';
 /** One argument of a script call. */
 export type ScriptArgument = string | Buffer;
 
+/** The KEYS and ARGV of one script call. */
+export interface ScriptCall {
+  keys: string[];
+  argv: ScriptArgument[];
+}
+
 /** What the runner needs of a Redis connection. */
 export interface ScriptConnection {
   evalSha(sha: string, options: { keys: string[]; arguments: ScriptArgument[] }): Promise<unknown>;
@@ -55,23 +61,26 @@ export class ScriptRunner {
   }
 
   /**
-   * Runs the script `name` once per call, pipelined. The first time a script
-   * runs on this connection, the first call goes alone: were Redis missing
-   * the script, every call of the pipeline would fail with `NOSCRIPT` and
-   * send its arguments twice.
+   * Runs the script `name` once per call, pipelined, and settles every call
+   * (a caller may send the failed ones again). The first time a script runs
+   * on this connection, the first call goes alone: were Redis missing the
+   * script, every call of the pipeline would fail with `NOSCRIPT` and send
+   * its arguments twice.
    */
   async runMany(
     name: ScriptName,
-    calls: ReadonlyArray<{ keys: string[]; argv: ScriptArgument[] }>,
-  ): Promise<unknown[]> {
+    calls: readonly ScriptCall[],
+  ): Promise<Array<PromiseSettledResult<unknown>>> {
     const [first, ...rest] = calls;
     if (first === undefined) return [];
     if (!this.loaded.has(name)) {
-      const reply = await this.run(name, first.keys, first.argv);
-      const replies = await Promise.all(rest.map((call) => this.run(name, call.keys, call.argv)));
-      return [reply, ...replies];
+      const [reply] = await Promise.allSettled([this.run(name, first.keys, first.argv)]);
+      const replies = await Promise.allSettled(
+        rest.map((call) => this.run(name, call.keys, call.argv)),
+      );
+      return [reply as PromiseSettledResult<unknown>, ...replies];
     }
-    return Promise.all(calls.map((call) => this.run(name, call.keys, call.argv)));
+    return Promise.allSettled(calls.map((call) => this.run(name, call.keys, call.argv)));
   }
 
   private script(name: ScriptName): { source: string; sha: string } {

@@ -8,8 +8,12 @@ import {
   InvalidPriorityError,
   InvalidQueueNameError,
   InvalidTaskNameError,
+  MAX_DURATION_MS,
+  MAX_RETRIES,
+  MAX_SCHEDULE_MS,
   PayloadTooLargeError,
   UnsupportedValueError,
+  buildEnqueue,
   createClient,
   decodeJob,
   decodeValue,
@@ -275,7 +279,7 @@ describe('bad input is a typed error and writes nothing', () => {
     );
     await assert.rejects(
       client.enqueue('a', [], { delayMs: 1, scheduleAt: Date.now() }),
-      InvalidOptionError,
+      InvalidDelayError,
     );
   });
 
@@ -302,5 +306,166 @@ describe('bad input is a typed error and writes nothing', () => {
     for (const queue of ['', 'a{b}', 'a b', 'q'.repeat(129)]) {
       await assert.rejects(createClient({ url: redisUrl(), queue }), InvalidQueueNameError);
     }
+  });
+});
+
+describe('the bounds of SPEC.md sections 1, 4 and 5', () => {
+  const NOW_MS = 1_700_000_000_000;
+  const CENTURY_MS = 3_155_760_000_000;
+  const LAST_MS_OF_9999 = 253_402_300_799_999;
+  // A string that is not well formed: a low surrogate without its high half.
+  const LONE_SURROGATE = '\udcff';
+
+  /**
+   * The Job record `buildEnqueue` makes for one job.
+   * @param {Record<string, unknown>} options
+   */
+  function recordOf(options, args = [], task = 't') {
+    const call = buildEnqueue('q', task, args, { jobId: 'j', ...options }, NOW_MS);
+    return decodeJob(/** @type {Uint8Array} */ (call.argv[3]));
+  }
+
+  /** An int enclosed by `depth` arrays. */
+  function nested(depth) {
+    /** @type {unknown} */
+    let value = 1;
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  }
+
+  test("the bounds are the spec's", () => {
+    assert.equal(MAX_DURATION_MS, CENTURY_MS);
+    assert.equal(MAX_SCHEDULE_MS, LAST_MS_OF_9999);
+    assert.equal(MAX_RETRIES, 1_000);
+  });
+
+  test('priorities 0 and 9 are accepted; anything else that is not an integer 0..9 is not', () => {
+    assert.equal(recordOf({ priority: 0 }).priority, 0);
+    assert.equal(recordOf({ priority: 9 }).priority, 9);
+    for (const priority of [-1, 10, true, false, 1.5, '5', 5n, NaN]) {
+      assert.throws(() => recordOf({ priority }), InvalidPriorityError, String(priority));
+    }
+  });
+
+  test('the longest delay is accepted, one ms more is not', () => {
+    assert.equal(recordOf({ delayMs: CENTURY_MS }).dueMs, NOW_MS + CENTURY_MS);
+    for (const delayMs of [CENTURY_MS + 1, 2 ** 64, -1, true, 1.5, '10', 10n, Infinity]) {
+      assert.throws(() => recordOf({ delayMs }), InvalidDelayError, String(delayMs));
+    }
+  });
+
+  test('the latest schedule time is accepted, one ms later or before the epoch is not', () => {
+    assert.equal(recordOf({ scheduleAt: LAST_MS_OF_9999 }).dueMs, LAST_MS_OF_9999);
+    assert.equal(recordOf({ scheduleAt: new Date(LAST_MS_OF_9999) }).dueMs, LAST_MS_OF_9999);
+    for (const scheduleAt of [LAST_MS_OF_9999 + 1, -1, new Date(-1), true, 2 ** 64]) {
+      assert.throws(() => recordOf({ scheduleAt }), InvalidDelayError, String(scheduleAt));
+    }
+    assert.throws(() => recordOf({ delayMs: 0, scheduleAt: 0 }), InvalidDelayError);
+  });
+
+  test('the largest overrides are written as given', () => {
+    const record = recordOf({
+      maxRetries: 1_000,
+      timeoutMs: CENTURY_MS,
+      backoffMs: CENTURY_MS,
+      resultTtlMs: CENTURY_MS,
+    });
+    assert.deepEqual(
+      [record.maxRetries, record.timeoutMs, record.backoffMs, record.resultTtlMs],
+      [1_000, CENTURY_MS, CENTURY_MS, CENTURY_MS],
+    );
+  });
+
+  test('an override one past its bound, negative or not an integer is InvalidOptionError', () => {
+    /** @type {Array<[string, unknown]>} */
+    const cases = [
+      ['maxRetries', 1_001],
+      ['maxRetries', -1],
+      ['maxRetries', true],
+      ['maxRetries', 2.5],
+      ['timeoutMs', CENTURY_MS + 1],
+      ['timeoutMs', 2 ** 64],
+      ['backoffMs', CENTURY_MS + 1],
+      ['backoffMs', false],
+      ['resultTtlMs', CENTURY_MS + 1],
+      ['resultTtlMs', 2 ** 63],
+      ['resultTtlMs', 60_000n],
+    ];
+    for (const [name, value] of cases) {
+      assert.throws(() => recordOf({ [name]: value }), InvalidOptionError, `${name} ${value}`);
+    }
+  });
+
+  test('names are counted in bytes of UTF-8 up to their limits', () => {
+    // 'ż' is two bytes of UTF-8.
+    const call = buildEnqueue(
+      'ż'.repeat(64),
+      'ż'.repeat(128),
+      [],
+      { jobId: 'ż'.repeat(128) },
+      NOW_MS,
+    );
+    assert.equal(call.keys[2], `ardiq:{${'ż'.repeat(64)}}:job:${'ż'.repeat(128)}`);
+    assert.throws(
+      () => buildEnqueue('ż'.repeat(64) + 'q', 't', [], {}, NOW_MS),
+      InvalidQueueNameError,
+    );
+    assert.throws(() => recordOf({}, [], 'ż'.repeat(128) + 't'), InvalidTaskNameError);
+    assert.throws(() => recordOf({ jobId: 'ż'.repeat(128) + 'i' }), InvalidJobIdError);
+  });
+
+  test('a lone surrogate is a name error, or an unsupported value inside a value', () => {
+    assert.throws(
+      () => buildEnqueue(`q${LONE_SURROGATE}`, 't', [], {}, NOW_MS),
+      InvalidQueueNameError,
+    );
+    assert.throws(() => recordOf({}, [], `t${LONE_SURROGATE}`), InvalidTaskNameError);
+    assert.throws(() => recordOf({ jobId: `j${LONE_SURROGATE}` }), InvalidJobIdError);
+    assert.throws(
+      () => recordOf({}, [1, LONE_SURROGATE]),
+      (error) => error instanceof UnsupportedValueError && error.path === 'args[1]',
+    );
+    assert.throws(() => recordOf({ kwargs: { [LONE_SURROGATE]: 1 } }), UnsupportedValueError);
+  });
+
+  test('an argument and a keyword argument may nest 64 deep; the args array and kwargs map do not count', () => {
+    const record = recordOf({ kwargs: { deep: nested(64) } }, [nested(64)]);
+    assert.equal(hex(record.args), '91'.repeat(65) + '01');
+    assert.equal(hex(record.kwargs), '81a464656570' + '91'.repeat(64) + '01');
+  });
+
+  test('a value nested 65 deep is unsupported, with its path', () => {
+    const deep = (error, path) =>
+      error instanceof UnsupportedValueError &&
+      error.path.startsWith(path) &&
+      /nesting deeper than 64/.test(error.message);
+    assert.throws(
+      () => recordOf({}, [nested(65)]),
+      (error) => deep(error, 'args[0]'),
+    );
+    assert.throws(
+      () => recordOf({}, [1, { a: nested(64) }]),
+      (error) => deep(error, 'args[1].a'),
+    );
+    assert.throws(
+      () => recordOf({ kwargs: { deep: nested(65) } }),
+      (error) => deep(error, 'kwargs.deep'),
+    );
+  });
+
+  test('a batch with one job out of bounds writes nothing', async (t) => {
+    const client = await withClient(t);
+    const specs = [
+      { task: 'ok', delayMs: CENTURY_MS },
+      { task: 'ok', maxRetries: 1_000 },
+      { task: 'bad', maxRetries: 1_001 },
+    ];
+    await assert.rejects(client.enqueueMany(specs), InvalidOptionError);
+    assert.deepEqual(await redis.keys(`ardiq:{${client.queue}}:*`), []);
+  });
+
+  test('an abort TTL past 100 years is InvalidOptionError', async (t) => {
+    const client = await withClient(t);
+    await assert.rejects(client.abort('some-job', CENTURY_MS + 1), InvalidOptionError);
   });
 });

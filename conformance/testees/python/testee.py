@@ -22,7 +22,9 @@ from ardiq_client import (
     Client,
     InvalidDelay,
     InvalidJobId,
+    InvalidOption,
     InvalidPriority,
+    InvalidQueueName,
     InvalidTaskName,
     JobAborted,
     JobFailed,
@@ -42,10 +44,12 @@ from google.protobuf.message import DecodeError, Message
 # The spec's error names (PROTOCOL.md), most specific class first.
 ERROR_NAMES: list[tuple[type[BaseException], str]] = [
     (UnsupportedValue, "UnsupportedValue"),
+    (InvalidQueueName, "InvalidQueueName"),
     (InvalidTaskName, "InvalidTaskName"),
     (InvalidJobId, "InvalidJobId"),
     (InvalidPriority, "InvalidPriority"),
     (InvalidDelay, "InvalidDelay"),
+    (InvalidOption, "InvalidOption"),
     (PayloadTooLarge, "PayloadTooLarge"),
     (AuthenticationFailed, "AuthenticationError"),
     (RedisUnavailable, "ConnectionError"),

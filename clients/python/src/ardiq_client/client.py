@@ -8,6 +8,9 @@ Scripts run with EVALSHA, and with EVAL when Redis answers NOSCRIPT.
 On a Redis Cluster (``cluster=True``) every call goes to the node that
 serves the queue's slot: all keys of a queue share one hash tag.
 
+A call whose connection broke is sent once more on a new connection; one
+that timed out is not (see `ardiq_client.connection`).
+
 Delivery is at least once: the worker may run a job more than once, and
 the job id is the idempotency key. Enqueueing an id that exists already
 writes nothing and returns a job whose `duplicate` is true.
@@ -20,7 +23,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import redis.asyncio
 import redis.exceptions
@@ -37,6 +40,8 @@ from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
 POLL_FIRST_S = 0.005
 POLL_GROWTH = 1.5
 POLL_MAX_S = 0.25
+
+T = TypeVar("T")
 
 
 class AsyncJob:
@@ -90,20 +95,32 @@ class AsyncClient:
 
     @classmethod
     def from_url(
-        cls, url: str, queue: str = "default", *, cluster: bool = False, **redis_options: Any
+        cls,
+        url: str,
+        queue: str = "default",
+        *,
+        cluster: bool = False,
+        connect_timeout_s: float = connection.DEFAULT_CONNECT_TIMEOUT_S,
+        command_timeout_s: float = connection.DEFAULT_COMMAND_TIMEOUT_S,
+        **redis_options: Any,
     ) -> Self:
         """A client for ``redis://`` or ``rediss://`` URLs, with ACL user and password in the URL.
 
         With `cluster`, the URL names any node of a Redis Cluster, and the
-        client learns the others from it. `redis_options` go to
-        `redis.asyncio.Redis.from_url`, or `redis.asyncio.cluster.RedisCluster.from_url`
-        (e.g. ``ssl_ca_certs``).
+        client learns the others from it. Connecting waits at most
+        `connect_timeout_s`, each reply at most `command_timeout_s`; past
+        either, a call raises `RedisUnavailable`. `redis_options` go to
+        `redis.asyncio.Redis.from_url`, or `redis.asyncio.cluster.RedisCluster.from_url`:
+        e.g. ``ssl_ca_certs`` (a PEM file of the CA that signed the server's
+        certificate) or ``ssl_cert_reqs="none"``, which redis-py also reads
+        from the URL's query (``rediss://host/0?ssl_ca_certs=/etc/ca.pem``).
         """
         limits.check_queue_name(queue)
-        redis_options.setdefault("retry", Retry(connection.BACKOFF, connection.RETRIES))
+        options = connection.redis_options(redis_options, connect_timeout_s, command_timeout_s)
+        options.setdefault("retry", Retry(*connection.NO_RETRIES))
         if cluster:
-            return cls(RedisCluster.from_url(url, **redis_options), queue)
-        return cls(redis.asyncio.Redis.from_url(url, **redis_options), queue)
+            return cls(RedisCluster.from_url(url, **options), queue)
+        return cls(redis.asyncio.Redis.from_url(url, **options), queue)
 
     @property
     def queue(self) -> str:
@@ -117,10 +134,7 @@ class AsyncClient:
 
     async def connect(self) -> Self:
         """Checks that Redis answers and accepts the credentials."""
-        try:
-            await self._live().ping()
-        except connection.ERRORS as error:
-            raise connection.translate(error) from error
+        await self._send(lambda: self._live().ping())
         return self
 
     async def close(self) -> None:
@@ -148,48 +162,65 @@ class AsyncClient:
         except redis.exceptions.NoScriptError:
             return await execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
 
-    async def _run(self, call: ScriptCall) -> Any:
+    async def _send(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Runs `attempt`, once more when its connection broke; raises ArdiQ's typed errors."""
         try:
-            return await self._call(call)
+            try:
+                return await attempt()
+            except connection.ERRORS as error:
+                if not connection.send_again(error):
+                    raise
+            # redis-py has dropped the broken connection: this attempt connects again.
+            return await attempt()
         except connection.ERRORS as error:
             raise connection.translate(error) from error
+
+    async def _run(self, call: ScriptCall) -> Any:
+        return await self._send(lambda: self._call(call))
 
     async def _run_batch(self, calls: Sequence[ScriptCall]) -> list[Any]:
         """Runs many script calls over one connection: all written at once, then all replies read.
 
         The calls are packed by `ScriptCall.pack` and sent with redis-py's
         connection primitives, which skips redis-py's per-argument encoding.
+        When the connection breaks, the calls that got no reply are sent once
+        more on a new connection.
         """
-        try:
-            redis_client = self._live()
-            if isinstance(redis_client, RedisCluster):
-                replies = await self._run_batch_on_cluster(redis_client, calls)
-            else:
-                pool = redis_client.connection_pool
-                # redis-py leaves get_connection untyped; the connection is used through its
-                # documented methods.
-                acquire: Callable[[], Awaitable[Any]] = pool.get_connection
-                conn = await acquire()
-                try:
-                    replies = await self._exchange_calls(conn, calls)
-                finally:
-                    await pool.release(conn)
-        except connection.ERRORS as error:
-            raise connection.translate(error) from error
-        for reply in replies:
+        settled: list[Any] = []
+        await self._send(lambda: self._send_batch(calls[len(settled) :], settled))
+        for reply in settled:
             if isinstance(reply, redis.exceptions.RedisError):
                 raise connection.translate(reply) from reply
-        return replies
+        return settled
 
-    async def _run_batch_on_cluster(self, cluster: RedisCluster, calls: Sequence[ScriptCall]) -> list[Any]:
-        """`_run_batch` on the node that serves the queue's slot."""
+    async def _send_batch(self, calls: Sequence[ScriptCall], settled: list[Any]) -> None:
+        """Appends the replies to `calls` to `settled` (see `_exchange_calls`)."""
+        redis_client = self._live()
+        if isinstance(redis_client, RedisCluster):
+            await self._send_batch_on_cluster(redis_client, calls, settled)
+            return
+        pool = redis_client.connection_pool
+        # redis-py leaves get_connection untyped; the connection is used through its
+        # documented methods.
+        acquire: Callable[[], Awaitable[Any]] = pool.get_connection
+        conn = await acquire()
+        try:
+            await self._exchange_calls(conn, calls, settled)
+        finally:
+            await pool.release(conn)
+
+    async def _send_batch_on_cluster(
+        self, cluster: RedisCluster, calls: Sequence[ScriptCall], settled: list[Any]
+    ) -> None:
+        """`_send_batch` on the node that serves the queue's slot."""
         await cluster.initialize()  # reads the slot table once, and again after a node failed
         node = cluster.get_node_from_key(self._keys.prefix)
         assert node is not None  # None only when a replica is asked for
         conn = node.acquire_connection()
+        start = len(settled)
         try:
             await node.disconnect_if_needed(conn)
-            replies = await self._exchange_calls(conn, calls)
+            await self._exchange_calls(conn, calls, settled)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             # The node may have failed over: the next call must find the slot's new owner.
             with contextlib.suppress(*connection.ERRORS):
@@ -197,41 +228,51 @@ class AsyncClient:
             raise
         finally:
             node.release(conn)
-        for i, reply in enumerate(replies):
-            if connection.ran_nothing_here(reply):
+        for i in range(start, len(settled)):
+            if connection.ran_nothing_here(settled[i]):
                 # The slot moved or is moving; the cluster client follows the redirect and
                 # updates its slot table, so the next batch goes to the right node at once.
-                replies[i] = await self._call(calls[i])
-        return replies
+                try:
+                    settled[i] = await self._call(calls[i - start])
+                except BaseException:
+                    del settled[i:]  # from this call on, the batch is sent again if at all
+                    raise
 
-    async def _exchange_calls(self, conn: Any, calls: Sequence[ScriptCall]) -> list[Any]:
-        """The replies to `calls` over one connection; a call that failed has its `ResponseError`."""
+    async def _exchange_calls(self, conn: Any, calls: Sequence[ScriptCall], settled: list[Any]) -> None:
+        """Appends to `settled` the replies to `calls` over one connection, in order.
+
+        A call that failed has its `ResponseError`. When the exchange fails,
+        `settled` gets the replies that are final (those read before the first
+        NOSCRIPT), so a caller can send the rest again.
+        """
+        replies: list[Any] = []
         try:
-            replies = await self._exchange(conn, [call.pack() for call in calls])
+            await self._exchange(conn, [call.pack() for call in calls], replies)
             missing = [
                 i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)
             ]
             if missing:
                 # Only the calls that found no script ran nothing; run just those again.
-                retried = await self._exchange(conn, [calls[i].pack(b"EVAL") for i in missing])
+                retried: list[Any] = []
+                await self._exchange(conn, [calls[i].pack(b"EVAL") for i in missing], retried)
                 for i, reply in zip(missing, retried, strict=True):
                     replies[i] = reply
         except BaseException:
             # Failed or cancelled mid-exchange: unread replies would confuse the connection's next user.
             await conn.disconnect()
+            settled.extend(connection.final_replies(replies))
             raise
-        return replies
+        settled.extend(replies)
 
     @staticmethod
-    async def _exchange(conn: Any, commands: list[bytes]) -> list[Any]:
+    async def _exchange(conn: Any, commands: list[bytes], replies: list[Any]) -> None:
+        """Sends `commands` at once, then appends each reply to `replies` as it is read."""
         await conn.send_packed_command(commands)
-        replies: list[Any] = []
         for _ in commands:
             try:
                 replies.append(await conn.read_response())
             except redis.exceptions.ResponseError as error:
                 replies.append(error)
-        return replies
 
     async def send(
         self,

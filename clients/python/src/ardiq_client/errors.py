@@ -44,11 +44,13 @@ class InvalidPriority(ArdiqError, ValueError):
 
 
 class InvalidDelay(ArdiqError, ValueError):
-    """`delay_ms` is negative or not an integer, or `schedule_ms` is invalid or given with `delay_ms`."""
+    """`delay_ms` is not an int from 0 to 100 years, `schedule_ms` not an int from 0 to the end
+    of year 9999 (SPEC.md section 5), or both are given."""
 
 
 class InvalidOption(ArdiqError, ValueError):
-    """A retry, timeout, backoff or result-TTL override is not a non-negative integer in range."""
+    """A job override is not an int in its range: `max_retries` 0..1,000; `timeout_ms`,
+    `backoff_ms` and `result_ttl_ms` 0..3,155,760,000,000 (100 years)."""
 
 
 class PayloadTooLarge(ArdiqError, ValueError):

@@ -24,8 +24,11 @@ MAX_QUEUE_NAME_BYTES = 128
 MAX_BATCH = 1_000
 PRIORITY_LEVELS = 10
 DEFAULT_PRIORITY = 5
-UINT32_MAX = 2**32 - 1
-UINT64_MAX = 2**64 - 1
+#: 100 years of 365.25 days: the longest `delay_ms`, timeout, backoff and result TTL.
+MAX_DURATION_MS = 3_155_760_000_000
+#: 9999-12-31T23:59:59.999Z: the latest `schedule_ms`.
+MAX_SCHEDULE_MS = 253_402_300_799_999
+MAX_RETRIES = 1_000
 
 #: Unicode's White_Space property, the spec's "white space" (Python's str.isspace also
 #: counts U+001C..U+001F, which other implementations accept in ids).
@@ -105,19 +108,22 @@ def check_priority(priority: object) -> int:
 def due_ms(delay_ms: object, schedule_ms: object, now_ms: int) -> int:
     """The job's `due_ms` (SPEC.md section 7): 0 means run now.
 
-    `delay_ms` is relative to `now_ms`, `schedule_ms` absolute; at most one
-    may be given, and neither may be negative.
+    `delay_ms` is relative to `now_ms` (0 to 100 years), `schedule_ms`
+    absolute (0 to the end of year 9999); at most one may be given.
     """
     if delay_ms is not None and schedule_ms is not None:
         raise InvalidDelay("give delay_ms or schedule_ms, not both")
     if delay_ms is not None:
-        if type(delay_ms) is not int or delay_ms < 0:
-            raise InvalidDelay(f"invalid delay_ms {delay_ms!r}: it must be an int >= 0")
+        if type(delay_ms) is not int or not 0 <= delay_ms <= MAX_DURATION_MS:
+            raise InvalidDelay(
+                f"invalid delay_ms {delay_ms!r}: it must be an int from 0 to {MAX_DURATION_MS:,} (100 years)"
+            )
         return now_ms + delay_ms if delay_ms > 0 else 0
     if schedule_ms is not None:
-        if type(schedule_ms) is not int or schedule_ms < 0:
+        if type(schedule_ms) is not int or not 0 <= schedule_ms <= MAX_SCHEDULE_MS:
             raise InvalidDelay(
-                f"invalid schedule_ms {schedule_ms!r}: it must be an int >= 0 (ms since the Unix epoch)"
+                f"invalid schedule_ms {schedule_ms!r}: it must be an int from 0 to {MAX_SCHEDULE_MS:,} "
+                "(ms since the Unix epoch, at the latest 9999-12-31T23:59:59.999Z)"
             )
         return schedule_ms if schedule_ms > now_ms else 0
     return 0
@@ -128,7 +134,7 @@ def check_override(name: str, value: object, maximum: int) -> int | None:
     if value is None:
         return None
     if type(value) is not int or not 0 <= value <= maximum:
-        raise InvalidOption(f"invalid {name} {value!r}: it must be an int from 0 to {maximum}")
+        raise InvalidOption(f"invalid {name} {value!r}: it must be an int from 0 to {maximum:,}")
     return value
 
 

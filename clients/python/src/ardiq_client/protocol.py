@@ -97,10 +97,10 @@ def encode_request(request: JobRequest, clock_ms: int) -> EncodedJob:
         priority=priority,
         enqueued_ms=clock_ms,
         due_ms=due,
-        max_retries=limits.check_override("max_retries", request.max_retries, limits.UINT32_MAX),
-        timeout_ms=limits.check_override("timeout_ms", request.timeout_ms, limits.UINT64_MAX),
-        backoff_ms=limits.check_override("backoff_ms", request.backoff_ms, limits.UINT64_MAX),
-        result_ttl_ms=limits.check_override("result_ttl_ms", request.result_ttl_ms, limits.UINT64_MAX),
+        max_retries=limits.check_override("max_retries", request.max_retries, limits.MAX_RETRIES),
+        timeout_ms=limits.check_override("timeout_ms", request.timeout_ms, limits.MAX_DURATION_MS),
+        backoff_ms=limits.check_override("backoff_ms", request.backoff_ms, limits.MAX_DURATION_MS),
+        result_ttl_ms=limits.check_override("result_ttl_ms", request.result_ttl_ms, limits.MAX_DURATION_MS),
     )
     limits.check_record_size(len(record))
     return EncodedJob(job_id, task, priority, due, record)
@@ -185,7 +185,7 @@ def parse_status_reply(reply: object) -> tuple[JobStatus, bytes | None]:
 
 def abort_call(keys: QueueKeys, job_id: str, result_ttl_ms: int, clock_ms: int) -> ScriptCall:
     """The `abort.lua` call for one job; `result_ttl_ms` is how long an aborted status is kept."""
-    ttl = limits.check_override("result_ttl_ms", result_ttl_ms, limits.UINT64_MAX)
+    ttl = limits.check_override("result_ttl_ms", result_ttl_ms, limits.MAX_DURATION_MS)
     if ttl is None:
         ttl = records.DEFAULT_RESULT_TTL_MS
     return ScriptCall(

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import redis
 import redis.exceptions
@@ -29,6 +29,8 @@ from ardiq_client.errors import NotConnected, ResultTimeout
 from ardiq_client.keys import QueueKeys
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
 from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
+
+T = TypeVar("T")
 
 
 class Job:
@@ -92,22 +94,27 @@ class Client:
 
     @classmethod
     def from_url(
-        cls, url: str, queue: str = "default", *, cluster: bool = False, **redis_options: Any
+        cls,
+        url: str,
+        queue: str = "default",
+        *,
+        cluster: bool = False,
+        connect_timeout_s: float = connection.DEFAULT_CONNECT_TIMEOUT_S,
+        command_timeout_s: float = connection.DEFAULT_COMMAND_TIMEOUT_S,
+        **redis_options: Any,
     ) -> Self:
         """A client for ``redis://`` or ``rediss://`` URLs, with ACL user and password in the URL.
 
-        With `cluster`, the URL names any node of a Redis Cluster, and the
-        client learns the others from it. `redis_options` go to
-        `redis.Redis.from_url`, or `redis.cluster.RedisCluster.from_url`
-        (e.g. ``ssl_ca_certs``).
+        The options are `AsyncClient.from_url`'s; `redis_options` go to
+        `redis.Redis.from_url`, or `redis.cluster.RedisCluster.from_url`.
         """
         limits.check_queue_name(queue)
-        redis_options.setdefault("retry", Retry(connection.BACKOFF, connection.RETRIES))
+        options = connection.redis_options(redis_options, connect_timeout_s, command_timeout_s)
+        options.setdefault("retry", Retry(*connection.NO_RETRIES))
         if not cluster:
-            return cls(redis.Redis.from_url(url, **redis_options), queue)
-        connection.check_connection_kwargs(redis_options)
+            return cls(redis.Redis.from_url(url, **options), queue)
         client = cls.__new__(cls)
-        client._adopt(queue, None, lambda: RedisCluster.from_url(url, **redis_options))
+        client._adopt(queue, None, lambda: RedisCluster.from_url(url, **options))
         return client
 
     @property
@@ -128,10 +135,7 @@ class Client:
 
     def connect(self) -> Self:
         """Checks that Redis answers and accepts the credentials."""
-        try:
-            self._live().ping()
-        except connection.ERRORS as error:
-            raise connection.translate(error) from error
+        self._send(lambda: self._live().ping())
         return self
 
     def close(self) -> None:
@@ -160,77 +164,98 @@ class Client:
         except redis.exceptions.NoScriptError:
             return execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
 
-    def _run(self, call: ScriptCall) -> Any:
+    def _send(self, attempt: Callable[[], T]) -> T:
+        """Runs `attempt`, once more when its connection broke (see `AsyncClient._send`)."""
         try:
-            return self._call(call)
+            try:
+                return attempt()
+            except connection.ERRORS as error:
+                if not connection.send_again(error):
+                    raise
+            # redis-py has dropped the broken connection: this attempt connects again.
+            return attempt()
         except connection.ERRORS as error:
             raise connection.translate(error) from error
+
+    def _run(self, call: ScriptCall) -> Any:
+        return self._send(lambda: self._call(call))
 
     def _run_batch(self, calls: Sequence[ScriptCall]) -> list[Any]:
         """Runs many script calls over one connection (see `AsyncClient._run_batch`)."""
-        try:
-            redis_client = self._live()
-            if isinstance(redis_client, RedisCluster):
-                replies = self._run_batch_on_cluster(redis_client, calls)
-            else:
-                replies = self._run_batch_on_pool(redis_client.connection_pool, calls)
-        except connection.ERRORS as error:
-            raise connection.translate(error) from error
-        for reply in replies:
+        settled: list[Any] = []
+        self._send(lambda: self._send_batch(calls[len(settled) :], settled))
+        for reply in settled:
             if isinstance(reply, redis.exceptions.RedisError):
                 raise connection.translate(reply) from reply
-        return replies
+        return settled
 
-    def _run_batch_on_cluster(self, cluster: RedisCluster, calls: Sequence[ScriptCall]) -> list[Any]:
-        """`_run_batch` on the node that serves the queue's slot (see `AsyncClient._run_batch_on_cluster`)."""
+    def _send_batch(self, calls: Sequence[ScriptCall], settled: list[Any]) -> None:
+        """Appends the replies to `calls` to `settled` (see `AsyncClient._exchange_calls`)."""
+        redis_client = self._live()
+        if isinstance(redis_client, RedisCluster):
+            self._send_batch_on_cluster(redis_client, calls, settled)
+        else:
+            self._send_batch_on_pool(redis_client.connection_pool, calls, settled)
+
+    def _send_batch_on_cluster(
+        self, cluster: RedisCluster, calls: Sequence[ScriptCall], settled: list[Any]
+    ) -> None:
+        """`_send_batch` on the node that serves the queue's slot (as `AsyncClient` does)."""
         # redis-py leaves get_node_from_key untyped; it returns the slot's primary.
         node_of: Callable[[str], Any] = cluster.get_node_from_key
         node = node_of(self._keys.prefix)
+        start = len(settled)
         try:
-            replies = self._run_batch_on_pool(cluster.get_redis_connection(node).connection_pool, calls)
+            self._send_batch_on_pool(cluster.get_redis_connection(node).connection_pool, calls, settled)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             # The node may have failed over: the next call must find the slot's new owner.
             with contextlib.suppress(*connection.ERRORS):
                 cluster.nodes_manager.initialize()
             raise
-        for i, reply in enumerate(replies):
-            if connection.ran_nothing_here(reply):
+        for i in range(start, len(settled)):
+            if connection.ran_nothing_here(settled[i]):
                 # The slot moved or is moving; the cluster client follows the redirect and
                 # updates its slot table, so the next batch goes to the right node at once.
-                replies[i] = self._call(calls[i])
-        return replies
+                try:
+                    settled[i] = self._call(calls[i - start])
+                except BaseException:
+                    del settled[i:]  # from this call on, the batch is sent again if at all
+                    raise
 
-    def _run_batch_on_pool(self, pool: Any, calls: Sequence[ScriptCall]) -> list[Any]:
-        """The replies to `calls` over one connection of `pool`; a failed call has its `ResponseError`."""
+    def _send_batch_on_pool(self, pool: Any, calls: Sequence[ScriptCall], settled: list[Any]) -> None:
+        """Appends to `settled` the replies to `calls` over one connection of `pool`, in order
+        (see `AsyncClient._exchange_calls`)."""
         conn = pool.get_connection()
+        replies: list[Any] = []
         try:
-            replies = self._exchange(conn, [call.pack() for call in calls])
+            self._exchange(conn, [call.pack() for call in calls], replies)
             missing = [
                 i for i, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)
             ]
             if missing:
                 # Only the calls that found no script ran nothing; run just those again.
-                retried = self._exchange(conn, [calls[i].pack(b"EVAL") for i in missing])
+                retried: list[Any] = []
+                self._exchange(conn, [calls[i].pack(b"EVAL") for i in missing], retried)
                 for i, reply in zip(missing, retried, strict=True):
                     replies[i] = reply
         except BaseException:
             # Failed or interrupted mid-exchange: unread replies would confuse the connection's next user.
             conn.disconnect()
+            settled.extend(connection.final_replies(replies))
             raise
         finally:
             pool.release(conn)
-        return replies
+        settled.extend(replies)
 
     @staticmethod
-    def _exchange(conn: Any, commands: list[bytes]) -> list[Any]:
+    def _exchange(conn: Any, commands: list[bytes], replies: list[Any]) -> None:
+        """Sends `commands` at once, then appends each reply to `replies` as it is read."""
         conn.send_packed_command(commands)
-        replies: list[Any] = []
         for _ in commands:
             try:
                 replies.append(conn.read_response())
             except redis.exceptions.ResponseError as error:
                 replies.append(error)
-        return replies
 
     def send(
         self,

@@ -6,7 +6,9 @@ bytes as bin in their smallest formats, maps in insertion order. It accepts
 exactly the Python types of the table (`None`, `bool`, `int` in int64,
 `float`, `str`, `bytes`, `list`, `tuple`, `dict` with `str` keys); anything
 else, subclasses included, is an `UnsupportedValue` naming its path, never a
-coercion. `decode_value` accepts exactly the table and rejects the rest.
+coercion, and so is a value enclosed by more than 64 arrays or maps (the args
+array and the kwargs map around the arguments are not counted). `decode_value`
+accepts exactly the table and rejects the rest.
 """
 
 from __future__ import annotations
@@ -109,25 +111,30 @@ def _packer() -> Any:
         return _local.packer
 
 
-def _check_items(items: list[object] | tuple[object, ...]) -> None:
-    """`_check` of an array at depth 0, with scalars checked inline: argument lists are mostly flat."""
+def _check_items(items: list[object] | tuple[object, ...], depth: int) -> None:
+    """`_check` of an array's items at `depth`, scalars inline: argument lists are mostly flat."""
     for index, item in enumerate(items):
         kind = type(item)
         if kind in _SCALARS or (kind is int and INT64_MIN <= item <= INT64_MAX):  # type: ignore[operator]
             continue
         try:
-            _check(item, 1)
+            _check(item, depth)
         except _RejectionError as rejected:
             rejected.segments.append(f"[{index}]")
             raise
 
 
-def _pack(value: object, root: str) -> bytes:
+def _pack(value: object, root: str, depth: int) -> bytes:
+    """Checks and packs `value`, which `depth` counted arrays or maps enclose.
+
+    A user value starts at depth 0; the args array and the kwargs map start
+    at -1, since they are not counted (SPEC.md section 4).
+    """
     try:
         if type(value) is tuple or type(value) is list:
-            _check_items(value)
+            _check_items(value, depth + 1)
         else:
-            _check(value, 0)
+            _check(value, depth)
     except _RejectionError as rejected:
         raise rejected.at(root) from None
     try:
@@ -146,7 +153,7 @@ def encode_value(value: object, path: str = "value") -> bytes:
 
     `path` names the value in an `UnsupportedValue` error.
     """
-    return _pack(value, path)
+    return _pack(value, path, 0)
 
 
 def encode_args(args: object) -> bytes:
@@ -157,7 +164,7 @@ def encode_args(args: object) -> bytes:
         )
     if not args:
         return b""
-    return _pack(args, "args")
+    return _pack(args, "args", -1)
 
 
 def encode_kwargs(kwargs: object) -> bytes:
@@ -166,7 +173,7 @@ def encode_kwargs(kwargs: object) -> bytes:
         raise UnsupportedValue("kwargs", f"keyword arguments must be a dict, not {type(kwargs).__name__}")
     if not kwargs:
         return b""
-    return _pack(kwargs, "kwargs")
+    return _pack(kwargs, "kwargs", -1)
 
 
 def _check_decoded(value: Any, depth: int) -> None:
