@@ -6,6 +6,7 @@ again and new jobs run."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from ardiq import Ardiq, JobStatus, RedisUnavailable
+from ardiq.worker import Worker
 from redis_server import free_port
 from worker_harness import WAIT_S, running_worker, within
 
@@ -171,4 +173,40 @@ async def test_a_worker_whose_redis_was_flushed_creates_its_groups_again_and_run
             assert [group["name"] for group in groups] == [b"ardiq"]
     finally:
         inspector.close()
+        await app.close()
+
+
+async def test_a_worker_started_while_redis_is_down_starts_when_it_comes_up(
+    persistent_redis: PersistentRedis,
+) -> None:
+    app = Ardiq(persistent_redis.url, queue="late-redis")
+
+    @app.task
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    try:
+        job = await add.enqueue(20, 22)
+        persistent_redis.stop()
+        run = asyncio.create_task(app.run_worker(burst=True, visibility_ms=1000))
+        await asyncio.sleep(0.5)
+        assert not run.done(), "the worker gave up while Redis was briefly down"
+        persistent_redis.start()
+        await within(run, WAIT_S, "the burst worker to start and drain once Redis is back")
+        assert await job.result(timeout_s=WAIT_S) == 42
+    finally:
+        await app.close()
+
+
+async def test_a_worker_stopped_before_redis_answers_ends_quietly(persistent_redis: PersistentRedis) -> None:
+    app = Ardiq(persistent_redis.url, queue="never-up")
+    persistent_redis.stop()
+    try:
+        run = asyncio.create_task(app.run_worker())
+        await asyncio.sleep(0.3)
+        worker = app._link.worker
+        assert isinstance(worker, Worker)
+        worker.stop()
+        await within(run, WAIT_S, "the worker to end once stopped")
+    finally:
         await app.close()

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -86,7 +86,7 @@ pub struct Core {
     bridge: Arc<Bridge>,
     producer: Arc<Producer>,
     conn: Arc<OnceCell<Conn>>,
-    engine: Mutex<Option<Arc<Engine>>>,
+    engine: Arc<Mutex<EngineSlot>>,
 }
 
 fn encode_args(obj: &Bound<'_, PyAny>, root: &str) -> Result<Vec<u8>, CoreError> {
@@ -283,6 +283,61 @@ impl Core {
     }
 }
 
+/// The worker run of a core, if any.
+#[derive(Debug)]
+enum EngineSlot {
+    Idle,
+    /// Connecting; the flag is set when a stop comes first.
+    Starting(Arc<AtomicBool>),
+    Running(Arc<Engine>),
+}
+
+/// How long a starting worker waits for Redis to answer.
+const START_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Connects for a starting worker: while Redis is unreachable (a restart, a
+/// worker started before its Redis), tries again with backoff for up to a
+/// minute, saying so in the log, instead of exiting at once. Other errors
+/// (credentials, configuration) and a stop end it at once.
+async fn connect_patiently(
+    target: &Target,
+    extra: Duration,
+    bridge: &Bridge,
+    cancelled: &AtomicBool,
+) -> Result<Conn, CoreError> {
+    let began = Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        let err = match target.connect(extra).await {
+            Ok(conn) => return Ok(conn),
+            Err(err) => CoreError::from(err),
+        };
+        if !matches!(err, CoreError::Unreachable(_)) || began.elapsed() > START_PATIENCE {
+            return Err(err);
+        }
+        if cancelled.load(Ordering::Acquire) {
+            return Err(CoreError::Unreachable(format!(
+                "stopped before Redis answered: {err}"
+            )));
+        }
+        bridge.log(
+            30,
+            format!("{err}; trying again in {} ms", pause.as_millis()),
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+impl Core {
+    fn running_engine(&self) -> Option<Arc<Engine>> {
+        match &*self.engine.lock().expect("engine") {
+            EngineSlot::Running(engine) => Some(Arc::clone(engine)),
+            _ => None,
+        }
+    }
+}
+
 /// Boxed future types for request handlers.
 mod reply_future {
     use std::future::Future;
@@ -342,7 +397,7 @@ impl Core {
             queue,
             bridge: Arc::new(Bridge::new()?),
             conn: Arc::new(OnceCell::new()),
-            engine: Mutex::new(None),
+            engine: Arc::new(Mutex::new(EngineSlot::Idle)),
         })
     }
 
@@ -397,7 +452,7 @@ impl Core {
         let exited = ready.worker_exit.is_some();
         let exit_error = ready.worker_exit.flatten();
         if exited {
-            self.engine.lock().expect("engine").take();
+            *self.engine.lock().expect("engine") = EngineSlot::Idle;
         }
         (replies, jobs, cancels, ready.logs, exited, exit_error).into_pyobject(py)
     }
@@ -537,39 +592,43 @@ impl Core {
             hostname: config_get(config, "hostname")?,
             pid: std::process::id(),
         };
-        let mut slot = self.engine.lock().expect("engine");
-        if slot.is_some() {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "a worker is already running",
-            ));
+        let cancelled = Arc::new(AtomicBool::new(false));
+        {
+            let mut slot = self.engine.lock().expect("engine");
+            if !matches!(*slot, EngineSlot::Idle) {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "a worker is already running",
+                ));
+            }
+            *slot = EngineSlot::Starting(Arc::clone(&cancelled));
         }
         let bridge = Arc::clone(&self.bridge);
         let target = self.target.clone();
         let queue = self.queue.clone();
+        let slot = Arc::clone(&self.engine);
         let block = Duration::from_millis(worker.block_ms);
-        let (tx, rx) = std::sync::mpsc::channel();
         runtime(py).spawn(async move {
             let started = async {
-                let conn = target.connect(Duration::ZERO).await?;
-                let reader = target.connect(block).await?;
+                let conn = connect_patiently(&target, Duration::ZERO, &bridge, &cancelled).await?;
+                let reader = connect_patiently(&target, block, &bridge, &cancelled).await?;
                 Engine::start(worker, &queue, Arc::clone(&bridge), conn, reader).await
             }
             .await;
+            let mut slot = slot.lock().expect("engine");
             match started {
                 Ok(engine) => {
-                    let _ = tx.send(Some(engine));
+                    if cancelled.load(Ordering::Acquire) {
+                        engine.request_stop();
+                    }
+                    *slot = EngineSlot::Running(engine);
                     bridge.reply(request, Ok(ReplyValue::Unit));
                 }
                 Err(err) => {
-                    let _ = tx.send(None);
+                    *slot = EngineSlot::Idle;
                     bridge.reply(request, Err(err));
                 }
             }
         });
-        // Connecting takes a few ms; waiting here (GIL released) keeps the
-        // engine slot simple.
-        let engine = py.detach(move || rx.recv().ok().flatten());
-        *slot = engine;
         Ok(())
     }
 
@@ -577,7 +636,7 @@ impl Core {
     /// (payload: the value), 1 failed (payload: `(type, message, traceback,
     /// retry_delay_ms or None, retryable)`), 2 aborted, 3 interrupted.
     fn report(&self, outcomes: Vec<(u64, u8, Bound<'_, PyAny>)>) -> PyResult<()> {
-        let Some(engine) = self.engine.lock().expect("engine").clone() else {
+        let Some(engine) = self.running_engine() else {
             return Ok(());
         };
         let mut converted = Vec::with_capacity(outcomes.len());
@@ -627,25 +686,23 @@ impl Core {
 
     /// Stops fetching; held jobs still run.
     fn stop_worker(&self) {
-        if let Some(engine) = self.engine.lock().expect("engine").clone() {
-            engine.request_stop();
+        match &*self.engine.lock().expect("engine") {
+            EngineSlot::Running(engine) => engine.request_stop(),
+            EngineSlot::Starting(cancelled) => cancelled.store(true, Ordering::Release),
+            EngineSlot::Idle => {}
         }
     }
 
     /// Hands back jobs that have not started (end of the grace period).
     fn abandon_waiting(&self) {
-        if let Some(engine) = self.engine.lock().expect("engine").clone() {
+        if let Some(engine) = self.running_engine() {
             engine.abandon_waiting();
         }
     }
 
     /// (held, running, completed, failed) of the current worker run.
     fn worker_counters(&self) -> (usize, usize, u64, u64) {
-        self.engine
-            .lock()
-            .expect("engine")
-            .as_ref()
-            .map_or((0, 0, 0, 0), |e| e.counters())
+        self.running_engine().map_or((0, 0, 0, 0), |e| e.counters())
     }
 }
 

@@ -144,10 +144,21 @@ class Worker:
         self.core.start_worker(request, self.config)
         # Only this thread drains the core, so no job can arrive before this.
         link.worker = self
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.stop)
         try:
+            # While Redis does not answer yet, the core keeps trying (and logs
+            # why) for up to a minute; a stop meanwhile ends the wait.
             await started
         except BaseException:
             link.worker = None
+            if handle_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+            if self.stopping:
+                logger.info("worker %s stopped before it started", self.worker_id)
+                return
             raise
         logger.info(
             "worker %s started: queue %r, %d tasks, concurrency %d%s",
@@ -157,9 +168,6 @@ class Worker:
             self.concurrency,
             ", burst" if self.burst else "",
         )
-        if handle_signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, self.stop)
         try:
             error = await self.done
         finally:
