@@ -479,13 +479,29 @@ impl Engine {
         conn: Conn,
         reader: Conn,
     ) -> Result<Arc<Self>, CoreError> {
-        let keys = QueueKeys::new(queue);
-        create_groups(&keys, &mut conn.clone()).await?;
+        let (engine, receiver) = Self::new(config, queue, bridge);
+        create_groups(&engine.keys, &mut conn.clone()).await?;
+        tokio::spawn(Arc::clone(&engine).finisher(conn.clone(), receiver));
+        tokio::spawn(Arc::clone(&engine).promoter(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).reclaimer(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).renewer(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).abort_poller(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).heartbeat(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).fetcher(conn, reader));
+        Ok(engine)
+    }
+
+    /// An engine that runs nothing yet, and the receiving end of its writes.
+    fn new(
+        config: WorkerConfig,
+        queue: &str,
+        bridge: Arc<Bridge>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Action>) {
         let (actions, receiver) = mpsc::unbounded_channel();
         let (stop, _) = watch::channel(false);
         let engine = Arc::new(Self {
             config,
-            keys,
+            keys: QueueKeys::new(queue),
             bridge,
             local: Mutex::new(Local::default()),
             slot_freed: Notify::new(),
@@ -505,14 +521,7 @@ impl Engine {
             },
             started_ms: now_ms(),
         });
-        tokio::spawn(Arc::clone(&engine).finisher(conn.clone(), receiver));
-        tokio::spawn(Arc::clone(&engine).promoter(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).reclaimer(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).renewer(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).abort_poller(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).heartbeat(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).fetcher(conn, reader));
-        Ok(engine)
+        (engine, receiver)
     }
 
     fn log(&self, level: u8, message: String) {
@@ -1935,5 +1944,132 @@ mod tests {
             Instant::now().checked_sub(Duration::from_secs(11)).unwrap();
         assert_eq!(local.next_waiting(), Some(1));
         assert_eq!(local.next_waiting(), Some(3));
+    }
+
+    /// Against the Redis at `REDIS_URL` (the test command provides one).
+    mod against_redis {
+        use super::*;
+        use ardiq_client::connection::{ConnectOptions, Connection};
+
+        fn config(worker_id: &str) -> WorkerConfig {
+            WorkerConfig {
+                worker_id: worker_id.into(),
+                concurrency: 10,
+                prefetch: 0,
+                burst: false,
+                visibility_ms: 30_000,
+                max_deliveries: 3,
+                block_ms: 100,
+                promote_interval_ms: 500,
+                heartbeat_ms: 5_000,
+                tasks: tasks(),
+                dead_maxlen: 1000,
+                hostname: "test".into(),
+                pid: 1,
+            }
+        }
+
+        async fn connect() -> Conn {
+            let url = std::env::var("REDIS_URL").expect(
+                "REDIS_URL names a test Redis: run through `python tests/redis_server.py -- cargo test`",
+            );
+            Connection::open(&url, &ConnectOptions::default(), Duration::ZERO)
+                .await
+                .expect("connect to REDIS_URL")
+        }
+
+        #[tokio::test]
+        async fn a_result_redis_refuses_is_dead_lettered_and_the_rest_of_the_batch_is_stored() {
+            let queue = format!("engine-poison-{}", ardiq_spec::new_job_id());
+            let (engine, _receiver) =
+                Engine::new(config("w1"), &queue, Arc::new(Bridge::new().unwrap()));
+            let mut conn = connect().await;
+            create_groups(&engine.keys, &mut conn).await.unwrap();
+            let stream = engine.keys.stream(5);
+            let mut items = Vec::new();
+            for n in 0..7 {
+                let job = Job {
+                    spec_version: SPEC_VERSION.into(),
+                    id: format!("j{n}"),
+                    task: "add".into(),
+                    ..Job::default()
+                };
+                let entry_id: String = redis::cmd("XADD")
+                    .arg(&stream)
+                    .arg("*")
+                    .arg("id")
+                    .arg(&job.id)
+                    .arg("task")
+                    .arg("add")
+                    .arg("job")
+                    .arg(job.encode_to_vec())
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                let status = Status {
+                    spec_version: SPEC_VERSION.into(),
+                    state: State::Complete as i32,
+                    ..Status::default()
+                };
+                // Job 4's TTL is one Redis refuses ("not an integer or out of range").
+                let ttl_ms = if n == 4 { u64::MAX } else { 60_000 };
+                items.push(FinishItem {
+                    priority: 5,
+                    entry_id,
+                    job,
+                    ttl_ms,
+                    status: status.encode_to_vec(),
+                });
+            }
+            let _: redis::Value = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(GROUP)
+                .arg("w1")
+                .arg("STREAMS")
+                .arg(&stream)
+                .arg(">")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+
+            engine.store_finishes(&mut conn, items).await;
+
+            for n in [0, 1, 2, 3, 5, 6] {
+                let record: Vec<u8> = redis::cmd("GET")
+                    .arg(engine.keys.job(&format!("j{n}")))
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    Status::decode(record.as_slice()).unwrap().state,
+                    State::Complete as i32
+                );
+            }
+            let poisoned: Vec<u8> = redis::cmd("GET")
+                .arg(engine.keys.job("j4"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let poisoned = Status::decode(poisoned.as_slice()).unwrap();
+            assert_eq!(poisoned.state, State::Dead as i32);
+            assert!(poisoned.error.unwrap().message.starts_with("unstorable: "));
+            let dead: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+                .arg(engine.keys.dead())
+                .arg("-")
+                .arg("+")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(dead.ids.len(), 1);
+            let left: usize = redis::cmd("XLEN")
+                .arg(&stream)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                left, 0,
+                "every entry is acked and deleted, the refused one too"
+            );
+        }
     }
 }
