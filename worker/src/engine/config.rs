@@ -1,0 +1,48 @@
+//! Settings of a worker run and of each task, as the engine reads them.
+
+use std::collections::HashMap;
+
+/// Per-task settings the engine needs.
+#[derive(Debug, Clone)]
+pub struct TaskConfig {
+    /// Retries after the first run.
+    pub retries: u32,
+    /// Base backoff, ms.
+    pub backoff_ms: u64,
+    /// Time limit, ms.
+    pub timeout_ms: Option<u64>,
+    /// Result TTL, ms.
+    pub result_ttl_ms: u64,
+}
+
+/// Settings of one worker run.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Consumer name.
+    pub worker_id: String,
+    /// Most jobs running at once.
+    pub concurrency: usize,
+    /// Jobs fetched ahead of free slots, so the next batch is ready when a
+    /// slot frees.
+    pub prefetch: usize,
+    /// Drain the queue and stop.
+    pub burst: bool,
+    /// Idle time after which an entry may be reclaimed, ms.
+    pub visibility_ms: u64,
+    /// Deliveries after which an entry is dead-lettered.
+    pub max_deliveries: u64,
+    /// `XREADGROUP` block time, ms.
+    pub block_ms: u64,
+    /// Longest pause between promotions, ms.
+    pub promote_interval_ms: u64,
+    /// Heartbeat interval, ms.
+    pub heartbeat_ms: u64,
+    /// Registered tasks.
+    pub tasks: HashMap<String, TaskConfig>,
+    /// Cap of the dead-letter stream.
+    pub dead_maxlen: u64,
+    /// For the heartbeat.
+    pub hostname: String,
+    /// For the heartbeat.
+    pub pid: u32,
+}

@@ -1,0 +1,341 @@
+//! Fetching: level-by-level reads with `fetch.lua`, the idle blocking read,
+//! turning entries into held jobs, burst mode's end, and consumer groups
+//! created again when Redis lost them.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use ardiq_spec::QueueKeys;
+use ardiq_spec::GROUP;
+use ardiq_spec::PRIORITY_LEVELS;
+use redis::streams::StreamId;
+use redis::streams::StreamReadReply;
+
+use super::admission::field;
+use super::admission::validate;
+use super::local::Held;
+use super::now_ms;
+use super::outcome::Action;
+use super::outcome::Outcome;
+use super::Engine;
+use crate::conn::Conn;
+
+/// Creates the consumer group on every level (SPEC.md section 1): from id
+/// 0, so entries added before it existed are delivered; a group that
+/// exists is left as it is.
+pub(super) async fn create_groups(
+    keys: &QueueKeys,
+    conn: &mut Conn,
+) -> Result<(), redis::RedisError> {
+    // One call per level: this runs at start and after Redis lost its data.
+    for stream in keys.streams_low_to_high() {
+        let created: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(conn)
+            .await;
+        if let Err(err) = created {
+            if err.code() != Some("BUSYGROUP") {
+                return Err(err);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether an error says the stream's consumer group is gone.
+pub(super) fn is_nogroup(err: &redis::RedisError) -> bool {
+    err.code() == Some("NOGROUP") || err.to_string().contains("NOGROUP")
+}
+
+impl Engine {
+    /// Turns fetched or reclaimed entries into held jobs (or dead letters).
+    /// `fetched`: for entries `fetch.lua` read, the ids it found aborted (it
+    /// has recorded them all in `running`); `None` for entries read or
+    /// reclaimed otherwise, which this records and checks itself.
+    pub(super) async fn accept(
+        &self,
+        conn: &mut Conn,
+        entries: Vec<(u32, StreamId)>,
+        dispatch: bool,
+        fetched: Option<HashSet<String>>,
+    ) {
+        let now = now_ms();
+        let mut good = Vec::new();
+        for (priority, entry) in entries {
+            if self
+                .local
+                .lock()
+                .expect("local")
+                .by_entry
+                .contains(&(priority, entry.id.clone()))
+            {
+                continue;
+            }
+            match validate(&entry, &self.config.tasks) {
+                Ok(accepted) => good.push((priority, entry.id, accepted)),
+                Err(rejection) => {
+                    let raw = field(&entry, "job").unwrap_or_default().to_vec();
+                    self.dead_letter(priority, entry.id, rejection, raw, None);
+                }
+            }
+        }
+        if good.is_empty() {
+            return;
+        }
+        let ids: Vec<&str> = good.iter().map(|(_, _, a)| a.job.id.as_str()).collect();
+        let aborted = match fetched {
+            Some(aborted) => ids.iter().map(|id| aborted.contains(*id)).collect(),
+            None => self.register(conn, &ids).await,
+        };
+        {
+            let mut local = self.local.lock().expect("local");
+            for ((priority, entry_id, accepted), is_aborted) in good.into_iter().zip(aborted) {
+                let handle = local.next_handle;
+                local.next_handle += 1;
+                local.by_entry.insert((priority, entry_id.clone()));
+                let held = Held {
+                    job: accepted.job,
+                    entry_id,
+                    priority,
+                    fetched: Instant::now(),
+                    started_ms: 0,
+                    running: false,
+                    cancel_sent: false,
+                    values: Some((accepted.args, accepted.kwargs)),
+                };
+                if is_aborted {
+                    let action = self.outcome_action(held, Outcome::Aborted, now);
+                    if let Action::Finish(item) = &action {
+                        local.by_entry.remove(&(priority, item.entry_id.clone()));
+                    }
+                    drop(local);
+                    self.send(action);
+                    local = self.local.lock().expect("local");
+                    continue;
+                }
+                local.held.insert(handle, held);
+                local.waiting[priority as usize].push_back(handle);
+            }
+        }
+        if dispatch {
+            self.dispatch();
+        }
+    }
+
+    /// Records `ids` in `running` for this worker and returns which of them
+    /// have an abort request (one round trip).
+    pub(super) async fn register(&self, conn: &mut Conn, ids: &[&str]) -> Vec<bool> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMISMEMBER").arg(self.keys.abort()).arg(ids);
+        let mut hset = redis::cmd("HSET");
+        hset.arg(self.keys.running());
+        for id in ids {
+            hset.arg(*id).arg(&self.config.worker_id);
+        }
+        pipe.add_command(hset).ignore();
+        match pipe.query_async::<(Vec<bool>,)>(conn).await {
+            Ok((flags,)) => flags,
+            Err(err) => {
+                self.log(
+                    30,
+                    format!("abort check failed, running the batch anyway: {err}"),
+                );
+                vec![false; ids.len()]
+            }
+        }
+    }
+
+    /// One `XREADGROUP` of up to `count` new entries from `streams`,
+    /// blocking up to `block_ms` when given.
+    pub(super) fn read_cmd(
+        &self,
+        streams: &[String],
+        count: usize,
+        block_ms: Option<u64>,
+    ) -> redis::Cmd {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.config.worker_id)
+            .arg("COUNT")
+            .arg(count);
+        if let Some(block_ms) = block_ms {
+            cmd.arg("BLOCK").arg(block_ms);
+        }
+        cmd.arg("STREAMS").arg(streams);
+        for _ in streams {
+            cmd.arg(">");
+        }
+        cmd
+    }
+
+    pub(super) fn entries_of(
+        reply: Option<StreamReadReply>,
+    ) -> impl Iterator<Item = (u32, StreamId)> {
+        reply
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|stream| {
+                let priority = stream
+                    .key
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .unwrap_or(0)
+                    .min(PRIORITY_LEVELS - 1);
+                stream.ids.into_iter().map(move |entry| (priority, entry))
+            })
+    }
+
+    pub(super) async fn read(
+        &self,
+        reader: &mut Conn,
+        streams: &[String],
+        count: usize,
+        block_ms: Option<u64>,
+    ) -> Result<Vec<(u32, StreamId)>, redis::RedisError> {
+        let reply: Option<StreamReadReply> = self
+            .read_cmd(streams, count, block_ms)
+            .query_async(reader)
+            .await?;
+        Ok(Self::entries_of(reply).collect())
+    }
+
+    /// Reads up to `want` entries level by level, highest priority first,
+    /// records them in `running` and returns them with the ids that have an
+    /// abort request (`fetch.lua`: one round trip for the whole pass).
+    pub(super) async fn read_by_priority(
+        &self,
+        reader: &mut Conn,
+        streams: &[String],
+        want: usize,
+    ) -> Result<(Vec<(u32, StreamId)>, HashSet<String>), redis::RedisError> {
+        let mut fetch = self.scripts.fetch.key(self.keys.running());
+        fetch.key(self.keys.abort());
+        for stream in streams {
+            fetch.key(stream);
+        }
+        fetch.arg(GROUP).arg(&self.config.worker_id).arg(want);
+        let (reply, aborted): (StreamReadReply, Vec<String>) = fetch.invoke_async(reader).await?;
+        Ok((
+            Self::entries_of(Some(reply)).collect(),
+            aborted.into_iter().collect(),
+        ))
+    }
+
+    pub(super) async fn fetcher(self: Arc<Self>, mut conn: Conn, mut reader: Conn) {
+        let streams = self.keys.streams_high_to_low();
+        // Burst mode ends after two empty reads around a drained check, so a
+        // job the promoter moved in between is not left behind.
+        let mut drained_once = false;
+        loop {
+            let want = {
+                let local = self.local.lock().expect("local");
+                if local.stopping {
+                    break;
+                }
+                (self.config.concurrency + self.config.prefetch).saturating_sub(local.held.len())
+            };
+            if want == 0 {
+                // Jobs a wake-up read left waiting start now that no read is due.
+                self.dispatch();
+                self.slot_freed.notified().await;
+                continue;
+            }
+            let (entries, aborted) = match self.read_by_priority(&mut reader, &streams, want).await
+            {
+                Ok(read) => read,
+                Err(err) => {
+                    if self.read_failed(&mut conn, &err).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            if !entries.is_empty() {
+                drained_once = false;
+                self.accept(&mut conn, entries, true, Some(aborted)).await;
+                continue;
+            }
+            if self.config.burst {
+                if self.burst_drained(&mut conn).await {
+                    if drained_once {
+                        break;
+                    }
+                    drained_once = true;
+                } else {
+                    drained_once = false;
+                }
+                continue;
+            }
+            // Nothing more to read: start what a wake-up read left waiting.
+            self.dispatch();
+            // Idle: wait on every level at once. What this wakes up with is
+            // held, not started, until the next pass has read the higher
+            // levels too.
+            match self
+                .read(&mut reader, &streams, 1, Some(self.config.block_ms))
+                .await
+            {
+                Ok(woken) if !woken.is_empty() => self.accept(&mut conn, woken, false, None).await,
+                Ok(_) => {}
+                Err(err) => {
+                    if self.read_failed(&mut conn, &err).await {
+                        break;
+                    }
+                }
+            }
+        }
+        self.request_stop();
+    }
+
+    /// After a failed read: a missing consumer group (Redis lost its data)
+    /// is created again at once; other errors wait a second. True when the
+    /// worker is stopping meanwhile.
+    pub(super) async fn read_failed(&self, conn: &mut Conn, err: &redis::RedisError) -> bool {
+        if is_nogroup(err) {
+            self.log(
+                30,
+                format!("the consumer groups of queue {:?} are gone (Redis lost its data?): creating them again", self.keys.queue()),
+            );
+            match create_groups(&self.keys, conn).await {
+                Ok(()) => return false,
+                Err(err) => self.log(40, format!("creating the consumer groups failed: {err}")),
+            }
+        } else {
+            self.log(40, format!("fetching failed, retrying in 1 s: {err}"));
+        }
+        self.sleep_or_stop(Duration::from_secs(1)).await
+    }
+
+    /// In burst mode: true once nothing is held, every write is done and no
+    /// delayed job is due.
+    pub(super) async fn burst_drained(&self, conn: &mut Conn) -> bool {
+        loop {
+            let busy = !self.local.lock().expect("local").held.is_empty()
+                || self.in_finisher.load(Ordering::SeqCst) > 0;
+            if !busy {
+                break;
+            }
+            tokio::select! {
+                () = self.slot_freed.notified() => {},
+                () = tokio::time::sleep(Duration::from_millis(20)) => {},
+            }
+        }
+        match self.promote_once(conn).await {
+            Ok((moved, _)) => moved == 0,
+            Err(err) => {
+                self.log(40, format!("promoting delayed jobs failed: {err}"));
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The worker's local queue: every entry it holds, the jobs waiting for a
+//! slot (by priority, oldest first, with the starvation rule of SPEC.md
+//! section 7), and the run counters.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use ardiq_spec::Job;
+use ardiq_spec::Value;
+use ardiq_spec::PRIORITY_LEVELS;
+
+/// A job waiting this long in the local queue starts before fresher ones.
+pub(super) const STARVATION_MS: u128 = 10_000;
+
+/// A fetched entry this worker owns.
+#[derive(Debug)]
+pub(super) struct Held {
+    pub(super) job: Job,
+    pub(super) entry_id: String,
+    pub(super) priority: u32,
+    pub(super) fetched: Instant,
+    pub(super) started_ms: i64,
+    pub(super) running: bool,
+    pub(super) cancel_sent: bool,
+    pub(super) values: Option<Arguments>,
+}
+
+/// Positional and keyword arguments of a job.
+pub(super) type Arguments = (Vec<Value>, Vec<(String, Value)>);
+
+#[derive(Debug, Default)]
+pub(super) struct Local {
+    pub(super) held: HashMap<u64, Held>,
+    /// `(priority, entry id)`: entry ids are unique per stream only.
+    pub(super) by_entry: HashSet<(u32, String)>,
+    pub(super) waiting: [VecDeque<u64>; PRIORITY_LEVELS as usize],
+    pub(super) running: usize,
+    pub(super) next_handle: u64,
+    pub(super) stopping: bool,
+    pub(super) completed: u64,
+    pub(super) failed: u64,
+}
+
+impl Local {
+    pub(super) fn remove(&mut self, handle: u64) -> Option<Held> {
+        let held = self.held.remove(&handle)?;
+        self.by_entry
+            .remove(&(held.priority, held.entry_id.clone()));
+        if held.running {
+            self.running -= 1;
+        } else {
+            self.waiting[held.priority as usize].retain(|&h| h != handle);
+        }
+        Some(held)
+    }
+
+    /// The next waiting job: the longest-waiting one if it has starved,
+    /// else the highest priority, first fetched first.
+    pub(super) fn next_waiting(&mut self) -> Option<u64> {
+        let mut starved: Option<(usize, Instant)> = None;
+        for (level, queue) in self.waiting.iter().enumerate() {
+            if let Some(held) = queue.front().and_then(|h| self.held.get(h)) {
+                if held.fetched.elapsed().as_millis() > STARVATION_MS
+                    && starved.is_none_or(|(_, at)| held.fetched < at)
+                {
+                    starved = Some((level, held.fetched));
+                }
+            }
+        }
+        if let Some((level, _)) = starved {
+            return self.waiting[level].pop_front();
+        }
+        self.waiting.iter_mut().rev().find_map(VecDeque::pop_front)
+    }
+}

@@ -1,0 +1,220 @@
+//! The worker engine. It owns every Redis interaction of a worker run and
+//! never takes the GIL: it fetches batches with `XREADGROUP`, validates each
+//! entry (dead-lettering what must not run), keeps fetched jobs in a local
+//! priority queue, hands them to Python through the bridge, and stores what
+//! Python reports in batched `finish.lua` calls. Background tasks promote due
+//! delayed jobs, renew ownership of held entries, reclaim entries of dead
+//! workers, poll abort requests and write heartbeats.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ardiq_spec::{scripts, Job, QueueKeys, DEFAULT_RESULT_TTL_MS};
+use redis::Script;
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::bridge::Bridge;
+use crate::conn::Conn;
+use crate::error::CoreError;
+
+mod abort;
+mod admission;
+mod config;
+mod dispatch;
+mod fetch;
+mod finish;
+mod heartbeat;
+mod local;
+mod outcome;
+mod promote;
+mod reclaim;
+mod renew;
+#[cfg(test)]
+mod tests;
+
+pub use admission::{validate, Accepted, Rejection};
+pub use config::{TaskConfig, WorkerConfig};
+use fetch::create_groups;
+use local::{Held, Local};
+use outcome::Action;
+pub use outcome::{backoff_ms, Outcome};
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+struct WorkerScripts {
+    fetch: Script,
+    promote: Script,
+    finish: Script,
+    retry: Script,
+    dead_letter: Script,
+    renew: Script,
+    release: Script,
+    retire: Script,
+}
+
+/// One worker run.
+pub struct Engine {
+    config: WorkerConfig,
+    keys: QueueKeys,
+    bridge: Arc<Bridge>,
+    local: Mutex<Local>,
+    slot_freed: Notify,
+    /// The heartbeat saw another worker's heartbeat expire.
+    worker_gone: Notify,
+    actions: mpsc::UnboundedSender<Action>,
+    in_finisher: AtomicUsize,
+    stop: watch::Sender<bool>,
+    scripts: WorkerScripts,
+    started_ms: i64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("worker_id", &self.config.worker_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Starts a worker run: creates the consumer groups, then spawns the
+    /// fetcher and the background tasks on the current tokio runtime.
+    pub async fn start(
+        config: WorkerConfig,
+        queue: &str,
+        bridge: Arc<Bridge>,
+        conn: Conn,
+        reader: Conn,
+    ) -> Result<Arc<Self>, CoreError> {
+        let (engine, receiver) = Self::new(config, queue, bridge);
+        create_groups(&engine.keys, &mut conn.clone()).await?;
+        tokio::spawn(Arc::clone(&engine).finisher(conn.clone(), receiver));
+        tokio::spawn(Arc::clone(&engine).promoter(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).reclaimer(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).renewer(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).abort_poller(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).heartbeat(conn.clone()));
+        tokio::spawn(Arc::clone(&engine).fetcher(conn, reader));
+        Ok(engine)
+    }
+
+    /// An engine that runs nothing yet, and the receiving end of its writes.
+    fn new(
+        config: WorkerConfig,
+        queue: &str,
+        bridge: Arc<Bridge>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Action>) {
+        let (actions, receiver) = mpsc::unbounded_channel();
+        let (stop, _) = watch::channel(false);
+        let engine = Arc::new(Self {
+            config,
+            keys: QueueKeys::new(queue),
+            bridge,
+            local: Mutex::new(Local::default()),
+            slot_freed: Notify::new(),
+            worker_gone: Notify::new(),
+            actions,
+            in_finisher: AtomicUsize::new(0),
+            stop,
+            scripts: WorkerScripts {
+                fetch: Script::new(scripts::FETCH),
+                promote: Script::new(scripts::PROMOTE),
+                finish: Script::new(scripts::FINISH),
+                retry: Script::new(scripts::RETRY),
+                dead_letter: Script::new(scripts::DEAD_LETTER),
+                renew: Script::new(scripts::RENEW),
+                release: Script::new(scripts::RELEASE),
+                retire: Script::new(scripts::RETIRE),
+            },
+            started_ms: now_ms(),
+        });
+        (engine, receiver)
+    }
+
+    fn log(&self, level: u8, message: String) {
+        self.bridge.log(level, message);
+    }
+
+    async fn sleep_or_stop(&self, duration: Duration) -> bool {
+        let mut stop = self.stop.subscribe();
+        if *stop.borrow() {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => false,
+            _ = stop.changed() => true,
+        }
+    }
+
+    fn ttl_of(&self, job: &Job) -> u64 {
+        job.result_ttl_ms.unwrap_or_else(|| {
+            self.config
+                .tasks
+                .get(&job.task)
+                .map_or(DEFAULT_RESULT_TTL_MS, |t| t.result_ttl_ms)
+        })
+    }
+
+    /// Stop fetching and hand back what has not started; running jobs go on.
+    pub fn request_stop(&self) {
+        self.abandon_waiting();
+        self.slot_freed.notify_waiters();
+        self.slot_freed.notify_one();
+    }
+
+    /// Hand back every job not started yet.
+    pub fn abandon_waiting(&self) {
+        let released: Vec<Held> = {
+            let mut local = self.local.lock().expect("local");
+            local.stopping = true;
+            let waiting: Vec<u64> = local.waiting.iter().flatten().copied().collect();
+            waiting
+                .into_iter()
+                .filter_map(|h| local.remove(h))
+                .collect()
+        };
+        for held in released {
+            self.send(Action::Release {
+                priority: held.priority,
+                entry_id: held.entry_id,
+                job_id: held.job.id,
+            });
+        }
+        self.check_exit();
+    }
+
+    fn send(&self, action: Action) {
+        self.in_finisher.fetch_add(1, Ordering::SeqCst);
+        if self.actions.send(action).is_err() {
+            self.in_finisher.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Ends the run once stopping, nothing is held and every write is done.
+    fn check_exit(&self) {
+        let done = {
+            let local = self.local.lock().expect("local");
+            local.stopping && local.held.is_empty()
+        } && self.in_finisher.load(Ordering::SeqCst) == 0;
+        if done && !self.stop.send_replace(true) {
+            self.bridge.worker_exit(None);
+        }
+    }
+
+    /// Counters for the heartbeat and for Python.
+    pub fn counters(&self) -> (usize, usize, u64, u64) {
+        let local = self.local.lock().expect("local");
+        (
+            local.held.len(),
+            local.running,
+            local.completed,
+            local.failed,
+        )
+    }
+}

@@ -1,0 +1,278 @@
+//! Outcome and retry policy: what Python reports for a run becomes the write
+//! that ends it (a terminal status, the next attempt with its backoff, a
+//! hand-back) or a dead letter with its reason.
+
+use ardiq_spec::limits::MAX_DURATION_MS;
+use ardiq_spec::limits::MAX_RECORD_BYTES;
+use ardiq_spec::DeadLetter;
+use ardiq_spec::Error as WireError;
+use ardiq_spec::Job;
+use ardiq_spec::State;
+use ardiq_spec::Status;
+use ardiq_spec::DEFAULT_RESULT_TTL_MS;
+use ardiq_spec::SPEC_VERSION;
+use prost::Message as _;
+use rand::Rng as _;
+
+use super::admission::Rejection;
+use super::local::Held;
+use super::now_ms;
+use super::Engine;
+
+/// What Python reports for a run.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Returned; the encoded value.
+    Complete(Vec<u8>),
+    /// Raised.
+    Failed {
+        /// The error.
+        error: WireError,
+        /// `Retry(delay_ms=...)` asked for this delay.
+        retry_delay_ms: Option<u64>,
+        /// False for errors that must not be retried.
+        retryable: bool,
+    },
+    /// Cancelled by an abort.
+    Aborted,
+    /// Not finished at shutdown: hand the entry back.
+    Interrupted,
+}
+
+/// A write the finisher makes.
+#[derive(Debug)]
+pub(super) enum Action {
+    Finish(FinishItem),
+    Retry {
+        priority: u32,
+        entry_id: String,
+        due_ms: i64,
+        /// The next attempt's record.
+        job: Job,
+        aborted: Vec<u8>,
+        ttl_ms: u64,
+    },
+    Release {
+        priority: u32,
+        entry_id: String,
+        job_id: String,
+    },
+    Dead(DeadItem),
+}
+
+/// A terminal status to store with `finish.lua`.
+#[derive(Debug)]
+pub(super) struct FinishItem {
+    pub(super) priority: u32,
+    pub(super) entry_id: String,
+    /// The job, for a dead letter should Redis refuse the status.
+    pub(super) job: Job,
+    pub(super) ttl_ms: u64,
+    pub(super) status: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub(super) struct DeadItem {
+    pub(super) priority: u32,
+    pub(super) entry_id: String,
+    pub(super) job_id: String,
+    pub(super) task: String,
+    pub(super) reason: &'static str,
+    pub(super) record: Vec<u8>,
+    pub(super) status: Vec<u8>,
+    pub(super) ttl_ms: u64,
+}
+
+/// Longest retry delay.
+pub(super) const MAX_BACKOFF_MS: u64 = 3_600_000;
+
+/// Delay before retry number `attempt + 1`: exponential, capped, ±25 % jitter.
+pub fn backoff_ms(base_ms: u64, attempt: u32, jitter: f64) -> u64 {
+    let exp = base_ms
+        .saturating_mul(1u64 << attempt.min(40))
+        .min(MAX_BACKOFF_MS);
+    (exp as f64 * (0.75 + 0.5 * jitter)) as u64
+}
+
+impl Engine {
+    pub(super) fn outcome_action(&self, held: Held, outcome: Outcome, now: i64) -> Action {
+        let Held {
+            job,
+            entry_id,
+            priority,
+            started_ms,
+            ..
+        } = held;
+        let status = |job: &Job, state: State, value: Vec<u8>, error: Option<WireError>| Status {
+            spec_version: SPEC_VERSION.to_owned(),
+            state: state as i32,
+            value,
+            error,
+            attempts: job.attempt + 1,
+            enqueued_ms: job.enqueued_ms,
+            started_ms,
+            finished_ms: now,
+            worker_id: self.config.worker_id.clone(),
+            task: job.task.clone(),
+        };
+        let finish = |job: Job, record: Status| {
+            Action::Finish(FinishItem {
+                priority,
+                entry_id: entry_id.clone(),
+                ttl_ms: self.ttl_of(&job),
+                job,
+                status: record.encode_to_vec(),
+            })
+        };
+        match outcome {
+            Outcome::Complete(value) => {
+                self.local.lock().expect("local").completed += 1;
+                if value.len() > MAX_RECORD_BYTES {
+                    let error = WireError {
+                        r#type: "ResultTooLarge".into(),
+                        message: format!(
+                            "return value of {} bytes is over the limit of {MAX_RECORD_BYTES}",
+                            value.len()
+                        ),
+                        traceback: String::new(),
+                    };
+                    let record = status(&job, State::Failed, Vec::new(), Some(error));
+                    return finish(job, record);
+                }
+                let record = status(&job, State::Complete, value, None);
+                finish(job, record)
+            }
+            Outcome::Failed {
+                error,
+                retry_delay_ms,
+                retryable,
+            } => {
+                let task = self.config.tasks.get(&job.task);
+                let max_retries = job
+                    .max_retries
+                    .unwrap_or_else(|| task.map_or(0, |t| t.retries));
+                if retryable && job.attempt < max_retries {
+                    let base = job
+                        .backoff_ms
+                        .unwrap_or_else(|| task.map_or(1_000, |t| t.backoff_ms));
+                    let delay = retry_delay_ms.unwrap_or_else(|| {
+                        backoff_ms(base, job.attempt, rand::rng().random::<f64>())
+                    });
+                    self.log(
+                        20,
+                        format!(
+                            "job {} ({}) failed with {}: retry {} of {max_retries} in {delay} ms",
+                            job.id,
+                            job.task,
+                            error.r#type,
+                            job.attempt + 1
+                        ),
+                    );
+                    let aborted = WireError {
+                        r#type: "JobAborted".into(),
+                        message: "aborted while it ran".into(),
+                        traceback: String::new(),
+                    };
+                    let aborted = status(&job, State::Aborted, Vec::new(), Some(aborted));
+                    let ttl_ms = self.ttl_of(&job);
+                    let mut next = job;
+                    next.attempt += 1;
+                    next.due_ms = now.saturating_add(delay.min(MAX_DURATION_MS as u64) as i64);
+                    return Action::Retry {
+                        priority,
+                        entry_id,
+                        due_ms: next.due_ms,
+                        aborted: aborted.encode_to_vec(),
+                        ttl_ms,
+                        job: next,
+                    };
+                }
+                self.local.lock().expect("local").failed += 1;
+                let record = status(&job, State::Failed, Vec::new(), Some(error));
+                finish(job, record)
+            }
+            Outcome::Aborted => {
+                let error = WireError {
+                    r#type: "JobAborted".into(),
+                    message: "aborted while it ran".into(),
+                    traceback: String::new(),
+                };
+                let record = status(&job, State::Aborted, Vec::new(), Some(error));
+                finish(job, record)
+            }
+            Outcome::Interrupted => Action::Release {
+                priority,
+                entry_id,
+                job_id: job.id,
+            },
+        }
+    }
+
+    pub(super) fn dead_letter(
+        &self,
+        priority: u32,
+        entry_id: String,
+        rejection: Rejection,
+        raw: Vec<u8>,
+        error: Option<WireError>,
+    ) {
+        let dead = self.dead_item(priority, entry_id, rejection, raw, error);
+        self.send(Action::Dead(dead));
+    }
+
+    /// The dead letter and DEAD status of an entry that must not run.
+    pub(super) fn dead_item(
+        &self,
+        priority: u32,
+        entry_id: String,
+        rejection: Rejection,
+        raw: Vec<u8>,
+        error: Option<WireError>,
+    ) -> DeadItem {
+        let now = now_ms();
+        self.log(
+            30,
+            format!(
+                "dead-lettering entry {entry_id} (job {:?}, task {:?}): {}: {}",
+                rejection.job_id, rejection.task, rejection.reason, rejection.detail
+            ),
+        );
+        let record = DeadLetter {
+            spec_version: SPEC_VERSION.to_owned(),
+            job_id: rejection.job_id.clone(),
+            task: rejection.task.clone(),
+            reason: rejection.reason.to_owned(),
+            detail: rejection.detail.clone(),
+            job: raw,
+            stream_id: entry_id.clone(),
+            dead_ms: now,
+            worker_id: self.config.worker_id.clone(),
+            error: error.clone(),
+        };
+        // SPEC.md section 6: the reason code first, then the detail.
+        let status = Status {
+            spec_version: SPEC_VERSION.to_owned(),
+            state: State::Dead as i32,
+            error: Some(WireError {
+                r#type: "DeadLetter".into(),
+                message: format!("{}: {}", rejection.reason, rejection.detail),
+                traceback: error.map(|e| e.traceback).unwrap_or_default(),
+            }),
+            finished_ms: now,
+            worker_id: self.config.worker_id.clone(),
+            task: rejection.task.clone(),
+            ..Status::default()
+        };
+        DeadItem {
+            priority,
+            entry_id,
+            job_id: rejection.job_id,
+            task: rejection.task,
+            reason: rejection.reason,
+            record: record.encode_to_vec(),
+            status: status.encode_to_vec(),
+            // The default TTL: the job's own may be what was wrong with it.
+            ttl_ms: DEFAULT_RESULT_TTL_MS,
+        }
+    }
+}

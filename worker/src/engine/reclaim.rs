@@ -1,0 +1,246 @@
+//! Reclaim: takes entries idle past the visibility timeout from dead
+//! workers (`XAUTOCLAIM`, following the cursor within this worker's room),
+//! dead-letters those over the delivery limit, and retires gone workers'
+//! consumers (`retire.lua`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use ardiq_spec::limits::MAX_BATCH;
+use ardiq_spec::GROUP;
+use ardiq_spec::PRIORITY_LEVELS;
+use rand::Rng as _;
+use redis::streams::StreamAutoClaimReply;
+use redis::streams::StreamId;
+use redis::Value as RedisValue;
+
+use super::admission::field;
+use super::admission::Rejection;
+use super::fetch::create_groups;
+use super::fetch::is_nogroup;
+use super::Engine;
+use crate::conn::Conn;
+
+/// Whether stream entry id `a` (`<ms>-<seq>`) sorts before `b`.
+pub(super) fn stream_id_before(a: &str, b: &str) -> bool {
+    let parse = |id: &str| {
+        let (ms, seq) = id.split_once('-')?;
+        Some((ms.parse::<u64>().ok()?, seq.parse::<u64>().ok()?))
+    };
+    match (parse(a), parse(b)) {
+        (Some(a), Some(b)) => a < b,
+        _ => a < b,
+    }
+}
+
+impl Engine {
+    /// Free room for more entries: concurrency plus prefetch, minus what is held.
+    pub(super) fn room(&self) -> usize {
+        let local = self.local.lock().expect("local");
+        if local.stopping {
+            return 0;
+        }
+        (self.config.concurrency + self.config.prefetch).saturating_sub(local.held.len())
+    }
+
+    pub(super) async fn reclaimer(self: Arc<Self>, mut conn: Conn) {
+        let period = self.config.visibility_ms / 2;
+        let mut boost_until: Option<Instant> = None;
+        let mut last_retire: Option<Instant> = None;
+        loop {
+            let more = match self.reclaim_once(&mut conn).await {
+                Ok(more) => more,
+                Err(err) => {
+                    if is_nogroup(&err) {
+                        let _ = create_groups(&self.keys, &mut conn).await;
+                    }
+                    self.log(40, format!("reclaiming failed: {err}"));
+                    false
+                }
+            };
+            if last_retire.is_none_or(|at| at.elapsed().as_millis() >= u128::from(period)) {
+                last_retire = Some(Instant::now());
+                if let Err(err) = self.retire_gone(&mut conn).await {
+                    self.log(
+                        30,
+                        format!("removing gone workers' consumers failed: {err}"),
+                    );
+                }
+            }
+            // Room ran out with idle entries left: go on as slots free.
+            // After a worker was seen gone: pass often until its entries
+            // have come due. Else: every half visibility timeout.
+            let boosted = boost_until.is_some_and(|until| Instant::now() < until);
+            let pause = if more {
+                Duration::from_millis(50)
+            } else if boosted {
+                Duration::from_millis((self.config.visibility_ms / 10).max(50))
+            } else {
+                let jitter = rand::rng().random_range(0..=period / 5 + 1);
+                Duration::from_millis(period + jitter)
+            };
+            let mut stop = self.stop.subscribe();
+            if *stop.borrow() {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = self.worker_gone.notified() => {
+                    boost_until = Some(
+                        Instant::now() + Duration::from_millis(self.config.visibility_ms + period),
+                    );
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// One reclaim pass over every level, highest first: follows each
+    /// level's `XAUTOCLAIM` cursor until nothing more is idle past the
+    /// visibility timeout or this worker has no room left. True when room
+    /// ran out before the levels were drained.
+    pub(super) async fn reclaim_once(&self, conn: &mut Conn) -> Result<bool, redis::RedisError> {
+        for priority in (0..PRIORITY_LEVELS).rev() {
+            let stream = self.keys.stream(priority);
+            let mut cursor = "0-0".to_owned();
+            loop {
+                let room = self.room();
+                if room == 0 {
+                    return Ok(true);
+                }
+                let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                    .arg(&stream)
+                    .arg(GROUP)
+                    .arg(&self.config.worker_id)
+                    .arg(self.config.visibility_ms)
+                    .arg(&cursor)
+                    .arg("COUNT")
+                    .arg(room.min(MAX_BATCH))
+                    .query_async(conn)
+                    .await?;
+                if !claimed.claimed.is_empty() {
+                    self.take_reclaimed(conn, priority, &stream, claimed.claimed)
+                        .await?;
+                }
+                if claimed.next_stream_id == "0-0" {
+                    break;
+                }
+                cursor = claimed.next_stream_id;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Runs reclaimed entries again, or dead-letters those delivered more
+    /// than the delivery limit.
+    pub(super) async fn take_reclaimed(
+        &self,
+        conn: &mut Conn,
+        priority: u32,
+        stream: &str,
+        claimed: Vec<StreamId>,
+    ) -> Result<(), redis::RedisError> {
+        let mut first = &claimed[0].id;
+        let mut last = first;
+        for entry in &claimed {
+            if stream_id_before(&entry.id, first) {
+                first = &entry.id;
+            }
+            if stream_id_before(last, &entry.id) {
+                last = &entry.id;
+            }
+        }
+        let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(GROUP)
+            .arg(first)
+            .arg(last)
+            .arg(claimed.len() + self.config.concurrency + self.config.prefetch)
+            .arg(&self.config.worker_id)
+            .query_async(conn)
+            .await?;
+        let deliveries: HashMap<String, usize> = pending
+            .ids
+            .into_iter()
+            .map(|p| (p.id, p.times_delivered))
+            .collect();
+        self.log(
+            30,
+            format!(
+                "reclaimed {} entries of stream {stream} idle past the visibility timeout",
+                claimed.len()
+            ),
+        );
+        let mut runnable = Vec::new();
+        for entry in claimed {
+            let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
+            if delivered > self.config.max_deliveries {
+                let text =
+                    |name| field(&entry, name).map(|b| String::from_utf8_lossy(b).into_owned());
+                let rejection = Rejection {
+                    reason: "delivery_limit",
+                    detail: format!(
+                        "delivered {delivered} times, over the limit of {}: every run ended its worker",
+                        self.config.max_deliveries
+                    ),
+                    job_id: text("id").unwrap_or_default(),
+                    task: text("task").unwrap_or_default(),
+                };
+                let raw = field(&entry, "job").unwrap_or_default().to_vec();
+                self.dead_letter(priority, entry.id, rejection, raw, None);
+            } else {
+                runnable.push((priority, entry));
+            }
+        }
+        self.accept(conn, runnable, true, None).await;
+        Ok(())
+    }
+
+    /// Deletes the consumers of gone workers (no heartbeat key) that hold
+    /// nothing on a level (`retire.lua`); candidates are consumers other
+    /// than this worker, with no pending entry, idle past the visibility
+    /// timeout.
+    pub(super) async fn retire_gone(&self, conn: &mut Conn) -> Result<(), redis::RedisError> {
+        let mut pipe = redis::pipe();
+        for stream in self.keys.streams_low_to_high() {
+            pipe.cmd("XINFO").arg("CONSUMERS").arg(stream).arg(GROUP);
+        }
+        let levels: Vec<Vec<HashMap<String, RedisValue>>> = pipe.query_async(conn).await?;
+        for (priority, consumers) in levels.into_iter().enumerate() {
+            let candidates: Vec<String> = consumers
+                .iter()
+                .filter_map(|info| {
+                    let name: String = redis::from_redis_value(info.get("name")?).ok()?;
+                    let pending: u64 = redis::from_redis_value(info.get("pending")?).ok()?;
+                    let idle: u64 = redis::from_redis_value(info.get("idle")?).ok()?;
+                    (name != self.config.worker_id
+                        && pending == 0
+                        && idle > self.config.visibility_ms)
+                        .then_some(name)
+                })
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let mut call = self.scripts.retire.key(self.keys.stream(priority as u32));
+            call.arg(GROUP);
+            for name in &candidates {
+                call.key(self.keys.worker(name)).arg(name);
+            }
+            let retired: Vec<String> = call.invoke_async(conn).await?;
+            if !retired.is_empty() {
+                self.log(
+                    20,
+                    format!(
+                        "removed {} consumers of gone workers from stream {}",
+                        retired.len(),
+                        self.keys.stream(priority as u32)
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}

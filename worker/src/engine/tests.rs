@@ -1,0 +1,285 @@
+//! Unit tests of the engine's pure parts, and one against real Redis.
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use ardiq_spec::limits::MAX_RECORD_BYTES;
+use ardiq_spec::Job;
+use ardiq_spec::State;
+use ardiq_spec::Status;
+use ardiq_spec::Value;
+use ardiq_spec::GROUP;
+use ardiq_spec::SPEC_VERSION;
+use prost::Message as _;
+use redis::streams::StreamId;
+use redis::Value as RedisValue;
+
+use super::admission::validate;
+use super::fetch::create_groups;
+use super::local::Held;
+use super::local::Local;
+use super::outcome::backoff_ms;
+use super::outcome::FinishItem;
+use super::outcome::MAX_BACKOFF_MS;
+use super::Engine;
+use super::TaskConfig;
+use super::WorkerConfig;
+use crate::bridge::Bridge;
+use crate::conn::Conn;
+
+fn entry(fields: &[(&str, Vec<u8>)]) -> StreamId {
+    StreamId {
+        id: "1-0".into(),
+        map: fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), RedisValue::BulkString(v.clone())))
+            .collect(),
+    }
+}
+
+fn tasks() -> HashMap<String, TaskConfig> {
+    HashMap::from([(
+        "add".to_owned(),
+        TaskConfig {
+            retries: 0,
+            backoff_ms: 1000,
+            timeout_ms: None,
+            result_ttl_ms: 1000,
+        },
+    )])
+}
+
+fn job(version: &str, task: &str, args: Vec<u8>) -> Vec<u8> {
+    Job {
+        spec_version: version.into(),
+        id: "j".into(),
+        task: task.into(),
+        args,
+        ..Job::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn every_malformed_kind_gets_its_reason() {
+    let reason = |e: StreamId| validate(&e, &tasks()).unwrap_err().reason;
+    assert_eq!(reason(entry(&[("id", b"j".to_vec())])), "malformed_entry");
+    assert_eq!(
+        reason(entry(&[
+            ("id", b"j".to_vec()),
+            ("task", b"add".to_vec()),
+            ("job", vec![0xff, 0xff])
+        ])),
+        "undecodable_job"
+    );
+    assert_eq!(
+        reason(entry(&[
+            ("id", b"j".to_vec()),
+            ("task", b"add".to_vec()),
+            ("job", job("2.0", "add", vec![]))
+        ])),
+        "unsupported_version"
+    );
+    assert_eq!(
+        reason(entry(&[
+            ("id", b"j".to_vec()),
+            ("task", b"nope".to_vec()),
+            ("job", job("1.0", "nope", vec![]))
+        ])),
+        "unknown_task"
+    );
+    assert_eq!(
+        reason(entry(&[
+            ("id", b"j".to_vec()),
+            ("task", b"add".to_vec()),
+            ("job", job("1.0", "add", vec![0x01]))
+        ])),
+        "undecodable_args"
+    );
+    assert_eq!(
+        reason(entry(&[
+            ("id", b"j".to_vec()),
+            ("task", b"add".to_vec()),
+            ("job", vec![0; MAX_RECORD_BYTES + 1])
+        ])),
+        "oversize"
+    );
+}
+
+#[test]
+fn a_good_entry_decodes_its_arguments() {
+    let args = ardiq_spec::value::to_vec(&Value::Array(vec![Value::Int(1), Value::Int(2)]));
+    let accepted = validate(
+        &entry(&[
+            ("id", b"j".to_vec()),
+            ("task", b"add".to_vec()),
+            ("job", job("1.1", "add", args)),
+        ]),
+        &tasks(),
+    )
+    .unwrap();
+    assert_eq!(accepted.args, vec![Value::Int(1), Value::Int(2)]);
+}
+
+#[test]
+fn backoff_doubles_is_capped_and_jitters_a_quarter() {
+    assert_eq!(backoff_ms(1000, 0, 0.5), 1000);
+    assert_eq!(backoff_ms(1000, 3, 0.5), 8000);
+    assert_eq!(backoff_ms(1000, 3, 0.0), 6000);
+    assert_eq!(backoff_ms(1000, 30, 0.5), MAX_BACKOFF_MS);
+}
+
+#[test]
+fn higher_priority_starts_first_and_starved_jobs_jump_ahead() {
+    let mut local = Local::default();
+    for (handle, priority) in [(1u64, 1u32), (2, 9), (3, 5)] {
+        local.held.insert(
+            handle,
+            Held {
+                job: Job::default(),
+                entry_id: handle.to_string(),
+                priority,
+                fetched: Instant::now(),
+                started_ms: 0,
+                running: false,
+                cancel_sent: false,
+                values: None,
+            },
+        );
+        local.waiting[priority as usize].push_back(handle);
+    }
+    assert_eq!(local.next_waiting(), Some(2));
+    local.held.get_mut(&1).unwrap().fetched =
+        Instant::now().checked_sub(Duration::from_secs(11)).unwrap();
+    assert_eq!(local.next_waiting(), Some(1));
+    assert_eq!(local.next_waiting(), Some(3));
+}
+
+/// Against the Redis at `REDIS_URL` (the test command provides one).
+mod against_redis {
+    use ardiq_client::connection::{ConnectOptions, Connection};
+
+    use super::*;
+
+    fn config(worker_id: &str) -> WorkerConfig {
+        WorkerConfig {
+            worker_id: worker_id.into(),
+            concurrency: 10,
+            prefetch: 0,
+            burst: false,
+            visibility_ms: 30_000,
+            max_deliveries: 3,
+            block_ms: 100,
+            promote_interval_ms: 500,
+            heartbeat_ms: 5_000,
+            tasks: tasks(),
+            dead_maxlen: 1000,
+            hostname: "test".into(),
+            pid: 1,
+        }
+    }
+
+    async fn connect() -> Conn {
+        let url = std::env::var("REDIS_URL").expect(
+            "REDIS_URL names a test Redis: run through `python tests/redis_server.py -- cargo test`",
+        );
+        Connection::open(&url, &ConnectOptions::default(), Duration::ZERO)
+            .await
+            .expect("connect to REDIS_URL")
+    }
+
+    #[tokio::test]
+    async fn a_result_redis_refuses_is_dead_lettered_and_the_rest_of_the_batch_is_stored() {
+        let queue = format!("engine-poison-{}", ardiq_spec::new_job_id());
+        let (engine, _receiver) =
+            Engine::new(config("w1"), &queue, Arc::new(Bridge::new().unwrap()));
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let stream = engine.keys.stream(5);
+        let mut items = Vec::new();
+        for n in 0..7 {
+            let job = Job {
+                spec_version: SPEC_VERSION.into(),
+                id: format!("j{n}"),
+                task: "add".into(),
+                ..Job::default()
+            };
+            let entry_id: String = redis::cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg("id")
+                .arg(&job.id)
+                .arg("task")
+                .arg("add")
+                .arg("job")
+                .arg(job.encode_to_vec())
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let status = Status {
+                spec_version: SPEC_VERSION.into(),
+                state: State::Complete as i32,
+                ..Status::default()
+            };
+            // Job 4's TTL is one Redis refuses ("not an integer or out of range").
+            let ttl_ms = if n == 4 { u64::MAX } else { 60_000 };
+            items.push(FinishItem {
+                priority: 5,
+                entry_id,
+                job,
+                ttl_ms,
+                status: status.encode_to_vec(),
+            });
+        }
+        let _: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg("w1")
+            .arg("STREAMS")
+            .arg(&stream)
+            .arg(">")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+
+        engine.store_finishes(&mut conn, items).await;
+
+        for n in [0, 1, 2, 3, 5, 6] {
+            let record: Vec<u8> = redis::cmd("GET")
+                .arg(engine.keys.job(&format!("j{n}")))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                Status::decode(record.as_slice()).unwrap().state,
+                State::Complete as i32
+            );
+        }
+        let poisoned: Vec<u8> = redis::cmd("GET")
+            .arg(engine.keys.job("j4"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let poisoned = Status::decode(poisoned.as_slice()).unwrap();
+        assert_eq!(poisoned.state, State::Dead as i32);
+        assert!(poisoned.error.unwrap().message.starts_with("unstorable: "));
+        let dead: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(engine.keys.dead())
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(dead.ids.len(), 1);
+        let left: usize = redis::cmd("XLEN")
+            .arg(&stream)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            left, 0,
+            "every entry is acked and deleted, the refused one too"
+        );
+    }
+}
