@@ -11,6 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use ardiq_client::{AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo};
 use ardiq_spec::Value;
 
 use crate::error::CoreError;
@@ -20,65 +21,18 @@ use crate::error::CoreError;
 pub enum ReplyValue {
     /// Outcome of each enqueued job, in order.
     Enqueued(Vec<EnqueueOutcome>),
-    /// A job's state and, when terminal, its result.
-    Status(StatusInfo),
-    /// The `abort.lua` reply.
-    Abort(String),
+    /// A job's state and, when terminal, its record.
+    Status(JobInfo),
+    /// What the abort did.
+    Abort(AbortOutcome),
     /// Dead letters, oldest first.
-    DeadLetters(Vec<DeadLetterInfo>),
-    /// The new stream entry id of a replayed dead letter, `None` when gone.
+    DeadLetters(Vec<DeadLetter>),
+    /// The job id of a replayed dead letter, `None` when it was gone.
     Replayed(Option<String>),
     /// How many entries were removed.
     Count(u64),
     /// Done, nothing to report.
     Unit,
-}
-
-/// What `enqueue.lua` did with one job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnqueueOutcome {
-    /// Added to its stream.
-    Queued,
-    /// Added to the delayed set.
-    Scheduled,
-    /// A job with this id exists: nothing written.
-    Duplicate,
-}
-
-/// A job's state as `status.lua` derives it, with the decoded result.
-#[derive(Debug, Default)]
-pub struct StatusInfo {
-    /// One of the spec's state names.
-    pub state: String,
-    /// Return value of a complete job.
-    pub value: Option<Value>,
-    /// `(type, message, traceback)` of a failed, aborted or dead job.
-    pub error: Option<(String, String, String)>,
-    /// Runs started.
-    pub attempts: u32,
-    /// Enqueue, start and finish times, ms.
-    pub times: (i64, i64, i64),
-    /// The worker that finished it.
-    pub worker_id: String,
-}
-
-/// One dead letter, decoded.
-#[derive(Debug)]
-pub struct DeadLetterInfo {
-    /// Entry id in the dead-letter stream.
-    pub entry_id: String,
-    /// Job id, empty when unknown.
-    pub job_id: String,
-    /// Task name, empty when unknown.
-    pub task: String,
-    /// Reason code.
-    pub reason: String,
-    /// Explanation.
-    pub detail: String,
-    /// When, ms.
-    pub dead_ms: i64,
-    /// Last error `(type, message, traceback)`.
-    pub error: Option<(String, String, String)>,
 }
 
 /// A job for Python to start.

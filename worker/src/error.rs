@@ -1,86 +1,10 @@
-//! Errors of the core, and the Python exception each becomes.
+//! Errors of the core (`python::errors` maps each to its Python exception).
 
 use ardiq_spec::limits::InvalidJob;
 use ardiq_spec::ValueError;
-use pyo3::exceptions::PyException;
-use pyo3::prelude::*;
 use thiserror::Error;
 
 use crate::conn;
-
-pyo3::create_exception!(_core, ArdiqError, PyException, "Base of every ArdiQ error.");
-pyo3::create_exception!(
-    _core,
-    UnsupportedValue,
-    ArdiqError,
-    "A value outside the spec's type table."
-);
-pyo3::create_exception!(
-    _core,
-    InvalidTaskName,
-    ArdiqError,
-    "A task name that is empty or too long."
-);
-pyo3::create_exception!(
-    _core,
-    InvalidJobId,
-    ArdiqError,
-    "A job id that is empty, too long or has white space."
-);
-pyo3::create_exception!(
-    _core,
-    InvalidPriority,
-    ArdiqError,
-    "A priority outside 0..9."
-);
-pyo3::create_exception!(
-    _core,
-    InvalidDelay,
-    ArdiqError,
-    "A delay_ms or schedule_ms outside its bounds, or both given."
-);
-pyo3::create_exception!(
-    _core,
-    InvalidQueueName,
-    ArdiqError,
-    "A queue name that is empty, too long, or has braces or white space."
-);
-pyo3::create_exception!(
-    _core,
-    InvalidOption,
-    ArdiqError,
-    "An option (max_retries, timeout_ms, backoff_ms, result_ttl_ms) outside its bounds."
-);
-pyo3::create_exception!(
-    _core,
-    PayloadTooLarge,
-    ArdiqError,
-    "A job larger than the spec's limit."
-);
-pyo3::create_exception!(
-    _core,
-    RedisUnavailable,
-    ArdiqError,
-    "Redis could not be reached."
-);
-pyo3::create_exception!(
-    _core,
-    AuthenticationFailed,
-    ArdiqError,
-    "Redis refused the credentials."
-);
-pyo3::create_exception!(
-    _core,
-    RedisCommandError,
-    ArdiqError,
-    "Redis answered a command with an error."
-);
-pyo3::create_exception!(
-    _core,
-    MalformedRecord,
-    ArdiqError,
-    "A record in Redis that does not follow the spec."
-);
 
 /// An error of the core.
 #[derive(Debug, Error, Clone)]
@@ -108,6 +32,20 @@ pub enum CoreError {
     Internal(String),
 }
 
+impl From<ardiq_client::Error> for CoreError {
+    fn from(err: ardiq_client::Error) -> Self {
+        use ardiq_client::Error as E;
+        match err {
+            E::Connection(inner) => Self::Unreachable(inner.to_string()),
+            E::Authentication(inner) => Self::Auth(inner.to_string()),
+            E::Redis(inner) => Self::Redis(inner.to_string()),
+            E::MalformedRecord(detail) => Self::Malformed(detail),
+            E::UnsupportedValue { .. } => Self::Value(err.to_string()),
+            other => Self::Redis(other.to_string()),
+        }
+    }
+}
+
 impl From<redis::RedisError> for CoreError {
     fn from(err: redis::RedisError) -> Self {
         if conn::is_auth_failure(&err) {
@@ -127,47 +65,4 @@ impl From<ValueError> for CoreError {
             ValueError::Unsupported { .. } => Self::Value(err.to_string()),
         }
     }
-}
-
-impl From<CoreError> for PyErr {
-    fn from(err: CoreError) -> Self {
-        let message = err.to_string();
-        match err {
-            CoreError::Invalid(InvalidJob::QueueName(_)) => InvalidQueueName::new_err(message),
-            CoreError::Invalid(InvalidJob::TaskName(_)) => InvalidTaskName::new_err(message),
-            CoreError::Invalid(InvalidJob::JobId(_)) => InvalidJobId::new_err(message),
-            CoreError::Invalid(InvalidJob::Priority(_)) => InvalidPriority::new_err(message),
-            CoreError::Invalid(InvalidJob::Delay { .. }) => InvalidDelay::new_err(message),
-            CoreError::Invalid(InvalidJob::Option { .. }) => InvalidOption::new_err(message),
-            CoreError::Invalid(InvalidJob::PayloadTooLarge(_)) => PayloadTooLarge::new_err(message),
-            CoreError::Value(_) => UnsupportedValue::new_err(message),
-            CoreError::Unreachable(_) => RedisUnavailable::new_err(message),
-            CoreError::Auth(_) => AuthenticationFailed::new_err(message),
-            CoreError::Redis(_) => RedisCommandError::new_err(message),
-            CoreError::Malformed(_) => MalformedRecord::new_err(message),
-            CoreError::Internal(_) => ArdiqError::new_err(message),
-        }
-    }
-}
-
-/// Adds the exception classes to the module.
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("ArdiqError", py.get_type::<ArdiqError>())?;
-    m.add("UnsupportedValue", py.get_type::<UnsupportedValue>())?;
-    m.add("InvalidTaskName", py.get_type::<InvalidTaskName>())?;
-    m.add("InvalidJobId", py.get_type::<InvalidJobId>())?;
-    m.add("InvalidPriority", py.get_type::<InvalidPriority>())?;
-    m.add("InvalidDelay", py.get_type::<InvalidDelay>())?;
-    m.add("InvalidQueueName", py.get_type::<InvalidQueueName>())?;
-    m.add("InvalidOption", py.get_type::<InvalidOption>())?;
-    m.add("PayloadTooLarge", py.get_type::<PayloadTooLarge>())?;
-    m.add("RedisUnavailable", py.get_type::<RedisUnavailable>())?;
-    m.add(
-        "AuthenticationFailed",
-        py.get_type::<AuthenticationFailed>(),
-    )?;
-    m.add("RedisCommandError", py.get_type::<RedisCommandError>())?;
-    m.add("MalformedRecord", py.get_type::<MalformedRecord>())?;
-    Ok(())
 }

@@ -1,12 +1,11 @@
 //! The client: a connection to one queue, the single and batch enqueue
-//! paths, and the script calls behind job handles (`status.lua`,
-//! `abort.lua`).
+//! entry points (the sending itself is `send`), and the script calls behind
+//! job handles (`status.lua`, `abort.lua`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ardiq_spec::limits::MAX_BATCH;
 use ardiq_spec::{scripts, QueueKeys, Status};
 use prost::Message as _;
 use redis::aio::ConnectionLike as _;
@@ -14,13 +13,12 @@ use redis::{Cmd, RedisResult, Script, Value as RedisValue};
 use serde::Serialize;
 
 use crate::connection::{ConnectOptions, Connection};
-use ardiq_spec::enqueue::{for_each_enqueue_arg, PreparedJob};
 
 use crate::enqueue::{now_ms, EnqueueRequest};
-use crate::job::{EnqueueOutcome, Job, JobStatus};
+use crate::job::{Job, JobStatus};
 use crate::{Error, Result};
 
-static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ENQUEUE));
+pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ENQUEUE));
 static STATUS: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::STATUS));
 static ABORT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ABORT));
 
@@ -43,14 +41,14 @@ pub const DEFAULT_QUEUE: &str = "default";
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    connection: Connection,
-    keys: QueueKeys,
+pub(crate) struct Inner {
+    pub(crate) connection: Connection,
+    pub(crate) keys: QueueKeys,
     /// Whether `enqueue.lua` is known to be in the server's script cache.
-    enqueue_loaded: AtomicBool,
+    pub(crate) enqueue_loaded: AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -92,6 +90,14 @@ impl ClientBuilder {
     #[must_use]
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.options.command_timeout = timeout;
+        self
+    }
+
+    /// Every connection option at once (timeouts, trusted CAs, whether the
+    /// URL is a cluster node), replacing those set before.
+    #[must_use]
+    pub fn connect_options(mut self, options: ConnectOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -163,6 +169,17 @@ impl Client {
         self.inner.keys.queue()
     }
 
+    /// Checks that Redis answers (`PING`).
+    ///
+    /// # Errors
+    /// [`Error::Connection`], [`Error::Authentication`].
+    pub async fn ping(&self) -> Result<()> {
+        redis::cmd("PING")
+            .query_async::<()>(&mut self.connection())
+            .await
+            .map_err(Error::from_redis)
+    }
+
     /// Whether the client talks to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         self.inner.connection.is_cluster()
@@ -185,7 +202,7 @@ impl Client {
 
     /// Enqueues many jobs: every request is checked and encoded first, so an
     /// invalid one fails the call before anything is written; then the jobs
-    /// go out as one `enqueue.lua` call per 1,000, all pipelined.
+    /// go out as one `enqueue.lua` call per 200, all pipelined.
     ///
     /// Returns one handle per request, in order.
     ///
@@ -206,65 +223,31 @@ impl Client {
     /// ```
     pub async fn enqueue_many(&self, requests: Vec<EnqueueRequest>) -> Result<Vec<Job>> {
         let now = now_ms();
-        let prepared = requests
-            .into_iter()
-            .map(|request| request.prepare(now))
-            .collect::<Result<Vec<_>>>()?;
-        if prepared.len() > MAX_BATCH && !self.inner.enqueue_loaded.load(Ordering::Relaxed) {
-            // Without this, every pipelined call of a first batch would fail
-            // with NOSCRIPT and load the script on its own.
-            let mut connection = self.inner.connection.clone();
-            ENQUEUE
-                .load_async(&mut connection)
-                .await
-                .map_err(Error::from_redis)?;
-            self.inner.enqueue_loaded.store(true, Ordering::Relaxed);
+        let mut jobs = Vec::with_capacity(requests.len());
+        let mut handles = Vec::with_capacity(requests.len());
+        for request in requests {
+            let (job, result_ttl_ms) = request.check(now)?;
+            handles.push((job.id.clone(), result_ttl_ms));
+            jobs.push(job);
         }
-        let jobs: Vec<PreparedJob> = prepared.iter().map(|(job, _)| job.clone()).collect();
-        let calls = jobs
-            .chunks(MAX_BATCH)
-            .map(|batch| self.enqueue_batch(batch));
-        let replies = futures::future::join_all(calls).await;
-        let mut outcomes = Vec::with_capacity(prepared.len());
-        for (batch, reply) in jobs.chunks(MAX_BATCH).zip(replies) {
-            let reply = reply?;
-            if reply.len() != batch.len() {
-                return Err(Error::MalformedRecord(format!(
-                    "enqueue.lua answered {} replies for {} jobs",
-                    reply.len(),
-                    batch.len()
-                )));
-            }
-            outcomes.extend(reply);
-        }
-        Ok(prepared
+        let outcomes = self.enqueue_jobs(jobs).await?;
+        Ok(handles
             .into_iter()
             .zip(outcomes)
-            .map(|((job, result_ttl_ms), outcome)| {
-                Job::new(self.clone(), job.id, Some(outcome), result_ttl_ms)
+            .map(|((id, result_ttl_ms), outcome)| {
+                Job::new(self.clone(), id, Some(outcome), result_ttl_ms)
             })
             .collect())
+    }
+
+    /// A clone of the client's connection (a handle on the shared sockets).
+    pub(crate) fn connection(&self) -> Connection {
+        self.inner.connection.clone()
     }
 
     /// A handle on the job with id `id`, whether or not it exists.
     pub fn job(&self, id: impl Into<String>) -> Job {
         Job::new(self.clone(), id.into(), None, None)
-    }
-
-    /// One `enqueue.lua` call for up to `MAX_BATCH` jobs.
-    async fn enqueue_batch(&self, batch: &[PreparedJob]) -> Result<Vec<EnqueueOutcome>> {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(ENQUEUE.get_hash()).arg(2 + 2 * batch.len());
-        for_each_enqueue_arg(&self.inner.keys, batch, |part| {
-            cmd.arg(part);
-        });
-        let reply = self.eval(&ENQUEUE, &cmd).await?;
-        let RedisValue::Array(items) = reply else {
-            return Err(Error::MalformedRecord(format!(
-                "enqueue.lua replied {reply:?}"
-            )));
-        };
-        items.iter().map(enqueue_outcome).collect()
     }
 
     /// Runs a script command, loading the script once if Redis lacks it.
@@ -330,20 +313,6 @@ impl Client {
 /// Sends one command and turns an error reply into an error.
 async fn send(connection: &mut Connection, cmd: &Cmd) -> RedisResult<RedisValue> {
     connection.req_packed_command(cmd).await?.extract_error()
-}
-
-/// One element of the `enqueue.lua` reply.
-fn enqueue_outcome(reply: &RedisValue) -> Result<EnqueueOutcome> {
-    match reply {
-        RedisValue::Int(0) => Ok(EnqueueOutcome::Duplicate),
-        RedisValue::BulkString(text) if text == b"scheduled" => Ok(EnqueueOutcome::Scheduled),
-        RedisValue::SimpleString(text) if text == "scheduled" => Ok(EnqueueOutcome::Scheduled),
-        // Anything else the script returns for a job is its stream entry id.
-        RedisValue::BulkString(_) | RedisValue::SimpleString(_) => Ok(EnqueueOutcome::Queued),
-        other => Err(Error::MalformedRecord(format!(
-            "enqueue.lua replied {other:?} for a job"
-        ))),
-    }
 }
 
 /// One job being built by [`Client::enqueue`]; [`send`](Self::send) enqueues it.

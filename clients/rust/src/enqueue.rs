@@ -151,7 +151,7 @@ impl EnqueueRequest {
         &self.job.task
     }
 
-    /// Checks the request and encodes its `Job` record at clock `now_ms`;
+    /// Checks the request at clock `now_ms` and builds its `Job` record;
     /// also returns the job's result TTL override, which its handle needs.
     ///
     /// # Errors
@@ -159,9 +159,9 @@ impl EnqueueRequest {
     /// [`Error::InvalidJobId`], [`Error::InvalidPriority`],
     /// [`Error::InvalidDelay`], [`Error::InvalidOption`],
     /// [`Error::PayloadTooLarge`].
-    pub(crate) fn prepare(self, now_ms: i64) -> Result<(PreparedJob, Option<u64>)> {
+    pub(crate) fn check(self, now_ms: i64) -> Result<(ardiq_spec::Job, Option<u64>)> {
         let result_ttl_ms = self.job.result_ttl_ms.and_then(|ms| u64::try_from(ms).ok());
-        Ok((self.job.prepare(now_ms)?, result_ttl_ms))
+        Ok((self.job.check(now_ms)?, result_ttl_ms))
     }
 }
 
@@ -182,8 +182,8 @@ pub struct EnqueueCall {
 #[doc(hidden)]
 pub fn enqueue_call(queue: &str, request: EnqueueRequest, now_ms: i64) -> Result<EnqueueCall> {
     ardiq_spec::limits::check_queue_name(queue)?;
-    let (job, _) = request.prepare(now_ms)?;
-    let (keys, argv) = spec_enqueue_call(&QueueKeys::new(queue), &[job]);
+    let (job, _) = request.check(now_ms)?;
+    let (keys, argv) = spec_enqueue_call(&QueueKeys::new(queue), &[PreparedJob::from(job)]);
     Ok(EnqueueCall { keys, argv })
 }
 

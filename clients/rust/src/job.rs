@@ -145,7 +145,7 @@ impl AbortOutcome {
         }
     }
 
-    fn parse(reply: &str) -> Result<Self> {
+    pub(crate) fn parse(reply: &str) -> Result<Self> {
         Ok(match reply {
             "not_found" => Self::NotFound,
             "aborted" => Self::Aborted,
@@ -166,6 +166,16 @@ impl Display for AbortOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A job's state and, when it has one, its status record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobInfo {
+    /// Where the job is.
+    pub status: JobStatus,
+    /// The status record: for a terminal job the value or error, attempts,
+    /// times and the worker that finished it.
+    pub record: Option<Status>,
 }
 
 /// A job on a queue. Cheap to clone; it shares the client's connection.
@@ -211,6 +221,14 @@ impl Job {
     /// The job's current state.
     pub async fn status(&self) -> Result<JobStatus> {
         Ok(self.client.read_status(&self.id).await?.0)
+    }
+
+    /// The job's state and its status record (read together, in one call):
+    /// terminal records carry the result, the error, attempts and timings.
+    pub async fn info(&self) -> Result<JobInfo> {
+        let (status, record) = self.client.read_status(&self.id).await?;
+        let record = record.map(|bytes| decode_status(&bytes)).transpose()?;
+        Ok(JobInfo { status, record })
     }
 
     /// The job's status record, when it has one: terminal records carry the

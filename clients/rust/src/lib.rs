@@ -33,17 +33,20 @@
 
 mod client;
 pub mod connection;
+mod dead;
 mod enqueue;
 mod error;
 mod job;
+mod send;
 pub mod value;
 
 pub use client::{Client, ClientBuilder, Enqueue, DEFAULT_QUEUE};
+pub use dead::DeadLetter;
 pub use enqueue::EnqueueRequest;
 #[doc(hidden)]
 pub use enqueue::{enqueue_call, EnqueueCall};
 pub use error::{Error, Result};
-pub use job::{AbortOutcome, EnqueueOutcome, Job, JobStatus};
+pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus};
 
 /// The spec crate this client builds on, for its `Value` and records.
 pub use ardiq_spec as spec;

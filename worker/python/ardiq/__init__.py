@@ -17,18 +17,7 @@ job id is the idempotency key.
 """
 
 from ardiq._core import SPEC_VERSION
-from ardiq.app import (
-    AbortReply,
-    Ardiq,
-    DeadLetter,
-    EnqueueOutcome,
-    Job,
-    JobInfo,
-    JobOptions,
-    JobStatus,
-    PreparedJob,
-    Task,
-)
+from ardiq.app import Ardiq
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
@@ -47,6 +36,8 @@ from ardiq.errors import (
     UnknownTask,
     UnsupportedValue,
 )
+from ardiq.job import AbortReply, DeadLetter, EnqueueOutcome, Job, JobInfo, JobStatus, RemoteError
+from ardiq.task import JobOptions, PreparedJob, Task
 
 __all__ = [
     "SPEC_VERSION",
@@ -72,6 +63,7 @@ __all__ = [
     "PayloadTooLarge",
     "PreparedJob",
     "RedisUnavailable",
+    "RemoteError",
     "Retry",
     "Task",
     "UnknownTask",

@@ -57,26 +57,27 @@ class Link:
         return self.next_request, future
 
     def on_ready(self) -> None:
-        replies, jobs, cancels, logs, exited, exit_error = self.core.drain()
-        for level, message in logs:
+        ready = self.core.drain()
+        for level, message in ready.logs:
             logger.log(level, message)
-        for request, ok, payload in replies:
+        for request, ok, payload in ready.replies:
             future = self.futures.pop(request, None)
             if future is None or future.done():
                 continue
             if ok:
                 future.set_result(payload)
             else:
+                assert isinstance(payload, BaseException)
                 future.set_exception(payload)
         worker = self.worker
         if worker is not None:
-            if cancels:
-                worker.cancel(cancels)
-            if jobs:
-                worker.start(jobs)
-            if exited:
+            if ready.cancels:
+                worker.cancel(ready.cancels)
+            if ready.jobs:
+                worker.start(ready.jobs)
+            if ready.exited:
                 self.worker = None
-                worker.exited(exit_error)
+                worker.exited(ready.exit_error)
 
     def close(self) -> None:
         if self.loop is not None and not self.loop.is_closed():

@@ -23,7 +23,7 @@ import struct
 import subprocess
 import sys
 import traceback
-from typing import Any
+from typing import Any, cast
 
 from ardiq import _core
 
@@ -121,7 +121,7 @@ class ProcessPool:
                 child.kill()
                 raise
             self.idle.append(child)
-        outcome = _core.decode_value(reply)
+        outcome = cast("list[Any]", _core.decode_value(reply))
         if outcome[0] == "ok":
             return outcome[1]
         _, kind, message, traceback_text = outcome
@@ -160,7 +160,7 @@ def _serve(fd: int) -> None:
         body = _read_exactly(sock, _HEADER.unpack(header)[0])
         if body is None:
             return
-        module, qualname, args, kwargs = _core.decode_value(body)
+        module, qualname, args, kwargs = cast("list[Any]", _core.decode_value(body))
         try:
             fn = functions.get((module, qualname))
             if fn is None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ardiq import _core
-from ardiq.app import JobOptions, PreparedJob
+from ardiq.task import JobOptions, PreparedJob
 
 
 def build_enqueue(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import logging
 import os
@@ -22,20 +23,27 @@ import socket
 import traceback
 import types
 import uuid
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ardiq._core import (
+    CANCEL_ABORTED,
+    CANCEL_LOST,
+    OUTCOME_ABORTED,
+    OUTCOME_COMPLETE,
+    OUTCOME_FAILED,
+    OUTCOME_INTERRUPTED,
+    WorkerConfig,
+)
 from ardiq._process import ProcessPool, ProcessTaskError
 from ardiq.errors import Retry
 
 if TYPE_CHECKING:
-    from ardiq._core import StartJob
-    from ardiq.app import Ardiq
+    from ardiq._core import Failure, Outcome, StartJob
+    from ardiq._link import Link
+    from ardiq.task import Task
 
 logger = logging.getLogger("ardiq.worker")
-
-COMPLETE, FAILED, ABORTED, INTERRUPTED = 0, 1, 2, 3
-CANCEL_ABORTED, CANCEL_LOST = 1, 2
 
 
 @types.coroutine
@@ -65,7 +73,7 @@ async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any
         return await coro
 
 
-def _failure(exc: BaseException) -> tuple[str, str, str, int | None, bool]:
+def _failure(exc: BaseException) -> Failure:
     if isinstance(exc, ProcessTaskError):
         return (exc.kind, exc.message, exc.traceback_text, None, True)
     text = "".join(traceback.format_exception(exc))
@@ -75,12 +83,15 @@ def _failure(exc: BaseException) -> tuple[str, str, str, int | None, bool]:
 
 
 class Worker:
-    """One worker run of an app."""
+    """One worker run of an app's tasks."""
 
     def __init__(
         self,
-        app: Ardiq,
+        link: Link,
+        queue: str,
+        tasks: Mapping[str, Task[Any, Any]],
         *,
+        result_ttl_s: float,
         concurrency: int,
         prefetch: int | None,
         sync_concurrency: int | None,
@@ -93,53 +104,60 @@ class Worker:
         promote_interval_ms: int,
         heartbeat_ms: int,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
-        self.app = app
-        self.core = app._core
+        worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # The core checks every engine option here, each once; the pools'
+        # options are this side's.
+        self.config = WorkerConfig(
+            worker_id=worker_id,
+            hostname=socket.gethostname(),
+            tasks=[task.config for task in tasks.values()],
+            result_ttl_s=result_ttl_s,
+            concurrency=concurrency,
+            prefetch=prefetch,
+            burst=burst,
+            visibility_ms=visibility_ms,
+            max_deliveries=max_deliveries,
+            block_ms=block_ms,
+            promote_interval_ms=promote_interval_ms,
+            heartbeat_ms=heartbeat_ms,
+            dead_maxlen=100_000,
+        )
+        for name, value in (
+            ("sync_concurrency", sync_concurrency),
+            ("process_concurrency", process_concurrency),
+        ):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be an int of at least 1, not {value!r}")
+        if isinstance(grace_s, bool) or not isinstance(grace_s, int | float) or grace_s < 0:
+            raise ValueError(f"grace_s must be a number of seconds of at least 0, not {grace_s!r}")
+        self.link = link
+        self.core = link.core
+        self.queue = queue
+        self.tasks = tasks
+        self.worker_id = worker_id
         self.concurrency = concurrency
         self.burst = burst
         self.grace_s = grace_s
-        self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.config: dict[str, Any] = {
-            "worker_id": self.worker_id,
-            "concurrency": concurrency,
-            "prefetch": concurrency if prefetch is None else prefetch,
-            "burst": burst,
-            "visibility_ms": visibility_ms,
-            "max_deliveries": max_deliveries,
-            "block_ms": block_ms,
-            "promote_interval_ms": promote_interval_ms,
-            "heartbeat_ms": heartbeat_ms,
-            "dead_maxlen": 100_000,
-            "hostname": socket.gethostname(),
-            "tasks": {
-                name: (
-                    task.retries,
-                    task.backoff_ms,
-                    None if task.timeout_s is None else int(task.timeout_s * 1000),
-                    int((task.result_ttl_s if task.result_ttl_s is not None else app.result_ttl_s) * 1000),
-                )
-                for name, task in app.tasks.items()
-            },
-        }
         self.executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=sync_concurrency or min(32, concurrency), thread_name_prefix="ardiq-sync"
         )
         self.processes = ProcessPool(process_concurrency or os.cpu_count() or 1)
         self.running: dict[int, asyncio.Future[Any]] = {}
         self.cancel_reasons: dict[int, int] = {}
-        self.outcomes: list[tuple[int, int, Any]] = []
+        self.outcomes: list[Outcome] = []
         self.flush_pending = False
         self.stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.done: asyncio.Future[str | None] | None = None
+        # Set whenever nothing runs here: the grace period waits on it.
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     async def run(self, *, handle_signals: bool = False) -> None:
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.done = loop.create_future()
-        link = self.app._link
+        link = self.link
         request, started = link.request()
         self.core.start_worker(request, self.config)
         # Only this thread drains the core, so no job can arrive before this.
@@ -163,8 +181,8 @@ class Worker:
         logger.info(
             "worker %s started: queue %r, %d tasks, concurrency %d%s",
             self.worker_id,
-            self.app.queue,
-            len(self.app.tasks),
+            self.queue,
+            len(self.tasks),
             self.concurrency,
             ", burst" if self.burst else "",
         )
@@ -185,7 +203,7 @@ class Worker:
     def start(self, jobs: list[StartJob]) -> None:
         loop = self.loop
         assert loop is not None
-        tasks = self.app.tasks
+        tasks = self.tasks
         for handle, name, args, kwargs, job_id, _attempt, timeout_s in jobs:
             task = tasks[name]
             if task.is_async:
@@ -198,7 +216,7 @@ class Worker:
                     try:
                         yielded = coro.send(None)  # type: ignore[union-attr]
                     except StopIteration as stop:
-                        self.outcomes.append((handle, COMPLETE, stop.value))
+                        self.outcomes.append((handle, OUTCOME_COMPLETE, stop.value))
                         continue
                     except BaseException as exc:
                         self._fail(handle, name, job_id, exc)
@@ -218,6 +236,7 @@ class Worker:
                 if timeout_s is not None:
                     loop.call_later(timeout_s, self._sync_timeout, handle, name, job_id, timeout_s)
             self.running[handle] = future
+            self.idle.clear()
         self._schedule_flush()
 
     def cancel(self, cancels: list[tuple[int, int]]) -> None:
@@ -230,10 +249,10 @@ class Worker:
                 future.cancel()
             else:
                 # A thread cannot be stopped: report now, discard its result later.
-                self.running.pop(handle, None)
+                self._forget(handle)
                 if reason == CANCEL_ABORTED:
                     logger.warning("job of handle %d aborted; its thread runs on, result discarded", handle)
-                    self.outcomes.append((handle, ABORTED, None))
+                    self.outcomes.append((handle, OUTCOME_ABORTED, None))
                     self._schedule_flush()
 
     def exited(self, error: str | None) -> None:
@@ -244,40 +263,40 @@ class Worker:
 
     def _fail(self, handle: int, name: str, job_id: str, exc: BaseException) -> None:
         logger.error("job %s (%s) failed", job_id, name, exc_info=exc)
-        self.outcomes.append((handle, FAILED, _failure(exc)))
+        self.outcomes.append((handle, OUTCOME_FAILED, _failure(exc)))
 
     def _async_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
-        self.running.pop(handle, None)
+        self._forget(handle)
         if future.cancelled():
             reason = self.cancel_reasons.pop(handle, None)
             if reason == CANCEL_ABORTED:
-                self.outcomes.append((handle, ABORTED, None))
+                self.outcomes.append((handle, OUTCOME_ABORTED, None))
             elif reason == CANCEL_LOST:
                 pass  # another worker owns the entry now
             else:
-                self.outcomes.append((handle, INTERRUPTED, None))
+                self.outcomes.append((handle, OUTCOME_INTERRUPTED, None))
         else:
             self.cancel_reasons.pop(handle, None)
             exc = future.exception()
             if exc is None:
-                self.outcomes.append((handle, COMPLETE, future.result()))
+                self.outcomes.append((handle, OUTCOME_COMPLETE, future.result()))
             else:
                 self._fail(handle, name, job_id, exc)
         self._schedule_flush()
 
     def _sync_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
-        if self.running.pop(handle, None) is None:
+        if self._forget(handle) is None:
             return  # already reported (timeout, abort or shutdown)
         if future.cancelled():
-            self.outcomes.append((handle, INTERRUPTED, None))
+            self.outcomes.append((handle, OUTCOME_INTERRUPTED, None))
         elif (exc := future.exception()) is not None:
             self._fail(handle, name, job_id, exc)
         else:
-            self.outcomes.append((handle, COMPLETE, future.result()))
+            self.outcomes.append((handle, OUTCOME_COMPLETE, future.result()))
         self._schedule_flush()
 
     def _sync_timeout(self, handle: int, name: str, job_id: str, timeout_s: float) -> None:
-        if self.running.pop(handle, None) is None:
+        if self._forget(handle) is None:
             return
         logger.warning(
             "job %s (%s) timed out after %s s; its thread cannot be stopped and runs on",
@@ -286,8 +305,15 @@ class Worker:
             timeout_s,
         )
         error = TimeoutError(f"sync task {name} timed out after {timeout_s} s (its thread was not stopped)")
-        self.outcomes.append((handle, FAILED, _failure(error)))
+        self.outcomes.append((handle, OUTCOME_FAILED, _failure(error)))
         self._schedule_flush()
+
+    def _forget(self, handle: int) -> asyncio.Future[Any] | None:
+        """Drops a run from `running`; the last one out sets `idle`."""
+        future = self.running.pop(handle, None)
+        if not self.running:
+            self.idle.set()
+        return future
 
     def _schedule_flush(self) -> None:
         if self.outcomes and not self.flush_pending and self.loop is not None:
@@ -316,15 +342,14 @@ class Worker:
         self.loop.create_task(self._grace())
 
     async def _grace(self) -> None:
-        deadline = asyncio.get_running_loop().time() + self.grace_s
-        # Jobs finish through the core's own reports; poll its count of running jobs.
-        while self.core.worker_counters()[1] > 0 and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
+        # Jobs finish through their own callbacks; the last one sets `idle`.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.idle.wait(), self.grace_s)
         self.core.abandon_waiting()
         for handle, future in list(self.running.items()):
             if isinstance(future, asyncio.Task):
                 future.cancel()
             else:
-                self.running.pop(handle, None)
-                self.outcomes.append((handle, INTERRUPTED, None))
+                self._forget(handle)
+                self.outcomes.append((handle, OUTCOME_INTERRUPTED, None))
         self._schedule_flush()

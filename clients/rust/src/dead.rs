@@ -1,0 +1,136 @@
+//! The dead-letter store of a queue (SPEC.md section 9): listing, replaying
+//! (`replay.lua`, attempts reset) and deleting dead letters.
+
+use std::sync::LazyLock;
+
+use ardiq_spec::{scripts, DeadLetter as DeadLetterRecord, Job as JobRecord, PRIORITY_LEVELS};
+use prost::Message as _;
+use redis::streams::StreamRangeReply;
+use redis::{Script, Value as RedisValue};
+
+use crate::client::Client;
+use crate::job::Job;
+use crate::{Error, Result};
+
+static REPLAY: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::REPLAY));
+
+/// One dead letter: a job that must not run (again), and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// Its entry id in the dead-letter stream.
+    pub entry_id: String,
+    /// The record as the worker wrote it: job id, task, reason code,
+    /// detail, the raw job, when, which worker, and the last error.
+    pub record: DeadLetterRecord,
+}
+
+fn text(value: &RedisValue) -> Option<&[u8]> {
+    match value {
+        RedisValue::BulkString(bytes) => Some(bytes),
+        RedisValue::SimpleString(text) => Some(text.as_bytes()),
+        _ => None,
+    }
+}
+
+fn decode(
+    entry_id: &str,
+    fields: &std::collections::HashMap<String, RedisValue>,
+) -> Result<DeadLetterRecord> {
+    let raw = fields.get("record").and_then(text).unwrap_or_default();
+    DeadLetterRecord::decode(raw)
+        .map_err(|e| Error::MalformedRecord(format!("dead letter {entry_id}: {e}")))
+}
+
+impl Client {
+    /// The oldest `count` dead letters of the queue.
+    ///
+    /// # Errors
+    /// Connection and Redis errors; [`Error::MalformedRecord`] for a dead
+    /// letter that is not a `DeadLetter` record.
+    pub async fn dead_letters(&self, count: usize) -> Result<Vec<DeadLetter>> {
+        let entries: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(self.inner.keys.dead())
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.connection())
+            .await
+            .map_err(Error::from_redis)?;
+        entries
+            .ids
+            .into_iter()
+            .map(|entry| {
+                let record = decode(&entry.id, &entry.map)?;
+                Ok(DeadLetter {
+                    entry_id: entry.id,
+                    record,
+                })
+            })
+            .collect()
+    }
+
+    /// Queues a dead letter's job again with its attempts reset; a handle
+    /// on it, or `None` when the dead letter is gone.
+    ///
+    /// # Errors
+    /// [`Error::MalformedRecord`] for a dead letter that holds no replayable
+    /// job (an entry that was malformed itself), and connection and Redis
+    /// errors.
+    pub async fn replay_dead_letter(&self, entry_id: &str) -> Result<Option<Job>> {
+        let keys = &self.inner.keys;
+        let mut connection = self.connection();
+        let entries: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(keys.dead())
+            .arg(entry_id)
+            .arg(entry_id)
+            .query_async(&mut connection)
+            .await
+            .map_err(Error::from_redis)?;
+        let Some(entry) = entries.ids.first() else {
+            return Ok(None);
+        };
+        let dead = decode(entry_id, &entry.map)?;
+        let unreplayable = |why: String| {
+            Error::MalformedRecord(format!(
+                "dead letter {entry_id} holds no replayable job: {why}"
+            ))
+        };
+        let mut job =
+            JobRecord::decode(dead.job.as_slice()).map_err(|e| unreplayable(e.to_string()))?;
+        if job.id.is_empty() || job.task.is_empty() {
+            return Err(unreplayable("no id or task".into()));
+        }
+        job.attempt = 0;
+        job.due_ms = 0;
+        let priority = job.priority.min(PRIORITY_LEVELS - 1);
+        let reply: RedisValue = REPLAY
+            .key(keys.dead())
+            .key(keys.job(&job.id))
+            .key(keys.stream(priority))
+            .arg(entry_id)
+            .arg(&job.id)
+            .arg(&job.task)
+            .arg(job.encode_to_vec())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(Error::from_redis)?;
+        Ok(text(&reply).map(|_| Job::new(self.clone(), job.id, None, job.result_ttl_ms)))
+    }
+
+    /// Deletes dead letters by entry id; how many were removed.
+    ///
+    /// # Errors
+    /// Connection and Redis errors.
+    pub async fn delete_dead_letters(&self, entry_ids: &[String]) -> Result<u64> {
+        if entry_ids.is_empty() {
+            return Ok(0);
+        }
+        redis::cmd("XDEL")
+            .arg(self.inner.keys.dead())
+            .arg(entry_ids)
+            .query_async(&mut self.connection())
+            .await
+            .map_err(Error::from_redis)
+    }
+}

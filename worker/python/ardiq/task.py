@@ -1,0 +1,155 @@
+"""Registered tasks and jobs described before they are sent: `Task` (call it
+to run the function here, `enqueue` to run it on a worker), `PreparedJob`
+(the core's enqueue item) and the per-enqueue `JobOptions`."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, cast, overload
+
+from ardiq._core import TaskConfig
+from ardiq.job import Job
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class JobOptions(NamedTuple):
+    """Per-enqueue options; `None` means the task's default."""
+
+    priority: int | None = None
+    delay_ms: int | None = None
+    schedule_ms: int | None = None
+    job_id: str | None = None
+    max_retries: int | None = None
+    timeout_ms: int | None = None
+    backoff_ms: int | None = None
+    result_ttl_ms: int | None = None
+
+
+class PreparedJob(NamedTuple):
+    """A job described but not sent yet; give a list to `Ardiq.enqueue_many`.
+    Its fields are the core's enqueue item, so a batch crosses into Rust
+    without conversion."""
+
+    task: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    priority: int | None = None
+    delay_ms: int | None = None
+    schedule_ms: int | None = None
+    job_id: str | None = None
+    max_retries: int | None = None
+    timeout_ms: int | None = None
+    backoff_ms: int | None = None
+    result_ttl_ms: int | None = None
+
+    @property
+    def options(self) -> JobOptions:
+        return JobOptions(*self[3:])
+
+
+# `PreparedJob` from a full tuple of its fields, without the keyword-argument
+# handling of the generated constructor (a batch builds thousands).
+prepared = cast(Callable[[type[PreparedJob], tuple[Any, ...]], PreparedJob], tuple.__new__)
+NO_OPTIONS = tuple(JobOptions())
+
+#: Sends prepared jobs and returns their handles: the app's enqueue.
+Enqueue = Callable[[list[PreparedJob]], Awaitable[list[Job[Any]]]]
+
+
+class Task(Generic[P, R]):
+    """A registered task. Call it to run the function here; `enqueue` to run
+    it on a worker."""
+
+    def __init__(
+        self,
+        enqueue: Enqueue,
+        fn: Callable[P, Awaitable[R]] | Callable[P, R],
+        config: TaskConfig,
+        *,
+        priority: int | None,
+        process: bool = False,
+        options: JobOptions | None = None,
+    ) -> None:
+        self._enqueue = enqueue
+        self.fn = fn
+        self.config = config
+        self.name = config.name
+        self.priority = priority
+        self.process = process
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self._options = options or JobOptions(priority=priority)
+        self._fields = tuple(self._options)
+
+    @property
+    def retries(self) -> int:
+        return self.config.retries
+
+    @property
+    def backoff_ms(self) -> int:
+        return self.config.backoff_ms
+
+    @property
+    def timeout_s(self) -> float | None:
+        return None if self.config.timeout_ms is None else self.config.timeout_ms / 1000
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R] | R:
+        return self.fn(*args, **kwargs)
+
+    def options(
+        self,
+        *,
+        priority: int | None = None,
+        delay_ms: int | None = None,
+        schedule_ms: int | None = None,
+        job_id: str | None = None,
+        max_retries: int | None = None,
+        timeout_ms: int | None = None,
+        backoff_ms: int | None = None,
+        result_ttl_ms: int | None = None,
+    ) -> Task[P, R]:
+        """The same task with per-enqueue options."""
+        given: dict[str, Any] = {
+            "priority": priority,
+            "delay_ms": delay_ms,
+            "schedule_ms": schedule_ms,
+            "job_id": job_id,
+            "max_retries": max_retries,
+            "timeout_ms": timeout_ms,
+            "backoff_ms": backoff_ms,
+            "result_ttl_ms": result_ttl_ms,
+        }
+        options = self._options._replace(**{k: v for k, v in given.items() if v is not None})
+        return Task(
+            self._enqueue,
+            self.fn,
+            self.config,
+            priority=self.priority,
+            process=self.process,
+            options=options,
+        )
+
+    def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob:
+        """Describes a job for `Ardiq.enqueue_many`."""
+        return prepared(PreparedJob, (self.name, args, kwargs, *self._fields))
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]:
+        """Enqueues one job and returns its handle."""
+        jobs = await self._enqueue([prepared(PreparedJob, (self.name, args, kwargs, *self._fields))])
+        return cast(Job[R], jobs[0])
+
+
+class TaskDecorator:
+    """`@app.task(...)` with options."""
+
+    def __init__(self, register: Callable[[Callable[..., Any]], Task[Any, Any]]) -> None:
+        self._register = register
+
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+    def __call__(self, fn: Callable[..., Any], /) -> Task[Any, Any]:
+        return self._register(fn)

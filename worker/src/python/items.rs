@@ -1,0 +1,95 @@
+//! Reading an enqueue item from Python into the producer core's
+//! `JobRequest`: names must be valid UTF-8 `str`s, integer options real
+//! `int`s (never a `bool`) that fit int64, and the arguments are encoded
+//! straight from the Python objects. Every failure is the option's typed
+//! error; nothing is coerced.
+
+use ardiq_spec::enqueue::JobRequest;
+use ardiq_spec::limits::{InvalidJob, MAX_DURATION_MS, MAX_RETRIES};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyInt, PyString, PyTuple};
+
+use super::convert;
+use crate::error::CoreError;
+
+fn encode_args(obj: &Bound<'_, PyAny>, root: &str) -> Result<Vec<u8>, CoreError> {
+    let empty = obj.is_none() || obj.len().is_ok_and(|n| n == 0);
+    if empty {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    convert::encode_arguments(obj, &mut out, root)?;
+    Ok(out)
+}
+
+fn repr(obj: &Bound<'_, PyAny>) -> String {
+    obj.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |n| n.to_string())
+}
+
+/// A name option: a `str` of valid UTF-8 (a lone surrogate is not), or the
+/// name's typed error.
+fn text(obj: &Bound<'_, PyAny>, invalid: fn(String) -> InvalidJob) -> Result<String, CoreError> {
+    match obj.cast::<PyString>() {
+        Ok(s) => s
+            .to_str()
+            .map(str::to_owned)
+            .map_err(|_| invalid(s.to_string_lossy().into_owned()).into()),
+        Err(_) => Err(invalid(format!("of type {}", type_name(obj))).into()),
+    }
+}
+
+/// An integer option: `None`, or an `int` (never a `bool`) that fits int64;
+/// anything else is the option's typed error, so no value is coerced.
+fn int_option(
+    obj: &Bound<'_, PyAny>,
+    invalid: impl Fn(String) -> InvalidJob,
+) -> Result<Option<i64>, CoreError> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Err(invalid(repr(obj)).into());
+    }
+    obj.extract::<i64>()
+        .map(Some)
+        .map_err(|_| invalid(repr(obj)).into())
+}
+
+fn bounded(name: &'static str, max: i64) -> impl Fn(String) -> InvalidJob {
+    move |value| InvalidJob::Option { name, value, max }
+}
+
+/// Reads one enqueue item tuple (an `ardiq.PreparedJob`): `(task, args,
+/// kwargs, priority, delay_ms, schedule_ms, job_id, max_retries,
+/// timeout_ms, backoff_ms, result_ttl_ms)`.
+pub fn item_from(tuple: &Bound<'_, PyTuple>) -> Result<JobRequest, CoreError> {
+    let get = |index| {
+        tuple
+            .get_item(index)
+            .map_err(|e| CoreError::Internal(e.to_string()))
+    };
+    let job_id = get(6)?;
+    Ok(JobRequest {
+        task: text(&get(0)?, InvalidJob::TaskName)?,
+        args: encode_args(&get(1)?, "args")?,
+        kwargs: encode_args(&get(2)?, "kwargs")?,
+        priority: int_option(&get(3)?, InvalidJob::Priority)?,
+        delay_ms: int_option(&get(4)?, InvalidJob::delay)?,
+        schedule_ms: int_option(&get(5)?, InvalidJob::schedule)?,
+        job_id: if job_id.is_none() {
+            None
+        } else {
+            Some(text(&job_id, InvalidJob::JobId)?)
+        },
+        max_retries: int_option(&get(7)?, bounded("max_retries", MAX_RETRIES))?,
+        timeout_ms: int_option(&get(8)?, bounded("timeout_ms", MAX_DURATION_MS))?,
+        backoff_ms: int_option(&get(9)?, bounded("backoff_ms", MAX_DURATION_MS))?,
+        result_ttl_ms: int_option(&get(10)?, bounded("result_ttl_ms", MAX_DURATION_MS))?,
+    })
+}

@@ -1,0 +1,37 @@
+//! The PyO3 layer: the `ardiq._core` module, its `Core` object, the typed
+//! configuration and records that cross the GIL boundary, the conversion of
+//! user values, and the Python exceptions.
+
+mod convert;
+mod core;
+mod errors;
+mod items;
+mod runtime;
+mod types;
+
+use pyo3::prelude::*;
+
+use crate::bridge::CancelReason;
+
+/// The native module.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<core::Core>()?;
+    m.add_class::<core::Drained>()?;
+    m.add_class::<types::TaskConfig>()?;
+    m.add_class::<types::WorkerConfig>()?;
+    m.add_function(wrap_pyfunction!(core::build_enqueue, m)?)?;
+    m.add_function(wrap_pyfunction!(core::encode_value, m)?)?;
+    m.add_function(wrap_pyfunction!(core::decode_value, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::wire::encode_record, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::wire::decode_record, m)?)?;
+    m.add("SPEC_VERSION", ardiq_spec::SPEC_VERSION)?;
+    m.add("OUTCOME_COMPLETE", types::OUTCOME_COMPLETE)?;
+    m.add("OUTCOME_FAILED", types::OUTCOME_FAILED)?;
+    m.add("OUTCOME_ABORTED", types::OUTCOME_ABORTED)?;
+    m.add("OUTCOME_INTERRUPTED", types::OUTCOME_INTERRUPTED)?;
+    m.add("CANCEL_ABORTED", CancelReason::Aborted as u8)?;
+    m.add("CANCEL_LOST", CancelReason::Lost as u8)?;
+    errors::register(m)?;
+    Ok(())
+}

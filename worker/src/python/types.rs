@@ -1,0 +1,287 @@
+//! The typed things that cross the GIL boundary besides user values: the
+//! validated configuration of a task and of a worker run (each option is
+//! checked here, once, with an error that names it), the outcome and cancel
+//! codes, and the Python records (`ardiq.job.JobInfo`, `DeadLetter`) built
+//! straight from what Redis returned.
+
+use std::collections::HashMap;
+
+use ardiq_client::{DeadLetter as DeadLetterEntry, JobInfo as JobInfoRecord};
+use ardiq_spec::limits::{MAX_DURATION_MS, MAX_RETRIES};
+use ardiq_spec::{Error as WireError, State};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
+
+use super::convert;
+use crate::engine::{TaskConfig as EngineTask, WorkerConfig as EngineWorker};
+
+/// Outcome code: the run returned; the payload is the value.
+pub const OUTCOME_COMPLETE: u8 = 0;
+/// Outcome code: the run raised; the payload is `(type, message,
+/// traceback, retry_delay_ms or None, retryable)`.
+pub const OUTCOME_FAILED: u8 = 1;
+/// Outcome code: the run was cancelled by an abort.
+pub const OUTCOME_ABORTED: u8 = 2;
+/// Outcome code: the run did not finish at shutdown; hand the job back.
+pub const OUTCOME_INTERRUPTED: u8 = 3;
+
+fn invalid(message: String) -> PyErr {
+    PyValueError::new_err(message)
+}
+
+fn ms_of(name: &str, seconds: f64, allow_zero: bool) -> PyResult<u64> {
+    let ms = seconds * 1000.0;
+    let low_ok = if allow_zero { ms >= 0.0 } else { ms > 0.0 };
+    if !low_ok || !ms.is_finite() || ms > MAX_DURATION_MS as f64 {
+        let lowest = if allow_zero { "0" } else { "more than 0" };
+        return Err(invalid(format!(
+            "{name} must be {lowest} to {} seconds, not {seconds}",
+            MAX_DURATION_MS / 1000
+        )));
+    }
+    // A positive time limit never rounds down to "none".
+    Ok((ms.round() as u64).max(u64::from(!allow_zero)))
+}
+
+fn within(name: &str, value: i64, low: i64, high: i64) -> PyResult<u64> {
+    if (low..=high).contains(&value) {
+        Ok(value as u64)
+    } else {
+        Err(invalid(format!(
+            "{name} must be an int from {low} to {high}, not {value}"
+        )))
+    }
+}
+
+/// A registered task's settings, checked when the task is registered.
+#[pyclass(module = "ardiq._core", frozen, get_all)]
+#[derive(Debug, Clone)]
+pub struct TaskConfig {
+    /// The task name.
+    pub name: String,
+    /// Retries after the first run.
+    pub retries: u32,
+    /// Base retry backoff, ms.
+    pub backoff_ms: u64,
+    /// Time limit of a run, ms; `None` for none.
+    pub timeout_ms: Option<u64>,
+    /// How long results are kept, ms; `None` for the app's default.
+    pub result_ttl_ms: Option<u64>,
+}
+
+#[pymethods]
+impl TaskConfig {
+    #[new]
+    #[pyo3(signature = (name, *, retries, backoff_ms, timeout_s, result_ttl_s))]
+    fn new(
+        name: String,
+        retries: i64,
+        backoff_ms: i64,
+        timeout_s: Option<f64>,
+        result_ttl_s: Option<f64>,
+    ) -> PyResult<Self> {
+        ardiq_spec::limits::check_task_name(&name)
+            .map_err(|e| invalid(format!("task name: {e}")))?;
+        let named = |option: &str| format!("task {name}: {option}");
+        Ok(Self {
+            retries: within(&named("retries"), retries, 0, MAX_RETRIES)? as u32,
+            backoff_ms: within(&named("backoff_ms"), backoff_ms, 0, MAX_DURATION_MS)?,
+            timeout_ms: timeout_s
+                .map(|s| ms_of(&named("timeout_s"), s, false))
+                .transpose()?,
+            result_ttl_ms: result_ttl_s
+                .map(|s| ms_of(&named("result_ttl_s"), s, true))
+                .transpose()?,
+            name,
+        })
+    }
+}
+
+/// The settings of one worker run, checked when it is made.
+#[pyclass(module = "ardiq._core", frozen)]
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub(super) engine: EngineWorker,
+}
+
+#[pymethods]
+impl WorkerConfig {
+    #[new]
+    #[pyo3(signature = (
+        *, worker_id, hostname, tasks, result_ttl_s, concurrency, prefetch, burst, visibility_ms,
+        max_deliveries, block_ms, promote_interval_ms, heartbeat_ms, dead_maxlen
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        worker_id: String,
+        hostname: String,
+        tasks: Vec<TaskConfig>,
+        result_ttl_s: f64,
+        concurrency: i64,
+        prefetch: Option<i64>,
+        burst: bool,
+        visibility_ms: i64,
+        max_deliveries: i64,
+        block_ms: i64,
+        promote_interval_ms: i64,
+        heartbeat_ms: i64,
+        dead_maxlen: i64,
+    ) -> PyResult<Self> {
+        let concurrency = within("concurrency", concurrency, 1, 100_000)? as usize;
+        let default_ttl_ms = ms_of("result_ttl_s", result_ttl_s, true)?;
+        let tasks: HashMap<String, EngineTask> = tasks
+            .into_iter()
+            .map(|task| {
+                let config = EngineTask {
+                    retries: task.retries,
+                    backoff_ms: task.backoff_ms,
+                    timeout_ms: task.timeout_ms,
+                    result_ttl_ms: task.result_ttl_ms.unwrap_or(default_ttl_ms),
+                };
+                (task.name, config)
+            })
+            .collect();
+        let day_ms = 86_400_000;
+        Ok(Self {
+            engine: EngineWorker {
+                worker_id,
+                concurrency,
+                prefetch: match prefetch {
+                    Some(n) => within("prefetch", n, 0, 100_000)? as usize,
+                    None => concurrency,
+                },
+                burst,
+                visibility_ms: within("visibility_ms", visibility_ms, 100, day_ms)?,
+                max_deliveries: within("max_deliveries", max_deliveries, 1, 1_000)?,
+                block_ms: within("block_ms", block_ms, 1, 60_000)?,
+                promote_interval_ms: within(
+                    "promote_interval_ms",
+                    promote_interval_ms,
+                    10,
+                    60_000,
+                )?,
+                heartbeat_ms: within("heartbeat_ms", heartbeat_ms, 100, 60_000)?,
+                tasks,
+                dead_maxlen: within("dead_maxlen", dead_maxlen, 1, 100_000_000)?,
+                hostname,
+                pid: std::process::id(),
+            },
+        })
+    }
+
+    /// The consumer name of the run.
+    #[getter]
+    fn worker_id(&self) -> &str {
+        &self.engine.worker_id
+    }
+
+    /// Most jobs running at once.
+    #[getter]
+    fn concurrency(&self) -> usize {
+        self.engine.concurrency
+    }
+}
+
+/// The Python classes that records become, from `ardiq.job`.
+struct Records {
+    job_info: Py<PyAny>,
+    job_status: Py<PyAny>,
+    dead_letter: Py<PyAny>,
+    remote_error: Py<PyAny>,
+}
+
+static RECORDS: PyOnceLock<Records> = PyOnceLock::new();
+
+fn records(py: Python<'_>) -> PyResult<&Records> {
+    RECORDS.get_or_try_init(py, || {
+        let module = py.import("ardiq.job")?;
+        Ok(Records {
+            job_info: module.getattr("JobInfo")?.unbind(),
+            job_status: module.getattr("JobStatus")?.unbind(),
+            dead_letter: module.getattr("DeadLetter")?.unbind(),
+            remote_error: module.getattr("RemoteError")?.unbind(),
+        })
+    })
+}
+
+fn remote_error<'py>(py: Python<'py>, error: Option<&WireError>) -> PyResult<Bound<'py, PyAny>> {
+    match error {
+        Some(e) => records(py)?.remote_error.bind(py).call1((
+            e.r#type.as_str(),
+            e.message.as_str(),
+            e.traceback.as_str(),
+        )),
+        None => Ok(py.None().into_bound(py)),
+    }
+}
+
+/// An `ardiq.job.JobInfo`: the state, and for a terminal job its value or
+/// error, attempts, times and worker.
+pub fn job_info(py: Python<'_>, info: JobInfoRecord) -> PyResult<Py<PyAny>> {
+    let records = records(py)?;
+    let status = records.job_status.bind(py).call1((info.status.as_str(),))?;
+    let terminal = info
+        .record
+        .filter(|r| State::try_from(r.state).is_ok_and(State::is_terminal));
+    let args = match terminal {
+        Some(record) => {
+            let value = if record.value.is_empty() {
+                py.None()
+            } else {
+                let value = ardiq_spec::value::decode(&record.value).map_err(|e| {
+                    crate::error::CoreError::Malformed(format!("the result does not decode: {e}"))
+                })?;
+                convert::to_python(py, &value)?
+            };
+            PyTuple::new(
+                py,
+                [
+                    status,
+                    value.into_bound(py),
+                    remote_error(py, record.error.as_ref())?,
+                    record.attempts.into_pyobject(py)?.into_any(),
+                    record.enqueued_ms.into_pyobject(py)?.into_any(),
+                    record.started_ms.into_pyobject(py)?.into_any(),
+                    record.finished_ms.into_pyobject(py)?.into_any(),
+                    record.worker_id.into_pyobject(py)?.into_any(),
+                ],
+            )?
+        }
+        None => PyTuple::new(
+            py,
+            [
+                status,
+                py.None().into_bound(py),
+                py.None().into_bound(py),
+                0u32.into_pyobject(py)?.into_any(),
+                0i64.into_pyobject(py)?.into_any(),
+                0i64.into_pyobject(py)?.into_any(),
+                0i64.into_pyobject(py)?.into_any(),
+                "".into_pyobject(py)?.into_any(),
+            ],
+        )?,
+    };
+    Ok(records.job_info.bind(py).call1(args)?.unbind())
+}
+
+/// An `ardiq.job.DeadLetter`.
+pub fn dead_letter(py: Python<'_>, letter: DeadLetterEntry) -> PyResult<Py<PyAny>> {
+    let records = records(py)?;
+    let record = letter.record;
+    let error = remote_error(py, record.error.as_ref())?;
+    Ok(records
+        .dead_letter
+        .bind(py)
+        .call1((
+            letter.entry_id,
+            record.job_id,
+            record.task,
+            record.reason,
+            record.detail,
+            record.dead_ms,
+            error,
+        ))?
+        .unbind())
+}
