@@ -173,3 +173,21 @@ pub fn to_python(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
         }
     })
 }
+
+/// The canonical MessagePack of a value.
+#[pyfunction]
+pub fn encode_value<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::new();
+    encode(value, &mut out, &mut "$".to_owned())?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// A value from MessagePack, checked against the type table.
+#[pyfunction]
+pub fn decode_value(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
+    let value = ardiq_spec::value::decode(data).map_err(CoreError::from)?;
+    to_python(py, &value)
+}

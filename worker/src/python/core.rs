@@ -12,12 +12,11 @@ use std::time::{Duration, Instant};
 
 use ardiq_client::connection::ConnectOptions;
 use ardiq_client::Client;
-use ardiq_spec::enqueue as build;
 use ardiq_spec::limits;
 use ardiq_spec::Error as WireError;
 use futures::FutureExt;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use tokio::sync::OnceCell;
 
 use super::convert;
@@ -477,37 +476,4 @@ impl Core {
     fn worker_counters(&self) -> (usize, usize, u64, u64) {
         self.running_engine().map_or((0, 0, 0, 0), |e| e.counters())
     }
-}
-
-/// The exact `enqueue.lua` KEYS and ARGV for one job at clock `now_ms`
-/// (the conformance testee's view of the producer core).
-#[pyfunction]
-pub fn build_enqueue<'py>(
-    py: Python<'py>,
-    queue: &str,
-    item: &Bound<'py, PyTuple>,
-    now_ms: i64,
-) -> PyResult<(Vec<String>, Vec<Bound<'py, PyBytes>>)> {
-    limits::check_queue_name(queue).map_err(CoreError::from)?;
-    let job = item_from(item)?.prepare(now_ms).map_err(CoreError::from)?;
-    let (keys, argv) = build::enqueue_call(&ardiq_spec::QueueKeys::new(queue), &[job]);
-    Ok((keys, argv.iter().map(|a| PyBytes::new(py, a)).collect()))
-}
-
-/// The canonical MessagePack of a value.
-#[pyfunction]
-pub fn encode_value<'py>(
-    py: Python<'py>,
-    value: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyBytes>> {
-    let mut out = Vec::new();
-    convert::encode(value, &mut out, &mut "$".to_owned())?;
-    Ok(PyBytes::new(py, &out))
-}
-
-/// A value from MessagePack, checked against the type table.
-#[pyfunction]
-pub fn decode_value(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
-    let value = ardiq_spec::value::decode(data).map_err(CoreError::from)?;
-    convert::to_python(py, &value)
 }

@@ -4,10 +4,11 @@
 //! straight from the Python objects. Every failure is the option's typed
 //! error; nothing is coerced.
 
-use ardiq_spec::enqueue::JobRequest;
+use ardiq_spec::enqueue::{self as build, JobRequest};
+use ardiq_spec::limits;
 use ardiq_spec::limits::{InvalidJob, MAX_DURATION_MS, MAX_RETRIES};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyInt, PyString, PyTuple};
 
 use super::convert;
 use crate::error::CoreError;
@@ -92,4 +93,19 @@ pub fn item_from(tuple: &Bound<'_, PyTuple>) -> Result<JobRequest, CoreError> {
         backoff_ms: int_option(&get(9)?, bounded("backoff_ms", MAX_DURATION_MS))?,
         result_ttl_ms: int_option(&get(10)?, bounded("result_ttl_ms", MAX_DURATION_MS))?,
     })
+}
+
+/// The exact `enqueue.lua` KEYS and ARGV for one job at clock `now_ms`
+/// (the conformance testee's view of the producer core).
+#[pyfunction]
+pub fn build_enqueue<'py>(
+    py: Python<'py>,
+    queue: &str,
+    item: &Bound<'py, PyTuple>,
+    now_ms: i64,
+) -> PyResult<(Vec<String>, Vec<Bound<'py, PyBytes>>)> {
+    limits::check_queue_name(queue).map_err(CoreError::from)?;
+    let job = item_from(item)?.prepare(now_ms).map_err(CoreError::from)?;
+    let (keys, argv) = build::enqueue_call(&ardiq_spec::QueueKeys::new(queue), &[job]);
+    Ok((keys, argv.iter().map(|a| PyBytes::new(py, a)).collect()))
 }

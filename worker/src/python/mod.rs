@@ -20,9 +20,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core::Drained>()?;
     m.add_class::<types::TaskConfig>()?;
     m.add_class::<types::WorkerConfig>()?;
-    m.add_function(wrap_pyfunction!(core::build_enqueue, m)?)?;
-    m.add_function(wrap_pyfunction!(core::encode_value, m)?)?;
-    m.add_function(wrap_pyfunction!(core::decode_value, m)?)?;
+    m.add_function(wrap_pyfunction!(items::build_enqueue, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::encode_value, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::decode_value, m)?)?;
     m.add_function(wrap_pyfunction!(crate::wire::encode_record, m)?)?;
     m.add_function(wrap_pyfunction!(crate::wire::decode_record, m)?)?;
     m.add("SPEC_VERSION", ardiq_spec::SPEC_VERSION)?;
