@@ -52,6 +52,16 @@ pub struct StartJob {
     pub attempt: u32,
     /// Time limit of this run, ms.
     pub timeout_ms: Option<u64>,
+    /// The job's queue.
+    pub queue: std::sync::Arc<str>,
+    /// Priority level.
+    pub priority: u32,
+    /// Retries the job may still have in all (job override, else the task's).
+    pub max_retries: u32,
+    /// When the producer enqueued it, ms.
+    pub enqueued_ms: i64,
+    /// When this run started, ms.
+    pub started_ms: i64,
 }
 
 /// Why a running job must stop.

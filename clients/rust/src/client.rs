@@ -169,6 +169,25 @@ impl Client {
         self.inner.keys.queue()
     }
 
+    /// A client of queue `queue` on the same connection (no new socket).
+    ///
+    /// # Errors
+    /// [`Error::InvalidQueueName`].
+    pub fn with_queue(&self, queue: &str) -> Result<Self> {
+        ardiq_spec::limits::check_queue_name(queue)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                connection: self.connection(),
+                keys: QueueKeys::new(queue),
+                enqueue_loaded: AtomicBool::new(
+                    self.inner
+                        .enqueue_loaded
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                ),
+            }),
+        })
+    }
+
     /// Checks that Redis answers (`PING`).
     ///
     /// # Errors

@@ -17,10 +17,12 @@ job id is the idempotency key.
 """
 
 from ardiq._core import SPEC_VERSION
-from ardiq.app import Ardiq
+from ardiq.app import Ardiq, Lifespan
+from ardiq.context import JobContext, current_job
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
+    ContextUnavailable,
     InvalidDelay,
     InvalidJobId,
     InvalidOption,
@@ -30,21 +32,35 @@ from ardiq.errors import (
     JobAborted,
     JobDead,
     JobFailed,
+    LifespanFailed,
     PayloadTooLarge,
     RedisUnavailable,
     Retry,
     UnknownTask,
     UnsupportedValue,
 )
-from ardiq.job import AbortReply, DeadLetter, EnqueueOutcome, Job, JobInfo, JobStatus, RemoteError
-from ardiq.task import JobOptions, PreparedJob, Task
+from ardiq.job import (
+    AbortReply,
+    BlockingJob,
+    DeadLetter,
+    EnqueueOutcome,
+    Job,
+    JobInfo,
+    JobStatus,
+    RemoteError,
+)
+from ardiq.task import AsyncTask, JobOptions, PreparedJob, SyncTask, Task
+from ardiq.worker import Middleware
 
 __all__ = [
     "SPEC_VERSION",
     "AbortReply",
     "Ardiq",
     "ArdiqError",
+    "AsyncTask",
     "AuthenticationFailed",
+    "BlockingJob",
+    "ContextUnavailable",
     "DeadLetter",
     "EnqueueOutcome",
     "InvalidDelay",
@@ -55,17 +71,23 @@ __all__ = [
     "InvalidTaskName",
     "Job",
     "JobAborted",
+    "JobContext",
     "JobDead",
     "JobFailed",
     "JobInfo",
     "JobOptions",
     "JobStatus",
+    "Lifespan",
+    "LifespanFailed",
+    "Middleware",
     "PayloadTooLarge",
     "PreparedJob",
     "RedisUnavailable",
     "RemoteError",
     "Retry",
+    "SyncTask",
     "Task",
     "UnknownTask",
     "UnsupportedValue",
+    "current_job",
 ]

@@ -6,7 +6,8 @@ Each child is `python -m ardiq._process FD`: it imports the task's module by
 name, so a process task lives at the top level of an importable module. The
 parent and child speak over a socket pair in frames of a 4-byte big-endian
 length and a MessagePack body (the spec's value table, as on the wire; no
-pickle): the request `[module, qualname, args, kwargs]`, the reply
+pickle): the request `[module, qualname, args, kwargs, job]` (`job` the
+run's `current_job()` context), the reply
 `["ok", value]` or `["error", type, message, traceback]`. Children are kept
 and reused; a child that overruns its time or whose job is aborted is
 killed, and a fresh one is started for the next job.
@@ -25,7 +26,7 @@ import sys
 import traceback
 from typing import Any, cast
 
-from ardiq import _core
+from ardiq import _core, context
 
 _HEADER = struct.Struct(">I")
 
@@ -101,12 +102,16 @@ class ProcessPool:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         timeout_s: float | None,
+        job: context.Raw,
     ) -> Any:
         """Runs the function in a child; kills the child when the time limit
         passes (raising `TimeoutError`) or when the run is cancelled."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.size)
-        request = _core.encode_value([module, qualname, list(args), kwargs])
+        job_id, task, attempt, extras, worker_id = job
+        request = _core.encode_value(
+            [module, qualname, list(args), kwargs, [job_id, task, attempt, list(extras), worker_id]]
+        )
         async with self._slots:
             child = self.idle.pop() if self.idle else _Child()
             try:
@@ -160,7 +165,9 @@ def _serve(fd: int) -> None:
         body = _read_exactly(sock, _HEADER.unpack(header)[0])
         if body is None:
             return
-        module, qualname, args, kwargs = cast("list[Any]", _core.decode_value(body))
+        module, qualname, args, kwargs, job = cast("list[Any]", _core.decode_value(body))
+        job_id, task, attempt, extras, worker_id = job
+        token = context.enter((job_id, task, attempt, tuple(extras), worker_id))
         try:
             fn = functions.get((module, qualname))
             if fn is None:
@@ -169,6 +176,8 @@ def _serve(fd: int) -> None:
         except BaseException as exc:
             text = "".join(traceback.format_exception(exc))
             reply = _core.encode_value(["error", type(exc).__name__, str(exc), text])
+        finally:
+            context.leave(token)
         sock.sendall(_HEADER.pack(len(reply)) + reply)
 
 

@@ -1,45 +1,94 @@
-"""The application object: one Redis, one queue, its registered tasks,
-the producer API, and worker runs."""
+"""The application object: one Redis, its registered tasks (each routed to
+a queue), the producer API (async and blocking), middleware, the lifespan
+that builds the context tasks share, and worker runs."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
-from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from ardiq._core import Core, TaskConfig
 from ardiq._link import Link
-from ardiq.errors import UnknownTask
-from ardiq.job import DeadLetter, EnqueueOutcome, Job
-from ardiq.task import NO_OPTIONS, JobOptions, PreparedJob, Task, TaskDecorator, prepared
-from ardiq.worker import Worker
+from ardiq.errors import ContextUnavailable, LifespanFailed, UnknownTask
+from ardiq.job import BlockingJob, DeadLetter, EnqueueOutcome, Job
+from ardiq.task import (
+    NO_OPTIONS,
+    AsyncTask,
+    JobOptions,
+    PreparedJob,
+    SyncTask,
+    Task,
+    TaskDecorator,
+    prepared,
+)
+from ardiq.worker import Middleware, Worker
 
 P = ParamSpec("P")
 R = TypeVar("R")
+C = TypeVar("C")
 
 DEFAULT_URL = "redis://localhost:6379/0"
 DEFAULT_RESULT_TTL_S = 86_400
 
 _OUTCOMES = {outcome.value: outcome for outcome in EnqueueOutcome}
+_NO_CONTEXT = object()
+
+#: What `lifespan=` takes: called with the app once per worker process, it
+#: yields the context tasks read as `app.context`.
+Lifespan = Callable[["Ardiq[C]"], AbstractAsyncContextManager[C]]
 
 
 class Sender:
     """Sends by task name with fixed options: `app.options(...).send(name, ...)`."""
 
-    def __init__(self, app: Ardiq, options: JobOptions) -> None:
+    def __init__(self, app: Ardiq[Any], options: JobOptions) -> None:
         self._app = app
         self._options = options
 
     async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
         return (await self._app.enqueue_many([self.prepare(task, *args, **kwargs)]))[0]
 
+    def send_blocking(self, task: str, *args: Any, **kwargs: Any) -> BlockingJob[Any]:
+        return self._app.enqueue_many_blocking([self.prepare(task, *args, **kwargs)])[0]
+
     def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
-        return prepared(PreparedJob, (task, args, kwargs, *self._options))
+        return prepared(PreparedJob, (task, args, kwargs, *self._options, self._app.queue_of(task)))
 
 
-class Ardiq:
-    """An ArdiQ application: one Redis, one queue, its tasks."""
+class Ardiq(Generic[C]):
+    """An ArdiQ application: one Redis, its tasks and their queues, and the
+    context (`C`, from `lifespan`) its tasks share inside a worker."""
+
+    @overload
+    def __init__(
+        self: Ardiq[None],
+        url: str | None = None,
+        *,
+        queue: str = "default",
+        cluster: bool | None = None,
+        result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+        ssl_ca_certs: str | os.PathLike[str] | None = None,
+        connect_timeout_s: float = 2.0,
+        timeout_s: float = 5.0,
+        lifespan: None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Ardiq[C],
+        url: str | None = None,
+        *,
+        queue: str = "default",
+        cluster: bool | None = None,
+        result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+        ssl_ca_certs: str | os.PathLike[str] | None = None,
+        connect_timeout_s: float = 2.0,
+        timeout_s: float = 5.0,
+        lifespan: Lifespan[C],
+    ) -> None: ...
 
     def __init__(
         self,
@@ -51,13 +100,17 @@ class Ardiq:
         ssl_ca_certs: str | os.PathLike[str] | None = None,
         connect_timeout_s: float = 2.0,
         timeout_s: float = 5.0,
+        lifespan: Lifespan[C] | None = None,
     ) -> None:
         """`url` (default `ARDIQ_REDIS_URL`, else the local Redis): `redis://` or
         `rediss://` (TLS, verified against the public roots, or against the CA
         certificates in the PEM file `ssl_ca_certs`, default
         `ARDIQ_SSL_CA_CERTS`). Connecting waits at most `connect_timeout_s`,
         each command `timeout_s`; then the call raises `RedisUnavailable`.
-        Results are kept `result_ttl_s` unless a task or job says otherwise."""
+        `queue` is where tasks without a `queue=` of their own go. Results are
+        kept `result_ttl_s` unless a task or job says otherwise. `lifespan`
+        runs once per worker process around all its jobs; what it yields is
+        `app.context`."""
         self.url = url or os.environ.get("ARDIQ_REDIS_URL") or DEFAULT_URL
         if cluster is None:
             cluster = os.environ.get("ARDIQ_CLUSTER", "") not in ("", "0", "false")
@@ -66,6 +119,9 @@ class Ardiq:
         self.queue = queue
         self.result_ttl_s = result_ttl_s
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.lifespan = lifespan
+        self.middlewares: list[Middleware] = []
+        self._context: object = _NO_CONTEXT
         self._core = Core(
             self.url,
             queue,
@@ -79,10 +135,35 @@ class Ardiq:
     def __repr__(self) -> str:
         return f"Ardiq(queue={self.queue!r}, tasks={sorted(self.tasks)!r})"
 
+    @property
+    def context(self) -> C:
+        """What the lifespan yielded, inside a worker run of this app (also in
+        sync tasks' threads); `ContextUnavailable` elsewhere."""
+        if self._context is _NO_CONTEXT:
+            raise ContextUnavailable(
+                "app.context is set only inside a worker run of an app with a lifespan"
+                if self.lifespan is not None
+                else "app.context needs a lifespan: Ardiq(..., lifespan=...)"
+            )
+        return cast(C, self._context)
+
+    @property
+    def queues(self) -> list[str]:
+        """Every queue the app's tasks go to (its own queue when it has no
+        task yet), in the order the tasks were registered."""
+        found = [task.queue or self.queue for task in self.tasks.values()]
+        return list(dict.fromkeys(found)) or [self.queue]
+
+    def queue_of(self, task: str) -> str | None:
+        """The queue a job of `task` goes to: the registered task's, else the
+        app's (`None`)."""
+        registered = self.tasks.get(task)
+        return None if registered is None else registered.queue
+
     @overload
-    def task(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+    def task(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncTask[P, R]: ...  # type: ignore[overload-overlap]
     @overload
-    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+    def task(self, fn: Callable[P, R], /) -> SyncTask[P, R]: ...
     @overload
     def task(
         self,
@@ -90,6 +171,7 @@ class Ardiq:
         /,
         *,
         name: str | None = None,
+        queue: str | None = None,
         retries: int = 0,
         backoff_ms: int = 1000,
         timeout_s: float | None = None,
@@ -104,6 +186,7 @@ class Ardiq:
         /,
         *,
         name: str | None = None,
+        queue: str | None = None,
         retries: int = 0,
         backoff_ms: int = 1000,
         timeout_s: float | None = None,
@@ -111,13 +194,13 @@ class Ardiq:
         result_ttl_s: float | None = None,
         process: bool = False,
     ) -> Task[Any, Any] | TaskDecorator:
-        """Registers a task: `@app.task` or `@app.task(retries=3, ...)`.
+        """Registers a task: `@app.task` or `@app.task(queue="emails", retries=3, ...)`.
 
-        Every option is checked here (a `ValueError` names the bad one).
-        `process=True` runs a sync task in a child process instead of a
-        thread, so that its time limit and aborts are enforced by killing the
-        process. The function must be defined at the top level of an
-        importable module: the child imports it by name."""
+        Every option is checked here (a `ValueError`, or `InvalidQueueName`,
+        names the bad one). `process=True` runs a sync task in a child process
+        instead of a thread, so that its time limit and aborts are enforced by
+        killing the process. The function must be defined at the top level of
+        an importable module: the child imports it by name."""
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
             task_name = name or fn.__name__
@@ -129,8 +212,10 @@ class Ardiq:
                 backoff_ms=backoff_ms,
                 timeout_s=timeout_s,
                 result_ttl_s=result_ttl_s,
+                queue=None if queue == self.queue else queue,
             )
-            if process and inspect.iscoroutinefunction(fn):
+            is_async = inspect.iscoroutinefunction(fn)
+            if process and is_async:
                 raise ValueError(
                     f"{task_name}: process=True is for sync tasks; async tasks are cancelled in place"
                 )
@@ -138,13 +223,26 @@ class Ardiq:
                 raise ValueError(
                     f"{task_name}: a process task must be defined at the top level of an importable module"
                 )
-            task: Task[Any, Any] = Task(self.enqueue_many, fn, config, priority=priority, process=process)
+            kind: type[Task[Any, Any]] = AsyncTask if is_async else SyncTask
+            task = kind(
+                self.enqueue_many, self.enqueue_many_blocking, fn, config, priority=priority, process=process
+            )
             self.tasks[task_name] = task
             return task
 
         if fn is not None:
             return register(fn)
         return TaskDecorator(register)
+
+    def middleware(self, fn: Middleware) -> Middleware:
+        """Registers a middleware: `async def m(job: JobContext, call_next)`,
+        awaited around every run (the first registered outermost); it returns
+        what `await call_next()` returned, or raises to fail the run like the
+        task raising. Apps without middleware pay nothing for it."""
+        if not inspect.iscoroutinefunction(fn):
+            raise ValueError(f"middleware {fn.__qualname__} must be an async function")
+        self.middlewares.append(fn)
+        return fn
 
     def options(
         self,
@@ -166,17 +264,19 @@ class Ardiq:
             ),
         )
 
+    def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
+        """Describes a job by task name for `enqueue_many`; it goes to the
+        registered task's queue, else the app's."""
+        return prepared(PreparedJob, (task, args, kwargs, *NO_OPTIONS, self.queue_of(task)))
+
     async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
         """Enqueues a job by task name, without importing the task."""
-        return (await self.enqueue_many([prepared(PreparedJob, (task, args, kwargs, *NO_OPTIONS))]))[0]
-
-    def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
-        """Describes a job by task name for `enqueue_many`."""
-        return prepared(PreparedJob, (task, args, kwargs, *NO_OPTIONS))
+        return (await self.enqueue_many([self.prepare(task, *args, **kwargs)]))[0]
 
     async def enqueue_many(self, jobs: Iterable[PreparedJob]) -> list[Job[Any]]:
-        """Enqueues many jobs in batched script calls; one handle each. Every
-        job is checked first: one bad job raises and writes nothing."""
+        """Enqueues many jobs in batched script calls, each to its queue; one
+        handle each. Every job is checked first: one bad job raises and
+        writes nothing."""
         items = jobs if isinstance(jobs, list) else list(jobs)
         if not items:
             return []
@@ -188,15 +288,37 @@ class Ardiq:
             link.futures.pop(request, None)
             raise
         # The handles are built while Redis works on the batch.
-        handles: list[Job[Any]] = [Job(link, job_id) for job_id in ids]
+        handles: list[Job[Any]] = [
+            Job(link, job_id, None, item[11]) for job_id, item in zip(ids, items, strict=True)
+        ]
         outcomes: list[str] = await future
         for job, outcome in zip(handles, outcomes, strict=True):
             job.outcome = _OUTCOMES[outcome]
         return handles
 
-    def job(self, job_id: str) -> Job[Any]:
-        """A handle on a job by id."""
-        return Job(self._link, job_id)
+    def send_blocking(self, task: str, *args: Any, **kwargs: Any) -> BlockingJob[Any]:
+        """`send` for sync code (Flask, Django, scripts): waits in this thread."""
+        return self.enqueue_many_blocking([self.prepare(task, *args, **kwargs)])[0]
+
+    def enqueue_many_blocking(self, jobs: Iterable[PreparedJob]) -> list[BlockingJob[Any]]:
+        """`enqueue_many` for sync code: waits in this thread. Not for async
+        code: it would stall the event loop."""
+        items = jobs if isinstance(jobs, list) else list(jobs)
+        if not items:
+            return []
+        ids, outcomes = self._core.enqueue_blocking(items)
+        return [
+            BlockingJob(self._core, job_id, _OUTCOMES[outcome], item[11])
+            for job_id, outcome, item in zip(ids, outcomes, items, strict=True)
+        ]
+
+    def job(self, job_id: str, *, queue: str | None = None) -> Job[Any]:
+        """A handle on a job by id (on `queue`, default the app's)."""
+        return Job(self._link, job_id, None, queue)
+
+    def job_blocking(self, job_id: str, *, queue: str | None = None) -> BlockingJob[Any]:
+        """A blocking handle on a job by id, for sync code."""
+        return BlockingJob(self._core, job_id, None, queue)
 
     async def ping(self) -> None:
         """Connects and checks Redis answers; raises `RedisUnavailable` or
@@ -206,7 +328,7 @@ class Ardiq:
         await future
 
     async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
-        """The oldest `count` dead letters."""
+        """The oldest `count` dead letters of the app's queue."""
         request, future = self._link.request()
         self._core.dead_letters(request, count)
         letters: list[DeadLetter] = await future
@@ -233,9 +355,28 @@ class Ardiq:
         except KeyError:
             raise UnknownTask(f"no task named {name!r} is registered") from None
 
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[None]:
+        """The lifespan around one worker run: `app.context` while it lasts."""
+        if self.lifespan is None:
+            yield
+            return
+        manager = self.lifespan(self)
+        try:
+            context = await manager.__aenter__()
+        except Exception as exc:
+            raise LifespanFailed(f"the lifespan of {self!r} failed: {type(exc).__name__}: {exc}") from exc
+        self._context = context
+        try:
+            yield
+        finally:
+            self._context = _NO_CONTEXT
+            await manager.__aexit__(None, None, None)
+
     async def run_worker(
         self,
         *,
+        queues: Sequence[str] | Mapping[str, int] | None = None,
         burst: bool = False,
         concurrency: int = 100,
         prefetch: int | None = None,
@@ -250,7 +391,12 @@ class Ardiq:
         handle_signals: bool = False,
     ) -> None:
         """Runs a worker in this process until stopped (or, with `burst`,
-        until the queue is drained). `prefetch` jobs (default: as many as
+        until its queues are drained), inside the app's lifespan.
+
+        `queues`: names, or names with weights (`{"emails": 3, "default":
+        1}`: under contention emails gets three slots for each of default's);
+        default every queue of the app's tasks, weight 1. `concurrency` is
+        shared by all of them. `prefetch` jobs per queue (default: as many as
         `concurrency`) are fetched ahead so the next batch is ready when slots
         free; `visibility_ms` is the idle time after which a dead worker's jobs
         are reclaimed; `max_deliveries` bounds runs that end their worker.
@@ -260,9 +406,11 @@ class Ardiq:
         Every option is checked before anything starts."""
         worker = Worker(
             self._link,
-            self.queue,
             self.tasks,
+            queues=self._weighted(queues),
             result_ttl_s=self.result_ttl_s,
+            middlewares=list(self.middlewares),
+            session=self._session,
             concurrency=concurrency,
             prefetch=prefetch,
             sync_concurrency=sync_concurrency,
@@ -276,6 +424,18 @@ class Ardiq:
             heartbeat_ms=heartbeat_ms,
         )
         await worker.run(handle_signals=handle_signals)
+
+    def _weighted(self, queues: Sequence[str] | Mapping[str, int] | None) -> list[tuple[str, int]]:
+        if queues is None:
+            return [(queue, 1) for queue in self.queues]
+        pairs = list(queues.items()) if isinstance(queues, Mapping) else [(queue, 1) for queue in queues]
+        known = set(self.queues)
+        unknown = [queue for queue, _ in pairs if queue not in known]
+        if unknown:
+            raise ValueError(
+                f"no task of this app goes to queue {unknown[0]!r}; its queues are {', '.join(self.queues)}"
+            )
+        return pairs
 
     async def close(self) -> None:
         """Stops watching the core from this loop."""

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from ardiq.app import Ardiq
 from ardiq.errors import ArdiqError
@@ -18,7 +19,7 @@ class CliError(Exception):
     """A problem the command reports in one line and exits 1 for."""
 
 
-def load_app(spec: str) -> Ardiq:
+def load_app(spec: str) -> Ardiq[Any]:
     """Imports `module:attribute` (the current directory is importable)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
@@ -35,10 +36,33 @@ def load_app(spec: str) -> Ardiq:
     return app
 
 
+def parse_queues(text: str | None, app: Ardiq[Any]) -> dict[str, int] | None:
+    """`emails,default` or `emails=3,default=1`: the queues to consume and
+    their weights (1 when not given); unknown names are an error that lists
+    the app's queues."""
+    if text is None:
+        return None
+    weights: dict[str, int] = {}
+    for part in (piece.strip() for piece in text.split(",")):
+        name, _, weight = part.partition("=")
+        if not name:
+            raise CliError(f"--queues {text!r}: empty queue name")
+        try:
+            weights[name] = int(weight) if weight else 1
+        except ValueError:
+            raise CliError(f"--queues {text!r}: weight of {name!r} is not an int") from None
+    unknown = [name for name in weights if name not in app.queues]
+    if unknown:
+        raise CliError(f"unknown queue {unknown[0]!r}: the app's queues are {', '.join(app.queues)}")
+    return weights
+
+
 async def _run(args: argparse.Namespace) -> None:
     app = load_app(args.app)
+    queues = parse_queues(args.queues, app)
     await app.ping()
     await app.run_worker(
+        queues=queues,
         burst=args.burst,
         concurrency=args.concurrency,
         sync_concurrency=args.sync_concurrency,
@@ -76,7 +100,11 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a worker for MODULE:APP")
     run.add_argument("app", metavar="MODULE:APP")
-    run.add_argument("--burst", action="store_true", help="drain the queue, then exit 0")
+    run.add_argument("--burst", action="store_true", help="drain the queues, then exit 0")
+    run.add_argument(
+        "--queues",
+        help="queues to consume, with weights: emails=3,default=1 (default: every queue of the app's tasks)",
+    )
     run.add_argument("--concurrency", type=int, default=100, help="most jobs at once (default 100)")
     run.add_argument(
         "--sync-concurrency", type=int, help="threads for sync tasks (default: concurrency, at most 32)"
@@ -113,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         asyncio.run(_run(args) if args.command == "run" else _dead(args))
-    except (CliError, ArdiqError) as exc:
+    except (CliError, ArdiqError, ValueError) as exc:
         print(f"ardiq: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

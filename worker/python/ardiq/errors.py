@@ -23,6 +23,7 @@ from ardiq._core import (
 __all__ = [
     "ArdiqError",
     "AuthenticationFailed",
+    "ContextUnavailable",
     "InvalidDelay",
     "InvalidJobId",
     "InvalidOption",
@@ -32,6 +33,7 @@ __all__ = [
     "JobAborted",
     "JobDead",
     "JobFailed",
+    "LifespanFailed",
     "MalformedRecord",
     "PayloadTooLarge",
     "RedisCommandError",
@@ -75,3 +77,12 @@ class Retry(Exception):
     def __init__(self, delay_ms: int | None = None) -> None:
         super().__init__(f"retry requested in {delay_ms} ms" if delay_ms is not None else "retry requested")
         self.delay_ms = delay_ms
+
+
+class ContextUnavailable(ArdiqError, RuntimeError):
+    """`current_job()` outside a job's run, or `app.context` outside a worker
+    run (or for an app without a lifespan)."""
+
+
+class LifespanFailed(ArdiqError):
+    """The app's lifespan raised while entering; the worker ran no job."""

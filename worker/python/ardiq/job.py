@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar, cast
 from ardiq.errors import JobAborted, JobDead, JobFailed
 
 if TYPE_CHECKING:
+    from ardiq._core import Core
     from ardiq._link import Link
 
 R = TypeVar("R")
@@ -101,15 +102,30 @@ class DeadLetter:
     error: RemoteError | None
 
 
+def _raise_for(job_id: str, info: JobInfo) -> None:
+    """Raises what a finished job that did not complete stands for."""
+    if info.status is JobStatus.NOT_FOUND:
+        raise LookupError(f"job {job_id} was not found (never enqueued, or its result expired)")
+    if info.status in (JobStatus.FAILED, JobStatus.DEAD):
+        kind, message, traceback = info.error or RemoteError("Error", "", "")
+        error_class = JobDead if info.status is JobStatus.DEAD else JobFailed
+        raise error_class(job_id, kind, message, traceback)
+    if info.status is JobStatus.ABORTED:
+        raise JobAborted(job_id)
+
+
 class Job(Generic[R]):
-    """A handle on an enqueued job."""
+    """A handle on an enqueued job (of `queue`, `None` for the app's)."""
 
-    __slots__ = ("_link", "id", "outcome")
+    __slots__ = ("_link", "id", "outcome", "queue")
 
-    def __init__(self, link: Link, job_id: str, outcome: EnqueueOutcome | None = None) -> None:
+    def __init__(
+        self, link: Link, job_id: str, outcome: EnqueueOutcome | None = None, queue: str | None = None
+    ) -> None:
         self._link = link
         self.id = job_id
         self.outcome = outcome
+        self.queue = queue
 
     @property
     def duplicate(self) -> bool:
@@ -122,7 +138,7 @@ class Job(Generic[R]):
     async def info(self) -> JobInfo:
         """Status and result details."""
         request, future = self._link.request()
-        self._link.core.status(request, self.id)
+        self._link.core.status(request, self.id, self.queue)
         return cast(JobInfo, await future)
 
     async def status(self) -> JobStatus:
@@ -142,14 +158,7 @@ class Job(Generic[R]):
             info = await self.info()
             if info.status is JobStatus.COMPLETE:
                 return cast(R, info.value)
-            if info.status is JobStatus.NOT_FOUND:
-                raise LookupError(f"job {self.id} was not found (never enqueued, or its result expired)")
-            if info.status in (JobStatus.FAILED, JobStatus.DEAD):
-                kind, message, traceback = info.error or RemoteError("Error", "", "")
-                error_class = JobDead if info.status is JobStatus.DEAD else JobFailed
-                raise error_class(self.id, kind, message, traceback)
-            if info.status is JobStatus.ABORTED:
-                raise JobAborted(self.id)
+            _raise_for(self.id, info)
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"job {self.id} is still {info.status.value} after {timeout_s} s")
             wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
@@ -161,5 +170,56 @@ class Job(Generic[R]):
         queued or running. `reply.accepted` tells whether it is or will be
         aborted."""
         request, future = self._link.request()
-        self._link.core.abort(request, self.id)
+        self._link.core.abort(request, self.id, self.queue)
         return AbortReply(await future)
+
+
+class BlockingJob(Generic[R]):
+    """A handle on an enqueued job for sync code: each call waits in the
+    calling thread (never call these from async code: they stall its loop)."""
+
+    __slots__ = ("_core", "id", "outcome", "queue")
+
+    def __init__(
+        self, core: Core, job_id: str, outcome: EnqueueOutcome | None = None, queue: str | None = None
+    ) -> None:
+        self._core = core
+        self.id = job_id
+        self.outcome = outcome
+        self.queue = queue
+
+    @property
+    def duplicate(self) -> bool:
+        """True when a job with this id existed, so nothing was enqueued."""
+        return self.outcome is EnqueueOutcome.DUPLICATE
+
+    def __repr__(self) -> str:
+        return f"BlockingJob({self.id!r})"
+
+    def info(self) -> JobInfo:
+        """Status and result details."""
+        return cast(JobInfo, self._core.status_blocking(self.id, self.queue))
+
+    def status(self) -> JobStatus:
+        """Where the job is now."""
+        return self.info().status
+
+    def result(self, timeout_s: float | None = None, poll_interval_s: float = 0.05) -> R:
+        """Waits for the job to finish and returns its value; raises as
+        `Job.result` does."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        pause = 0.002
+        while True:
+            info = self.info()
+            if info.status is JobStatus.COMPLETE:
+                return cast(R, info.value)
+            _raise_for(self.id, info)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {self.id} is still {info.status.value} after {timeout_s} s")
+            wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
+            time.sleep(wait)
+            pause = min(pause * 2, poll_interval_s)
+
+    def abort(self) -> AbortReply:
+        """Aborts the job, as `Job.abort` does."""
+        return AbortReply(self._core.abort_blocking(self.id, self.queue))

@@ -1,6 +1,7 @@
 """Registered tasks and jobs described before they are sent: `Task` (call it
-to run the function here, `enqueue` to run it on a worker), `PreparedJob`
-(the core's enqueue item) and the per-enqueue `JobOptions`."""
+to run the function here, `enqueue` to run it on a worker; `AsyncTask` and
+`SyncTask` keep the function's own call type), `PreparedJob` (the core's
+enqueue item) and the per-enqueue `JobOptions`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, NamedTuple, ParamSpec, TypeVar, cast, overload
 
 from ardiq._core import TaskConfig
-from ardiq.job import Job
+from ardiq.job import BlockingJob, Job
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,10 +45,12 @@ class PreparedJob(NamedTuple):
     timeout_ms: int | None = None
     backoff_ms: int | None = None
     result_ttl_ms: int | None = None
+    #: The queue it goes to; `None`: the app's.
+    queue: str | None = None
 
     @property
     def options(self) -> JobOptions:
-        return JobOptions(*self[3:])
+        return JobOptions(*self[3:11])
 
 
 # `PreparedJob` from a full tuple of its fields, without the keyword-argument
@@ -57,6 +60,8 @@ NO_OPTIONS = tuple(JobOptions())
 
 #: Sends prepared jobs and returns their handles: the app's enqueue.
 Enqueue = Callable[[list[PreparedJob]], Awaitable[list[Job[Any]]]]
+#: The same, waiting in the calling thread: for sync code.
+EnqueueBlocking = Callable[[list[PreparedJob]], list[BlockingJob[Any]]]
 
 
 class Task(Generic[P, R]):
@@ -66,6 +71,7 @@ class Task(Generic[P, R]):
     def __init__(
         self,
         enqueue: Enqueue,
+        enqueue_blocking: EnqueueBlocking,
         fn: Callable[P, Awaitable[R]] | Callable[P, R],
         config: TaskConfig,
         *,
@@ -74,14 +80,16 @@ class Task(Generic[P, R]):
         options: JobOptions | None = None,
     ) -> None:
         self._enqueue = enqueue
+        self._enqueue_blocking = enqueue_blocking
         self.fn = fn
         self.config = config
         self.name = config.name
+        self.queue = config.queue
         self.priority = priority
         self.process = process
         self.is_async = inspect.iscoroutinefunction(fn)
         self._options = options or JobOptions(priority=priority)
-        self._fields = tuple(self._options)
+        self._fields = (*self._options, self.queue)
 
     @property
     def retries(self) -> int:
@@ -94,9 +102,6 @@ class Task(Generic[P, R]):
     @property
     def timeout_s(self) -> float | None:
         return None if self.config.timeout_ms is None else self.config.timeout_ms / 1000
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R] | R:
-        return self.fn(*args, **kwargs)
 
     def options(
         self,
@@ -122,8 +127,9 @@ class Task(Generic[P, R]):
             "result_ttl_ms": result_ttl_ms,
         }
         options = self._options._replace(**{k: v for k, v in given.items() if v is not None})
-        return Task(
+        return type(self)(
             self._enqueue,
+            self._enqueue_blocking,
             self.fn,
             self.config,
             priority=self.priority,
@@ -140,6 +146,28 @@ class Task(Generic[P, R]):
         jobs = await self._enqueue([prepared(PreparedJob, (self.name, args, kwargs, *self._fields))])
         return cast(Job[R], jobs[0])
 
+    def enqueue_blocking(self, *args: P.args, **kwargs: P.kwargs) -> BlockingJob[R]:
+        """Enqueues one job from sync code (a Flask view, a script), waiting
+        in this thread, and returns its blocking handle. Not for async code:
+        it would stall the event loop."""
+        jobs = self._enqueue_blocking([prepared(PreparedJob, (self.name, args, kwargs, *self._fields))])
+        return cast(BlockingJob[R], jobs[0])
+
+
+class AsyncTask(Task[P, R]):
+    """A task of an `async def` function: calling it runs the body here and
+    returns the coroutine, typed as the function's."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        return cast(Callable[P, Coroutine[Any, Any, R]], self.fn)(*args, **kwargs)
+
+
+class SyncTask(Task[P, R]):
+    """A task of a plain function: calling it runs the body here."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return cast(Callable[P, R], self.fn)(*args, **kwargs)
+
 
 class TaskDecorator:
     """`@app.task(...)` with options."""
@@ -148,8 +176,8 @@ class TaskDecorator:
         self._register = register
 
     @overload
-    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Task[P, R]: ...
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncTask[P, R]: ...  # type: ignore[overload-overlap]
     @overload
-    def __call__(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+    def __call__(self, fn: Callable[P, R], /) -> SyncTask[P, R]: ...
     def __call__(self, fn: Callable[..., Any], /) -> Task[Any, Any]:
         return self._register(fn)

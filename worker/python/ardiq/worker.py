@@ -1,5 +1,6 @@
 """The Python half of a worker run: starts the jobs the core hands over and
-reports their outcomes back in batches.
+reports their outcomes back in batches, inside the app's lifespan, through
+its middleware when it has any, with `current_job()` set for each run.
 
 An async task is first stepped directly: a coroutine that finishes without
 suspending costs no asyncio Task at all. Only one that really suspends is
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import logging
 import os
@@ -23,9 +25,11 @@ import socket
 import traceback
 import types
 import uuid
-from collections.abc import Coroutine, Generator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, cast
 
+from ardiq import context
 from ardiq._core import (
     CANCEL_ABORTED,
     CANCEL_LOST,
@@ -36,6 +40,7 @@ from ardiq._core import (
     WorkerConfig,
 )
 from ardiq._process import ProcessPool, ProcessTaskError
+from ardiq.context import JobContext
 from ardiq.errors import Retry
 
 if TYPE_CHECKING:
@@ -44,6 +49,9 @@ if TYPE_CHECKING:
     from ardiq.task import Task
 
 logger = logging.getLogger("ardiq.worker")
+
+#: `async def middleware(job, call_next)`: awaited around every run.
+Middleware = Callable[[JobContext, Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
 
 @types.coroutine
@@ -88,10 +96,12 @@ class Worker:
     def __init__(
         self,
         link: Link,
-        queue: str,
         tasks: Mapping[str, Task[Any, Any]],
         *,
+        queues: Sequence[tuple[str, int]],
         result_ttl_s: float,
+        middlewares: Sequence[Middleware] = (),
+        session: Callable[[], AbstractAsyncContextManager[None]] = contextlib.nullcontext,
         concurrency: int,
         prefetch: int | None,
         sync_concurrency: int | None,
@@ -110,6 +120,7 @@ class Worker:
         self.config = WorkerConfig(
             worker_id=worker_id,
             hostname=socket.gethostname(),
+            queues=list(queues),
             tasks=[task.config for task in tasks.values()],
             result_ttl_s=result_ttl_s,
             concurrency=concurrency,
@@ -132,8 +143,10 @@ class Worker:
             raise ValueError(f"grace_s must be a number of seconds of at least 0, not {grace_s!r}")
         self.link = link
         self.core = link.core
-        self.queue = queue
+        self.queues = [queue for queue, _ in queues]
         self.tasks = tasks
+        self.middlewares = tuple(middlewares)
+        self.session = session
         self.worker_id = worker_id
         self.concurrency = concurrency
         self.burst = burst
@@ -154,6 +167,12 @@ class Worker:
         self.idle.set()
 
     async def run(self, *, handle_signals: bool = False) -> None:
+        """Runs until stopped (or drained, in burst mode), inside the app's
+        lifespan: entered before the first job, left after the last."""
+        async with self.session():
+            await self._run(handle_signals)
+
+    async def _run(self, handle_signals: bool) -> None:
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.done = loop.create_future()
@@ -179,9 +198,9 @@ class Worker:
                 return
             raise
         logger.info(
-            "worker %s started: queue %r, %d tasks, concurrency %d%s",
+            "worker %s started: queues %s, %d tasks, concurrency %d%s",
             self.worker_id,
-            self.queue,
+            ", ".join(self.queues),
             len(self.tasks),
             self.concurrency,
             ", burst" if self.burst else "",
@@ -204,40 +223,100 @@ class Worker:
         loop = self.loop
         assert loop is not None
         tasks = self.tasks
-        for handle, name, args, kwargs, job_id, _attempt, timeout_s in jobs:
+        worker_id = self.worker_id
+        for handle, name, args, kwargs, job_id, attempt, timeout_s, extras in jobs:
             task = tasks[name]
-            if task.is_async:
+            # The run's `current_job()`: set while the run starts, so that a
+            # coroutine stepped here, an asyncio Task and a sync task's copied
+            # context all see it.
+            token = context.enter((job_id, name, attempt, extras, worker_id))
+            try:
+                future = self._start_one(loop, handle, task, args, kwargs, job_id, timeout_s)
+            finally:
+                context.leave(token)
+            if future is not None:
+                self.running[handle] = future
+                self.idle.clear()
+        self._schedule_flush()
+
+    def _start_one(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        handle: int,
+        task: Task[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        job_id: str,
+        timeout_s: float | None,
+    ) -> asyncio.Future[Any] | None:
+        """Starts one run; `None` when it already finished (a coroutine that
+        never suspended, or a call that raised at once)."""
+        name = task.name
+        if self.middlewares:
+            coro: Coroutine[Any, Any, Any] = self._through_middleware(task, args, kwargs, timeout_s)
+            future: asyncio.Future[Any] = loop.create_task(
+                coro if timeout_s is None or task.process else _with_timeout(coro, timeout_s)
+            )
+            future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
+            return future
+        if task.is_async:
+            try:
+                coro = cast("Coroutine[Any, Any, Any]", task.fn(*args, **kwargs))
+            except BaseException as exc:
+                self._fail(handle, name, job_id, exc)
+                return None
+            if timeout_s is None:
                 try:
-                    coro = task.fn(*args, **kwargs)
+                    yielded = coro.send(None)
+                except StopIteration as stop:
+                    self.outcomes.append((handle, OUTCOME_COMPLETE, stop.value))
+                    return None
                 except BaseException as exc:
                     self._fail(handle, name, job_id, exc)
-                    continue
-                if timeout_s is None:
-                    try:
-                        yielded = coro.send(None)  # type: ignore[union-attr]
-                    except StopIteration as stop:
-                        self.outcomes.append((handle, OUTCOME_COMPLETE, stop.value))
-                        continue
-                    except BaseException as exc:
-                        self._fail(handle, name, job_id, exc)
-                        continue
-                    future: asyncio.Future[Any] = loop.create_task(_resume(coro, yielded))  # type: ignore[arg-type]
-                else:
-                    future = loop.create_task(_with_timeout(coro, timeout_s))  # type: ignore[arg-type]
-                future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
-            elif task.process:
-                # A child process: its time limit and aborts kill it.
-                run = self.processes.run(task.fn.__module__, task.fn.__qualname__, args, kwargs, timeout_s)
-                future = loop.create_task(run)
-                future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
+                    return None
+                future = loop.create_task(_resume(coro, yielded))
             else:
-                future = loop.run_in_executor(self.executor, functools.partial(task.fn, *args, **kwargs))
-                future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
-                if timeout_s is not None:
-                    loop.call_later(timeout_s, self._sync_timeout, handle, name, job_id, timeout_s)
-            self.running[handle] = future
-            self.idle.clear()
-        self._schedule_flush()
+                future = loop.create_task(_with_timeout(coro, timeout_s))
+            future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
+        elif task.process:
+            # A child process: its time limit and aborts kill it.
+            future = loop.create_task(self._in_process(task, args, kwargs, timeout_s))
+            future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
+        else:
+            run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
+            future = loop.run_in_executor(self.executor, run)
+            future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
+            if timeout_s is not None:
+                loop.call_later(timeout_s, self._sync_timeout, handle, name, job_id, timeout_s)
+        return future
+
+    def _in_process(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float | None
+    ) -> Coroutine[Any, Any, Any]:
+        job = context.raw_of(context.current_job())
+        return self.processes.run(task.fn.__module__, task.fn.__qualname__, args, kwargs, timeout_s, job)
+
+    async def _through_middleware(
+        self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float | None
+    ) -> Any:
+        """The run wrapped in the app's middleware, first registered outermost.
+        A sync task's thread cannot be stopped: on a timeout or an abort its
+        result is discarded, as without middleware."""
+        job = context.current_job()
+        loop = asyncio.get_running_loop()
+
+        async def innermost() -> Any:
+            if task.is_async:
+                return await task.fn(*args, **kwargs)
+            if task.process:
+                return await self._in_process(task, args, kwargs, timeout_s)
+            run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
+            return await loop.run_in_executor(self.executor, run)
+
+        call: Callable[[], Awaitable[Any]] = innermost
+        for middleware in reversed(self.middlewares):
+            call = functools.partial(middleware, job, call)
+        return await call()
 
     def cancel(self, cancels: list[tuple[int, int]]) -> None:
         for handle, reason in cancels:

@@ -7,39 +7,63 @@ use super::Engine;
 use crate::bridge::StartJob;
 
 impl Engine {
-    /// Moves waiting jobs to Python while slots are free.
+    /// Starts waiting jobs while the run has free slots (the run shares
+    /// them out among its queues).
     pub(super) fn dispatch(&self) {
-        let mut start = Vec::new();
-        {
-            let mut local = self.local.lock().expect("local");
-            // A stopping worker starts nothing new.
-            while !local.stopping && local.running < self.config.concurrency {
-                let Some(handle) = local.next_waiting() else {
-                    break;
-                };
-                local.running += 1;
-                let held = local.held.get_mut(&handle).expect("waiting job is held");
-                held.running = true;
-                held.started_ms = now_ms();
-                let (args, kwargs) = held.values.take().unwrap_or_default();
-                let timeout_ms = held.job.timeout_ms.or_else(|| {
-                    self.config
-                        .tasks
-                        .get(&held.job.task)
-                        .and_then(|t| t.timeout_ms)
-                });
-                start.push(StartJob {
-                    handle,
-                    task: held.job.task.clone(),
-                    args,
-                    kwargs,
-                    job_id: held.job.id.clone(),
-                    attempt: held.job.attempt,
-                    timeout_ms: timeout_ms.filter(|&t| t > 0),
-                });
-            }
+        if let Some(run) = self.run.upgrade() {
+            run.dispatch();
         }
-        self.bridge.start(start);
+    }
+
+    /// Jobs of this queue running now.
+    pub(super) fn running(&self) -> usize {
+        self.local.lock().expect("local").running
+    }
+
+    /// Whether a job of this queue waits for a slot (a stopping worker
+    /// starts nothing new).
+    pub(super) fn has_waiting(&self) -> bool {
+        let local = self.local.lock().expect("local");
+        !local.stopping && local.waiting.iter().any(|level| !level.is_empty())
+    }
+
+    /// Takes this queue's next waiting job (by priority, with the
+    /// starvation rule) to start it.
+    pub(super) fn start_next(&self) -> Option<StartJob> {
+        let mut local = self.local.lock().expect("local");
+        if local.stopping {
+            return None;
+        }
+        let handle = local.next_waiting()?;
+        local.running += 1;
+        let held = local.held.get_mut(&handle).expect("waiting job is held");
+        held.running = true;
+        held.started_ms = now_ms();
+        let (args, kwargs) = held.values.take().unwrap_or_default();
+        let task = self.config.tasks.get(&held.job.task);
+        let timeout_ms = held
+            .job
+            .timeout_ms
+            .or_else(|| task.and_then(|t| t.timeout_ms))
+            .filter(|&t| t > 0);
+        let max_retries = held
+            .job
+            .max_retries
+            .unwrap_or_else(|| task.map_or(0, |t| t.retries));
+        Some(StartJob {
+            handle,
+            task: held.job.task.clone(),
+            args,
+            kwargs,
+            job_id: held.job.id.clone(),
+            attempt: held.job.attempt,
+            timeout_ms,
+            queue: std::sync::Arc::clone(&self.queue_name),
+            priority: held.priority,
+            max_retries,
+            enqueued_ms: held.job.enqueued_ms,
+            started_ms: held.started_ms,
+        })
     }
 
     /// Python reports finished runs.

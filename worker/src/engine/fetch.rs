@@ -20,6 +20,7 @@ use super::local::Held;
 use super::now_ms;
 use super::outcome::Action;
 use super::outcome::Outcome;
+use super::run::Run;
 use super::Engine;
 use crate::conn::Conn;
 
@@ -97,7 +98,7 @@ impl Engine {
         {
             let mut local = self.local.lock().expect("local");
             for ((priority, entry_id, accepted), is_aborted) in good.into_iter().zip(aborted) {
-                let handle = local.next_handle;
+                let handle = Run::handle(self.index, local.next_handle);
                 local.next_handle += 1;
                 local.by_entry.insert((priority, entry_id.clone()));
                 let held = Held {

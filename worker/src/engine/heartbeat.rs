@@ -18,9 +18,12 @@ impl Engine {
         let period = self.config.heartbeat_ms;
         let mut known_gone: HashSet<String> = HashSet::new();
         loop {
-            let (running, completed, failed) = {
-                let local = self.local.lock().expect("local");
-                (local.running as u32, local.completed, local.failed)
+            let (running, completed, failed, concurrency) = match self.run.upgrade() {
+                Some(run) => {
+                    let (_, running, completed, failed) = run.counters();
+                    (running as u32, completed, failed, run.concurrency() as u32)
+                }
+                None => (0, 0, 0, self.config.concurrency as u32),
             };
             let now = now_ms();
             let beat = Heartbeat {
@@ -30,11 +33,11 @@ impl Engine {
                 pid: self.config.pid,
                 started_ms: self.started_ms,
                 seen_ms: now,
-                concurrency: self.config.concurrency as u32,
+                concurrency,
                 running,
                 completed,
                 failed,
-                queues: vec![self.keys.queue().to_owned()],
+                queues: self.queues.clone(),
             };
             let result: Result<(Vec<String>,), redis::RedisError> = redis::pipe()
                 .cmd("SET")

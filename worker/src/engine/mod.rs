@@ -7,7 +7,7 @@
 //! workers, poll abort requests and write heartbeats.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ardiq_spec::{scripts, Job, QueueKeys, DEFAULT_RESULT_TTL_MS};
@@ -30,6 +30,7 @@ mod outcome;
 mod promote;
 mod reclaim;
 mod renew;
+mod run;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +40,7 @@ use fetch::create_groups;
 use local::{Held, Local};
 use outcome::Action;
 pub use outcome::{backoff_ms, Outcome};
+pub use run::{Run, MAX_QUEUES};
 
 /// Now, in ms since the epoch.
 pub fn now_ms() -> i64 {
@@ -58,10 +60,17 @@ struct WorkerScripts {
     retire: Script,
 }
 
-/// One worker run.
+/// The work of one queue in a worker run.
 pub struct Engine {
     config: WorkerConfig,
     keys: QueueKeys,
+    /// This queue's place in the run (the low bits of its handles).
+    index: usize,
+    /// This queue's name, shared by the jobs started from it.
+    queue_name: Arc<str>,
+    /// Every queue of the run, for the heartbeat.
+    queues: Vec<String>,
+    run: Weak<Run>,
     bridge: Arc<Bridge>,
     local: Mutex<Local>,
     slot_freed: Notify,
@@ -83,31 +92,33 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Starts a worker run: creates the consumer groups, then spawns the
-    /// fetcher and the background tasks on the current tokio runtime.
-    pub async fn start(
-        config: WorkerConfig,
-        queue: &str,
-        bridge: Arc<Bridge>,
+    /// Creates the consumer groups, then spawns the fetcher and the
+    /// background tasks on the current tokio runtime.
+    async fn spawn(
+        self: Arc<Self>,
         conn: Conn,
         reader: Conn,
-    ) -> Result<Arc<Self>, CoreError> {
-        let (engine, receiver) = Self::new(config, queue, bridge);
-        create_groups(&engine.keys, &mut conn.clone()).await?;
-        tokio::spawn(Arc::clone(&engine).finisher(conn.clone(), receiver));
-        tokio::spawn(Arc::clone(&engine).promoter(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).reclaimer(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).renewer(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).abort_poller(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).heartbeat(conn.clone()));
-        tokio::spawn(Arc::clone(&engine).fetcher(conn, reader));
-        Ok(engine)
+        receiver: mpsc::UnboundedReceiver<Action>,
+    ) -> Result<(), CoreError> {
+        create_groups(&self.keys, &mut conn.clone()).await?;
+        tokio::spawn(Arc::clone(&self).finisher(conn.clone(), receiver));
+        tokio::spawn(Arc::clone(&self).promoter(conn.clone()));
+        tokio::spawn(Arc::clone(&self).reclaimer(conn.clone()));
+        tokio::spawn(Arc::clone(&self).renewer(conn.clone()));
+        tokio::spawn(Arc::clone(&self).abort_poller(conn.clone()));
+        tokio::spawn(Arc::clone(&self).heartbeat(conn.clone()));
+        tokio::spawn(self.fetcher(conn, reader));
+        Ok(())
     }
 
-    /// An engine that runs nothing yet, and the receiving end of its writes.
+    /// An engine for `queue` (number `index` of the run's `queues`) that
+    /// runs nothing yet, and the receiving end of its writes.
     fn new(
         config: WorkerConfig,
         queue: &str,
+        queues: &[String],
+        index: usize,
+        run: Weak<Run>,
         bridge: Arc<Bridge>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Action>) {
         let (actions, receiver) = mpsc::unbounded_channel();
@@ -115,6 +126,10 @@ impl Engine {
         let engine = Arc::new(Self {
             config,
             keys: QueueKeys::new(queue),
+            queue_name: Arc::from(queue),
+            index,
+            queues: queues.to_vec(),
+            run,
             bridge,
             local: Mutex::new(Local::default()),
             slot_freed: Notify::new(),
@@ -203,7 +218,9 @@ impl Engine {
             local.stopping && local.held.is_empty()
         } && self.in_finisher.load(Ordering::SeqCst) == 0;
         if done && !self.stop.send_replace(true) {
-            self.bridge.worker_exit(None);
+            if let Some(run) = self.run.upgrade() {
+                run.engine_ended();
+            }
         }
     }
 

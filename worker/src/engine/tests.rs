@@ -192,8 +192,14 @@ mod against_redis {
     #[tokio::test]
     async fn a_result_redis_refuses_is_dead_lettered_and_the_rest_of_the_batch_is_stored() {
         let queue = format!("engine-poison-{}", ardiq_spec::new_job_id());
-        let (engine, _receiver) =
-            Engine::new(config("w1"), &queue, Arc::new(Bridge::new().unwrap()));
+        let (engine, _receiver) = Engine::new(
+            config("w1"),
+            &queue,
+            std::slice::from_ref(&queue),
+            0,
+            std::sync::Weak::new(),
+            Arc::new(Bridge::new().unwrap()),
+        );
         let mut conn = connect().await;
         create_groups(&engine.keys, &mut conn).await.unwrap();
         let stream = engine.keys.stream(5);

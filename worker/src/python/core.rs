@@ -5,7 +5,6 @@
 //! (`ardiq_client`), the same producer every Rust program uses; a worker run
 //! is an `Engine`.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,18 +13,17 @@ use ardiq_client::connection::ConnectOptions;
 use ardiq_client::Client;
 use ardiq_spec::limits;
 use ardiq_spec::Error as WireError;
-use futures::FutureExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use tokio::sync::OnceCell;
 
 use super::convert;
-use super::items::item_from;
-use super::runtime::{linger, runtime};
-use super::types::{self, WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};
+use super::requests::{abort_work, reply_to_python, status_work};
+use super::runtime::runtime;
+use super::types::{WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};
 use crate::bridge::{Bridge, ReplyValue};
 use crate::conn::{Conn, Target};
-use crate::engine::{self, Engine, Outcome};
+use crate::engine::{Outcome, Run};
 use crate::error::CoreError;
 
 /// The native core of one `Ardiq` app: producer operations and at most one
@@ -33,10 +31,10 @@ use crate::error::CoreError;
 #[pyclass(module = "ardiq._core", frozen)]
 #[derive(Debug)]
 pub struct Core {
-    target: Target,
-    queue: String,
-    bridge: Arc<Bridge>,
-    client: Arc<OnceCell<Client>>,
+    pub(super) target: Target,
+    pub(super) queue: String,
+    pub(super) bridge: Arc<Bridge>,
+    pub(super) client: Arc<OnceCell<Client>>,
     engine: Arc<Mutex<EngineSlot>>,
 }
 
@@ -46,7 +44,7 @@ enum EngineSlot {
     Idle,
     /// Connecting; the flag is set when a stop comes first.
     Starting(Arc<AtomicBool>),
-    Running(Arc<Engine>),
+    Running(Arc<Run>),
 }
 
 /// How long a starting worker waits for Redis to answer.
@@ -86,77 +84,13 @@ async fn connect_patiently(
     }
 }
 
-/// The future a request handler returns.
-type BoxedReply =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<ReplyValue, CoreError>> + Send>>;
-
 impl Core {
-    fn running_engine(&self) -> Option<Arc<Engine>> {
+    fn running_engine(&self) -> Option<Arc<Run>> {
         match &*self.engine.lock().expect("engine") {
             EngineSlot::Running(engine) => Some(Arc::clone(engine)),
             _ => None,
         }
     }
-
-    /// Runs `work` on the runtime with the client (connected on first use)
-    /// and hands its reply to Python as the answer to `request`.
-    fn spawn_request<F>(&self, py: Python<'_>, request: u64, work: F)
-    where
-        F: FnOnce(Client) -> BoxedReply + Send + 'static,
-    {
-        let bridge = Arc::clone(&self.bridge);
-        let cell = Arc::clone(&self.client);
-        let target = self.target.clone();
-        let queue = self.queue.clone();
-        runtime(py).spawn(async move {
-            let handled = AssertUnwindSafe(async {
-                let client = cell
-                    .get_or_try_init(|| {
-                        Client::builder(target.url.as_str())
-                            .queue(queue)
-                            .connect_options(target.options.clone())
-                            .connect()
-                    })
-                    .await?;
-                work(client.clone()).await
-            })
-            .catch_unwind()
-            .await;
-            // A panic below (a bug, or a library's) fails this request
-            // instead of leaving its caller waiting forever.
-            let reply = handled.unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(ToString::to_string)
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(CoreError::Internal(format!("request failed: {what}")))
-            });
-            bridge.reply(request, reply);
-            linger().await;
-        });
-    }
-}
-
-fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<PyAny>> {
-    Ok(match reply {
-        ReplyValue::Enqueued(outcomes) => {
-            let names: Vec<&str> = outcomes.iter().map(|o| o.as_str()).collect();
-            PyList::new(py, names)?.into_any().unbind()
-        }
-        ReplyValue::Status(info) => types::job_info(py, info)?,
-        ReplyValue::Abort(outcome) => outcome.as_str().into_pyobject(py)?.into_any().unbind(),
-        ReplyValue::DeadLetters(letters) => {
-            let list = PyList::empty(py);
-            for letter in letters {
-                list.append(types::dead_letter(py, letter)?)?;
-            }
-            list.into_any().unbind()
-        }
-        ReplyValue::Replayed(id) => id.into_pyobject(py)?.into_any().unbind(),
-        ReplyValue::Count(n) => n.into_pyobject(py)?.into_any().unbind(),
-        ReplyValue::Unit => py.None(),
-    })
 }
 
 /// Everything the core had ready at one wake-up.
@@ -259,6 +193,9 @@ impl Core {
                 kwargs.set_item(key, convert::to_python(py, value)?)?;
             }
             let timeout_s = job.timeout_ms.map(|ms| ms as f64 / 1000.0);
+            let deadline_ms = job
+                .timeout_ms
+                .map(|ms| job.started_ms.saturating_add(ms as i64));
             jobs.append((
                 job.handle,
                 job.task,
@@ -267,6 +204,13 @@ impl Core {
                 job.job_id,
                 job.attempt,
                 timeout_s,
+                (
+                    &*job.queue,
+                    job.priority,
+                    job.max_retries,
+                    job.enqueued_ms,
+                    deadline_ms,
+                ),
             ))?;
         }
         let exited = ready.worker_exit.is_some();
@@ -288,37 +232,63 @@ impl Core {
     }
 
     /// Checks every job now (raising typed errors before anything is sent),
-    /// then enqueues them; returns their ids at once.
+    /// then enqueues them, each to its queue; returns their ids at once.
     fn enqueue(
         &self,
         py: Python<'_>,
         request: u64,
         items: Vec<Bound<'_, PyTuple>>,
     ) -> PyResult<Vec<String>> {
-        let now = engine::now_ms();
-        let mut jobs = Vec::with_capacity(items.len());
-        for tuple in &items {
-            jobs.push(item_from(tuple)?.check(now).map_err(CoreError::from)?);
-        }
-        let ids = jobs.iter().map(|j| j.id.clone()).collect();
-        self.spawn_request(py, request, move |client| {
-            Box::pin(async move { Ok(ReplyValue::Enqueued(client.enqueue_jobs(jobs).await?)) })
-        });
+        let (ids, work) = self.enqueue_work(&items)?;
+        self.spawn_request(py, request, work);
         Ok(ids)
     }
 
+    /// `enqueue` for sync code: waits for Redis; returns the ids and the
+    /// outcome names.
+    fn enqueue_blocking(
+        &self,
+        py: Python<'_>,
+        items: Vec<Bound<'_, PyTuple>>,
+    ) -> PyResult<(Vec<String>, Py<PyAny>)> {
+        let (ids, work) = self.enqueue_work(&items)?;
+        Ok((ids, self.request_blocking(py, work)?))
+    }
+
+    /// `status` for sync code: waits and returns the `ardiq.job.JobInfo`.
+    #[pyo3(signature = (job_id, queue = None))]
+    fn status_blocking(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        queue: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        self.request_blocking(py, move |client| status_work(client, job_id, queue))
+    }
+
+    /// `abort` for sync code: waits and returns the outcome's name.
+    #[pyo3(signature = (job_id, queue = None))]
+    fn abort_blocking(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        queue: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        self.request_blocking(py, move |client| abort_work(client, job_id, queue))
+    }
+
     /// Reads a job's state and result: replies an `ardiq.job.JobInfo`.
-    fn status(&self, py: Python<'_>, request: u64, job_id: String) {
+    #[pyo3(signature = (request, job_id, queue = None))]
+    fn status(&self, py: Python<'_>, request: u64, job_id: String, queue: Option<String>) {
         self.spawn_request(py, request, move |client| {
-            Box::pin(async move { Ok(ReplyValue::Status(client.job(job_id).info().await?)) })
+            status_work(client, job_id, queue)
         });
     }
 
     /// Aborts a job: replies the `abort.lua` outcome's name.
-    fn abort(&self, py: Python<'_>, request: u64, job_id: String) {
-        self.spawn_request(py, request, move |client| {
-            Box::pin(async move { Ok(ReplyValue::Abort(client.job(job_id).abort().await?)) })
-        });
+    #[pyo3(signature = (request, job_id, queue = None))]
+    fn abort(&self, py: Python<'_>, request: u64, job_id: String, queue: Option<String>) {
+        self.spawn_request(py, request, move |client| abort_work(client, job_id, queue));
     }
 
     /// Lists the oldest `count` dead letters: replies `ardiq.job.DeadLetter`s.
@@ -364,6 +334,7 @@ impl Core {
     /// the reply to `request`.
     fn start_worker(&self, py: Python<'_>, request: u64, config: &WorkerConfig) -> PyResult<()> {
         let worker = config.engine.clone();
+        let queues = config.queues.clone();
         let cancelled = Arc::new(AtomicBool::new(false));
         {
             let mut slot = self.engine.lock().expect("engine");
@@ -376,14 +347,17 @@ impl Core {
         }
         let bridge = Arc::clone(&self.bridge);
         let target = self.target.clone();
-        let queue = self.queue.clone();
         let slot = Arc::clone(&self.engine);
         let block = Duration::from_millis(worker.block_ms);
         runtime(py).spawn(async move {
             let started = async {
                 let conn = connect_patiently(&target, Duration::ZERO, &bridge, &cancelled).await?;
-                let reader = connect_patiently(&target, block, &bridge, &cancelled).await?;
-                Engine::start(worker, &queue, Arc::clone(&bridge), conn, reader).await
+                // A blocking read holds its connection: one reader per queue.
+                let mut readers = Vec::with_capacity(queues.len());
+                for _ in &queues {
+                    readers.push(connect_patiently(&target, block, &bridge, &cancelled).await?);
+                }
+                Run::start(worker, &queues, Arc::clone(&bridge), conn, readers).await
             }
             .await;
             let mut slot = slot.lock().expect("engine");

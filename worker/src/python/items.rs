@@ -66,9 +66,21 @@ fn bounded(name: &'static str, max: i64) -> impl Fn(String) -> InvalidJob {
     move |value| InvalidJob::Option { name, value, max }
 }
 
+/// The queue an enqueue item names (its 12th field), `None` for the app's.
+pub fn queue_of(tuple: &Bound<'_, PyTuple>) -> Result<Option<String>, CoreError> {
+    match tuple.get_item(11) {
+        Ok(queue) if !queue.is_none() => {
+            let queue = text(&queue, InvalidJob::QueueName)?;
+            limits::check_queue_name(&queue)?;
+            Ok(Some(queue))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Reads one enqueue item tuple (an `ardiq.PreparedJob`): `(task, args,
 /// kwargs, priority, delay_ms, schedule_ms, job_id, max_retries,
-/// timeout_ms, backoff_ms, result_ttl_ms)`.
+/// timeout_ms, backoff_ms, result_ttl_ms, queue)`.
 pub fn item_from(tuple: &Bound<'_, PyTuple>) -> Result<JobRequest, CoreError> {
     let get = |index| {
         tuple

@@ -6,6 +6,7 @@ mod convert;
 mod core;
 mod errors;
 mod items;
+mod requests;
 mod runtime;
 mod types;
 

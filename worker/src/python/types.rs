@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
 use super::convert;
-use crate::engine::{TaskConfig as EngineTask, WorkerConfig as EngineWorker};
+use crate::engine::{TaskConfig as EngineTask, WorkerConfig as EngineWorker, MAX_QUEUES};
 
 /// Outcome code: the run returned; the payload is the value.
 pub const OUTCOME_COMPLETE: u8 = 0;
@@ -69,19 +69,25 @@ pub struct TaskConfig {
     pub timeout_ms: Option<u64>,
     /// How long results are kept, ms; `None` for the app's default.
     pub result_ttl_ms: Option<u64>,
+    /// The queue its jobs go to; `None` for the app's.
+    pub queue: Option<String>,
 }
 
 #[pymethods]
 impl TaskConfig {
     #[new]
-    #[pyo3(signature = (name, *, retries, backoff_ms, timeout_s, result_ttl_s))]
+    #[pyo3(signature = (name, *, retries, backoff_ms, timeout_s, result_ttl_s, queue = None))]
     fn new(
         name: String,
         retries: i64,
         backoff_ms: i64,
         timeout_s: Option<f64>,
         result_ttl_s: Option<f64>,
+        queue: Option<String>,
     ) -> PyResult<Self> {
+        if let Some(queue) = &queue {
+            ardiq_spec::limits::check_queue_name(queue).map_err(crate::error::CoreError::from)?;
+        }
         ardiq_spec::limits::check_task_name(&name)
             .map_err(|e| invalid(format!("task name: {e}")))?;
         let named = |option: &str| format!("task {name}: {option}");
@@ -94,6 +100,7 @@ impl TaskConfig {
             result_ttl_ms: result_ttl_s
                 .map(|s| ms_of(&named("result_ttl_s"), s, true))
                 .transpose()?,
+            queue,
             name,
         })
     }
@@ -104,19 +111,22 @@ impl TaskConfig {
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub(super) engine: EngineWorker,
+    /// `(queue, weight)` of every queue the run consumes.
+    pub(super) queues: Vec<(String, u32)>,
 }
 
 #[pymethods]
 impl WorkerConfig {
     #[new]
     #[pyo3(signature = (
-        *, worker_id, hostname, tasks, result_ttl_s, concurrency, prefetch, burst, visibility_ms,
-        max_deliveries, block_ms, promote_interval_ms, heartbeat_ms, dead_maxlen
+        *, worker_id, hostname, queues, tasks, result_ttl_s, concurrency, prefetch, burst,
+        visibility_ms, max_deliveries, block_ms, promote_interval_ms, heartbeat_ms, dead_maxlen
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         worker_id: String,
         hostname: String,
+        queues: Vec<(String, i64)>,
         tasks: Vec<TaskConfig>,
         result_ttl_s: f64,
         concurrency: i64,
@@ -130,6 +140,22 @@ impl WorkerConfig {
         dead_maxlen: i64,
     ) -> PyResult<Self> {
         let concurrency = within("concurrency", concurrency, 1, 100_000)? as usize;
+        if queues.is_empty() || queues.len() > MAX_QUEUES {
+            return Err(invalid(format!(
+                "a worker consumes 1 to {MAX_QUEUES} queues, not {}",
+                queues.len()
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut weighted = Vec::with_capacity(queues.len());
+        for (queue, weight) in queues {
+            ardiq_spec::limits::check_queue_name(&queue).map_err(|e| invalid(e.to_string()))?;
+            if !seen.insert(queue.clone()) {
+                return Err(invalid(format!("queue {queue:?} is named twice")));
+            }
+            let weight = within(&format!("the weight of queue {queue:?}"), weight, 1, 1_000)?;
+            weighted.push((queue, weight as u32));
+        }
         let default_ttl_ms = ms_of("result_ttl_s", result_ttl_s, true)?;
         let tasks: HashMap<String, EngineTask> = tasks
             .into_iter()
@@ -168,6 +194,7 @@ impl WorkerConfig {
                 hostname,
                 pid: std::process::id(),
             },
+            queues: weighted,
         })
     }
 
@@ -177,10 +204,16 @@ impl WorkerConfig {
         &self.engine.worker_id
     }
 
-    /// Most jobs running at once.
+    /// Most jobs running at once, over every queue.
     #[getter]
     fn concurrency(&self) -> usize {
         self.engine.concurrency
+    }
+
+    /// The queues the run consumes, in order.
+    #[getter]
+    fn queues(&self) -> Vec<String> {
+        self.queues.iter().map(|(q, _)| q.clone()).collect()
     }
 }
 

@@ -1,0 +1,197 @@
+//! A worker run over one or more queues: one `Engine` per queue, all sharing
+//! the run's concurrency. Free slots go to the queues that have jobs
+//! waiting, by smooth weighted round robin on their weights, so under
+//! contention each queue gets its share and an idle queue's share goes to
+//! the others; within a queue, priorities order the jobs as before. The run
+//! ends when every engine has ended.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use super::{Engine, WorkerConfig};
+use crate::bridge::{Bridge, StartJob};
+use crate::conn::Conn;
+use crate::error::CoreError;
+
+/// Handles carry the queue's index in their low bits, so a report finds its
+/// engine without a table.
+const INDEX_BITS: u32 = 8;
+/// Most queues one run consumes.
+pub const MAX_QUEUES: usize = 1 << INDEX_BITS;
+
+/// One worker run.
+pub struct Run {
+    engines: Vec<Arc<Engine>>,
+    /// Smooth weighted round robin credits, one per queue, under the lock
+    /// that also serializes dispatching.
+    credits: Mutex<Vec<i64>>,
+    weights: Vec<i64>,
+    concurrency: usize,
+    bridge: Arc<Bridge>,
+    ended: AtomicUsize,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("queues", &self.engines.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    /// Starts a run: for each `(queue, weight)` an engine, with its consumer
+    /// groups created and its tasks spawned on the current tokio runtime.
+    pub async fn start(
+        config: WorkerConfig,
+        queues: &[(String, u32)],
+        bridge: Arc<Bridge>,
+        conn: Conn,
+        readers: Vec<Conn>,
+    ) -> Result<Arc<Self>, CoreError> {
+        assert!(
+            !queues.is_empty() && queues.len() <= MAX_QUEUES,
+            "1 to 256 queues"
+        );
+        assert_eq!(readers.len(), queues.len(), "one blocking reader per queue");
+        let names: Vec<String> = queues.iter().map(|(q, _)| q.clone()).collect();
+        let mut receivers = Vec::new();
+        let run = Arc::new_cyclic(|run: &Weak<Self>| {
+            let engines = queues
+                .iter()
+                .enumerate()
+                .map(|(index, (queue, _))| {
+                    let (engine, receiver) = Engine::new(
+                        config.clone(),
+                        queue,
+                        &names,
+                        index,
+                        run.clone(),
+                        Arc::clone(&bridge),
+                    );
+                    receivers.push(receiver);
+                    engine
+                })
+                .collect();
+            Self {
+                engines,
+                credits: Mutex::new(vec![0; queues.len()]),
+                weights: queues.iter().map(|(_, w)| i64::from(*w)).collect(),
+                concurrency: config.concurrency,
+                bridge: Arc::clone(&bridge),
+                ended: AtomicUsize::new(0),
+            }
+        });
+        for ((engine, receiver), reader) in run.engines.iter().zip(receivers).zip(readers) {
+            Arc::clone(engine)
+                .spawn(conn.clone(), reader, receiver)
+                .await?;
+        }
+        Ok(run)
+    }
+
+    /// The handle for a fetched job of queue `index`, unique in the run.
+    pub(super) fn handle(index: usize, counter: u64) -> u64 {
+        (counter << INDEX_BITS) | index as u64
+    }
+
+    fn engine_of(&self, handle: u64) -> Option<&Arc<Engine>> {
+        self.engines
+            .get((handle & ((1 << INDEX_BITS) - 1)) as usize)
+    }
+
+    /// Starts waiting jobs while the run has free slots, taking them from
+    /// the queues by weight.
+    pub(super) fn dispatch(&self) {
+        let mut start: Vec<StartJob> = Vec::new();
+        {
+            let mut credits = self.credits.lock().expect("credits");
+            let mut running: usize = self.engines.iter().map(|e| e.running()).sum();
+            let mut waiting: Vec<bool> = self.engines.iter().map(|e| e.has_waiting()).collect();
+            while running < self.concurrency {
+                // Smooth weighted round robin over the queues with jobs waiting.
+                let total: i64 = waiting
+                    .iter()
+                    .zip(&self.weights)
+                    .filter(|(w, _)| **w)
+                    .map(|(_, weight)| weight)
+                    .sum();
+                if total == 0 {
+                    break;
+                }
+                let mut best = None;
+                for (index, weight) in self.weights.iter().enumerate() {
+                    if waiting[index] {
+                        credits[index] += weight;
+                        if best.is_none_or(|b: usize| credits[index] > credits[b]) {
+                            best = Some(index);
+                        }
+                    }
+                }
+                let best = best.expect("a queue with jobs waiting");
+                credits[best] -= total;
+                match self.engines[best].start_next() {
+                    Some(job) => {
+                        start.push(job);
+                        running += 1;
+                    }
+                    None => waiting[best] = false,
+                }
+            }
+        }
+        self.bridge.start(start);
+    }
+
+    /// Python reports finished runs.
+    pub fn report(&self, outcomes: Vec<(u64, super::Outcome)>) {
+        let mut by_engine: Vec<Vec<(u64, super::Outcome)>> =
+            (0..self.engines.len()).map(|_| Vec::new()).collect();
+        for (handle, outcome) in outcomes {
+            if let Some(engine) = self.engine_of(handle) {
+                by_engine[engine.index].push((handle, outcome));
+            }
+        }
+        // Each engine's report frees its slots and dispatches again.
+        for (engine, outcomes) in self.engines.iter().zip(by_engine) {
+            if !outcomes.is_empty() {
+                engine.report(outcomes);
+            }
+        }
+    }
+
+    /// Stops fetching and hands back what has not started; running jobs go on.
+    pub fn request_stop(&self) {
+        for engine in &self.engines {
+            engine.request_stop();
+        }
+    }
+
+    /// Hands back every job not started yet.
+    pub fn abandon_waiting(&self) {
+        for engine in &self.engines {
+            engine.abandon_waiting();
+        }
+    }
+
+    /// An engine has ended; the run ends with the last.
+    pub(super) fn engine_ended(&self) {
+        if self.ended.fetch_add(1, Ordering::AcqRel) + 1 == self.engines.len() {
+            self.bridge.worker_exit(None);
+        }
+    }
+
+    /// `(held, running, completed, failed)` over every queue.
+    pub fn counters(&self) -> (usize, usize, u64, u64) {
+        self.engines
+            .iter()
+            .map(|e| e.counters())
+            .fold((0, 0, 0, 0), |(h, r, c, f), (eh, er, ec, ef)| {
+                (h + eh, r + er, c + ec, f + ef)
+            })
+    }
+
+    /// The concurrency the run shares out.
+    pub(super) fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+}
