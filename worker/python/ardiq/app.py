@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mappin
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
+from typing_extensions import TypeVar as DefaultingTypeVar
+
 from ardiq._core import Core, TaskConfig
 from ardiq._link import Link
 from ardiq.errors import ContextUnavailable, LifespanFailed, UnknownTask
@@ -29,7 +31,8 @@ from ardiq.worker import Middleware, Worker
 
 P = ParamSpec("P")
 R = TypeVar("R")
-C = TypeVar("C")
+# The context type; a bare `Ardiq` annotation means an app without a lifespan.
+C = DefaultingTypeVar("C", default=None)
 
 DEFAULT_URL = "redis://localhost:6379/0"
 DEFAULT_RESULT_TTL_S = 86_400
