@@ -14,9 +14,32 @@ import pytest
 
 PROGRAM = textwrap.dedent(
     """
-    from ardiq import Ardiq, Job
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+    from dataclasses import dataclass
 
-    app = Ardiq("redis://127.0.0.1:6379/0", queue="typing")
+    from ardiq import Ardiq, BlockingJob, Job, current_job
+
+
+    @dataclass
+    class Deps:
+        pool: list[str]
+
+
+    @asynccontextmanager
+    async def lifespan(app: Ardiq[Deps]) -> AsyncIterator[Deps]:
+        yield Deps(pool=[])
+
+
+    app = Ardiq("redis://127.0.0.1:6379/0", queue="typing", lifespan=lifespan)
+    plain = Ardiq("redis://127.0.0.1:6379/0", queue="typing")
+
+
+    def takes_a_plain_app(app: Ardiq) -> None:
+        print(app.queue)
+
+
+    takes_a_plain_app(plain)
 
 
     @app.task
@@ -57,6 +80,33 @@ PROGRAM = textwrap.dedent(
 
     def wrong_prepare() -> None:
         add.prepare(1, "y")  # error: add-prepare
+
+
+    async def direct_calls() -> None:
+        total: int = await add(1, 2)
+        loud: str = shout("hi", times=2)
+        print(total, loud)
+
+
+    def the_context_is_typed() -> None:
+        deps: Deps = app.context
+        pool: list[str] = deps.pool
+        print(pool, current_job().attempt)
+
+
+    def the_context_has_no_other_type() -> None:
+        wrong: str = app.context  # error: context-type
+        print(wrong)
+
+
+    def blocking_calls() -> None:
+        job: BlockingJob[int] = add.enqueue_blocking(1, 2)
+        total: int = job.result(timeout_s=1)
+        print(total)
+
+
+    async def direct_call_with_a_wrong_argument() -> None:
+        await add("x", 2)  # error: direct-str
     """
 )
 
@@ -122,3 +172,12 @@ def test_result_has_the_task_return_type(mypy_errors: dict[str, str]) -> None:
 
 def test_prepare_checks_arguments_too(mypy_errors: dict[str, str]) -> None:
     assert "add-prepare" in mypy_errors
+
+
+def test_a_direct_call_has_the_function_type(mypy_errors: dict[str, str]) -> None:
+    assert "direct-str" in mypy_errors
+
+
+def test_the_app_context_has_the_lifespan_type(mypy_errors: dict[str, str]) -> None:
+    assert "context-type" in mypy_errors
+    assert "Deps" in mypy_errors["context-type"]

@@ -27,7 +27,7 @@ STOP_WAIT_S = 10.0  # for a graceful stop with nothing left running
 
 
 @asynccontextmanager
-async def running_worker(app: Ardiq, **options: Any) -> AsyncIterator[Worker]:
+async def running_worker(app: Ardiq[Any], **options: Any) -> AsyncIterator[Worker]:
     """`app.run_worker(**options)` running in this loop while the block runs,
     then stopped gracefully (as on SIGTERM) and awaited, so that nothing keeps
     running. Defaults suit tests: short visibility, block and intervals."""
@@ -53,7 +53,7 @@ async def running_worker(app: Ardiq, **options: Any) -> AsyncIterator[Worker]:
         await asyncio.wait_for(run, STOP_WAIT_S)
 
 
-async def run_burst(app: Ardiq, **options: Any) -> None:
+async def run_burst(app: Ardiq[Any], **options: Any) -> None:
     """A burst worker run of `app` in this loop: drains the queue, then
     returns. Visibility defaults to 1 s."""
     settings: dict[str, Any] = {"visibility_ms": 1000}

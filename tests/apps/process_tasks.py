@@ -71,3 +71,12 @@ def pid_or_nap(seconds: float) -> int:
     after `seconds`, or is killed by its time limit."""
     time.sleep(seconds)
     return os.getpid()
+
+
+@app.task(process=True)
+def job_in_a_child() -> list[object]:
+    """What `current_job()` says inside a child process."""
+    from ardiq import current_job
+
+    job = current_job()
+    return [job.id, job.task, job.queue, job.attempt, job.worker_id, os.getpid()]

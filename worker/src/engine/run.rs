@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use tokio::sync::mpsc;
+
 use super::{Engine, WorkerConfig};
 use crate::bridge::{Bridge, StartJob};
 use crate::conn::Conn;
@@ -22,6 +24,8 @@ pub const MAX_QUEUES: usize = 1 << INDEX_BITS;
 /// One worker run.
 pub struct Run {
     engines: Vec<Arc<Engine>>,
+    /// The engines' write queues, until `spawn` hands them to their finishers.
+    receivers: Mutex<Vec<mpsc::UnboundedReceiver<super::Action>>>,
     /// Smooth weighted round robin credits, one per queue, under the lock
     /// that also serializes dispatching.
     credits: Mutex<Vec<i64>>,
@@ -40,20 +44,12 @@ impl std::fmt::Debug for Run {
 }
 
 impl Run {
-    /// Starts a run: for each `(queue, weight)` an engine, with its consumer
-    /// groups created and its tasks spawned on the current tokio runtime.
-    pub async fn start(
-        config: WorkerConfig,
-        queues: &[(String, u32)],
-        bridge: Arc<Bridge>,
-        conn: Conn,
-        readers: Vec<Conn>,
-    ) -> Result<Arc<Self>, CoreError> {
+    /// A run with one engine per `(queue, weight)`, running nothing yet.
+    pub fn new(config: &WorkerConfig, queues: &[(String, u32)], bridge: &Arc<Bridge>) -> Arc<Self> {
         assert!(
             !queues.is_empty() && queues.len() <= MAX_QUEUES,
             "1 to 256 queues"
         );
-        assert_eq!(readers.len(), queues.len(), "one blocking reader per queue");
         let names: Vec<String> = queues.iter().map(|(q, _)| q.clone()).collect();
         let mut receivers = Vec::new();
         let run = Arc::new_cyclic(|run: &Weak<Self>| {
@@ -67,7 +63,7 @@ impl Run {
                         &names,
                         index,
                         run.clone(),
-                        Arc::clone(&bridge),
+                        Arc::clone(bridge),
                     );
                     receivers.push(receiver);
                     engine
@@ -75,19 +71,34 @@ impl Run {
                 .collect();
             Self {
                 engines,
+                receivers: Mutex::new(Vec::new()),
                 credits: Mutex::new(vec![0; queues.len()]),
                 weights: queues.iter().map(|(_, w)| i64::from(*w)).collect(),
                 concurrency: config.concurrency,
-                bridge: Arc::clone(&bridge),
+                bridge: Arc::clone(bridge),
                 ended: AtomicUsize::new(0),
             }
         });
-        for ((engine, receiver), reader) in run.engines.iter().zip(receivers).zip(readers) {
+        *run.receivers.lock().expect("receivers") = receivers;
+        run
+    }
+
+    /// Starts every engine: creates its consumer groups, then spawns its
+    /// tasks on the current tokio runtime. Reports may arrive from the first
+    /// engine on, so the run must be reachable before this is called.
+    pub async fn spawn(&self, conn: Conn, readers: Vec<Conn>) -> Result<(), CoreError> {
+        assert_eq!(
+            readers.len(),
+            self.engines.len(),
+            "one blocking reader per queue"
+        );
+        let receivers = std::mem::take(&mut *self.receivers.lock().expect("receivers"));
+        for ((engine, receiver), reader) in self.engines.iter().zip(receivers).zip(readers) {
             Arc::clone(engine)
                 .spawn(conn.clone(), reader, receiver)
                 .await?;
         }
-        Ok(run)
+        Ok(())
     }
 
     /// The handle for a fetched job of queue `index`, unique in the run.

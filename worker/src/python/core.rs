@@ -350,30 +350,37 @@ impl Core {
         let slot = Arc::clone(&self.engine);
         let block = Duration::from_millis(worker.block_ms);
         runtime(py).spawn(async move {
-            let started = async {
+            let connected = async {
                 let conn = connect_patiently(&target, Duration::ZERO, &bridge, &cancelled).await?;
                 // A blocking read holds its connection: one reader per queue.
                 let mut readers = Vec::with_capacity(queues.len());
                 for _ in &queues {
                     readers.push(connect_patiently(&target, block, &bridge, &cancelled).await?);
                 }
-                Run::start(worker, &queues, Arc::clone(&bridge), conn, readers).await
+                Ok::<_, CoreError>((conn, readers))
             }
             .await;
-            let mut slot = slot.lock().expect("engine");
-            match started {
-                Ok(engine) => {
-                    if cancelled.load(Ordering::Acquire) {
-                        engine.request_stop();
-                    }
-                    *slot = EngineSlot::Running(engine);
-                    bridge.reply(request, Ok(ReplyValue::Unit));
-                }
+            let (conn, readers) = match connected {
+                Ok(connections) => connections,
                 Err(err) => {
-                    *slot = EngineSlot::Idle;
+                    *slot.lock().expect("engine") = EngineSlot::Idle;
                     bridge.reply(request, Err(err));
+                    return;
                 }
+            };
+            // Reachable before its first engine starts: reports may come at once.
+            let run = Run::new(&worker, &queues, &bridge);
+            *slot.lock().expect("engine") = EngineSlot::Running(Arc::clone(&run));
+            if let Err(err) = run.spawn(conn, readers).await {
+                run.request_stop();
+                *slot.lock().expect("engine") = EngineSlot::Idle;
+                bridge.reply(request, Err(err));
+                return;
             }
+            if cancelled.load(Ordering::Acquire) {
+                run.request_stop();
+            }
+            bridge.reply(request, Ok(ReplyValue::Unit));
         });
         Ok(())
     }
