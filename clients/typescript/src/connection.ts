@@ -30,8 +30,8 @@ import {
   InvalidOptionError,
   NotConnectedError,
 } from './errors.js';
-import { SCRIPT_SOURCES } from './scripts.generated.js';
 import {
+  SCRIPTS,
   ScriptRunner,
   type ScriptArgument,
   type ScriptCall,
@@ -311,11 +311,17 @@ export class Connection {
       const client = createRedisCluster({
         rootNodes: [{ url, socket: socket(), disableOfflineQueue }],
         defaults: clusterDefaults(url, socket(), disableOfflineQueue),
+        scripts: SCRIPTS,
       });
       redis = client;
       typed = client.withTypeMapping(buffers);
     } else {
-      const client = createRedisClient({ url, socket: socket(), disableOfflineQueue });
+      const client = createRedisClient({
+        url,
+        socket: socket(),
+        disableOfflineQueue,
+        scripts: SCRIPTS,
+      });
       redis = client;
       typed = client.withTypeMapping(buffers);
     }
@@ -325,11 +331,13 @@ export class Connection {
         `Redis is unreachable: timed out: no reply within the command timeout of ${commandTimeoutMs} ms`,
       );
     };
+    // One timeout covers a call and the EVAL that node-redis sends after a NOSCRIPT.
     const timed: ScriptConnection = {
-      evalSha: (sha, options) => within(typed.evalSha(sha, options), commandTimeoutMs, timedOut),
-      eval: (script, options) => within(typed.eval(script, options), commandTimeoutMs, timedOut),
+      enqueue: (keys, argv) => within(typed.enqueue(keys, argv), commandTimeoutMs, timedOut),
+      status: (keys, argv) => within(typed.status(keys, argv), commandTimeoutMs, timedOut),
+      abort: (keys, argv) => within(typed.abort(keys, argv), commandTimeoutMs, timedOut),
     };
-    const session: Session = { redis, scripts: new ScriptRunner(timed, SCRIPT_SOURCES) };
+    const session: Session = { redis, scripts: new ScriptRunner(timed) };
     return session;
   }
 }

@@ -1,11 +1,14 @@
 /**
- * Running the embedded Lua scripts: `EVALSHA` with the SHA-1 of the source,
- * falling back to `EVAL` (which also caches the script) when Redis answers
- * `NOSCRIPT` (SPEC.md section 10).
+ * Running the embedded Lua scripts (SPEC.md section 10) as node-redis
+ * scripts: node-redis sends `EVALSHA` with the SHA-1 of the source and, when
+ * Redis answers `NOSCRIPT`, the same call once as `EVAL` (which also caches
+ * the script). The `NOSCRIPT` call ran nothing, so nothing is written twice.
  */
-import { createHash } from 'node:crypto';
+import { defineScript, type CommandParser } from 'redis';
 
-/** The scripts of spec/scripts by name, as `SCRIPT_SOURCES` holds them. */
+import { SCRIPT_SOURCES } from './scripts.generated.js';
+
+/** The producer scripts of spec/scripts by name. */
 export type ScriptName = 'enqueue' | 'status' | 'abort';
 
 /** One argument of a script call. */
@@ -17,45 +20,45 @@ export interface ScriptCall {
   argv: ScriptArgument[];
 }
 
-/** What the runner needs of a Redis connection. */
-export interface ScriptConnection {
-  evalSha(sha: string, options: { keys: string[]; arguments: ScriptArgument[] }): Promise<unknown>;
-  eval(script: string, options: { keys: string[]; arguments: ScriptArgument[] }): Promise<unknown>;
+/** A producer script for node-redis: any number of KEYS, then ARGV; the reply untouched. */
+function producerScript(source: string) {
+  return defineScript({
+    SCRIPT: source,
+    parseCommand(parser: CommandParser, keys: string[], argv: ScriptArgument[]) {
+      parser.pushKeysLength(keys);
+      parser.pushVariadic(argv);
+    },
+    // No transform: the reply is the script's (node-redis's own EVAL declares it so).
+    transformReply: undefined as unknown as () => unknown,
+  });
 }
+
+/** The `scripts` option of node-redis's `createClient` and `createCluster`. */
+export const SCRIPTS = {
+  enqueue: producerScript(SCRIPT_SOURCES.enqueue),
+  status: producerScript(SCRIPT_SOURCES.status),
+  abort: producerScript(SCRIPT_SOURCES.abort),
+};
+
+/** What the runner needs of a connection: the scripts of `SCRIPTS` as methods. */
+export type ScriptConnection = Record<
+  ScriptName,
+  (keys: string[], argv: ScriptArgument[]) => Promise<unknown>
+>;
 
 /** Runs scripts by name on one connection. */
 export class ScriptRunner {
   private readonly connection: ScriptConnection;
-  private readonly scripts: ReadonlyMap<ScriptName, { source: string; sha: string }>;
   /** Scripts that ran on this connection, so Redis has them cached. */
   private readonly loaded = new Set<ScriptName>();
 
-  constructor(connection: ScriptConnection, sources: Readonly<Record<ScriptName, string>>) {
+  constructor(connection: ScriptConnection) {
     this.connection = connection;
-    const scripts = new Map<ScriptName, { source: string; sha: string }>();
-    for (const name of ['enqueue', 'status', 'abort'] as const) {
-      const source = sources[name];
-      scripts.set(name, { source, sha: createHash('sha1').update(source).digest('hex') });
-    }
-    this.scripts = scripts;
-  }
-
-  /** The SHA-1 Redis knows the script `name` by. */
-  sha(name: ScriptName): string {
-    return this.script(name).sha;
   }
 
   /** Runs the script `name` with `keys` and `argv`; the reply is the script's, untouched. */
   async run(name: ScriptName, keys: string[], argv: ScriptArgument[]): Promise<unknown> {
-    const { source, sha } = this.script(name);
-    const options = { keys, arguments: argv };
-    let reply: unknown;
-    try {
-      reply = await this.connection.evalSha(sha, options);
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      reply = await this.connection.eval(source, options);
-    }
+    const reply = await this.connection[name](keys, argv);
     this.loaded.add(name);
     return reply;
   }
@@ -81,11 +84,5 @@ export class ScriptRunner {
       return [reply as PromiseSettledResult<unknown>, ...replies];
     }
     return Promise.allSettled(calls.map((call) => this.run(name, call.keys, call.argv)));
-  }
-
-  private script(name: ScriptName): { source: string; sha: string } {
-    const script = this.scripts.get(name);
-    if (script === undefined) throw new Error(`no embedded script ${name}`);
-    return script;
   }
 }

@@ -3,17 +3,30 @@
  *
  * `encodeValue` writes the canonical form every implementation must produce
  * and rejects, with the path of the offending value, anything outside the
- * table. It is written here rather than taken from `@msgpack/msgpack`'s
- * encoder because the canonical form needs the smallest int format for
- * bigints, no ext types (that encoder turns a `Date` into a timestamp ext and
- * a class instance into a map) and a typed error with a path.
+ * table; `decodeValue` reads exactly the table. Both are written here
+ * because no MessagePack library for JavaScript meets these rules, whatever
+ * its options. The conformance vectors (conformance/vectors/v1/values.json)
+ * that `@msgpack/msgpack` 3.1 gets wrong, checked by test/value.test.mjs:
  *
- * `decodeValue` is written here too: it must reject invalid UTF-8 (a
- * general-purpose decoder replaces it silently), tell bytes that are not
- * MessagePack (`MalformedRecordError`) from MessagePack outside the table
- * (`UnsupportedValueError`, with a path), and turn int64s that a `number`
- * holds exactly into numbers, larger ones into bigints. The tests check
- * both directions against `@msgpack/msgpack` as an independent codec.
+ * - `values.float.negative_zero`: `-0` is written as the int 0, losing its
+ *   sign (SPEC.md: `-0` is sent as float64). No option keeps it a float.
+ * - `values.int.uint64_min`: with `useBigInt64`, which bigints need, an
+ *   integral number beyond 32 bits is written as a float 64; without it,
+ *   a bigint (`values.int.int64_max`) cannot be written at all.
+ * - `values.invalid.datetime`, `values.invalid.undefined`,
+ *   `values.invalid.depth_65`: a `Date` becomes the timestamp ext type,
+ *   `undefined` becomes nil, and too deep a value fails with an untyped
+ *   error without a path; class instances become maps.
+ * - `values.undecodable.invalid_utf8`: a str that is not UTF-8 is decoded
+ *   with U+FFFD in place of the bad bytes instead of failing
+ *   (`rawStrings` turns every str into bytes instead).
+ * - `values.undecodable.ext_fixext1`, `values.undecodable.int_key`,
+ *   `values.undecodable.uint64_over_int64`: ext types, int map keys and
+ *   ints beyond int64 are decoded instead of rejected.
+ *
+ * `msgpackr` 2.1 gets `values.float.negative_zero` and
+ * `values.undecodable.invalid_utf8` wrong too. The tests still use
+ * `@msgpack/msgpack`, as an independent decoder of what is written here.
  */
 import { MalformedRecordError, UnsupportedValueError } from './errors.js';
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
-import { decode as referenceDecode } from '@msgpack/msgpack';
+import { decode as referenceDecode, encode as referenceEncode } from '@msgpack/msgpack';
 
 import {
   MalformedRecordError,
@@ -217,5 +218,62 @@ describe('decodeValue', () => {
   test('round-trips what encodeValue writes', () => {
     const value = { n: [0, -1, 2 ** 40, -(2 ** 40), 1.5, 'żółw'], raw: new Uint8Array([9]) };
     assert.deepEqual(decodeValue(encodeValue(value)), value);
+  });
+});
+
+describe("the vectors value.ts's header names, which @msgpack/msgpack gets wrong", () => {
+  const vectorsFile = new URL('../../../conformance/vectors/v1/values.json', import.meta.url);
+  const vectors = new Map(
+    JSON.parse(readFileSync(vectorsFile, 'utf8')).cases.map((vector) => [vector.name, vector]),
+  );
+  const vector = (name) => {
+    const found = vectors.get(name);
+    assert.ok(found, `no vector ${name}`);
+    return found;
+  };
+  // The typed JSON of these vectors (conformance/PROTOCOL.md), as values.
+  const native = (typed) => {
+    const [[kind, v]] = Object.entries(typed);
+    if (kind === 'int') return Number(v);
+    if (kind === 'float') return v === '-0' ? -0 : v;
+    if (kind === 'array') return v.map(native);
+    if (kind === 'unsupported' && v === 'datetime') return new Date(0);
+    if (kind === 'unsupported' && v === 'undefined') return undefined;
+    throw new Error(`no native value for ${JSON.stringify(typed)}`);
+  };
+  const reference = (value) => hex(referenceEncode(value, { useBigInt64: true }));
+
+  test('its encoder writes other bytes than the vector, or bytes where the vector is an error', () => {
+    for (const name of [
+      'values.float.negative_zero',
+      'values.int.uint64_min',
+      'values.invalid.datetime',
+      'values.invalid.undefined',
+      'values.invalid.depth_65',
+    ]) {
+      const { value, hex: expected, error } = vector(name);
+      const given = native(value);
+      if (error === undefined) {
+        assert.equal(enc(given), expected, name);
+        assert.notEqual(reference(given), expected, name);
+      } else {
+        assert.throws(() => encodeValue(given), UnsupportedValueError, name);
+        assert.doesNotThrow(() => reference(given), name);
+      }
+    }
+  });
+
+  test('its decoder reads what the vector rejects', () => {
+    for (const name of [
+      'values.undecodable.invalid_utf8',
+      'values.undecodable.ext_fixext1',
+      'values.undecodable.int_key',
+      'values.undecodable.uint64_over_int64',
+    ]) {
+      const { hex: text, error } = vector(name);
+      const expected = error === 'MalformedRecord' ? MalformedRecordError : UnsupportedValueError;
+      assert.throws(() => decodeValue(bytes(text)), expected, name);
+      assert.doesNotThrow(() => referenceDecode(bytes(text), { useBigInt64: true }), name);
+    }
   });
 });

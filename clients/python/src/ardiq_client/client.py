@@ -3,7 +3,10 @@
 A client belongs to one queue. `send` enqueues one job in one round trip;
 `send_many` validates every job first (so a bad one writes nothing), then
 enqueues them with one `enqueue.lua` call per 1,000 jobs, all pipelined.
-Scripts run with EVALSHA, and with EVAL when Redis answers NOSCRIPT.
+A single call runs through redis-py's script object (EVALSHA, and on
+NOSCRIPT, SCRIPT LOAD and EVALSHA again); a batch sends again with EVAL
+just the calls that found no script (see `ardiq_client.protocol` for why
+batches bypass redis-py's pipeline).
 
 On a Redis Cluster (``cluster=True``) every call goes to the node that
 serves the queue's slot: all keys of a queue share one hash tag.
@@ -30,7 +33,7 @@ import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 
-from ardiq_client import connection, limits, protocol
+from ardiq_client import connection, limits, protocol, scripts
 from ardiq_client.errors import NotConnected, ResultTimeout
 from ardiq_client.keys import QueueKeys
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
@@ -92,6 +95,9 @@ class AsyncClient:
         connection.check_connection_kwargs(connection_kwargs())
         self._keys = QueueKeys(queue)
         self._redis: redis.asyncio.Redis | RedisCluster | None = redis_client
+        self._scripts = {
+            script.name: redis_client.register_script(script.source) for script in scripts.PRODUCER
+        }
 
     @classmethod
     def from_url(
@@ -155,12 +161,7 @@ class AsyncClient:
         await self.close()
 
     async def _call(self, call: ScriptCall) -> Any:
-        # redis-py leaves execute_command untyped; name the type it has.
-        execute: Callable[..., Awaitable[Any]] = self._live().execute_command
-        try:
-            return await execute("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
-        except redis.exceptions.NoScriptError:
-            return await execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
+        return await self._scripts[call.script.name](call.keys, call.args, client=self._live())
 
     async def _send(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Runs `attempt`, once more when its connection broke; raises ArdiQ's typed errors."""

@@ -4,6 +4,20 @@ Pure functions, shared by the async and the sync client: turning a
 `JobRequest` into a `Job` record, the `enqueue.lua`, `status.lua` and
 `abort.lua` calls (KEYS and ARGV exactly as the scripts' headers name
 them), and the meaning of each reply. No I/O happens here.
+
+`ScriptCall.pack` writes a batch call's RESP by hand, and the clients send
+batches over a connection of redis-py's pool themselves. redis-py's own
+machinery, measured (`send_many` of 50,000 jobs of ``add(i, i)`` against a
+local Redis, medians of 7 runs):
+
+- packed here: 83.5k jobs/s; packing costs 0.9 µs a job;
+- redis-py's ``Connection.pack_command``: 75.4k jobs/s (-10%); 2.2 µs a
+  job, since its asyncio connection packs in Python even with hiredis;
+- a redis-py pipeline of script calls: 79.9k jobs/s (-4%), but a pipeline
+  cannot do what SPEC.md section 14 asks when the connection breaks (send
+  again only the calls that got no reply: it raises and drops the replies
+  it had read), and it sends ``SCRIPT EXISTS`` before every batch, a command
+  per batch that section 11's count of commands per task leaves out.
 """
 
 from __future__ import annotations
@@ -117,8 +131,8 @@ class ScriptCall:
     def pack(self, command: bytes = b"EVALSHA") -> bytes:
         """The call as one RESP command, ``EVALSHA`` (or ``EVAL`` with the source).
 
-        Batches are packed here rather than by redis-py, whose general
-        per-argument encoding costs several microseconds per job.
+        Batches are packed here rather than by redis-py, whose asyncio
+        connection packs in Python at 2.2 µs a job (see the module doc).
         """
         head = self.script.sha.encode() if command == b"EVALSHA" else self.script.source
         count = len(self.keys)

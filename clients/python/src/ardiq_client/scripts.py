@@ -51,3 +51,5 @@ def load_script(name: str) -> Script:
 ENQUEUE = load_script("enqueue.lua")
 STATUS = load_script("status.lua")
 ABORT = load_script("abort.lua")
+#: The scripts a producer runs.
+PRODUCER = (ENQUEUE, STATUS, ABORT)

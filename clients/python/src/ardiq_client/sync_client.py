@@ -21,9 +21,10 @@ from typing import Any, Self, TypeVar
 import redis
 import redis.exceptions
 from redis.cluster import RedisCluster
+from redis.commands.core import Script
 from redis.retry import Retry
 
-from ardiq_client import connection, limits, protocol
+from ardiq_client import connection, limits, protocol, scripts
 from ardiq_client.client import POLL_FIRST_S, POLL_GROWTH, POLL_MAX_S
 from ardiq_client.errors import NotConnected, ResultTimeout
 from ardiq_client.keys import QueueKeys
@@ -31,6 +32,11 @@ from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, Scri
 from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
 
 T = TypeVar("T")
+
+
+def _register_scripts(redis_client: redis.Redis | RedisCluster) -> dict[str, Script]:
+    """redis-py's script objects of the producer scripts, by file name (no I/O)."""
+    return {script.name: redis_client.register_script(script.source) for script in scripts.PRODUCER}
 
 
 class Job:
@@ -87,6 +93,7 @@ class Client:
         open_cluster: Callable[[], RedisCluster] | None,
     ) -> None:
         self._keys = QueueKeys(queue)
+        self._scripts = {} if redis_client is None else _register_scripts(redis_client)
         self._redis = redis_client
         # Builds the cluster client on first use (see the module doc); None once built or closed.
         self._open_cluster = open_cluster
@@ -127,7 +134,10 @@ class Client:
         if self._redis is None:
             with self._opening:
                 if self._redis is None and self._open_cluster is not None:
-                    self._redis = self._open_cluster()
+                    cluster = self._open_cluster()
+                    # The scripts first: a thread that sees the client uses them at once.
+                    self._scripts = _register_scripts(cluster)
+                    self._redis = cluster
                     self._open_cluster = None
             if self._redis is None:
                 raise NotConnected("the client is closed")
@@ -157,12 +167,8 @@ class Client:
         self.close()
 
     def _call(self, call: ScriptCall) -> Any:
-        # redis-py leaves execute_command untyped; name the type it has.
-        execute: Callable[..., Any] = self._live().execute_command
-        try:
-            return execute("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
-        except redis.exceptions.NoScriptError:
-            return execute("EVAL", call.script.source, len(call.keys), *call.keys, *call.args)
+        redis_client = self._live()
+        return self._scripts[call.script.name](call.keys, call.args, client=redis_client)
 
     def _send(self, attempt: Callable[[], T]) -> T:
         """Runs `attempt`, once more when its connection broke (see `AsyncClient._send`)."""

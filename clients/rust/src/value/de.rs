@@ -1,179 +1,24 @@
-//! A serde `Deserializer` over an owned [`ardiq_spec::Value`], so a job's
-//! return value can be read as any `DeserializeOwned` type.
+//! Reading a job's return value as any `DeserializeOwned` type: rmp-serde's
+//! deserializer over the value's canonical MessagePack.
+//!
+//! The value has been decoded and checked against the type table already
+//! (`ardiq_spec::value::decode`); what is left is serde's mapping onto the
+//! caller's type, and rmp-serde's is the one this crate writes with
+//! `to_value`: structs from maps, enums from a variant's name or from a
+//! one-entry map `{variant: content}`, ints into any integer type they fit.
 
-use std::fmt::{self, Display};
+use std::borrow::Borrow;
 
 use ardiq_spec::Value;
-use serde::de::value::{MapDeserializer, SeqDeserializer};
-use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::de::DeserializeOwned;
 
 use crate::Error;
 
-/// Reads `value` as a `T`.
-pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
-    T::deserialize(ValueDeserializer(value)).map_err(|err| Error::UnexpectedResult(err.0))
-}
-
-/// Why a value does not fit the type asked for.
-#[derive(Debug)]
-pub struct DeserializeError(String);
-
-impl Display for DeserializeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DeserializeError {}
-
-impl de::Error for DeserializeError {
-    fn custom<T: Display>(msg: T) -> Self {
-        Self(msg.to_string())
-    }
-}
-
-/// Deserializes one owned value.
-#[derive(Debug)]
-pub struct ValueDeserializer(Value);
-
-impl IntoDeserializer<'_, DeserializeError> for ValueDeserializer {
-    type Deserializer = Self;
-    fn into_deserializer(self) -> Self {
-        self
-    }
-}
-
-fn seq(
-    items: Vec<Value>,
-) -> SeqDeserializer<impl Iterator<Item = ValueDeserializer>, DeserializeError> {
-    SeqDeserializer::new(items.into_iter().map(ValueDeserializer))
-}
-
-impl<'de> de::Deserializer<'de> for ValueDeserializer {
-    type Error = DeserializeError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match self.0 {
-            Value::Nil => visitor.visit_unit(),
-            Value::Bool(b) => visitor.visit_bool(b),
-            Value::Int(i) => visitor.visit_i64(i),
-            Value::Float(f) => visitor.visit_f64(f),
-            Value::Str(s) => visitor.visit_string(s),
-            Value::Bytes(b) => visitor.visit_byte_buf(b),
-            Value::Array(items) => {
-                let mut access = seq(items);
-                let value = visitor.visit_seq(&mut access)?;
-                access.end()?;
-                Ok(value)
-            }
-            Value::Map(entries) => {
-                let mut access = MapDeserializer::new(
-                    entries
-                        .into_iter()
-                        .map(|(key, value)| (key, ValueDeserializer(value))),
-                );
-                let value = visitor.visit_map(&mut access)?;
-                access.end()?;
-                Ok(value)
-            }
-        }
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        match self.0 {
-            Value::Nil => visitor.visit_none(),
-            other => visitor.visit_some(ValueDeserializer(other)),
-        }
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        match self.0 {
-            Value::Str(variant) => visitor.visit_enum(variant.into_deserializer()),
-            Value::Map(mut entries) if entries.len() == 1 => {
-                let (variant, content) = entries.pop().expect("one entry");
-                visitor.visit_enum(EnumAccess { variant, content })
-            }
-            other => Err(de::Error::custom(format!(
-                "expected an enum as a string or a one-entry map, found {other:?}"
-            ))),
-        }
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
-        identifier ignored_any
-    }
-}
-
-/// An enum given as `{variant: content}`.
-struct EnumAccess {
-    variant: String,
-    content: Value,
-}
-
-impl<'de> de::EnumAccess<'de> for EnumAccess {
-    type Error = DeserializeError;
-    type Variant = VariantAccess;
-
-    fn variant_seed<S: de::DeserializeSeed<'de>>(
-        self,
-        seed: S,
-    ) -> Result<(S::Value, VariantAccess), DeserializeError> {
-        let variant = seed.deserialize(self.variant.into_deserializer())?;
-        Ok((variant, VariantAccess(self.content)))
-    }
-}
-
-struct VariantAccess(Value);
-
-impl<'de> de::VariantAccess<'de> for VariantAccess {
-    type Error = DeserializeError;
-
-    fn unit_variant(self) -> Result<(), DeserializeError> {
-        match self.0 {
-            Value::Nil => Ok(()),
-            other => Err(de::Error::custom(format!(
-                "expected a unit variant, found {other:?}"
-            ))),
-        }
-    }
-
-    fn newtype_variant_seed<S: de::DeserializeSeed<'de>>(
-        self,
-        seed: S,
-    ) -> Result<S::Value, DeserializeError> {
-        seed.deserialize(ValueDeserializer(self.0))
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(
-        self,
-        _len: usize,
-        visitor: V,
-    ) -> Result<V::Value, DeserializeError> {
-        de::Deserializer::deserialize_any(ValueDeserializer(self.0), visitor)
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, DeserializeError> {
-        de::Deserializer::deserialize_any(ValueDeserializer(self.0), visitor)
-    }
+/// Reads `value` as a `T`; a value that does not fit `T` is an
+/// [`Error::UnexpectedResult`].
+pub fn from_value<T: DeserializeOwned>(value: impl Borrow<Value>) -> Result<T, Error> {
+    rmp_serde::from_slice(&ardiq_spec::value::to_vec(value.borrow()))
+        .map_err(|err| Error::UnexpectedResult(err.to_string()))
 }
 
 #[cfg(test)]
@@ -233,6 +78,15 @@ mod tests {
         let map: HashMap<String, bool> =
             from_value(Value::Map(vec![("k".into(), Value::Bool(true))])).unwrap();
         assert!(map["k"]);
+    }
+
+    #[test]
+    fn reads_bytes_options_and_borrowed_values() {
+        let bytes: serde_bytes::ByteBuf = from_value(Value::Bytes(vec![0, 255])).unwrap();
+        assert_eq!(bytes.into_vec(), vec![0, 255]);
+        assert_eq!(from_value::<Option<i64>>(Value::Nil).unwrap(), None);
+        let value = Value::Array(vec![Value::Int(-1), Value::Float(0.5)]);
+        assert_eq!(from_value::<(i8, f64)>(&value).unwrap(), (-1, 0.5));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Conversions between Rust values and the spec's user values: `Serialize`
-//! types into [`ardiq_spec::Value`] (with the type table's checks) and
-//! values back into `DeserializeOwned` types.
+//! types into [`ardiq_spec::Value`] (with the type table's checks, written
+//! here: see `ser`) and values back into `DeserializeOwned` types (through
+//! rmp-serde).
 
 mod de;
 mod ser;
