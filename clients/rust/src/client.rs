@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use ardiq_spec::{scripts, QueueKeys, Status};
 use prost::Message as _;
-use redis::aio::ConnectionLike as _;
-use redis::{Cmd, RedisResult, Script, Value as RedisValue};
+use redis::{Script, Value as RedisValue};
 use serde::Serialize;
 
 use crate::connection::{ConnectOptions, Connection};
@@ -269,34 +268,19 @@ impl Client {
         Job::new(self.clone(), id.into(), None, None)
     }
 
-    /// Runs a script command, loading the script once if Redis lacks it.
-    async fn eval(&self, script: &Script, cmd: &Cmd) -> Result<RedisValue> {
-        let mut connection = self.inner.connection.clone();
-        let first = send(&mut connection, cmd).await;
-        let reply = match first {
-            Err(err) if err.kind() == redis::ErrorKind::NoScriptError => {
-                script
-                    .load_async(&mut connection)
-                    .await
-                    .map_err(Error::from_redis)?;
-                send(&mut connection, cmd).await
-            }
-            other => other,
-        };
-        reply.map_err(Error::from_redis)
-    }
-
     /// `status.lua`: the derived state and the status record bytes.
     pub(crate) async fn read_status(&self, id: &str) -> Result<(JobStatus, Option<Vec<u8>>)> {
         let keys = &self.inner.keys;
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(STATUS.get_hash())
-            .arg(3)
-            .arg(keys.job(id))
-            .arg(keys.running())
-            .arg(keys.delayed());
-        cmd.arg(id);
-        let reply = self.eval(&STATUS, &cmd).await?;
+        // redis-rs's script runs EVALSHA, and SCRIPT LOAD then EVALSHA again
+        // on NOSCRIPT.
+        let reply: RedisValue = STATUS
+            .key(keys.job(id))
+            .key(keys.running())
+            .key(keys.delayed())
+            .arg(id)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(Error::from_redis)?;
         let malformed = || Error::MalformedRecord(format!("status.lua replied {reply:?}"));
         let RedisValue::Array(items) = &reply else {
             return Err(malformed());
@@ -316,22 +300,21 @@ impl Client {
     pub(crate) async fn run_abort(&self, id: &str, ttl_ms: u64) -> Result<String> {
         let keys = &self.inner.keys;
         let aborted = Status::aborted_before_run(now_ms()).encode_to_vec();
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(ABORT.get_hash()).arg(4);
-        cmd.arg(keys.job(id))
-            .arg(keys.delayed())
-            .arg(keys.delayed_jobs())
-            .arg(keys.abort());
-        cmd.arg(id).arg(ttl_ms).arg(aborted).arg(keys.events());
-        let reply = self.eval(&ABORT, &cmd).await?;
+        let reply: RedisValue = ABORT
+            .key(keys.job(id))
+            .key(keys.delayed())
+            .key(keys.delayed_jobs())
+            .key(keys.abort())
+            .arg(id)
+            .arg(ttl_ms)
+            .arg(aborted)
+            .arg(keys.events())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(Error::from_redis)?;
         redis::from_redis_value(&reply)
             .map_err(|_| Error::MalformedRecord(format!("abort.lua replied {reply:?}")))
     }
-}
-
-/// Sends one command and turns an error reply into an error.
-async fn send(connection: &mut Connection, cmd: &Cmd) -> RedisResult<RedisValue> {
-    connection.req_packed_command(cmd).await?.extract_error()
 }
 
 /// One job being built by [`Client::enqueue`]; [`send`](Self::send) enqueues it.
