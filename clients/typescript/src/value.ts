@@ -140,10 +140,15 @@ export class ByteSink {
     this.view.setBigInt64(at + 1, v);
   }
 
+  /** Writes a float 64; every NaN as the quiet NaN `7ff8000000000000` (SPEC.md section 4). */
   f64(v: number): void {
     const at = this.reserve(9);
     this.bytes[at] = 0xcb;
-    this.view.setFloat64(at + 1, v);
+    if (Number.isNaN(v)) {
+      this.view.setBigUint64(at + 1, 0x7ff8000000000000n);
+    } else {
+      this.view.setFloat64(at + 1, v);
+    }
   }
 
   raw(data: Uint8Array): void {

@@ -70,7 +70,7 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
         Value::Nil => rmp::encode::write_nil(out).expect("vec write"),
         Value::Bool(b) => rmp::encode::write_bool(out, *b).expect("vec write"),
         Value::Int(i) => encode_int(*i, out),
-        Value::Float(f) => rmp::encode::write_f64(out, *f).expect("vec write"),
+        Value::Float(f) => encode_float(*f, out),
         Value::Str(s) => rmp::encode::write_str(out, s).expect("vec write"),
         Value::Bytes(b) => rmp::encode::write_bin(out, b).expect("vec write"),
         Value::Array(items) => {
@@ -87,6 +87,17 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// Appends the canonical encoding of a float64: every NaN as the quiet NaN
+/// `7ff8000000000000` (SPEC.md section 4), whatever its sign or payload.
+pub fn encode_float(f: f64, out: &mut Vec<u8>) {
+    let canonical = if f.is_nan() {
+        f64::from_bits(0x7ff8_0000_0000_0000)
+    } else {
+        f
+    };
+    rmp::encode::write_f64(out, canonical).expect("vec write");
 }
 
 /// Appends the canonical encoding of an int64.
@@ -281,6 +292,19 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_nan_is_written_as_the_quiet_nan() {
+        for bits in [
+            0xfff8_0000_0000_0000_u64,
+            0x7ff0_0000_0000_0001,
+            0x7ff8_0000_0000_0000,
+        ] {
+            let mut out = Vec::new();
+            encode(&Value::Float(f64::from_bits(bits)), &mut out);
+            assert_eq!(out, [0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0], "{bits:x}");
+        }
+    }
 
     #[test]
     fn ints_use_the_smallest_positive_format() {

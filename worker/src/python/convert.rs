@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use ardiq_spec::limits::MAX_DEPTH;
-use ardiq_spec::value::encode_int;
+use ardiq_spec::value::{encode_float, encode_int};
 use ardiq_spec::Value;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -100,7 +100,7 @@ fn encode_at(
             .map_err(|_| unsupported(path, &format!("integer {i} is outside int64")))?;
         encode_int(value, out);
     } else if let Ok(f) = obj.cast::<PyFloat>() {
-        rmp::encode::write_f64(out, f.value()).expect("vec write");
+        encode_float(f.value(), out);
     } else if let Ok(s) = obj.cast::<PyString>() {
         let text = s
             .to_str()

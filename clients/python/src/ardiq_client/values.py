@@ -13,6 +13,7 @@ accepts exactly the table and rejects the rest.
 
 from __future__ import annotations
 
+import struct
 import threading
 from typing import Any
 
@@ -24,7 +25,18 @@ MAX_DEPTH = 64
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-_SCALARS = frozenset({str, bool, float, bytes, type(None)})
+_SCALARS = frozenset({str, bool, bytes, type(None)})
+_QUIET_NAN_BITS = bytes.fromhex("7ff8000000000000")
+_QUIET_NAN: float = struct.unpack(">d", _QUIET_NAN_BITS)[0]
+
+
+def _other_nan(value: float) -> bool:
+    """True for a NaN that is not the quiet NaN: negative, or with a payload."""
+    return value != value and struct.pack(">d", value) != _QUIET_NAN_BITS
+
+
+class _NaNSeen(Exception):
+    """A NaN other than the quiet NaN is inside the value: it is rebuilt, then checked again."""
 
 
 class _RejectionError(Exception):
@@ -49,6 +61,10 @@ def _check(value: object, depth: int) -> None:
         raise _RejectionError(f"nesting deeper than {MAX_DEPTH}")
     kind = type(value)
     if kind in _SCALARS:
+        return
+    if kind is float:
+        if _other_nan(value):  # type: ignore[arg-type]
+            raise _NaNSeen
         return
     if kind is int:
         if not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
@@ -117,11 +133,41 @@ def _check_items(items: list[object] | tuple[object, ...], depth: int) -> None:
         kind = type(item)
         if kind in _SCALARS or (kind is int and INT64_MIN <= item <= INT64_MAX):  # type: ignore[operator]
             continue
+        if kind is float:
+            if item != item and _other_nan(item):  # type: ignore[arg-type]
+                raise _NaNSeen
+            continue
         try:
             _check(item, depth)
         except _RejectionError as rejected:
             rejected.segments.append(f"[{index}]")
             raise
+
+
+def _check_value(value: object, depth: int) -> None:
+    if type(value) is tuple or type(value) is list:
+        _check_items(value, depth + 1)
+    else:
+        _check(value, depth)
+
+
+def _with_quiet_nans(value: object, depth: int = 0) -> object:
+    """A copy of `value` whose every NaN is the quiet NaN `7ff8000000000000` (SPEC.md section 4).
+
+    A negative NaN or one with a payload would otherwise be packed bit for bit.
+    Only the containers and floats the table allows are rebuilt; anything
+    else is kept for the check that follows to reject.
+    """
+    kind = type(value)
+    if kind is float:
+        return _QUIET_NAN if value != value else value
+    if depth > MAX_DEPTH:
+        return value
+    if kind is list or kind is tuple:
+        return kind(_with_quiet_nans(item, depth + 1) for item in value)  # type: ignore[attr-defined]
+    if kind is dict:
+        return {key: _with_quiet_nans(item, depth + 1) for key, item in value.items()}  # type: ignore[attr-defined]
+    return value
 
 
 def _pack(value: object, root: str, depth: int) -> bytes:
@@ -131,10 +177,11 @@ def _pack(value: object, root: str, depth: int) -> bytes:
     at -1, since they are not counted (SPEC.md section 4).
     """
     try:
-        if type(value) is tuple or type(value) is list:
-            _check_items(value, depth + 1)
-        else:
-            _check(value, depth)
+        try:
+            _check_value(value, depth)
+        except _NaNSeen:
+            value = _with_quiet_nans(value)
+            _check_value(value, depth)
     except _RejectionError as rejected:
         raise rejected.at(root) from None
     try:
@@ -181,7 +228,7 @@ def _check_decoded(value: Any, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise _RejectionError(f"nesting deeper than {MAX_DEPTH}")
     kind = type(value)
-    if kind in _SCALARS:
+    if kind in _SCALARS or kind is float:
         return
     if kind is int:
         if not INT64_MIN <= value <= INT64_MAX:
