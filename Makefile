@@ -6,7 +6,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 TS := clients/typescript
-WITH_REDIS := $(PY) tests/redis_server.py --
+WITH_REDIS := $(PY) -m ardiq_testing.redis --
 
 .PHONY: help
 help: ## List the targets
@@ -19,11 +19,11 @@ redis: ## Install redis-server, redis-cli and openssl (TLS tests) from Debian's 
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools openssl >/dev/null; \
 	fi
 
-$(VENV)/.installed: requirements-dev.txt clients/python/pyproject.toml
+$(VENV)/.installed: requirements-dev.txt clients/python/pyproject.toml testing/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
-	$(VENV)/bin/pip install -q --no-deps -e clients/python
+	$(VENV)/bin/pip install -q --no-deps -e clients/python -e testing
 	touch $@
 
 $(TS)/node_modules/.installed: $(TS)/package-lock.json
@@ -49,7 +49,7 @@ format: install ## Format Python, Rust and TypeScript sources
 lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py demo
+	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py demo testing/src
 	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -33,13 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ardiq_testing import RedisServer
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 VENVS = BENCH / ".venvs"
 RESULTS = BENCH / "results"
-sys.path.insert(0, str(ROOT / "tests"))
-
-from redis_server import RedisServer  # noqa: E402
 
 REFERENCE = "ardiq"
 WORKLOADS = ("dispatch", "cpu", "io", "enqueue", "latency", "clients")
@@ -649,8 +648,7 @@ def rotated(items: list[PeerSpec], by: int) -> list[PeerSpec]:
 
 @contextlib.contextmanager
 def own_redis() -> Iterator[str]:
-    # Always a fresh server of our own: the harness flushes it between runs.
-    os.environ.pop("REDIS_URL", None)
+    # Always a fresh server of our own (never REDIS_URL): the harness flushes it between runs.
     with RedisServer() as server:
         yield server.url
 

@@ -37,6 +37,7 @@ from typing import Any, NoReturn
 
 import redis
 import redis.cluster
+from ardiq_testing import RedisCluster, choose_redis
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -1027,18 +1028,12 @@ def report(results: list[Result]) -> tuple[int, int]:
 
 @contextlib.contextmanager
 def single_redis() -> Iterator[str]:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from redis_server import RedisServer  # type: ignore[import-not-found,unused-ignore]
-
-    with RedisServer() as server:
+    with choose_redis() as server:
         yield server.url
 
 
 @contextlib.contextmanager
 def redis_cluster() -> Iterator[list[str]]:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from redis_server import RedisCluster  # type: ignore[import-not-found,unused-ignore]
-
     with RedisCluster() as cluster:
         yield cluster.urls
 
