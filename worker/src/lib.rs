@@ -10,7 +10,6 @@ pub mod core;
 pub mod engine;
 pub mod error;
 pub mod producer;
-pub mod wire;
 
 use pyo3::prelude::*;
 
@@ -21,8 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core::build_enqueue, m)?)?;
     m.add_function(wrap_pyfunction!(core::encode_value, m)?)?;
     m.add_function(wrap_pyfunction!(core::decode_value, m)?)?;
-    m.add_function(wrap_pyfunction!(wire::encode_record, m)?)?;
-    m.add_function(wrap_pyfunction!(wire::decode_record, m)?)?;
     m.add("SPEC_VERSION", ardiq_spec::SPEC_VERSION)?;
     error::register(m)?;
     Ok(())
