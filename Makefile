@@ -77,7 +77,7 @@ test-bench: ## Smoke run of the benchmark harness (ArdiQ only, tiny counts; no t
 
 .PHONY: test-conformance
 test-conformance: ## Every vector and behaviour through every implementation, single Redis and cluster
-	$(PY) conformance/runner.py
+	$(PY) -m conformance.runner
 
 .PHONY: demo
 demo: build-dev ## Enqueue from Python, Rust and TypeScript; run a worker; print results and timings
