@@ -46,11 +46,12 @@ format: install ## Format Python, Rust and TypeScript sources
 	cd $(TS) && npm run --silent format
 
 .PHONY: lint
-lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict)
+lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict; vectors match their generator)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py demo testing/src
 	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py
+	$(PY) -m conformance.vectors.generate --check
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	cd $(TS) && npm run --silent lint
