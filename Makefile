@@ -46,12 +46,13 @@ format: install ## Format Python, Rust and TypeScript sources
 	cd $(TS) && npm run --silent format
 
 .PHONY: lint
-lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict; vectors match their generator)
+lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict; vectors match their generator, shared Lua fragments match)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py demo testing/src
 	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py
 	$(PY) -m conformance.vectors.generate --check
+	$(PY) -m conformance.script_fragments
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	cd $(TS) && npm run --silent lint
@@ -78,6 +79,7 @@ test-bench: ## Smoke run of the benchmark harness (ArdiQ only, tiny counts; no t
 
 .PHONY: test-conformance
 test-conformance: ## Every vector and behaviour through every implementation, single Redis and cluster
+	$(VENV)/bin/pytest -q conformance
 	$(PY) -m conformance.runner
 
 .PHONY: demo
