@@ -49,7 +49,7 @@ format: install ## Format Python, Rust and TypeScript sources
 lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict; vectors match their generator, shared Lua fragments match)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py demo testing/src testing/tests
+	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py bench/harness demo testing/src testing/tests
 	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py
 	$(PY) -m conformance.vectors.generate --check
 	$(PY) -m conformance.script_fragments
