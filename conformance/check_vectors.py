@@ -8,8 +8,8 @@ database afterwards and the messages published must be exactly the case's.
 Stream entry ids that a script generates are checked to be valid and
 increasing, and a reply naming one is checked to be that entry's id.
 
-Usage: `.venv/bin/python conformance/check_vectors.py` (uses REDIS_URL, or
-starts a throwaway redis-server).
+Usage: `.venv/bin/python -m conformance.check_vectors` from the repository
+root (uses REDIS_URL, or starts a throwaway redis-server).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import redis
+from ardiq_testing import choose_redis
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -340,11 +340,8 @@ def run_script_cases(url: str) -> list[Outcome]:
 
 
 def main() -> int:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from redis_server import RedisServer  # type: ignore[import-not-found,unused-ignore]
-
     outcomes = validate_vectors()
-    with RedisServer() as server:
+    with choose_redis() as server:
         outcomes += run_script_cases(server.url)
     for outcome in outcomes:
         detail = f": {outcome.reason}" if outcome.reason else ""

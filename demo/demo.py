@@ -13,17 +13,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from ardiq import Job
-from typing import TYPE_CHECKING
+from ardiq_testing import choose_redis
 
 if TYPE_CHECKING:
     from ardiq import Job
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "demo")]
-
-from redis_server import RedisServer  # noqa: E402
 
 QUEUE = "demo"
 BATCH = 20_000
@@ -101,8 +96,8 @@ async def demo(url: str) -> None:
 
 
 def main() -> None:
-    with RedisServer() as server:
-        asyncio.run(demo(server.url))
+    with choose_redis() as redis:
+        asyncio.run(demo(redis.url))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ from typing import IO, Any
 
 import redis
 from ardiq import Ardiq, ArdiqError, JobInfo, JobStatus, PreparedJob
-from redis_server import free_port, redis_server_binary, wait_for_port
+from ardiq_testing import RedisServer
 
 APPS = Path(__file__).resolve().parent / "apps"
 APP_SPEC = "chaos_tasks:app"
@@ -159,7 +159,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-class OwnRedis:
+def own_redis(log_dir: Path) -> RedisServer:
     """The run's redis-server: loopback, free port, append-only file in a
     temp dir; restartable on the same port and directory.
 
@@ -168,41 +168,11 @@ class OwnRedis:
     nothing acknowledged is lost either way; `always` would add an fsync to
     every write (tens of thousands here) on a 2-core VM, and guards only
     against Redis itself crashing, which this run does not do."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.directory = tempfile.TemporaryDirectory(prefix="ardiq-chaos-redis-")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.logfile = log_dir / "redis.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                redis_server_binary(),
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory.name),
-                *("--save", "", "--appendonly", "yes", "--appendfsync", "everysec"),
-                *("--logfile", str(self.logfile)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, self.process, timeout_s=30)  # PONG only once the file is loaded
-
-    def stop(self) -> None:
-        """SIGTERM: Redis finishes the command at hand, fsyncs the
-        append-only file and exits."""
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-            self.process = None
-
-    def close(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-        self.directory.cleanup()
+    return RedisServer(
+        *("--appendonly", "yes", "--appendfsync", "everysec", "--logfile", str(log_dir / "redis.log")),
+        ready_timeout_s=30,  # PONG only once the file is loaded
+        stop_timeout_s=30,
+    )
 
 
 class WorkerProcess:
@@ -277,7 +247,7 @@ class Chaos:
         self.run = f"chaos-{args.seed}-{uuid.uuid4().hex[:6]}"
         self.queue = self.run
         self.external_url = os.environ.get("REDIS_URL", "")
-        self.own_redis = None if self.external_url else OwnRedis(log_dir)
+        self.own_redis = None if self.external_url else own_redis(log_dir)
         self.workers: list[WorkerProcess] = []
         self.started_workers = 0
         self.kills: list[Kill] = []

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from ardiq import Ardiq, JobFailed, JobStatus
-from redis_server import free_port
+from ardiq_testing import free_port
 from worker_harness import WAIT_S, run_burst, run_cli
 
 APP = "process_tasks:app"

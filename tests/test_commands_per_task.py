@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 from ardiq import Ardiq, JobStatus
-from redis_server import RedisServer
+from ardiq_testing import RedisServer
 from worker_harness import run_burst
 
 TASKS = 2_000
@@ -21,9 +21,7 @@ BUDGET = 4.0
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.url = ""  # always a process of our own, even when REDIS_URL is set
-    with server:
+    with RedisServer() as server:
         yield server
 
 

@@ -25,7 +25,7 @@ from ardiq import (
     RedisUnavailable,
     UnsupportedValue,
 )
-from redis_server import free_port
+from ardiq_testing import free_port
 from wire_records import Keys, decode_fields, entry_job_ids, stream_length
 from worker_harness import WAIT_S, run_burst, within
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from ardiq import Ardiq, InvalidQueueName, current_job
-from redis_server import RedisCluster
+from ardiq_testing import RedisCluster
 from wire_records import Keys, stream_length
 from worker_harness import WAIT_S, SpawnWorker, run_burst, run_cli, running_worker
 
@@ -149,7 +149,7 @@ def cluster() -> Iterator[RedisCluster]:
     try:
         yield running
     finally:
-        running.stop()
+        running.close()
 
 
 def queues_on_two_masters(cluster: RedisCluster) -> tuple[str, str]:

@@ -7,80 +7,24 @@ again and new jobs run."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 from ardiq import Ardiq, JobStatus, RedisUnavailable
 from ardiq.worker import Worker
-from redis_server import free_port
+from ardiq_testing import RedisServer
 from worker_harness import WAIT_S, running_worker, within
 
 
-class PersistentRedis:
-    """A redis-server with an append-only file, restartable on the same port."""
-
-    def __init__(self) -> None:
-        self.directory = tempfile.TemporaryDirectory(prefix="ardiq-restart-")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None, "redis-server is not installed"
-        self.process = subprocess.Popen(
-            [
-                binary,
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory.name),
-                *("--save", "", "--appendonly", "yes", "--appendfsync", "always"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-        self.directory.cleanup()
-
-
 @pytest.fixture
-def persistent_redis() -> Iterator[PersistentRedis]:
-    server = PersistentRedis()
-    server.start()
-    yield server
-    server.close()
+def persistent_redis() -> Iterator[RedisServer]:
+    """A redis-server with an append-only file (fsynced on every write), restartable on the same port."""
+    with RedisServer("--appendonly", "yes", "--appendfsync", "always") as server:
+        yield server
 
 
-async def test_delayed_job_survives_a_redis_restart(persistent_redis: PersistentRedis) -> None:
+async def test_delayed_job_survives_a_redis_restart(persistent_redis: RedisServer) -> None:
     before = Ardiq(persistent_redis.url, queue="restart")
     job = await before.options(delay_ms=300).send("add", 2, 3)
     await before.close()
@@ -102,7 +46,7 @@ async def test_delayed_job_survives_a_redis_restart(persistent_redis: Persistent
 
 
 async def test_running_worker_goes_on_working_after_a_redis_restart(
-    persistent_redis: PersistentRedis,
+    persistent_redis: RedisServer,
 ) -> None:
     app = Ardiq(persistent_redis.url, queue="restart")
 
@@ -124,7 +68,7 @@ async def test_running_worker_goes_on_working_after_a_redis_restart(
 
 
 async def test_a_producers_first_call_after_a_redis_restart_succeeds(
-    persistent_redis: PersistentRedis,
+    persistent_redis: RedisServer,
 ) -> None:
     app = Ardiq(persistent_redis.url, queue="restart")
     try:
@@ -140,7 +84,7 @@ async def test_a_producers_first_call_after_a_redis_restart_succeeds(
 
 
 async def test_a_call_while_redis_is_down_fails_soon_with_redis_unavailable(
-    persistent_redis: PersistentRedis,
+    persistent_redis: RedisServer,
 ) -> None:
     app = Ardiq(persistent_redis.url, queue="restart", connect_timeout_s=0.5, timeout_s=0.5)
     try:
@@ -153,7 +97,7 @@ async def test_a_call_while_redis_is_down_fails_soon_with_redis_unavailable(
 
 
 async def test_a_worker_whose_redis_was_flushed_creates_its_groups_again_and_runs_new_jobs(
-    persistent_redis: PersistentRedis,
+    persistent_redis: RedisServer,
 ) -> None:
     app = Ardiq(persistent_redis.url, queue="flushed")
     inspector = redis.Redis.from_url(persistent_redis.url)
@@ -177,7 +121,7 @@ async def test_a_worker_whose_redis_was_flushed_creates_its_groups_again_and_run
 
 
 async def test_a_worker_started_while_redis_is_down_starts_when_it_comes_up(
-    persistent_redis: PersistentRedis,
+    persistent_redis: RedisServer,
 ) -> None:
     app = Ardiq(persistent_redis.url, queue="late-redis")
 
@@ -198,7 +142,7 @@ async def test_a_worker_started_while_redis_is_down_starts_when_it_comes_up(
         await app.close()
 
 
-async def test_a_worker_stopped_before_redis_answers_ends_quietly(persistent_redis: PersistentRedis) -> None:
+async def test_a_worker_stopped_before_redis_answers_ends_quietly(persistent_redis: RedisServer) -> None:
     app = Ardiq(persistent_redis.url, queue="never-up")
     persistent_redis.stop()
     try:

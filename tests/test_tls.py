@@ -7,84 +7,32 @@ talks to the same server."""
 
 from __future__ import annotations
 
-import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ardiq import Ardiq, RedisUnavailable
 from ardiq_client import AsyncClient
-from redis_server import free_port, redis_server_binary, wait_for_port
+from ardiq_testing import TlsRedis, tls_redis
 from worker_harness import WAIT_S, run_burst, within
 
 
-def openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-
-def private_ca(directory: Path, name: str) -> tuple[Path, Path]:
-    """A CA of our own: its certificate and key."""
-    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
-    openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", str(key),
-        "-out", str(cert), "-subj", f"/CN={name}",
-    )  # fmt: skip
-    return cert, key
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
+    """A TLS redis-server whose certificate (for 127.0.0.1) a private CA signed."""
+    with tls_redis(tmp_path_factory.mktemp("tls")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("tls")
+def tls_url(tls: TlsRedis) -> str:
+    return tls.url
 
 
 @pytest.fixture(scope="module")
-def ca_file(tls_dir: Path) -> Path:
+def ca_file(tls: TlsRedis) -> Path:
     """The private CA that signed the server's certificate."""
-    return private_ca(tls_dir, "ardiq-test-ca")[0]
-
-
-@pytest.fixture(scope="module")
-def tls_url(tls_dir: Path, ca_file: Path) -> Iterator[str]:
-    """A TLS redis-server whose certificate (for 127.0.0.1) the private CA signed."""
-    ca_key = tls_dir / "ardiq-test-ca.key"
-    cert, key, request = tls_dir / "server.pem", tls_dir / "server.key", tls_dir / "server.csr"
-    extensions = tls_dir / "server.ext"
-    extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        str(key),
-        "-out",
-        str(request),
-        "-subj",
-        "/CN=localhost",
-    )
-    openssl(
-        "x509", "-req", "-in", str(request), "-CA", str(ca_file), "-CAkey", str(ca_key), "-CAcreateserial",
-        "-days", "2", "-out", str(cert), "-extfile", str(extensions),
-    )  # fmt: skip
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            redis_server_binary(), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-            "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file", str(ca_file),
-            "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--dir", str(tls_dir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        context = ssl.create_default_context(cafile=str(ca_file))
-        context.check_hostname = False
-        wait_for_port(port, process, tls=context)
-        yield f"rediss://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    return tls.ca.cert
 
 
 async def test_a_private_ca_is_trusted_when_given(tls_url: str, ca_file: Path) -> None:
@@ -102,9 +50,8 @@ async def test_a_private_ca_is_trusted_when_given(tls_url: str, ca_file: Path) -
         await app.close()
 
 
-async def test_a_server_signed_by_another_ca_is_refused_with_a_tls_error(tls_url: str, tls_dir: Path) -> None:
-    other_ca, _ = private_ca(tls_dir, "some-other-ca")
-    app = Ardiq(tls_url, queue="tls-wrong-ca", ssl_ca_certs=other_ca)
+async def test_a_server_signed_by_another_ca_is_refused_with_a_tls_error(tls: TlsRedis) -> None:
+    app = Ardiq(tls.url, queue="tls-wrong-ca", ssl_ca_certs=tls.other_ca.cert)
     try:
         with pytest.raises(RedisUnavailable, match=r"TLS handshake failed: .*(certificate|UnknownIssuer)"):
             await within(app.ping(), WAIT_S, "the refused TLS connection to fail")

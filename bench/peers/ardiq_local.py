@@ -7,22 +7,16 @@ every task is queued beforehand.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import asyncio
+import contextlib
+import inspect
+import os
+import signal
+from typing import Any
 
-# This file is named like the library it drives: put bench/ first on the path, not this folder.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+from ardiq import Ardiq
 
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import inspect  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-from typing import Any  # noqa: E402
-
-from ardiq import Ardiq  # noqa: E402
-
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body  # noqa: E402
+from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
 
 
 class ArdiqLocal(Peer):

@@ -8,19 +8,13 @@ in burst mode when every task is queued beforehand.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import asyncio
+import contextlib
+from typing import Any
 
-# This file is named like the library it drives: put bench/ first on the path, not this folder.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+from ardiq import Ardiq
 
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-from typing import Any  # noqa: E402
-
-from ardiq import Ardiq  # noqa: E402
-
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body  # noqa: E402
+from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
 
 
 class ArdiqPypi(Peer):

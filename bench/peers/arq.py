@@ -7,20 +7,14 @@ enqueue. Run inside bench/.venvs/arq.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import asyncio
+import contextlib
+from typing import Any
 
-# This file is named like the library it drives: put bench/ first on the path, not this folder.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+from arq import Worker
+from arq.connections import ArqRedis, RedisSettings, create_pool
 
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-from typing import Any  # noqa: E402
-
-from arq import Worker  # noqa: E402
-from arq.connections import ArqRedis, RedisSettings, create_pool  # noqa: E402
-
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body  # noqa: E402
+from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
 
 QUEUE = "bench"
 

@@ -6,19 +6,13 @@ Settings left at Streaq's defaults except `concurrency`. Batch enqueue is
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import asyncio
+import contextlib
+from typing import Any
 
-# This file is named like the library it drives: put bench/ first on the path, not this folder.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+from streaq import Worker
 
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-from typing import Any  # noqa: E402
-
-from streaq import Worker  # noqa: E402
-
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body  # noqa: E402
+from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
 
 
 class Streaq(Peer):

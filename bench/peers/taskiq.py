@@ -8,20 +8,14 @@ results too. Taskiq has no batch enqueue. Run inside bench/.venvs/taskiq.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-# This file is named like the library it drives: put bench/ first on the path, not this folder.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+from taskiq.receiver import Receiver
+from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
 
-import asyncio  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from typing import Any  # noqa: E402
-
-from taskiq.receiver import Receiver  # noqa: E402
-from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker  # noqa: E402
-
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body  # noqa: E402
+from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
 
 
 class Taskiq(Peer):

@@ -1,6 +1,7 @@
 """What every adapter shares: task bodies, the completion recorder, the JSON-lines protocol.
 
-An adapter (`bench/peers/<peer>.py`) runs inside its peer's own virtualenv, so
+An adapter (`bench/peers/<peer>.py`, run as `python -m peers.<peer>` from
+bench/) runs inside its peer's own virtualenv, so
 this module imports nothing beyond the standard library. It defines a `Peer`
 subclass and calls `main(PeerClass)`; this module parses the command line,
 runs the role and prints one JSON object per line on the original stdout.

@@ -14,6 +14,7 @@
 -- Reply: "not_found", "aborted" (done now), "abort_requested", or the name
 --        of the terminal state the job already has ("complete", "failed",
 --        "aborted", "dead").
+-- shared:begin protobuf.varint
 local function varint(s, i)
   local n, mul = 0, 1
   while true do
@@ -25,6 +26,8 @@ local function varint(s, i)
     mul = mul * 128
   end
 end
+-- shared:end protobuf.varint
+-- shared:begin protobuf.field
 -- The first value of field `want` (varint or bytes) of a protobuf message.
 local function field(s, want)
   local i = 1
@@ -53,6 +56,7 @@ local function field(s, want)
   end
   return nil
 end
+-- shared:end protobuf.field
 
 local TERMINAL = { [4] = "complete", [5] = "failed", [6] = "aborted", [7] = "dead" }
 local status = redis.call("GET", KEYS[1])

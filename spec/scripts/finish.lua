@@ -17,6 +17,7 @@
 --        worker's (empty when every job was finished).
 -- Commands: per stream XPENDING, XACK and XDEL; per job SET (or DEL); per
 -- call HDEL and SREM.
+-- shared:begin ownership
 -- Whether stream entry id `a` sorts before `b` (ids are "<ms>-<seq>";
 -- compared as decimal strings, exact for any size).
 local function id_before(a, b)
@@ -44,6 +45,7 @@ local function owned(stream, group, consumer, ids)
   for _, item in ipairs(pending) do set[item[1]] = true end
   return set
 end
+-- shared:end ownership
 
 local n = (#ARGV - 2) / 4
 local by_stream, order = {}, {}

@@ -8,6 +8,7 @@
 -- ARGV[1]      now_ms
 -- ARGV[2]      the most jobs to move in this call
 -- Reply: {moved, next_due_ms}; next_due_ms is -1 when no delayed job is left.
+-- shared:begin protobuf.varint
 local function varint(s, i)
   local n, mul = 0, 1
   while true do
@@ -19,7 +20,9 @@ local function varint(s, i)
     mul = mul * 128
   end
 end
+-- shared:end protobuf.varint
 
+-- shared:begin protobuf.field
 -- The first value of field `want` (varint or bytes) of a protobuf message.
 local function field(s, want)
   local i = 1
@@ -48,6 +51,7 @@ local function field(s, want)
   end
   return nil
 end
+-- shared:end protobuf.field
 
 local due = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, tonumber(ARGV[2]))
 if #due > 0 then

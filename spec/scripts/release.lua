@@ -12,6 +12,7 @@
 -- ARGV[3+2i]     job id of job i
 -- Reply: the entry ids handed back.
 -- Commands: one XPENDING; per 100 owned entries one XCLAIM and one HDEL.
+-- shared:begin ownership
 -- Whether stream entry id `a` sorts before `b` (ids are "<ms>-<seq>";
 -- compared as decimal strings, exact for any size).
 local function id_before(a, b)
@@ -39,6 +40,7 @@ local function owned(stream, group, consumer, ids)
   for _, item in ipairs(pending) do set[item[1]] = true end
   return set
 end
+-- shared:end ownership
 
 local entries, jobs = {}, {}
 for i = 4, #ARGV - 1, 2 do

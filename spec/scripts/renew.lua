@@ -10,6 +10,7 @@
 -- Reply: the ids still owned, now renewed, in the order given; the worker
 --        stops working on the others, which it has lost.
 -- Commands: one XPENDING, and one XCLAIM per 100 owned entries.
+-- shared:begin ownership
 -- Whether stream entry id `a` sorts before `b` (ids are "<ms>-<seq>";
 -- compared as decimal strings, exact for any size).
 local function id_before(a, b)
@@ -37,6 +38,7 @@ local function owned(stream, group, consumer, ids)
   for _, item in ipairs(pending) do set[item[1]] = true end
   return set
 end
+-- shared:end ownership
 
 local ids = {}
 for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end

@@ -7,6 +7,7 @@
 -- Reply: {state, record}: state is one of "not_found", "queued",
 --        "scheduled", "running", "complete", "failed", "aborted", "dead";
 --        record is the Status record bytes, or false when not found.
+-- shared:begin protobuf.varint
 local function varint(s, i)
   local n, mul = 0, 1
   while true do
@@ -18,6 +19,8 @@ local function varint(s, i)
     mul = mul * 128
   end
 end
+-- shared:end protobuf.varint
+-- shared:begin protobuf.field
 -- The first value of field `want` (varint or bytes) of a protobuf message.
 local function field(s, want)
   local i = 1
@@ -46,6 +49,7 @@ local function field(s, want)
   end
   return nil
 end
+-- shared:end protobuf.field
 
 local TERMINAL = { [4] = "complete", [5] = "failed", [6] = "aborted", [7] = "dead" }
 local status = redis.call("GET", KEYS[1])

@@ -9,4 +9,3 @@ pub mod conn;
 pub mod engine;
 pub mod error;
 mod python;
-pub mod wire;

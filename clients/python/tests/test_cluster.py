@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import redis
 import redis.cluster
-import redis_server  # type: ignore[import-not-found,unused-ignore]
 from ardiq_client import (
     AbortOutcome,
     ArdiqError,
@@ -31,15 +30,15 @@ from ardiq_client import (
 from ardiq_client._proto import records_pb2
 from ardiq_client.records import STATUS_QUEUED
 from ardiq_client.values import encode_value
+from ardiq_testing import RedisCluster, free_port
 from redis_view import stream_entries, value_of
 
 
 @pytest.fixture(scope="module")
 def cluster_urls() -> Iterator[list[str]]:
     """The node URLs of a cluster started for this module (and stopped after it)."""
-    with redis_server.RedisCluster() as cluster:
-        urls: list[str] = cluster.urls
-        yield urls
+    with RedisCluster() as cluster:
+        yield cluster.urls
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +242,7 @@ async def test_a_client_not_in_cluster_mode_is_told_to_use_it(entry_url: str, qu
 
 
 async def test_an_unreachable_cluster_is_unavailable() -> None:
-    url = f"redis://127.0.0.1:{redis_server.free_port()}/0"
+    url = f"redis://127.0.0.1:{free_port()}/0"
     unreachable = AsyncClient.from_url(url, cluster=True)
     with pytest.raises(RedisUnavailable):
         await unreachable.connect()

@@ -22,7 +22,7 @@ from ardiq_client import (
     JobStatus,
     RedisUnavailable,
 )
-from servers import RestartableRedis, restartable_redis, silent_port
+from ardiq_testing import RedisServer, silent_port
 
 # What redis-py says when nothing listens on the port (its sync and asyncio clients word it apart).
 REFUSED = (
@@ -32,13 +32,14 @@ REFUSED = (
 
 
 @pytest.fixture
-def own_redis() -> Iterator[RestartableRedis]:
-    with restartable_redis() as server:
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own that it can stop and start again on the same port."""
+    with RedisServer() as server:
         yield server
 
 
 @pytest.fixture
-def own_inspector(own_redis: RestartableRedis) -> Iterator[redis.Redis]:
+def own_inspector(own_redis: RedisServer) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(own_redis.url)
     yield client
     client.close()
@@ -71,7 +72,7 @@ def connections_received(inspector: redis.Redis) -> int:
     return int(stats["total_connections_received"])
 
 
-async def test_the_async_client_rides_out_a_redis_restart(own_redis: RestartableRedis) -> None:
+async def test_the_async_client_rides_out_a_redis_restart(own_redis: RedisServer) -> None:
     async with AsyncClient.from_url(own_redis.url, queue="restart") as client:
         assert (await client.send("t")).outcome is EnqueueOutcome.QUEUED
         own_redis.stop()
@@ -86,7 +87,7 @@ async def test_the_async_client_rides_out_a_redis_restart(own_redis: Restartable
 
 
 def test_the_blocking_client_rides_out_a_redis_restart(
-    own_redis: RestartableRedis, own_inspector: redis.Redis
+    own_redis: RedisServer, own_inspector: redis.Redis
 ) -> None:
     with Client.from_url(own_redis.url, queue="restart") as client:
         assert client.send("t").outcome is EnqueueOutcome.QUEUED
@@ -101,7 +102,7 @@ def test_the_blocking_client_rides_out_a_redis_restart(
 
 
 async def test_a_call_whose_connection_breaks_is_sent_once_more(
-    own_redis: RestartableRedis, own_inspector: redis.Redis
+    own_redis: RedisServer, own_inspector: redis.Redis
 ) -> None:
     async with AsyncClient.from_url(own_redis.url, queue="broken") as client:
         with writes_paused(own_inspector):
@@ -113,7 +114,7 @@ async def test_a_call_whose_connection_breaks_is_sent_once_more(
 
 
 def test_a_batch_whose_connection_breaks_is_sent_once_more(
-    own_redis: RestartableRedis, own_inspector: redis.Redis
+    own_redis: RedisServer, own_inspector: redis.Redis
 ) -> None:
     with Client.from_url(own_redis.url, queue="broken") as client, ThreadPoolExecutor(1) as thread:
         with writes_paused(own_inspector):
@@ -125,7 +126,7 @@ def test_a_batch_whose_connection_breaks_is_sent_once_more(
 
 
 async def test_a_timed_out_call_is_reported_and_not_sent_again(
-    own_redis: RestartableRedis, own_inspector: redis.Redis
+    own_redis: RedisServer, own_inspector: redis.Redis
 ) -> None:
     async with AsyncClient.from_url(own_redis.url, queue="slow", command_timeout_s=0.2) as client:
         before = connections_received(own_inspector)
@@ -140,7 +141,7 @@ async def test_a_timed_out_call_is_reported_and_not_sent_again(
 
 
 def test_the_blocking_client_waits_five_seconds_for_a_reply_by_default(
-    own_redis: RestartableRedis, own_inspector: redis.Redis
+    own_redis: RedisServer, own_inspector: redis.Redis
 ) -> None:
     with Client.from_url(own_redis.url, queue="slow") as client:
         with (

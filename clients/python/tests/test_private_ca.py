@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from ardiq_client import AsyncClient, Client, EnqueueOutcome, JobStatus, RedisUnavailable
-from servers import TlsRedis, tls_redis
+from ardiq_testing import TlsRedis, tls_redis
 
 # What OpenSSL says of a chain that does not lead to a CA the client trusts (redis-server sends
 # its CA along, so the chain ends in a self-signed certificate the client does not know).

@@ -1,7 +1,8 @@
 //! End to end: the Python worker (`python -m ardiq run e2e_tasks:app`)
 //! runs jobs this client enqueued, and the client reads their results,
 //! failures and aborts. Needs the worker importable from `.venv` (`make
-//! build-dev`) and `REDIS_URL`.
+//! build-dev`) and `REDIS_URL`; `cargo test` leaves it out (`test = false`),
+//! `make test-rust-e2e` runs it.
 
 mod common;
 

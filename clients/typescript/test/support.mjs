@@ -10,8 +10,8 @@ export function redisUrl() {
   const url = process.env.REDIS_URL;
   if (!url) {
     throw new Error(
-      'REDIS_URL is not set: run the suite through the Redis fixture, e.g. ' +
-        "`python tests/redis_server.py -- bash -c 'cd clients/typescript && npm test'` from the repository root",
+      'REDIS_URL is not set: run the suite through the Redis fixture: `make test-ts` from the ' +
+        'repository root, or `../../.venv/bin/python -m ardiq_testing.redis -- npm test` here',
     );
   }
   return url;

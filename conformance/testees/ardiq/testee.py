@@ -18,7 +18,6 @@ import time
 from typing import Any
 
 import ardiq  # type: ignore[import-not-found,unused-ignore]
-import ardiq.wire  # type: ignore[import-not-found,unused-ignore]
 
 # The protocol's error names; a raised exception maps to the first of these in its class hierarchy.
 ERROR_TYPES = {
@@ -40,6 +39,9 @@ ERROR_TYPES = {
 }
 # The package's own names for errors the protocol names differently.
 ALIASES = {"RedisUnavailable": "ConnectionError", "AuthenticationFailed": "AuthenticationError"}
+# The package encodes and decodes records only inside its Rust core, where they are the
+# ardiq-spec crate's (the rust testee runs every records case through that crate).
+RECORDS_ELSEWHERE = "the ardiq package has no record codec of its own: its records are ardiq-spec's"
 OPTION_NAMES = (
     "priority",
     "delay_ms",
@@ -171,20 +173,20 @@ class Session:
         return to_typed(pure("decode_value")(bytes.fromhex(request["hex"])))
 
     async def op_encode_record(self, request: dict[str, Any]) -> Any:
-        return bytes(pure("encode_record")(request["message"], request["fields"])).hex()
+        raise UnofferedError(RECORDS_ELSEWHERE)
 
     async def op_decode_record(self, request: dict[str, Any]) -> Any:
-        return pure("decode_record")(request["message"], bytes.fromhex(request["hex"]))
+        raise UnofferedError(RECORDS_ELSEWHERE)
 
     async def op_build_enqueue(self, request: dict[str, Any]) -> Any:
-        keys, argv = ardiq.wire.build_enqueue(
-            request["queue"],
+        # A `PreparedJob` is the core's enqueue item: the same one `Ardiq.enqueue_many` hands it.
+        job = ardiq.PreparedJob(
             request["task"],
-            [to_native(arg) for arg in request["args"]],
+            tuple(to_native(arg) for arg in request["args"]),
             {key: to_native(value) for key, value in request["kwargs"]},
-            request["options"],
-            request["now_ms"],
+            **request["options"],
         )
+        keys, argv = pure("build_enqueue")(request["queue"], job, request["now_ms"])
         return {"keys": [as_text(key) for key in keys], "argv": [as_bytes(item).hex() for item in argv]}
 
     # Operations against Redis.
@@ -262,10 +264,9 @@ class UnofferedError(Exception):
 
 
 def pure(name: str) -> Any:
-    """A pure codec function of the package: `ardiq.wire`, else the native core it wraps."""
-    function = getattr(ardiq.wire, name, None)
-    if function is None:
-        function = getattr(importlib.import_module("ardiq._core"), name, None)
+    """A pure function of the package's native core (`encode_value`, `decode_value`, `build_enqueue`):
+    the code paths enqueue and the worker run, without Redis."""
+    function = getattr(importlib.import_module("ardiq._core"), name, None)
     if function is None:
         raise UnofferedError(f"the ardiq package has no {name}")
     return function

@@ -1,5 +1,5 @@
 //! Shared set-up of the integration tests: the Redis at `REDIS_URL` (set by
-//! `python tests/redis_server.py -- cargo test ...`), fresh queue names, and
+//! `python -m ardiq_testing.redis -- cargo test ...`), fresh queue names, and
 //! a plain redis-rs connection for inspecting what the client wrote.
 #![allow(dead_code)]
 
@@ -14,7 +14,7 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| {
         panic!(
             "REDIS_URL is not set: run the tests through the Redis fixture, e.g. \
-             `.venv/bin/python tests/redis_server.py -- cargo test -p ardiq-client`"
+             `.venv/bin/python -m ardiq_testing.redis -- cargo test -p ardiq-client`"
         )
     })
 }

@@ -1,72 +1,16 @@
-"""Redis servers a test owns: one it can stop and start again on the same port, one that speaks TLS
-with a certificate of a private CA made here with ``openssl``, and a port that never answers."""
+"""A TLS-only redis-server whose certificate a private CA made here (with ``openssl``) signed."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-# The repository's one Redis fixture; conftest.py puts tests/ on sys.path, which mypy does not see.
-from redis_server import (  # type: ignore[import-not-found]
-    RedisServer,
-    free_port,
-    redis_server_binary,
-    wait_for_port,
-)
-
-
-class RestartableRedis:
-    """A redis-server of the test's own on a fixed port (never the shared ``REDIS_URL``)."""
-
-    def __init__(self) -> None:
-        self.port: int = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._server: Any = None
-
-    def start(self) -> None:
-        server = RedisServer(port=self.port)
-        server.url = ""  # start a process even when REDIS_URL is set
-        self._server = server.start()
-
-    def stop(self) -> None:
-        """Stops the server (SIGTERM, without saving: it persists nothing)."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-
-@contextmanager
-def restartable_redis() -> Iterator[RestartableRedis]:
-    server = RestartableRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@contextmanager
-def silent_port() -> Iterator[int]:
-    """A loopback port whose TCP handshake never completes: its listen queue is full and never drained."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        port: int = listener.getsockname()[1]
-        fillers = [socket.socket() for _ in range(3)]
-        try:
-            for filler in fillers:
-                filler.setblocking(False)
-                filler.connect_ex(("127.0.0.1", port))
-            yield port
-        finally:
-            for filler in fillers:
-                filler.close()
+from ardiq_testing.ports import free_port, wait_for_redis
+from ardiq_testing.server import redis_server_binary
 
 
 @dataclass(frozen=True)
@@ -123,6 +67,7 @@ class TlsRedis:
 
 @contextmanager
 def tls_redis(directory: Path) -> Iterator[TlsRedis]:
+    """Makes two CAs and a server certificate in `directory` and runs the server until the block ends."""
     ca, other_ca = make_ca(directory, "ca"), make_ca(directory, "other-ca")
     cert, key = sign_server_certificate(ca, directory)
     port = free_port()
@@ -137,8 +82,8 @@ def tls_redis(directory: Path) -> Iterator[TlsRedis]:
     )  # fmt: skip
     try:
         context = ssl.create_default_context(cafile=ca.cert)
-        context.check_hostname = False  # wait_for_port names no host; the chain is still verified
-        wait_for_port(port, process, tls=context)
+        context.check_hostname = False  # the readiness probe names no host; the chain is still verified
+        wait_for_redis(port, process, tls=context)
         yield TlsRedis(f"rediss://127.0.0.1:{port}/0", ca, other_ca)
     finally:
         process.terminate()

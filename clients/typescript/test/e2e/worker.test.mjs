@@ -1,16 +1,17 @@
 // End to end: the Python worker (`python -m ardiq run e2e_tasks:app`, the
 // contract of tests/e2e_tasks.py) runs jobs this client enqueued, and the
-// client reads their results, failures and aborts.
+// client reads their results, failures and aborts. Needs the worker in .venv
+// (`make build-dev`); `npm run test:e2e` runs it, `npm test` does not.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { JobAbortedError, JobFailedError, createClient } from '../dist/index.js';
-import { freshQueue, redisUrl } from './support.mjs';
+import { JobAbortedError, JobFailedError, createClient } from '../../dist/index.js';
+import { freshQueue, redisUrl } from '../support.mjs';
 
-const repository = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const repository = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const python = process.env.ARDIQ_PYTHON ?? join(repository, '.venv', 'bin', 'python');
 // Generous bounds that only stop a hung run; nothing is asserted about speed.
 const RESULT_TIMEOUT_MS = 60_000;

@@ -1,0 +1,175 @@
+"""Medians over repetitions, ratios to ArdiQ, the Markdown tables, and the machine's description."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from harness import REFERENCE
+from harness.workloads import WORKLOADS
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float | str | None:
+    numbers = [r[key] for r in runs if isinstance(r.get(key), int | float)]
+    if numbers:
+        return float(statistics.median(numbers))
+    texts = [str(r[key]) for r in runs if key in r and r[key] is not None]
+    errors = [str(r["error"]) for r in runs if "error" in r]
+    return texts[0] if texts else (f"error: {errors[0]}" if errors else None)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for run in runs:
+        summary.setdefault(run["workload"], {}).setdefault(run["peer"], {})
+    for workload, peers in summary.items():
+        for peer in peers:
+            mine = [r for r in runs if r["workload"] == workload and r["peer"] == peer]
+            keys = {k for r in mine for k in r} - {"workload", "peer", "rep", "redis_commands", "error"}
+            peers[peer] = {k: median_of(mine, k) for k in sorted(keys)} or {"error": median_of(mine, "error")}
+            if all("error" in r for r in mine):
+                peers[peer]["error"] = mine[0]["error"]
+    return summary
+
+
+def cell(value: Any, digits: int = 0) -> str:
+    if isinstance(value, int | float):
+        return f"{value:,.{digits}f}"
+    return "–" if value is None else str(value)
+
+
+def ratio(values: dict[str, Any], peer: str, key: str) -> str:
+    mine, reference = values.get(peer, {}).get(key), values.get(REFERENCE, {}).get(key)
+    if isinstance(mine, int | float) and isinstance(reference, int | float) and reference:
+        return f"{mine / reference:.2f}×"
+    return "–"
+
+
+COLUMNS: dict[str, list[tuple[str, str, int, bool]]] = {
+    # workload: (heading, key, decimals, with a ratio column)
+    "dispatch": [
+        ("tasks/s", "tasks_per_s", 0, True),
+        ("worker CPU s", "worker_cpu_s", 2, True),
+        ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
+        ("Redis cmds/task", "redis_commands_per_task", 2, True),
+    ],
+    "cpu": [
+        ("tasks/s", "tasks_per_s", 0, True),
+        ("task body ms", "cpu_body_ms", 2, False),
+        ("worker CPU s", "worker_cpu_s", 2, True),
+        ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
+        ("Redis cmds/task", "redis_commands_per_task", 2, True),
+    ],
+    "io": [
+        ("tasks/s", "tasks_per_s", 0, True),
+        ("% of ideal", "percent_of_ideal", 1, False),
+        ("worker CPU s", "worker_cpu_s", 2, True),
+        ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
+        ("Redis cmds/task", "redis_commands_per_task", 2, True),
+    ],
+    "enqueue": [
+        ("single jobs/s", "single_jobs_per_s", 0, True),
+        ("batch jobs/s", "batch_jobs_per_s", 0, True),
+        ("cmds/job single", "single_redis_commands_per_job", 2, False),
+        ("cmds/job batch", "batch_redis_commands_per_job", 2, False),
+    ],
+    "latency": [
+        ("p50 ms", "latency_p50_ms", 2, True),
+        ("p99 ms", "latency_p99_ms", 2, True),
+        ("worker CPU s", "worker_cpu_s", 2, True),
+        ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
+    ],
+    "clients": [
+        ("Python jobs/s", "python", 0, False),
+        ("TypeScript jobs/s", "typescript", 0, False),
+        ("Rust jobs/s", "rust", 0, False),
+    ],
+}
+
+TITLES = {
+    "dispatch": "Dispatch: no-op async tasks, pre-enqueued",
+    "cpu": "CPU-bound: about 2 ms of pure-Python work per task",
+    "io": "I/O-bound: each task awaits a 100 ms sleep",
+    "enqueue": "Enqueue: single awaited enqueues, and batches where the queue offers them",
+    "latency": "Latency: enqueue to start, idle worker, jobs spaced apart",
+    "clients": "ArdiQ clients' own batch-enqueue scripts",
+}
+
+
+def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], meta: dict[str, Any]) -> str:
+    sizes = meta["sizes"]
+    counts = {
+        "dispatch": sizes["dispatch"],
+        "cpu": sizes["cpu"],
+        "io": sizes["io"],
+        "enqueue": sizes["enqueue"],
+        "latency": sizes["latency"],
+        "clients": sizes["enqueue"],
+    }
+    out = [
+        f"Medians of {sizes['repetitions']} repetition(s); one worker process per queue at concurrency "
+        f"{sizes['concurrency']}. Every ratio is peer ÷ ArdiQ (ArdiQ = 1.00×): above 1 means more "
+        "tasks/s, more CPU, more memory, more Redis commands or more latency than ArdiQ.",
+        "",
+    ]
+    for workload in WORKLOADS:
+        if workload not in summary:
+            continue
+        values = summary[workload]
+        out += [f"### {TITLES[workload]} ({counts[workload]:,})", ""]
+        heading = ["queue"]
+        for title, _, _, with_ratio in COLUMNS[workload]:
+            heading += [title, "÷ ArdiQ"] if with_ratio else [title]
+        out += ["| " + " | ".join(heading) + " |", "|" + "---|" * len(heading)]
+        for peer in [p for p in order if p in values]:
+            row = [f"{peer} {meta['versions'].get(peer, '')}".strip()]
+            if "error" in values[peer] and len(values[peer]) == 1:
+                row.append(str(values[peer]["error"]))
+                row += [""] * (len(heading) - 2)
+            else:
+                for _, key, digits, with_ratio in COLUMNS[workload]:
+                    row.append(cell(values[peer].get(key), digits))
+                    if with_ratio:
+                        row.append(ratio(values, peer, key))
+            out.append("| " + " | ".join(row) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    redis_version = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "redis": redis_version,
+    }
+
+
+def headline(run: dict[str, Any]) -> str:
+    if "error" in run:
+        return str(run["error"])
+    for key, unit in (
+        ("latency_p50_ms", "ms p50"),
+        ("tasks_per_s", "tasks/s"),
+        ("single_jobs_per_s", "jobs/s single"),
+        ("python", "jobs/s (Python client)"),
+    ):
+        if key in run:
+            return f"{cell(run[key], 1)} {unit}"
+    return ""

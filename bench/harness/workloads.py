@@ -1,0 +1,230 @@
+"""What is measured: the workloads, their sizes, and how each measurement runs (the adapters
+as subprocesses, the worker measured from outside, Redis commands from `INFO commandstats`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from harness import ROOT
+from harness.peers import Adapter, PeerSpec, process_usage
+
+WORKLOADS = ("dispatch", "cpu", "io", "enqueue", "latency", "clients")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each measurement does."""
+
+    dispatch: int = 20_000
+    cpu: int = 1_000
+    io: int = 1_000
+    enqueue: int = 20_000
+    latency: int = 1_000
+    latency_interval_ms: float = 2.0
+    batch_size: int = 1_000
+    concurrency: int = 100
+    repetitions: int = 3
+
+
+QUICK = Sizes(dispatch=300, cpu=50, io=200, enqueue=300, latency=50, repetitions=1)
+
+
+class RedisProbe:
+    """The few commands the harness itself sends: one redis-py connection, no client name or
+    version sent on connect, so that nothing but the measured queue shows in the counters."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=30, decode_responses=True, lib_name=None, lib_version=None
+        )
+
+    def reset(self) -> None:
+        """An empty Redis with zeroed command counters."""
+        untyped: Any = self.client  # redis-py types flushall() without its SYNC argument
+        untyped.execute_command("FLUSHALL", "SYNC")
+        self.client.script_flush("SYNC")
+        self.client.function_flush("SYNC")
+        self.client.config_resetstat()
+
+    def command_calls(self) -> dict[str, int]:
+        """Calls per command since the last reset, without the harness's own CONFIG and INFO."""
+        stats: dict[str, Any] = self.client.info("commandstats")
+        calls: dict[str, int] = {}
+        for key, fields in stats.items():
+            name = key.removeprefix("cmdstat_")
+            if name.startswith("config") or name == "info":
+                continue
+            calls[name] = int(fields["calls"])
+        return calls
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass
+class Bench:
+    url: str
+    sizes: Sizes
+    pythons: dict[str, Path]
+    logs: Path
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def adapter(self, spec: PeerSpec, role: str, *options: str) -> Adapter:
+        return Adapter(
+            self.pythons[spec.name], spec, role, list(options), self.url, self.logs / f"{spec.adapter}.log"
+        )
+
+    def enqueue(
+        self, spec: PeerSpec, workload: str, count: int, mode: str, timeout_s: float
+    ) -> dict[str, Any]:
+        producer = self.adapter(
+            spec,
+            "enqueue",
+            "--workload",
+            workload,
+            "--count",
+            str(count),
+            "--mode",
+            mode,
+            "--batch-size",
+            str(self.sizes.batch_size),
+            "--interval-ms",
+            str(self.sizes.latency_interval_ms),
+        )
+        try:
+            return producer.next_event("enqueued", timeout_s)
+        finally:
+            producer.finish()
+            producer.kill()
+
+    def execute(self, spec: PeerSpec, workload: str, count: int) -> dict[str, Any]:
+        """One worker over `count` tasks: pre-enqueued, or (latency) enqueued while it idles."""
+        probe = RedisProbe(self.url)
+        try:
+            probe.reset()
+            concurrency = self.sizes.concurrency
+            bound_s = {
+                "dispatch": count / 50,
+                "cpu": count * 0.05,
+                "io": count * 0.05,
+                "latency": count * 0.05,
+            }
+            timeout_s = 60 + bound_s[workload]
+            if workload != "latency":
+                self.enqueue(spec, workload, count, "setup", timeout_s)
+            worker = self.adapter(
+                spec,
+                "worker",
+                "--workload",
+                workload,
+                "--count",
+                str(count),
+                "--concurrency",
+                str(concurrency),
+            )
+            try:
+                worker.next_event("ready", 60)
+                if workload == "latency":
+                    time.sleep(1.0)  # an idle worker: connected, blocked on its first read
+                    self.enqueue(spec, workload, count, "spaced", timeout_s)
+                done = worker.next_event("done", timeout_s)
+                peak_mib, cpu_s = process_usage(worker.pid)
+                worker.finish()
+            finally:
+                worker.kill()
+            calls = probe.command_calls()
+        finally:
+            probe.close()
+        seconds = done["seconds"]
+        result: dict[str, Any] = {
+            "tasks": done["tasks"],
+            "seconds": seconds,
+            "tasks_per_s": done["tasks"] / seconds if seconds else None,
+            "worker_peak_rss_mib": peak_mib,
+            "worker_cpu_s": cpu_s,
+            "redis_commands": calls,
+            "redis_commands_per_task": sum(calls.values()) / count,
+        }
+        if workload == "io":
+            ideal = concurrency / 0.1
+            result["ideal_tasks_per_s"] = ideal
+            result["percent_of_ideal"] = 100 * result["tasks_per_s"] / ideal if seconds else None
+        if "cpu_body_ms" in done:
+            result["cpu_body_ms"] = done["cpu_body_ms"]
+        if "latencies_ms" in done:
+            latencies = sorted(done["latencies_ms"])
+            result["latency_p50_ms"] = percentile(latencies, 50)
+            result["latency_p99_ms"] = percentile(latencies, 99)
+            result["latency_max_ms"] = latencies[-1]
+        return result
+
+    def enqueue_rates(self, spec: PeerSpec, batch: bool) -> dict[str, Any]:
+        count = self.sizes.enqueue
+        result: dict[str, Any] = {}
+        for mode in ("single", "batch") if batch else ("single",):
+            probe = RedisProbe(self.url)
+            try:
+                probe.reset()
+                enqueued = self.enqueue(spec, "dispatch", count, mode, 60 + count / 50)
+                result[f"{mode}_jobs_per_s"] = enqueued["jobs_per_s"]
+                result[f"{mode}_redis_commands_per_job"] = sum(probe.command_calls().values()) / count
+            finally:
+                probe.close()
+        return result
+
+    def clients(self, quick: bool) -> dict[str, Any]:
+        """Each ArdiQ client's own batch-enqueue script: jobs/s, or why there is no number."""
+        scripts = {
+            "python": (
+                [str(ROOT / ".venv" / "bin" / "python"), "clients/python/bench_enqueue.py"],
+                ROOT / "clients/python/bench_enqueue.py",
+            ),
+            "typescript": (
+                ["node", "clients/typescript/bench/enqueue.mjs"],
+                ROOT / "clients/typescript/bench/enqueue.mjs",
+            ),
+            "rust": (
+                ["cargo", "run", "--release", "-q", "-p", "ardiq-client", "--example", "bench_enqueue"],
+                ROOT / "clients/rust/examples/bench_enqueue.rs",
+            ),
+        }
+        env = dict(os.environ, REDIS_URL=self.url, ARDIQ_BENCH_JOBS=str(self.sizes.enqueue))
+        result: dict[str, Any] = {}
+        for client, (command, script) in scripts.items():
+            if not script.exists():
+                result[client] = "n/a (missing)"
+                continue
+            if quick and client == "rust":
+                result[client] = "skipped (--quick: compiles the release example)"
+                continue
+            probe = RedisProbe(self.url)
+            try:
+                probe.reset()
+                out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+                lines = [line for line in out.stdout.splitlines() if line.strip().startswith("{")]
+                if out.returncode != 0 or not lines:
+                    tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+                    result[client] = f"error (exit {out.returncode}: {tail[:120]})"
+                else:
+                    report = json.loads(lines[-1])
+                    result[client] = float(report["jobs_per_s"])
+                    result[f"{client}_jobs"] = report.get("jobs")
+            except (subprocess.TimeoutExpired, ValueError, KeyError) as error:
+                result[client] = f"error ({type(error).__name__})"
+            finally:
+                probe.close()
+        return result
+
+
+def percentile(ordered: list[float], pct: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(pct / 100 * len(ordered)) - 1))]

@@ -1,0 +1,418 @@
+"""Script cases of a run ending: `finish.lua`, `retry.lua` and `dead_letter.lua`, each only for
+entries the worker still owns."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from conformance import records
+from conformance.vectors.builders import NOW, QUEUED, SCHEDULED, Case
+from conformance.vectors.scripts.states import (
+    STATUS,
+    P,
+    ScriptCases,
+    aborted,
+    dead_status,
+    entry,
+    fin_before,
+    group_w1,
+    hx,
+    j1,
+    j2,
+    job,
+    letter,
+    reclaimed_after,
+    reclaimed_before,
+    string,
+    tx,
+)
+
+
+def build() -> list[Case]:
+    cases = ScriptCases()
+    case = cases.case
+
+    # finish.lua
+    complete = STATUS["complete"]
+    case(
+        "finish.one",
+        "stores the terminal record with its TTL, acks and deletes the entry, clears running and abort",
+        "finish",
+        fin_before,
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        {"array": []},
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry("j4", job("j4"), entry_id="2-0")],
+                "groups": [{"name": "ardiq", "pending": [{"id": "2-0", "consumer": "w1", "deliveries": 1}]}],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            string(P + "job:j1", complete, ttl_ms=86400000),
+        ],
+    )
+    case(
+        "finish.ttl_zero",
+        'TTL "0" keeps no result: the status key is deleted',
+        "finish",
+        [string(P + "job:j1", QUEUED), *fin_before],
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("0"), hx(complete)],
+        {"array": []},
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry("j4", job("j4"), entry_id="2-0")],
+                "groups": [{"name": "ardiq", "pending": [{"id": "2-0", "consumer": "w1", "deliveries": 1}]}],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+        ],
+    )
+    failed = STATUS["failed"]
+    case(
+        "finish.batch_two_streams",
+        "a batch over two streams: each stream acked and emptied",
+        "finish",
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry("j1", j1, entry_id="1-0")],
+                "groups": group_w1,
+            },
+            {
+                "key": P + "stream:9",
+                "type": "stream",
+                "entries": [entry("j2", j2, entry_id="1-0")],
+                "groups": group_w1,
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w1")], [tx("j2"), tx("w1")]]},
+        ],
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1", P + "stream:9", P + "job:j2"],
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("60000"),
+            hx(complete),
+            tx("1-0"),
+            tx("j2"),
+            tx("60000"),
+            hx(failed),
+        ],
+        {"array": []},
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [],
+                "groups": [{"name": "ardiq", "pending": []}],
+            },
+            {
+                "key": P + "stream:9",
+                "type": "stream",
+                "entries": [],
+                "groups": [{"name": "ardiq", "pending": []}],
+            },
+            string(P + "job:j1", complete, ttl_ms=60000),
+            string(P + "job:j2", failed, ttl_ms=60000),
+        ],
+    )
+
+    case(
+        "finish.not_owned",
+        "an entry another consumer owns now: nothing is written for it, its job id is the reply",
+        "finish",
+        reclaimed_before,
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        {"array": [{"bulk": tx("j1")}]},
+        reclaimed_after,
+    )
+    case(
+        "finish.partly_owned",
+        "a batch where one entry was reclaimed: the owned one is finished, the other left alone",
+        "finish",
+        reclaimed_before,
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1", P + "stream:5", P + "job:j4"],
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("86400000"),
+            hx(complete),
+            tx("2-0"),
+            tx("j4"),
+            tx("86400000"),
+            hx(complete),
+        ],
+        {"array": [{"bulk": tx("j1")}]},
+        [
+            string(P + "job:j1", QUEUED),
+            string(P + "job:j4", complete, ttl_ms=86400000),
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry("j1", j1, entry_id="1-0")],
+                "groups": [{"name": "ardiq", "pending": [{"id": "1-0", "consumer": "w2", "deliveries": 1}]}],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w2")]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+        ],
+    )
+    case(
+        "finish.stream_gone",
+        "the stream and its group are gone (FLUSHALL): nothing is owned, nothing written",
+        "finish",
+        [],
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        {"array": [{"bulk": tx("j1")}]},
+        [],
+    )
+
+    # retry.lua
+    retried = job("j1", attempt=1, due_ms=str(NOW + 2000))
+    retry_keys = [P + "stream:5", P + "job:j1", P + "delayed", P + "delayed:jobs", P + "running"]
+    retry_keys.append(P + "abort")
+    retry_argv = [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx(str(NOW + 2000)), hx(retried)]
+    retry_argv += [hx(aborted), tx("86400000")]
+    other_abort: dict[str, Any] = {"key": P + "abort", "type": "set", "members": [tx("j9")]}
+    kept = [k for k in fin_before if cast(dict[str, Any], k)["key"] != P + "abort"]
+    retry_before = [string(P + "job:j1", QUEUED), *kept, other_abort]
+    stream_left = {
+        "key": P + "stream:5",
+        "type": "stream",
+        "entries": [entry("j4", job("j4"), entry_id="2-0")],
+        "groups": [{"name": "ardiq", "pending": [{"id": "2-0", "consumer": "w1", "deliveries": 1}]}],
+    }
+    case(
+        "retry.one",
+        "the entry leaves the stream and running; the next attempt waits in delayed, status SCHEDULED",
+        "retry",
+        retry_before,
+        retry_keys,
+        retry_argv,
+        {"int": 1},
+        [
+            stream_left,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            other_abort,
+            {"key": P + "delayed", "type": "zset", "members": [[tx("j1"), NOW + 2000]]},
+            {"key": P + "delayed:jobs", "type": "hash", "fields": [[tx("j1"), hx(retried)]]},
+            string(P + "job:j1", SCHEDULED),
+        ],
+    )
+    case(
+        "retry.aborted_meanwhile",
+        "an abort requested while the run failed wins: status ABORTED with its TTL, no next attempt",
+        "retry",
+        [string(P + "job:j1", QUEUED), *fin_before],
+        retry_keys,
+        retry_argv,
+        {"int": 0},
+        [
+            stream_left,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            string(P + "job:j1", aborted, ttl_ms=86400000),
+        ],
+    )
+
+    case(
+        "retry.not_owned",
+        "an entry another consumer owns now: reply -1, nothing written",
+        "retry",
+        reclaimed_before,
+        retry_keys,
+        retry_argv,
+        {"int": -1},
+        reclaimed_after,
+    )
+
+    # dead_letter.lua
+    dl_keys = [P + "stream:5", P + "dead", P + "running", P + "job:j1"]
+    dead_entry = {
+        "fields": [
+            [tx("id"), tx("j1")],
+            [tx("task"), tx("nope")],
+            [tx("reason"), tx("unknown_task")],
+            [tx("record"), hx(letter)],
+        ]
+    }
+    stream_after = {
+        "key": P + "stream:5",
+        "type": "stream",
+        "entries": [entry("j4", job("j4"), entry_id="2-0")],
+        "groups": [{"name": "ardiq", "pending": [{"id": "2-0", "consumer": "w1", "deliveries": 1}]}],
+    }
+    dl_reply = {"entry_id": {"key": P + "dead", "index": 0}}
+    case(
+        "dead_letter.known_id",
+        "the entry moves to the dead stream; status DEAD with its TTL; out of running",
+        "dead_letter",
+        [string(P + "job:j1", QUEUED), *fin_before],
+        dl_keys,
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("nope"),
+            tx("unknown_task"),
+            hx(letter),
+            hx(dead_status),
+            tx("86400000"),
+            tx("100000"),
+        ],
+        dl_reply,
+        [
+            stream_after,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+            {"key": P + "dead", "type": "stream", "entries": [dead_entry]},
+            string(P + "job:j1", dead_status, ttl_ms=86400000),
+        ],
+    )
+    case(
+        "dead_letter.ttl_zero",
+        'status TTL "0" deletes the status key',
+        "dead_letter",
+        [string(P + "job:j1", QUEUED), *fin_before],
+        dl_keys,
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("nope"),
+            tx("unknown_task"),
+            hx(letter),
+            hx(dead_status),
+            tx("0"),
+            tx("100000"),
+        ],
+        dl_reply,
+        [
+            stream_after,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+            {"key": P + "dead", "type": "stream", "entries": [dead_entry]},
+        ],
+    )
+    anonymous = records.encode(
+        "DeadLetter",
+        {
+            "spec_version": "1.0",
+            "reason": "malformed_entry",
+            "detail": "the entry has no id field",
+            "stream_id": "1-0",
+            "dead_ms": str(NOW),
+            "worker_id": "w1",
+        },
+    )
+    case(
+        "dead_letter.unknown_id",
+        "an entry without a readable id: dead entry with empty id and task; no status",
+        "dead_letter",
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [{"id": "1-0", "fields": [[tx("junk"), tx("1")]]}],
+                "groups": group_w1,
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+        ],
+        [P + "stream:5", P + "dead", P + "running", P + "job:"],
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx(""),
+            tx(""),
+            tx("malformed_entry"),
+            hx(anonymous),
+            tx(""),
+            tx("0"),
+            tx("100000"),
+        ],
+        dl_reply,
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [],
+                "groups": [{"name": "ardiq", "pending": []}],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            {
+                "key": P + "dead",
+                "type": "stream",
+                "entries": [
+                    {
+                        "fields": [
+                            [tx("id"), tx("")],
+                            [tx("task"), tx("")],
+                            [tx("reason"), tx("malformed_entry")],
+                            [tx("record"), hx(anonymous)],
+                        ]
+                    }
+                ],
+            },
+        ],
+    )
+    case(
+        "dead_letter.keep_status",
+        "an empty Status argument leaves the status key alone",
+        "dead_letter",
+        [string(P + "job:j1", QUEUED), *fin_before],
+        dl_keys,
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("nope"),
+            tx("unknown_task"),
+            hx(letter),
+            tx(""),
+            tx("86400000"),
+            tx("100000"),
+        ],
+        dl_reply,
+        [
+            stream_after,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+            {"key": P + "dead", "type": "stream", "entries": [dead_entry]},
+            string(P + "job:j1", QUEUED),
+        ],
+    )
+
+    case(
+        "dead_letter.not_owned",
+        "an entry another consumer owns now: reply 0, nothing written",
+        "dead_letter",
+        reclaimed_before,
+        dl_keys,
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("nope"),
+            tx("unknown_task"),
+            hx(letter),
+            hx(dead_status),
+            tx("86400000"),
+            tx("100000"),
+        ],
+        {"int": 0},
+        reclaimed_after,
+    )
+    return cases
