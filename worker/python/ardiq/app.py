@@ -125,15 +125,26 @@ class Ardiq(Generic[C]):
         self.lifespan = lifespan
         self.middlewares: list[Middleware] = []
         self._context: object = _NO_CONTEXT
-        self._core = Core(
-            self.url,
-            queue,
+        self._options = (
             cluster,
             None if ssl_ca_certs is None else os.fspath(ssl_ca_certs),
             _timeout_ms("connect_timeout_s", connect_timeout_s),
             _timeout_ms("timeout_s", timeout_s),
         )
+        self._core = Core(self.url, queue, *self._options)
         self._link = Link(self._core)
+
+    def _rebind(self, url: str) -> tuple[str, Core, Link]:
+        """Points the app at the Redis `url` (for `ardiq.testing.use_redis`);
+        returns what it pointed at before."""
+        before = (self.url, self._core, self._link)
+        core = Core(url, self.queue, *self._options)
+        self.url, self._core, self._link = url, core, Link(core)
+        return before
+
+    def _restore(self, before: tuple[str, Core, Link]) -> None:
+        self._link.close()
+        self.url, self._core, self._link = before
 
     def __repr__(self) -> str:
         return f"Ardiq(queue={self.queue!r}, tasks={sorted(self.tasks)!r})"
@@ -407,13 +418,8 @@ class Ardiq(Generic[C]):
         `concurrency`, at most 32); `process=True` tasks in up to
         `process_concurrency` child processes (default: the CPU count).
         Every option is checked before anything starts."""
-        worker = Worker(
-            self._link,
-            self.tasks,
-            queues=self._weighted(queues),
-            result_ttl_s=self.result_ttl_s,
-            middlewares=list(self.middlewares),
-            session=self._session,
+        worker = self._worker(
+            queues,
             concurrency=concurrency,
             prefetch=prefetch,
             sync_concurrency=sync_concurrency,
@@ -427,6 +433,18 @@ class Ardiq(Generic[C]):
             heartbeat_ms=heartbeat_ms,
         )
         await worker.run(handle_signals=handle_signals)
+
+    def _worker(self, queues: Sequence[str] | Mapping[str, int] | None, **options: Any) -> Worker:
+        """A worker run of this app's tasks with `options` (`Worker`'s)."""
+        return Worker(
+            self._link,
+            self.tasks,
+            queues=self._weighted(queues),
+            result_ttl_s=self.result_ttl_s,
+            middlewares=list(self.middlewares),
+            session=self._session,
+            **options,
+        )
 
     def _weighted(self, queues: Sequence[str] | Mapping[str, int] | None) -> list[tuple[str, int]]:
         if queues is None:

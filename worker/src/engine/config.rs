@@ -27,6 +27,9 @@ pub struct WorkerConfig {
     pub prefetch: usize,
     /// Drain the queue and stop.
     pub burst: bool,
+    /// In burst mode, wait for delayed jobs (and retries) to come due and
+    /// run them too, instead of stopping when no job is due.
+    pub burst_waits_delayed: bool,
     /// Idle time after which an entry may be reclaimed, ms.
     pub visibility_ms: u64,
     /// Deliveries after which an entry is dead-lettered.

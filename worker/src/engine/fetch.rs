@@ -318,7 +318,9 @@ impl Engine {
     }
 
     /// In burst mode: true once nothing is held, every write is done and no
-    /// delayed job is due.
+    /// delayed job is due (with `burst_waits_delayed`, none is delayed at
+    /// all: until the next one is due this waits, at most a promote
+    /// interval at a time, and answers false).
     pub(super) async fn burst_drained(&self, conn: &mut Conn) -> bool {
         loop {
             let busy = !self.local.lock().expect("local").held.is_empty()
@@ -332,7 +334,15 @@ impl Engine {
             }
         }
         match self.promote_once(conn).await {
-            Ok((moved, _)) => moved == 0,
+            Ok((moved, _)) if moved > 0 => false,
+            Ok((_, next_due)) if next_due < 0 || !self.config.burst_waits_delayed => true,
+            Ok((_, next_due)) => {
+                let until_due = u64::try_from(next_due - now_ms()).unwrap_or(0);
+                let pause = until_due.clamp(1, self.config.promote_interval_ms);
+                // A stop meanwhile is seen by the caller's next pass.
+                let _ = self.sleep_or_stop(Duration::from_millis(pause)).await;
+                false
+            }
             Err(err) => {
                 self.log(40, format!("promoting delayed jobs failed: {err}"));
                 false

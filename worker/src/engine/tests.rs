@@ -168,6 +168,7 @@ mod against_redis {
             concurrency: 10,
             prefetch: 0,
             burst: false,
+            burst_waits_delayed: false,
             visibility_ms: 30_000,
             max_deliveries: 3,
             block_ms: 100,
@@ -182,7 +183,7 @@ mod against_redis {
 
     async fn connect() -> Conn {
         let url = std::env::var("REDIS_URL").expect(
-            "REDIS_URL names a test Redis: run through `python tests/redis_server.py -- cargo test`",
+            "REDIS_URL names a test Redis: run through `make test-rust` (or `.venv/bin/python -m ardiq_testing.redis -- cargo test`)",
         );
         Connection::open(&url, &ConnectOptions::default(), Duration::ZERO)
             .await

@@ -330,6 +330,21 @@ impl Core {
         });
     }
 
+    /// Empties the database the app's URL names (`FLUSHDB`; on a cluster,
+    /// every master's): for `ardiq.testing`, between tests.
+    /// Waits with the GIL released.
+    fn flush_database(&self, py: Python<'_>) -> PyResult<()> {
+        let target = self.target.clone();
+        self.request_blocking(py, move |_client| {
+            Box::pin(async move {
+                let mut conn = target.connect(Duration::ZERO).await?;
+                let () = redis::cmd("FLUSHDB").query_async(&mut conn).await?;
+                Ok(ReplyValue::Unit)
+            })
+        })?;
+        Ok(())
+    }
+
     /// Starts a worker run; its start (or the error that prevented it) is
     /// the reply to `request`.
     fn start_worker(&self, py: Python<'_>, request: u64, config: &WorkerConfig) -> PyResult<()> {

@@ -120,7 +120,8 @@ impl WorkerConfig {
     #[new]
     #[pyo3(signature = (
         *, worker_id, hostname, queues, tasks, result_ttl_s, concurrency, prefetch, burst,
-        visibility_ms, max_deliveries, block_ms, promote_interval_ms, heartbeat_ms, dead_maxlen
+        visibility_ms, max_deliveries, block_ms, promote_interval_ms, heartbeat_ms, dead_maxlen,
+        burst_waits_delayed = false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -138,6 +139,7 @@ impl WorkerConfig {
         promote_interval_ms: i64,
         heartbeat_ms: i64,
         dead_maxlen: i64,
+        burst_waits_delayed: bool,
     ) -> PyResult<Self> {
         let concurrency = within("concurrency", concurrency, 1, 100_000)? as usize;
         if queues.is_empty() || queues.len() > MAX_QUEUES {
@@ -179,6 +181,7 @@ impl WorkerConfig {
                     None => concurrency,
                 },
                 burst,
+                burst_waits_delayed,
                 visibility_ms: within("visibility_ms", visibility_ms, 100, day_ms)?,
                 max_deliveries: within("max_deliveries", max_deliveries, 1, 1_000)?,
                 block_ms: within("block_ms", block_ms, 1, 60_000)?,
