@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
         bench = Bench(url, sizes, pythons, logs)
         for rep in range(sizes.repetitions):
             for workload in args.selected:
-                turn = rotated(peers, rep)
+                turn = [p for p in rotated(peers, rep) if p.workloads is None or workload in p.workloads]
                 if workload == "clients":
                     # The clients' scripts need no worker: they run whenever ArdiQ is selected.
                     turn = [p for p in args.peers if p.name == REFERENCE]

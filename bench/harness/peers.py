@@ -29,6 +29,7 @@ class PeerSpec:
     name: str
     adapter: str
     python: tuple[int, int] | None  # None: the harness's own venv (ArdiQ from this checkout)
+    workloads: tuple[str, ...] | None = None  # None: every workload
 
     @property
     def requirements(self) -> Path:
@@ -37,6 +38,8 @@ class PeerSpec:
 
 PEERS = (
     PeerSpec("ardiq", "ardiq_local", None),
+    # What one no-op middleware costs: dispatch only, beside plain ArdiQ.
+    PeerSpec("ardiq+middleware", "ardiq_middleware", None, ("dispatch",)),
     PeerSpec("ardiq-pypi", "ardiq_pypi", (3, 12)),
     PeerSpec("arq", "arq", (3, 11)),
     PeerSpec("streaq", "streaq", (3, 11)),

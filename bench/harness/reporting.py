@@ -138,7 +138,20 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], me
                         row.append(ratio(values, peer, key))
             out.append("| " + " | ".join(row) + " |")
         out.append("")
+        if workload == "dispatch":
+            out += middleware_cost(values)
     return "\n".join(out)
+
+
+def middleware_cost(values: dict[str, dict[str, Any]]) -> list[str]:
+    """The time one no-op middleware adds to each task, from the two ArdiQ dispatch rows."""
+    plain = values.get("ardiq", {}).get("tasks_per_s")
+    wrapped = values.get("ardiq+middleware", {}).get("tasks_per_s")
+    if not isinstance(plain, int | float) or not isinstance(wrapped, int | float) or not plain or not wrapped:
+        return []
+    cost_us = (1 / wrapped - 1 / plain) * 1e6
+    share = wrapped / plain
+    return [f"One no-op middleware: {cost_us:+.2f} µs per task ({share:.2f}× the dispatch rate).", ""]
 
 
 def machine() -> dict[str, Any]:

@@ -113,6 +113,7 @@ class Worker:
         block_ms: int,
         promote_interval_ms: int,
         heartbeat_ms: int,
+        burst_waits_delayed: bool = False,
     ) -> None:
         worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # The core checks every engine option here, each once; the pools'
@@ -132,6 +133,7 @@ class Worker:
             promote_interval_ms=promote_interval_ms,
             heartbeat_ms=heartbeat_ms,
             dead_maxlen=100_000,
+            burst_waits_delayed=burst_waits_delayed,
         )
         for name, value in (
             ("sync_concurrency", sync_concurrency),
@@ -252,11 +254,12 @@ class Worker:
         """Starts one run; `None` when it already finished (a coroutine that
         never suspended, or a call that raised at once)."""
         name = task.name
+        future: asyncio.Future[Any]
         if self.middlewares:
             coro: Coroutine[Any, Any, Any] = self._through_middleware(task, args, kwargs, timeout_s)
-            future: asyncio.Future[Any] = loop.create_task(
-                coro if timeout_s is None or task.process else _with_timeout(coro, timeout_s)
-            )
+            if timeout_s is None or task.process:
+                return self._step(loop, coro, handle, name, job_id)
+            future = loop.create_task(_with_timeout(coro, timeout_s))
             future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
             return future
         if task.is_async:
@@ -266,17 +269,8 @@ class Worker:
                 self._fail(handle, name, job_id, exc)
                 return None
             if timeout_s is None:
-                try:
-                    yielded = coro.send(None)
-                except StopIteration as stop:
-                    self.outcomes.append((handle, OUTCOME_COMPLETE, stop.value))
-                    return None
-                except BaseException as exc:
-                    self._fail(handle, name, job_id, exc)
-                    return None
-                future = loop.create_task(_resume(coro, yielded))
-            else:
-                future = loop.create_task(_with_timeout(coro, timeout_s))
+                return self._step(loop, coro, handle, name, job_id)
+            future = loop.create_task(_with_timeout(coro, timeout_s))
             future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
         elif task.process:
             # A child process: its time limit and aborts kill it.
@@ -288,6 +282,28 @@ class Worker:
             future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
             if timeout_s is not None:
                 loop.call_later(timeout_s, self._sync_timeout, handle, name, job_id, timeout_s)
+        return future
+
+    def _step(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, Any],
+        handle: int,
+        name: str,
+        job_id: str,
+    ) -> asyncio.Future[Any] | None:
+        """Runs `coro` up to its first suspension here, so a run that never
+        suspends costs no asyncio Task; the rest runs in one."""
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            self.outcomes.append((handle, OUTCOME_COMPLETE, stop.value))
+            return None
+        except BaseException as exc:
+            self._fail(handle, name, job_id, exc)
+            return None
+        future = loop.create_task(_resume(coro, yielded))
+        future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
         return future
 
     def _in_process(
