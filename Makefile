@@ -51,6 +51,7 @@ lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, 
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py bench/harness demo testing/src testing/tests
 	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py
+	for example in examples/*/; do (cd $$example && ../../$(VENV)/bin/mypy --strict .) || exit 1; done
 	$(PY) -m conformance.vectors.generate --check
 	$(PY) -m conformance.script_fragments
 	cargo fmt --all -- --check
