@@ -74,7 +74,13 @@ def to_python(value: Any, depth: int = 0) -> Any:
 def parse_float(inner: Any) -> float:
     """A typed float's number; NaN and the infinities are spelled as strings."""
     if isinstance(inner, str):
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf, "-0": -0.0}[inner]
+        return {
+            "NaN": math.nan,
+            "-NaN": math.copysign(math.nan, -1.0),
+            "Infinity": math.inf,
+            "-Infinity": -math.inf,
+            "-0": -0.0,
+        }[inner]
     return float(inner)
 
 

@@ -54,11 +54,16 @@ def apply_failure_lists(results: list[Result]) -> list[Result]:
 
 
 def report(results: list[Result]) -> tuple[int, int]:
+    expected_by_impl: dict[str, int] = {}
     for result in results:
         if result.verdict in ("failed", "stale"):
             print(f"FAIL [{result.impl}] {result.name}: {result.reason}")
         elif result.verdict == "expected":
-            print(f"expected failure [{result.impl}] {result.name}: {result.reason[:200]}")
+            expected_by_impl[result.impl] = expected_by_impl.get(result.impl, 0) + 1
+    if expected_by_impl:
+        # Each is listed with its reason in conformance/failures/<impl>.txt.
+        counts = ", ".join(f"{impl} {count}" for impl, count in expected_by_impl.items())
+        print(f"expected failures, as listed in conformance/failures/: {counts}")
     impls = list(dict.fromkeys(result.impl for result in results))
     groups = list(dict.fromkeys(result.group for result in results))
     width = max(len(group) for group in groups) + 2

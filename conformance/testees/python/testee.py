@@ -78,7 +78,13 @@ def to_native(value: Any) -> Any:
         return int(inner)
     if kind == "float":
         if isinstance(inner, str):
-            return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf, "-0": -0.0}[inner]
+            return {
+                "NaN": math.nan,
+                "-NaN": math.copysign(math.nan, -1.0),
+                "Infinity": math.inf,
+                "-Infinity": -math.inf,
+                "-0": -0.0,
+            }[inner]
         return float(inner)
     if kind == "str":
         return str(inner)

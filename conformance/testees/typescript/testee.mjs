@@ -33,6 +33,12 @@ function intOf(text) {
 }
 
 function floatOf(raw) {
+  if (raw === '-NaN') {
+    // A NaN with its sign bit set, as a foreign value could carry it.
+    const bits = new DataView(new ArrayBuffer(8));
+    bits.setBigUint64(0, 0xfff8000000000000n);
+    return bits.getFloat64(0);
+  }
   const x = typeof raw === 'string' ? (raw === '-0' ? -0 : Number(raw)) : raw;
   // TypeScript has one number type: an integral float is an int (SPEC.md section 4).
   if (Number.isInteger(x) && !Object.is(x, -0)) {

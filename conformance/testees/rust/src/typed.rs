@@ -92,6 +92,7 @@ fn parse_float(json: &Json) -> Option<f64> {
         Json::Number(number) => number.as_f64(),
         Json::String(text) => match text.as_str() {
             "NaN" => Some(f64::NAN),
+            "-NaN" => Some(-f64::NAN),
             "Infinity" => Some(f64::INFINITY),
             "-Infinity" => Some(f64::NEG_INFINITY),
             "-0" => Some(-0.0),
