@@ -1,4 +1,4 @@
--- ardiq spec 1.0: finish.lua
+-- ardiq spec 1.1: finish.lua
 -- Stores the terminal status (the result) of a batch of jobs and removes
 -- their stream entries: acked entries are deleted so nothing grows. A job
 -- whose entry this worker no longer owns (reclaimed by another worker, or
@@ -13,10 +13,19 @@
 -- ARGV[2+4i-2]   job id
 -- ARGV[2+4i-1]   ttl_ms of the status; "0" deletes it (no result kept)
 -- ARGV[2+4i]     Status record (terminal state)
+-- Kept failures (spec 1.1, SPEC.md section 9.1), only when the batch has
+-- jobs that failed for good:
+-- KEYS[3+2n]     ardiq:{q}:failed         kept-failures stream
+-- ARGV[3+4n]     its approximate maximum length (MAXLEN ~)
+-- ARGV[4+4n]     its retention, ms: the key's TTL after this write
+-- ARGV[5+4n]     the oldest entry id to keep (now - retention), for MINID ~
+-- ARGV[6+4n+4k]  then per kept failure k = 0..: the job's index i,
+--                task name, error type, Failure record
 -- Reply: the job ids not finished because their entries are not this
 --        worker's (empty when every job was finished).
 -- Commands: per stream XPENDING, XACK and XDEL; per job SET (or DEL); per
--- call HDEL and SREM.
+-- call HDEL and SREM; with kept failures, XADD per failure, XTRIM and
+-- PEXPIRE per call.
 -- shared:begin ownership
 -- Whether stream entry id `a` sorts before `b` (ids are "<ms>-<seq>";
 -- compared as decimal strings, exact for any size).
@@ -47,7 +56,7 @@ local function owned(stream, group, consumer, ids)
 end
 -- shared:end ownership
 
-local n = (#ARGV - 2) / 4
+local n = math.floor((#KEYS - 2) / 2)
 local by_stream, order = {}, {}
 for i = 1, n do
   local stream_key = KEYS[2 + 2 * i - 1]
@@ -62,7 +71,7 @@ local mine = {}
 for _, stream_key in ipairs(order) do
   mine[stream_key] = owned(stream_key, ARGV[1], ARGV[2], by_stream[stream_key])
 end
-local acked, ids, lost = {}, {}, {}
+local acked, ids, lost, finished = {}, {}, {}, {}
 for i = 1, n do
   local stream_key, status_key = KEYS[2 + 2 * i - 1], KEYS[2 + 2 * i]
   local entry, id, ttl, status = ARGV[2 + 4 * i - 3], ARGV[2 + 4 * i - 2], ARGV[2 + 4 * i - 1], ARGV[2 + 4 * i]
@@ -76,6 +85,7 @@ for i = 1, n do
     local entries = acked[stream_key]
     entries[#entries + 1] = entry
     ids[#ids + 1] = id
+    finished[i] = true
   else
     lost[#lost + 1] = id
   end
@@ -91,4 +101,23 @@ if #ids > 0 then
   redis.call("HDEL", KEYS[1], unpack(ids))
   redis.call("SREM", KEYS[2], unpack(ids))
 end
+-- kept failures (spec 1.1): begin
+local failed_key = KEYS[3 + 2 * n]
+if failed_key then
+  local base = 2 + 4 * n
+  local kept = false
+  for k = base + 4, #ARGV - 3, 4 do
+    local i = tonumber(ARGV[k])
+    if finished[i] then
+      redis.call("XADD", failed_key, "MAXLEN", "~", ARGV[base + 1], "*",
+        "id", ARGV[2 + 4 * i - 2], "task", ARGV[k + 1], "type", ARGV[k + 2], "record", ARGV[k + 3])
+      kept = true
+    end
+  end
+  if kept then
+    redis.call("XTRIM", failed_key, "MINID", "~", ARGV[base + 3])
+    redis.call("PEXPIRE", failed_key, ARGV[base + 2])
+  end
+end
+-- kept failures (spec 1.1): end
 return lost

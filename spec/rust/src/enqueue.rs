@@ -8,7 +8,7 @@
 use prost::Message as _;
 
 use crate::limits::{
-    check_delay, check_duration, check_job_id, check_max_retries, check_priority,
+    check_delay, check_duration, check_headers, check_job_id, check_max_retries, check_priority,
     check_record_size, check_schedule, check_task_name, InvalidJob,
 };
 use crate::{Job, QueueKeys, DEFAULT_PRIORITY, PRIORITY_LEVELS, SPEC_VERSION};
@@ -41,6 +41,8 @@ pub struct JobRequest {
     pub backoff_ms: Option<i64>,
     /// Overrides the task's result TTL, ms (0: keep no result).
     pub result_ttl_ms: Option<i64>,
+    /// Spec 1.1: headers for the worker, such as the W3C trace context.
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 impl JobRequest {
@@ -95,6 +97,10 @@ impl JobRequest {
             timeout_ms: duration("timeout_ms", self.timeout_ms)?,
             backoff_ms: duration("backoff_ms", self.backoff_ms)?,
             result_ttl_ms: duration("result_ttl_ms", self.result_ttl_ms)?,
+            headers: {
+                check_headers(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+                self.headers
+            },
         };
         check_record_size(job.encoded_len())?;
         Ok(job)

@@ -73,6 +73,16 @@ impl QueueKeys {
         format!("{}dead", self.prefix)
     }
 
+    /// Spec 1.1: the kept-failures stream.
+    pub fn failed(&self) -> String {
+        format!("{}failed", self.prefix)
+    }
+
+    /// The prefix every key of the queue starts with, `ardiq:{q}:`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Sorted set of worker ids by last heartbeat.
     pub fn workers(&self) -> String {
         format!("{}workers", self.prefix)

@@ -14,7 +14,7 @@ pub mod scripts;
 pub mod value;
 
 pub use keys::QueueKeys;
-pub use records::{DeadLetter, Error, Heartbeat, Job, State, Status};
+pub use records::{DeadLetter, Error, Failure, Heartbeat, Job, State, Status};
 pub use value::{Value, ValueError};
 
 /// The spec version every record carries.

@@ -23,6 +23,10 @@ pub const MAX_DURATION_MS: i64 = 3_155_760_000_000;
 pub const MAX_SCHEDULE_MS: i64 = 253_402_300_799_999;
 /// Most retries a job may ask for.
 pub const MAX_RETRIES: i64 = 1_000;
+/// Most headers on one job (spec 1.1).
+pub const MAX_HEADERS: usize = 64;
+/// Longest header value, bytes (spec 1.1); names follow the job id rule.
+pub const MAX_HEADER_VALUE_BYTES: usize = 8_192;
 
 /// Why a job cannot be enqueued (or, in a worker, run) as given.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -61,6 +65,10 @@ pub enum InvalidJob {
         /// Its largest allowed value.
         max: i64,
     },
+    /// A header outside the bounds of SPEC.md section 3.1 (spec 1.1):
+    /// reported as `InvalidOption`.
+    #[error("invalid headers: {0}")]
+    Headers(String),
     /// The encoded job is over the size limit.
     #[error("job of {0} bytes is larger than the limit of 1048576 bytes")]
     PayloadTooLarge(usize),
@@ -128,6 +136,33 @@ pub fn check_task_name(task: &str) -> Result<(), InvalidJob> {
 pub fn check_job_id(id: &str) -> Result<(), InvalidJob> {
     if id.is_empty() || id.len() > MAX_NAME_BYTES || id.chars().any(is_white_space) {
         return Err(InvalidJob::JobId(id.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks a job's headers (spec 1.1): at most 64; each name 1 to 256
+/// bytes without white space (the job id rule), each value 1 to 8192 bytes.
+pub fn check_headers<'a>(
+    headers: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), InvalidJob> {
+    if headers.len() > MAX_HEADERS {
+        return Err(InvalidJob::Headers(format!(
+            "{} headers, at most {MAX_HEADERS} are allowed",
+            headers.len()
+        )));
+    }
+    for (name, value) in headers {
+        if name.is_empty() || name.len() > MAX_NAME_BYTES || name.chars().any(is_white_space) {
+            return Err(InvalidJob::Headers(format!(
+                "header name {name:?} must be 1 to 256 bytes of UTF-8 without white space"
+            )));
+        }
+        if value.is_empty() || value.len() > MAX_HEADER_VALUE_BYTES {
+            return Err(InvalidJob::Headers(format!(
+                "the value of header {name:?} must be 1 to {MAX_HEADER_VALUE_BYTES} bytes, not {}",
+                value.len()
+            )));
+        }
     }
     Ok(())
 }

@@ -94,6 +94,11 @@ pub struct Job {
     /// Overrides the task's result TTL, ms.
     #[prost(uint64, optional, tag = "13")]
     pub result_ttl_ms: Option<u64>,
+    /// Spec 1.1: string headers carried to the worker, such as the W3C
+    /// trace context (`traceparent`, `tracestate`). A `BTreeMap`, so the
+    /// entries are written sorted by name, as SPEC.md section 3.1 asks.
+    #[prost(btree_map = "string, string", tag = "15")]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 /// An error that crossed the language boundary.
@@ -178,6 +183,39 @@ pub struct DeadLetter {
     /// The last error, when a run failed.
     #[prost(message, optional, tag = "10")]
     pub error: Option<Error>,
+}
+
+/// Spec 1.1: a kept failure, the `record` field of an entry of the
+/// kept-failures stream `ardiq:{q}:failed` (SPEC.md section 9.1).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Failure {
+    /// The spec version.
+    #[prost(string, tag = "1")]
+    pub spec_version: String,
+    /// The job id.
+    #[prost(string, tag = "2")]
+    pub job_id: String,
+    /// The task name.
+    #[prost(string, tag = "3")]
+    pub task: String,
+    /// The `Job` record of the last run (its arguments, attempt and headers).
+    #[prost(bytes = "vec", tag = "4")]
+    pub job: Vec<u8>,
+    /// The error of the last run.
+    #[prost(message, optional, tag = "5")]
+    pub error: Option<Error>,
+    /// Runs started, including the last.
+    #[prost(uint32, tag = "6")]
+    pub attempts: u32,
+    /// When the last run started, ms.
+    #[prost(int64, tag = "7")]
+    pub started_ms: i64,
+    /// When it failed for good, ms.
+    #[prost(int64, tag = "8")]
+    pub failed_ms: i64,
+    /// The worker that ran it last.
+    #[prost(string, tag = "9")]
+    pub worker_id: String,
 }
 
 /// A worker's heartbeat.
