@@ -392,6 +392,10 @@ impl Enqueue<'_> {
         /// Overrides how long the result is kept; zero keeps none.
         result_ttl(ttl: Duration)
     );
+    forward!(
+        /// Adds a header; see [`EnqueueRequest::header`].
+        header(name: impl Into<String>, value: impl Into<String>)
+    );
 
     /// The request as built so far.
     pub fn into_request(self) -> EnqueueRequest {

@@ -79,25 +79,36 @@ impl Client {
     /// errors.
     pub async fn replay_dead_letter(&self, entry_id: &str) -> Result<Option<Job>> {
         let keys = &self.inner.keys;
-        let mut connection = self.connection();
         let entries: StreamRangeReply = redis::cmd("XRANGE")
             .arg(keys.dead())
             .arg(entry_id)
             .arg(entry_id)
-            .query_async(&mut connection)
+            .query_async(&mut self.connection())
             .await
             .map_err(Error::from_redis)?;
         let Some(entry) = entries.ids.first() else {
             return Ok(None);
         };
         let dead = decode(entry_id, &entry.map)?;
+        self.replay_entry(&keys.dead(), entry_id, "dead letter", &dead.job)
+            .await
+    }
+
+    /// Queues the job held by entry `entry_id` of `stream` (the dead-letter
+    /// or the kept-failures stream) again with `replay.lua`, its attempts
+    /// reset; `None` when the entry went meanwhile.
+    pub(crate) async fn replay_entry(
+        &self,
+        stream: &str,
+        entry_id: &str,
+        what: &str,
+        raw_job: &[u8],
+    ) -> Result<Option<Job>> {
+        let keys = &self.inner.keys;
         let unreplayable = |why: String| {
-            Error::MalformedRecord(format!(
-                "dead letter {entry_id} holds no replayable job: {why}"
-            ))
+            Error::MalformedRecord(format!("{what} {entry_id} holds no replayable job: {why}"))
         };
-        let mut job =
-            JobRecord::decode(dead.job.as_slice()).map_err(|e| unreplayable(e.to_string()))?;
+        let mut job = JobRecord::decode(raw_job).map_err(|e| unreplayable(e.to_string()))?;
         if job.id.is_empty() || job.task.is_empty() {
             return Err(unreplayable("no id or task".into()));
         }
@@ -105,14 +116,14 @@ impl Client {
         job.due_ms = 0;
         let priority = job.priority.min(PRIORITY_LEVELS - 1);
         let reply: RedisValue = REPLAY
-            .key(keys.dead())
+            .key(stream)
             .key(keys.job(&job.id))
             .key(keys.stream(priority))
             .arg(entry_id)
             .arg(&job.id)
             .arg(&job.task)
             .arg(job.encode_to_vec())
-            .invoke_async(&mut connection)
+            .invoke_async(&mut self.connection())
             .await
             .map_err(Error::from_redis)?;
         Ok(text(&reply).map(|_| Job::new(self.clone(), job.id, None, job.result_ttl_ms)))

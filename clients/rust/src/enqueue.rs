@@ -146,6 +146,18 @@ impl EnqueueRequest {
         self
     }
 
+    /// Adds a header (spec 1.1): a string the worker hands to the run,
+    /// such as the W3C `traceparent`; a name given twice keeps the last
+    /// value. At most 64 headers, names 1 to 256 bytes without white space,
+    /// values 1 to 8192 bytes ([`Error::InvalidOption`] when the job is
+    /// sent). With the `opentelemetry` feature the current trace context is
+    /// added by itself.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.job.headers.insert(name.into(), value.into());
+        self
+    }
+
     /// The task name.
     pub fn task(&self) -> &str {
         &self.job.task
@@ -159,7 +171,8 @@ impl EnqueueRequest {
     /// [`Error::InvalidJobId`], [`Error::InvalidPriority`],
     /// [`Error::InvalidDelay`], [`Error::InvalidOption`],
     /// [`Error::PayloadTooLarge`].
-    pub(crate) fn check(self, now_ms: i64) -> Result<(ardiq_spec::Job, Option<u64>)> {
+    pub(crate) fn check(mut self, now_ms: i64) -> Result<(ardiq_spec::Job, Option<u64>)> {
+        crate::trace::inject(&mut self.job.headers);
         let result_ttl_ms = self.job.result_ttl_ms.and_then(|ms| u64::try_from(ms).ok());
         Ok((self.job.check(now_ms)?, result_ttl_ms))
     }

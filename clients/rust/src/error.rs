@@ -106,7 +106,7 @@ impl From<InvalidJob> for Error {
             InvalidJob::JobId(id) => Self::InvalidJobId(id),
             InvalidJob::Priority(_) => Self::InvalidPriority(message),
             InvalidJob::Delay { .. } => Self::InvalidDelay(message),
-            InvalidJob::Option { .. } => Self::InvalidOption(message),
+            InvalidJob::Option { .. } | InvalidJob::Headers(_) => Self::InvalidOption(message),
             InvalidJob::PayloadTooLarge(size) => Self::PayloadTooLarge {
                 size,
                 limit: ardiq_spec::limits::MAX_RECORD_BYTES,

@@ -36,8 +36,12 @@ pub mod connection;
 mod dead;
 mod enqueue;
 mod error;
+mod failed;
+pub mod inspect;
 mod job;
+mod purge;
 mod send;
+mod trace;
 pub mod value;
 
 pub use client::{Client, ClientBuilder, Enqueue, DEFAULT_QUEUE};
@@ -46,6 +50,8 @@ pub use enqueue::EnqueueRequest;
 #[doc(hidden)]
 pub use enqueue::{enqueue_call, EnqueueCall};
 pub use error::{Error, Result};
+pub use failed::KeptFailure;
+pub use inspect::{JobDetails, JobPage, LevelInfo, ListState, ListedJob, QueueInfo, WorkerInfo};
 pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus};
 
 /// The spec crate this client builds on, for its `Value` and records.
