@@ -44,6 +44,12 @@ pub struct WorkerConfig {
     pub tasks: HashMap<String, TaskConfig>,
     /// Cap of the dead-letter stream.
     pub dead_maxlen: u64,
+    /// Spec 1.1: cap of the kept-failures stream; 0 keeps no failures.
+    pub failed_maxlen: u64,
+    /// Spec 1.1: how long kept failures live, ms.
+    pub failed_retention_ms: u64,
+    /// Count metrics (`Engine::metrics`).
+    pub metrics: bool,
     /// For the heartbeat.
     pub hostname: String,
     /// For the heartbeat.

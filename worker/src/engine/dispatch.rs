@@ -36,10 +36,15 @@ impl Engine {
         }
         let handle = local.next_waiting()?;
         local.running += 1;
+        local.started += 1;
         let held = local.held.get_mut(&handle).expect("waiting job is held");
         held.running = true;
         held.started_ms = now_ms();
+        held.started_at = Some(std::time::Instant::now());
         let (args, kwargs) = held.values.take().unwrap_or_default();
+        if let Some(metrics) = &self.metrics {
+            metrics.started(&held.job.task);
+        }
         let task = self.config.tasks.get(&held.job.task);
         let timeout_ms = held
             .job
@@ -63,6 +68,12 @@ impl Engine {
             max_retries,
             enqueued_ms: held.job.enqueued_ms,
             started_ms: held.started_ms,
+            headers: held
+                .job
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 

@@ -107,6 +107,7 @@ impl Engine {
                     priority,
                     fetched: Instant::now(),
                     started_ms: 0,
+                    started_at: None,
                     running: false,
                     cancel_sent: false,
                     values: Some((accepted.args, accepted.kwargs)),

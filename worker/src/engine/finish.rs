@@ -235,6 +235,7 @@ impl Engine {
                             .arg(item.ttl_ms)
                             .arg(item.status.as_slice());
                     }
+                    self.keep_failures(&mut call, &chunk);
                     async move { call.invoke_async::<Vec<String>>(&mut conn).await }
                 })
                 .await;
@@ -268,6 +269,31 @@ impl Engine {
                         .await;
                 }
             }
+        }
+    }
+
+    /// Adds the kept failures of `chunk` to its `finish.lua` call (spec 1.1,
+    /// SPEC.md section 9.1): the stream's key, its cap, retention and
+    /// oldest id to keep, then each failure by its job's place.
+    fn keep_failures(&self, call: &mut redis::ScriptInvocation<'_>, chunk: &[FinishItem]) {
+        let mut failures = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| item.failure.as_ref().map(|f| (i + 1, &item.job.task, f)))
+            .peekable();
+        if failures.peek().is_none() {
+            return;
+        }
+        let retention = self.config.failed_retention_ms;
+        call.key(self.keys.failed())
+            .arg(self.config.failed_maxlen)
+            .arg(retention)
+            .arg(super::now_ms().saturating_sub(retention as i64).max(0));
+        for (place, task, failure) in failures {
+            call.arg(place)
+                .arg(task)
+                .arg(&failure.error_type)
+                .arg(failure.record.as_slice());
         }
     }
 

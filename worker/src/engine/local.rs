@@ -22,6 +22,8 @@ pub(super) struct Held {
     pub(super) priority: u32,
     pub(super) fetched: Instant,
     pub(super) started_ms: i64,
+    /// When the run started, for its duration.
+    pub(super) started_at: Option<Instant>,
     pub(super) running: bool,
     pub(super) cancel_sent: bool,
     pub(super) values: Option<Arguments>,
@@ -41,6 +43,8 @@ pub(super) struct Local {
     pub(super) stopping: bool,
     pub(super) completed: u64,
     pub(super) failed: u64,
+    pub(super) started: u64,
+    pub(super) retried: u64,
 }
 
 impl Local {

@@ -26,6 +26,7 @@ mod fetch;
 mod finish;
 mod heartbeat;
 mod local;
+pub mod metrics;
 mod outcome;
 mod promote;
 mod reclaim;
@@ -81,6 +82,8 @@ pub struct Engine {
     stop: watch::Sender<bool>,
     scripts: WorkerScripts,
     started_ms: i64,
+    /// Counters for `/metrics`, when the run has them.
+    metrics: Option<metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -124,7 +127,6 @@ impl Engine {
         let (actions, receiver) = mpsc::unbounded_channel();
         let (stop, _) = watch::channel(false);
         let engine = Arc::new(Self {
-            config,
             keys: QueueKeys::new(queue),
             queue_name: Arc::from(queue),
             index,
@@ -148,6 +150,10 @@ impl Engine {
                 retire: Script::new(scripts::RETIRE),
             },
             started_ms: now_ms(),
+            metrics: config
+                .metrics
+                .then(|| metrics::Metrics::new(config.tasks.keys())),
+            config,
         });
         (engine, receiver)
     }
@@ -222,6 +228,22 @@ impl Engine {
                 run.engine_ended();
             }
         }
+    }
+
+    /// This queue's name.
+    pub fn queue(&self) -> &str {
+        &self.queue_name
+    }
+
+    /// This queue's metrics, when the run counts them.
+    pub fn metrics(&self) -> Option<&metrics::Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// `(started, retried)` runs so far, for the summary at the end of a run.
+    pub fn run_totals(&self) -> (u64, u64) {
+        let local = self.local.lock().expect("local");
+        (local.started, local.retried)
     }
 
     /// Counters for the heartbeat and for Python.

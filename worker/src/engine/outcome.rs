@@ -6,6 +6,7 @@ use ardiq_spec::limits::MAX_DURATION_MS;
 use ardiq_spec::limits::MAX_RECORD_BYTES;
 use ardiq_spec::DeadLetter;
 use ardiq_spec::Error as WireError;
+use ardiq_spec::Failure;
 use ardiq_spec::Job;
 use ardiq_spec::State;
 use ardiq_spec::Status;
@@ -16,6 +17,8 @@ use rand::Rng as _;
 
 use super::admission::Rejection;
 use super::local::Held;
+use super::metrics::Ended;
+use crate::bridge::JobEvent;
 use super::now_ms;
 use super::Engine;
 
@@ -69,6 +72,17 @@ pub(super) struct FinishItem {
     pub(super) job: Job,
     pub(super) ttl_ms: u64,
     pub(super) status: Vec<u8>,
+    /// Spec 1.1: the kept failure of a job that failed for good.
+    pub(super) failure: Option<KeptFailure>,
+}
+
+/// An entry for the kept-failures stream (SPEC.md section 9.1).
+#[derive(Debug)]
+pub(super) struct KeptFailure {
+    /// The error type, readable in `XRANGE`.
+    pub(super) error_type: String,
+    /// The `Failure` record.
+    pub(super) record: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -101,8 +115,10 @@ impl Engine {
             entry_id,
             priority,
             started_ms,
+            started_at,
             ..
         } = held;
+        let ran = started_at.map(|at| at.elapsed());
         let status = |job: &Job, state: State, value: Vec<u8>, error: Option<WireError>| Status {
             spec_version: SPEC_VERSION.to_owned(),
             state: state as i32,
@@ -115,18 +131,45 @@ impl Engine {
             worker_id: self.config.worker_id.clone(),
             task: job.task.clone(),
         };
-        let finish = |job: Job, record: Status| {
+        let finish = |job: Job, record: Status, failure: Option<KeptFailure>| {
             Action::Finish(FinishItem {
                 priority,
                 entry_id: entry_id.clone(),
                 ttl_ms: self.ttl_of(&job),
                 job,
                 status: record.encode_to_vec(),
+                failure,
             })
+        };
+        // A final failure: counted, logged with its traceback, kept.
+        let failed = |job: Job, error: WireError| {
+            self.local.lock().expect("local").failed += 1;
+            self.ended(&job, Ended::Failed, ran);
+            self.job_event(
+                &job,
+                40,
+                "failed",
+                ran,
+                format!(
+                    "job {} ({}) failed{}: {}: {}",
+                    job.id,
+                    job.task,
+                    if job.attempt > 0 {
+                        format!(" after {} attempts", job.attempt + 1)
+                    } else {
+                        String::new()
+                    },
+                    error.r#type,
+                    error.message
+                ),
+                &error,
+            );
+            let failure = self.kept_failure(&job, &error, started_ms, now);
+            let record = status(&job, State::Failed, Vec::new(), Some(error));
+            finish(job, record, failure)
         };
         match outcome {
             Outcome::Complete(value) => {
-                self.local.lock().expect("local").completed += 1;
                 if value.len() > MAX_RECORD_BYTES {
                     let error = WireError {
                         r#type: "ResultTooLarge".into(),
@@ -136,11 +179,18 @@ impl Engine {
                         ),
                         traceback: String::new(),
                     };
-                    let record = status(&job, State::Failed, Vec::new(), Some(error));
-                    return finish(job, record);
+                    return failed(job, error);
+                }
+                self.local.lock().expect("local").completed += 1;
+                self.ended(&job, Ended::Completed, ran);
+                if self.bridge.job_logs() {
+                    let took = ran.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+                    let message =
+                        format!("job {} ({}) completed in {took:.1} ms", job.id, job.task);
+                    self.job_event(&job, 20, "completed", ran, message, &WireError::default());
                 }
                 let record = status(&job, State::Complete, value, None);
-                finish(job, record)
+                finish(job, record, None)
             }
             Outcome::Failed {
                 error,
@@ -151,54 +201,68 @@ impl Engine {
                 let max_retries = job
                     .max_retries
                     .unwrap_or_else(|| task.map_or(0, |t| t.retries));
-                if retryable && job.attempt < max_retries {
-                    let base = job
-                        .backoff_ms
-                        .unwrap_or_else(|| task.map_or(1_000, |t| t.backoff_ms));
-                    let delay = retry_delay_ms.unwrap_or_else(|| {
-                        backoff_ms(base, job.attempt, rand::rng().random::<f64>())
-                    });
-                    self.log(
-                        20,
-                        format!(
-                            "job {} ({}) failed with {}: retry {} of {max_retries} in {delay} ms",
-                            job.id,
-                            job.task,
-                            error.r#type,
-                            job.attempt + 1
-                        ),
-                    );
-                    let aborted = WireError {
-                        r#type: "JobAborted".into(),
-                        message: "aborted while it ran".into(),
-                        traceback: String::new(),
-                    };
-                    let aborted = status(&job, State::Aborted, Vec::new(), Some(aborted));
-                    let ttl_ms = self.ttl_of(&job);
-                    let mut next = job;
-                    next.attempt += 1;
-                    next.due_ms = now.saturating_add(delay.min(MAX_DURATION_MS as u64) as i64);
-                    return Action::Retry {
-                        priority,
-                        entry_id,
-                        due_ms: next.due_ms,
-                        aborted: aborted.encode_to_vec(),
-                        ttl_ms,
-                        job: next,
-                    };
+                if !(retryable && job.attempt < max_retries) {
+                    return failed(job, error);
                 }
-                self.local.lock().expect("local").failed += 1;
-                let record = status(&job, State::Failed, Vec::new(), Some(error));
-                finish(job, record)
+                let base = job
+                    .backoff_ms
+                    .unwrap_or_else(|| task.map_or(1_000, |t| t.backoff_ms));
+                let delay = retry_delay_ms
+                    .unwrap_or_else(|| backoff_ms(base, job.attempt, rand::rng().random::<f64>()));
+                self.local.lock().expect("local").retried += 1;
+                self.ended(&job, Ended::Retried, ran);
+                // A failure that will be retried: one line, no traceback.
+                self.job_event(
+                    &job,
+                    30,
+                    "retry",
+                    ran,
+                    format!(
+                        "job {} ({}) failed: {}: {}; retry {} of {max_retries} in {:.1} s",
+                        job.id,
+                        job.task,
+                        error.r#type,
+                        error.message,
+                        job.attempt + 1,
+                        delay as f64 / 1000.0
+                    ),
+                    &WireError {
+                        traceback: String::new(),
+                        ..error
+                    },
+                );
+                let aborted = WireError {
+                    r#type: "JobAborted".into(),
+                    message: "aborted while it ran".into(),
+                    traceback: String::new(),
+                };
+                let aborted = status(&job, State::Aborted, Vec::new(), Some(aborted));
+                let ttl_ms = self.ttl_of(&job);
+                let mut next = job;
+                next.attempt += 1;
+                next.due_ms = now.saturating_add(delay.min(MAX_DURATION_MS as u64) as i64);
+                Action::Retry {
+                    priority,
+                    entry_id,
+                    due_ms: next.due_ms,
+                    aborted: aborted.encode_to_vec(),
+                    ttl_ms,
+                    job: next,
+                }
             }
             Outcome::Aborted => {
+                self.ended(&job, Ended::Aborted, ran);
+                if self.bridge.job_logs() {
+                    let message = format!("job {} ({}) aborted", job.id, job.task);
+                    self.job_event(&job, 20, "aborted", ran, message, &WireError::default());
+                }
                 let error = WireError {
                     r#type: "JobAborted".into(),
                     message: "aborted while it ran".into(),
                     traceback: String::new(),
                 };
                 let record = status(&job, State::Aborted, Vec::new(), Some(error));
-                finish(job, record)
+                finish(job, record, None)
             }
             Outcome::Interrupted => Action::Release {
                 priority,
@@ -206,6 +270,65 @@ impl Engine {
                 job_id: job.id,
             },
         }
+    }
+
+    fn ended(&self, job: &Job, ended: Ended, ran: Option<std::time::Duration>) {
+        if let Some(metrics) = &self.metrics {
+            metrics.ended(&job.task, ended, ran);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn job_event(
+        &self,
+        job: &Job,
+        level: u8,
+        event: &'static str,
+        ran: Option<std::time::Duration>,
+        message: String,
+        error: &WireError,
+    ) {
+        self.bridge.job_event(JobEvent {
+            level,
+            event,
+            job_id: job.id.clone(),
+            task: job.task.clone(),
+            queue: std::sync::Arc::clone(&self.queue_name),
+            attempt: job.attempt + 1,
+            duration_ms: ran.map(|d| d.as_secs_f64() * 1000.0),
+            error_type: error.r#type.clone(),
+            message,
+            traceback: error.traceback.clone(),
+        });
+    }
+
+    /// The kept failure of a job that failed for good (spec 1.1), unless
+    /// the run keeps none.
+    fn kept_failure(
+        &self,
+        job: &Job,
+        error: &WireError,
+        started_ms: i64,
+        now: i64,
+    ) -> Option<KeptFailure> {
+        if self.config.failed_maxlen == 0 {
+            return None;
+        }
+        let record = Failure {
+            spec_version: SPEC_VERSION.to_owned(),
+            job_id: job.id.clone(),
+            task: job.task.clone(),
+            job: job.encode_to_vec(),
+            error: Some(error.clone()),
+            attempts: job.attempt + 1,
+            started_ms,
+            failed_ms: now,
+            worker_id: self.config.worker_id.clone(),
+        };
+        Some(KeptFailure {
+            error_type: error.r#type.clone(),
+            record: record.encode_to_vec(),
+        })
     }
 
     pub(super) fn dead_letter(
@@ -230,6 +353,9 @@ impl Engine {
         error: Option<WireError>,
     ) -> DeadItem {
         let now = now_ms();
+        if let Some(metrics) = &self.metrics {
+            metrics.dead(&rejection.task, rejection.reason);
+        }
         self.log(
             30,
             format!(

@@ -201,6 +201,43 @@ impl Run {
             })
     }
 
+    /// Each queue's metrics, when the run counts them: `(queue, tasks,
+    /// dead letters as (task, reason, count), jobs running now)`.
+    #[allow(clippy::type_complexity)]
+    pub fn metrics(
+        &self,
+    ) -> Vec<(
+        String,
+        Vec<super::metrics::TaskSnapshot>,
+        Vec<(String, String, u64)>,
+        usize,
+    )> {
+        self.engines
+            .iter()
+            .filter_map(|engine| {
+                let metrics = engine.metrics()?;
+                Some((
+                    engine.queue().to_owned(),
+                    metrics.tasks(),
+                    metrics.dead_letters(),
+                    engine.running(),
+                ))
+            })
+            .collect()
+    }
+
+    /// `(started, completed, failed, retried)` runs over every queue, for
+    /// the summary at the end.
+    pub fn totals(&self) -> (u64, u64, u64, u64) {
+        let (_, _, completed, failed) = self.counters();
+        let (started, retried) = self
+            .engines
+            .iter()
+            .map(|e| e.run_totals())
+            .fold((0, 0), |(s, r), (es, er)| (s + es, r + er));
+        (started, completed, failed, retried)
+    }
+
     /// The concurrency the run shares out.
     pub(super) fn concurrency(&self) -> usize {
         self.concurrency

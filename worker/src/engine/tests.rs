@@ -142,6 +142,7 @@ fn higher_priority_starts_first_and_starved_jobs_jump_ahead() {
                 priority,
                 fetched: Instant::now(),
                 started_ms: 0,
+                started_at: None,
                 running: false,
                 cancel_sent: false,
                 values: None,
@@ -176,6 +177,9 @@ mod against_redis {
             heartbeat_ms: 5_000,
             tasks: tasks(),
             dead_maxlen: 1000,
+            failed_maxlen: 1000,
+            failed_retention_ms: 86_400_000,
+            metrics: true,
             hostname: "test".into(),
             pid: 1,
         }
@@ -237,6 +241,7 @@ mod against_redis {
                 job,
                 ttl_ms,
                 status: status.encode_to_vec(),
+                failure: None,
             });
         }
         let _: redis::Value = redis::cmd("XREADGROUP")

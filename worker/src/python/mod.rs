@@ -5,6 +5,7 @@
 mod convert;
 mod core;
 mod errors;
+mod inspect;
 mod items;
 mod requests;
 mod runtime;
@@ -31,6 +32,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("OUTCOME_INTERRUPTED", types::OUTCOME_INTERRUPTED)?;
     m.add("CANCEL_ABORTED", CancelReason::Aborted as u8)?;
     m.add("CANCEL_LOST", CancelReason::Lost as u8)?;
+    m.add(
+        "DURATION_BUCKETS",
+        crate::engine::metrics::DURATION_BUCKETS.to_vec(),
+    )?;
     errors::register(m)?;
     Ok(())
 }

@@ -156,6 +156,13 @@ pub(super) fn abort_work(client: Client, job_id: String, queue: Option<String>) 
     })
 }
 
+pub(super) fn queue_info_work(client: Client, queue: Option<String>) -> BoxedReply {
+    Box::pin(async move {
+        let client = client_for(&client, queue.as_deref())?;
+        Ok(ReplyValue::QueueInfo(client.queue_info().await?))
+    })
+}
+
 /// The client of `queue` (the app's own when `None`), on the same connection.
 pub(super) fn client_for(client: &Client, queue: Option<&str>) -> Result<Client, CoreError> {
     match queue {
@@ -181,6 +188,12 @@ pub(super) fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<
         }
         ReplyValue::Replayed(id) => id.into_pyobject(py)?.into_any().unbind(),
         ReplyValue::Count(n) => n.into_pyobject(py)?.into_any().unbind(),
+        ReplyValue::QueueInfo(info) => super::inspect::queue_info(py, info)?,
+        ReplyValue::Workers(workers) => super::inspect::workers(py, workers)?,
+        ReplyValue::Jobs(page, state) => super::inspect::job_page(py, page, state)?,
+        ReplyValue::Details(details) => super::inspect::job_details(py, details)?,
+        ReplyValue::Names(names) => PyList::new(py, names)?.into_any().unbind(),
+        ReplyValue::Failures(failures) => super::inspect::failures(py, failures)?,
         ReplyValue::Unit => py.None(),
     })
 }

@@ -121,7 +121,8 @@ impl WorkerConfig {
     #[pyo3(signature = (
         *, worker_id, hostname, queues, tasks, result_ttl_s, concurrency, prefetch, burst,
         visibility_ms, max_deliveries, block_ms, promote_interval_ms, heartbeat_ms, dead_maxlen,
-        burst_waits_delayed = false
+        burst_waits_delayed = false, failed_maxlen = 10_000, failed_retention_ms = 604_800_000,
+        metrics = false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -140,6 +141,9 @@ impl WorkerConfig {
         heartbeat_ms: i64,
         dead_maxlen: i64,
         burst_waits_delayed: bool,
+        failed_maxlen: i64,
+        failed_retention_ms: i64,
+        metrics: bool,
     ) -> PyResult<Self> {
         let concurrency = within("concurrency", concurrency, 1, 100_000)? as usize;
         if queues.is_empty() || queues.len() > MAX_QUEUES {
@@ -194,6 +198,14 @@ impl WorkerConfig {
                 heartbeat_ms: within("heartbeat_ms", heartbeat_ms, 100, 60_000)?,
                 tasks,
                 dead_maxlen: within("dead_maxlen", dead_maxlen, 1, 100_000_000)?,
+                failed_maxlen: within("failed_maxlen", failed_maxlen, 0, 100_000_000)?,
+                failed_retention_ms: within(
+                    "failed_retention_ms",
+                    failed_retention_ms,
+                    1_000,
+                    MAX_DURATION_MS,
+                )?,
+                metrics,
                 hostname,
                 pid: std::process::id(),
             },
