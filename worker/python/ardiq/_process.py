@@ -110,7 +110,13 @@ class ProcessPool:
             self._slots = asyncio.Semaphore(self.size)
         job_id, task, attempt, extras, worker_id = job
         request = _core.encode_value(
-            [module, qualname, list(args), kwargs, [job_id, task, attempt, list(extras), worker_id]]
+            [
+                module,
+                qualname,
+                list(args),
+                kwargs,
+                [job_id, task, attempt, list(cast(tuple[Any, ...], extras)), worker_id],
+            ]
         )
         async with self._slots:
             child = self.idle.pop() if self.idle else _Child()

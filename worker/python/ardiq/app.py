@@ -13,9 +13,19 @@ from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from typing_extensions import TypeVar as DefaultingTypeVar
 
+from ardiq import trace
 from ardiq._core import Core, TaskConfig
 from ardiq._link import Link
 from ardiq.errors import ContextUnavailable, LifespanFailed, UnknownTask
+from ardiq.inspect import (
+    Failure,
+    JobDetails,
+    JobPage,
+    ListedJob,
+    ListState,
+    QueueInfo,
+    WorkerInfo,
+)
 from ardiq.job import BlockingJob, DeadLetter, EnqueueOutcome, Job
 from ardiq.task import (
     NO_OPTIONS,
@@ -48,9 +58,10 @@ Lifespan = Callable[["Ardiq[C]"], AbstractAsyncContextManager[C]]
 class Sender:
     """Sends by task name with fixed options: `app.options(...).send(name, ...)`."""
 
-    def __init__(self, app: Ardiq[Any], options: JobOptions) -> None:
+    def __init__(self, app: Ardiq[Any], options: JobOptions, headers: dict[str, str] | None = None) -> None:
         self._app = app
         self._options = options
+        self._headers = headers
 
     async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
         return (await self._app.enqueue_many([self.prepare(task, *args, **kwargs)]))[0]
@@ -59,7 +70,9 @@ class Sender:
         return self._app.enqueue_many_blocking([self.prepare(task, *args, **kwargs)])[0]
 
     def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
-        return prepared(PreparedJob, (task, args, kwargs, *self._options, self._app.queue_of(task)))
+        return prepared(
+            PreparedJob, (task, args, kwargs, *self._options, self._app.queue_of(task), self._headers)
+        )
 
 
 class Ardiq(Generic[C]):
@@ -269,6 +282,7 @@ class Ardiq(Generic[C]):
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Sender:
         """Options for `send`: `await app.options(priority=9).send("add", 1, 2)`."""
         return Sender(
@@ -276,12 +290,13 @@ class Ardiq(Generic[C]):
             JobOptions(
                 priority, delay_ms, schedule_ms, job_id, max_retries, timeout_ms, backoff_ms, result_ttl_ms
             ),
+            headers,
         )
 
     def prepare(self, task: str, *args: Any, **kwargs: Any) -> PreparedJob:
         """Describes a job by task name for `enqueue_many`; it goes to the
         registered task's queue, else the app's."""
-        return prepared(PreparedJob, (task, args, kwargs, *NO_OPTIONS, self.queue_of(task)))
+        return prepared(PreparedJob, (task, args, kwargs, *NO_OPTIONS, self.queue_of(task), None))
 
     async def send(self, task: str, *args: Any, **kwargs: Any) -> Job[Any]:
         """Enqueues a job by task name, without importing the task."""
@@ -294,6 +309,8 @@ class Ardiq(Generic[C]):
         items = jobs if isinstance(jobs, list) else list(jobs)
         if not items:
             return []
+        if trace.INSTALLED:
+            items = trace.with_context(items)
         link = self._link
         request, future = link.request()
         try:
@@ -320,6 +337,8 @@ class Ardiq(Generic[C]):
         items = jobs if isinstance(jobs, list) else list(jobs)
         if not items:
             return []
+        if trace.INSTALLED:
+            items = trace.with_context(items)
         ids, outcomes = self._core.enqueue_blocking(items)
         return [
             BlockingJob(self._core, job_id, _OUTCOMES[outcome], item[11])
@@ -363,6 +382,79 @@ class Ardiq(Generic[C]):
         removed: int = await future
         return removed
 
+    # -- inspection (SPEC.md section 15) ----------------------------------
+
+    async def _ask(self, call: Callable[..., None], *args: Any, **kwargs: Any) -> Any:
+        request, future = self._link.request()
+        try:
+            call(request, *args, **kwargs)
+        except BaseException:
+            self._link.futures.pop(request, None)
+            raise
+        return await future
+
+    async def queue_info(self, queue: str | None = None) -> QueueInfo:
+        """`queue` (default the app's) at a glance: waiting jobs per priority,
+        held, scheduled and the next due time, running, dead and kept failed
+        counts, workers, and the lag (one round trip, `inspect.lua`)."""
+        return QueueInfo.of(await self._ask(self._core.queue_info, queue))
+
+    async def workers(self, queue: str | None = None) -> list[WorkerInfo]:
+        """The workers of `queue` seen in the last minute, from their
+        heartbeats, most recently seen first; a gone one has `alive` False."""
+        return [WorkerInfo(*fields) for fields in await self._ask(self._core.workers, queue)]
+
+    async def jobs(
+        self,
+        state: ListState | str,
+        *,
+        count: int = 100,
+        cursor: str | None = None,
+        queue: str | None = None,
+    ) -> JobPage:
+        """One page of `queue`'s jobs in `state` (`running`, `scheduled`,
+        `failed`, `dead`), at most `count` (1 to 1,000); pass the page's
+        `next` as `cursor` for the following one."""
+        jobs, following = await self._ask(self._core.jobs, str(state), count, cursor, queue)
+        return JobPage([ListedJob.of(fields) for fields in jobs], following)
+
+    async def job_details(self, job_id: str, *, queue: str | None = None) -> JobDetails:
+        """Everything known about one job: state, status record (a finished
+        job's result or error, attempts, times, worker), a scheduled job's
+        record and due time, a running job's worker."""
+        return JobDetails.of(await self._ask(self._core.job_details, job_id, queue))
+
+    async def list_queues(self) -> list[str]:
+        """The queues this Redis holds any key of. It scans every key
+        (`SCAN`; queues have no registry), so keep it off hot paths."""
+        names: list[str] = await self._ask(self._core.queues)
+        return names
+
+    async def failures(
+        self, count: int = 100, *, after: str | None = None, queue: str | None = None
+    ) -> list[Failure]:
+        """Up to `count` kept failures (jobs that failed after their last
+        retry) after entry `after`, oldest first."""
+        return [Failure.of(fields) for fields in await self._ask(self._core.failures, count, after, queue)]
+
+    async def replay_failure(self, entry_id: str, *, queue: str | None = None) -> Job[Any] | None:
+        """Queues a kept failure's job again (attempts reset) and removes it
+        from the store; its handle, or None when the entry is gone."""
+        job_id: str | None = await self._ask(self._core.replay_failure, entry_id, queue)
+        return None if job_id is None else Job(self._link, job_id, None, queue)
+
+    async def delete_failures(self, entry_ids: list[str], *, queue: str | None = None) -> int:
+        """Deletes kept failures; returns how many were removed."""
+        removed: int = await self._ask(self._core.delete_failures, entry_ids, queue)
+        return removed
+
+    async def purge(self, queue: str | None = None) -> int:
+        """Removes every job of `queue` that no worker holds yet, waiting or
+        scheduled, with its status; returns how many. Running jobs, dead
+        letters and kept failures stay."""
+        removed: int = await self._ask(self._core.purge, queue)
+        return removed
+
     def registered(self, name: str) -> Task[Any, Any]:
         try:
             return self.tasks[name]
@@ -402,6 +494,10 @@ class Ardiq(Generic[C]):
         block_ms: int = 2_000,
         promote_interval_ms: int = 500,
         heartbeat_ms: int = 5_000,
+        failed_maxlen: int = 10_000,
+        failed_retention_s: float = 7 * 86_400,
+        metrics_port: int | None = None,
+        metrics_host: str = "0.0.0.0",
         handle_signals: bool = False,
     ) -> None:
         """Runs a worker in this process until stopped (or, with `burst`,
@@ -417,7 +513,11 @@ class Ardiq(Generic[C]):
         Sync tasks run in a pool of `sync_concurrency` threads (default:
         `concurrency`, at most 32); `process=True` tasks in up to
         `process_concurrency` child processes (default: the CPU count).
-        Every option is checked before anything starts."""
+        Jobs that fail after their last retry are kept (`failures`) up to
+        about `failed_maxlen` of them (0 keeps none), each at most
+        `failed_retention_s`. `metrics_port` serves Prometheus metrics on
+        `http://metrics_host:metrics_port/metrics` (0: any free port; see
+        `ardiq.metrics`). Every option is checked before anything starts."""
         worker = self._worker(
             queues,
             concurrency=concurrency,
@@ -431,6 +531,10 @@ class Ardiq(Generic[C]):
             block_ms=block_ms,
             promote_interval_ms=promote_interval_ms,
             heartbeat_ms=heartbeat_ms,
+            failed_maxlen=failed_maxlen,
+            failed_retention_ms=_timeout_ms("failed_retention_s", failed_retention_s, 3_155_760_000),
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
         )
         await worker.run(handle_signals=handle_signals)
 
@@ -463,7 +567,7 @@ class Ardiq(Generic[C]):
         self._link.close()
 
 
-def _timeout_ms(name: str, seconds: float) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 86_400:
-        raise ValueError(f"{name} must be more than 0 and at most 86400 seconds, not {seconds!r}")
+def _timeout_ms(name: str, seconds: float, most: int = 86_400) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= most:
+        raise ValueError(f"{name} must be more than 0 and at most {most} seconds, not {seconds!r}")
     return max(1, round(seconds * 1000))

@@ -11,13 +11,18 @@ tasks through the context sent to their child.
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ardiq.errors import ContextUnavailable
 
 # (job id, task, attempt, (queue, priority, max_retries, enqueued_ms,
-# deadline_ms), worker id): the core's start tuple in the order a run needs.
-Raw = tuple[str, str, int, tuple[str, int, int, int, int | None], str]
+# deadline_ms, headers), worker id): the core's start tuple in the order a
+# run needs.
+Raw = tuple[str, str, int, tuple[str, int, int, int, int | None, dict[str, str] | None], str]
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 _current: contextvars.ContextVar[Raw] = contextvars.ContextVar("ardiq_current_job")
 
@@ -26,7 +31,9 @@ _current: contextvars.ContextVar[Raw] = contextvars.ContextVar("ardiq_current_jo
 class JobContext:
     """The job a run belongs to. `attempt` is 0 for the first run and counts
     the retries; `max_retries` is the job's override or its task's;
-    `deadline_ms` is when the run's time limit ends (None without one)."""
+    `deadline_ms` is when the run's time limit ends (None without one);
+    `headers` are what the producer sent along (spec 1.1), such as the W3C
+    trace context."""
 
     id: str
     task: str
@@ -37,18 +44,27 @@ class JobContext:
     enqueued_ms: int
     deadline_ms: int | None
     worker_id: str
+    headers: Mapping[str, str] = field(default_factory=lambda: _NO_HEADERS)
 
 
 def current_job() -> JobContext:
     """The job whose run calls this; `ContextUnavailable` outside a run."""
     try:
-        job_id, task, attempt, (queue, priority, max_retries, enqueued_ms, deadline_ms), worker_id = (
-            _current.get()
-        )
+        job_id, task, attempt, extras, worker_id = _current.get()
     except LookupError:
         raise ContextUnavailable("current_job() is only available inside a job's run") from None
+    queue, priority, max_retries, enqueued_ms, deadline_ms, headers = extras
     return JobContext(
-        job_id, task, queue, attempt, max_retries, priority, enqueued_ms, deadline_ms, worker_id
+        job_id,
+        task,
+        queue,
+        attempt,
+        max_retries,
+        priority,
+        enqueued_ms,
+        deadline_ms,
+        worker_id,
+        _NO_HEADERS if headers is None else MappingProxyType(headers),
     )
 
 
@@ -63,5 +79,12 @@ def leave(token: contextvars.Token[Raw]) -> None:
 
 def raw_of(context: JobContext) -> Raw:
     """The variable's value for `context` (a process task's child sets it)."""
-    extras = (context.queue, context.priority, context.max_retries, context.enqueued_ms, context.deadline_ms)
+    extras = (
+        context.queue,
+        context.priority,
+        context.max_retries,
+        context.enqueued_ms,
+        context.deadline_ms,
+        dict(context.headers) or None,
+    )
     return (context.id, context.task, context.attempt, extras, context.worker_id)
