@@ -68,6 +68,9 @@ def build() -> list[Case]:
         for option in ("max_retries", "timeout_ms", "backoff_ms", "result_ttl_ms"):
             if option in options:
                 fields[option] = options[option] if option == "max_retries" else str(options[option])
+        if options.get("headers"):
+            # A name given again replaces its value; entries sorted by name.
+            fields["headers"] = dict(sorted(dict(options["headers"]).items()))
         job = records.encode("Job", fields)
         cases.append(
             {
@@ -166,6 +169,40 @@ def build() -> list[Case]:
         },
     )
     ok("priority_1", "priority 1 picks stream 1", options={"job_id": "job-6", "priority": 1})
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    ok(
+        "headers",
+        "1.1: headers given out of order are written sorted by name; a name given again keeps its last value",
+        args=[i(1)],
+        options={
+            "job_id": "job-h1",
+            "headers": [["tracestate", "v=1"], ["traceparent", traceparent], ["tracestate", "vendor=opaque"]],
+        },
+    )
+    ok(
+        "headers_at_limits",
+        "1.1: 64 headers, a name of 256 bytes and a value of 8192 bytes are allowed",
+        options={
+            "job_id": "job-h2",
+            "headers": [["n" * 256, "v" * 8192], *([f"h{n:02d}", "żółw"] for n in range(63))],
+        },
+    )
+    for name, description, headers in (
+        ("headers_65", "1.1: 65 headers are one too many", [[f"h{n:02d}", "v"] for n in range(65)]),
+        ("header_name_257", "1.1: a header name of 257 bytes", [["n" * 257, "v"]]),
+        ("header_name_empty", "1.1: an empty header name", [["", "v"]]),
+        ("header_name_white_space", "1.1: a header name with white space", [["trace parent", "v"]]),
+        ("header_value_empty", "1.1: an empty header value", [["a", ""]]),
+        ("header_value_8193", "1.1: a header value of 8193 bytes", [["a", "v" * 8193]]),
+    ):
+        bad(name, description, "InvalidOption", options={"job_id": "job-hx", "headers": headers})
+    bad(
+        "header_value_not_a_string",
+        "1.1: a header value that is not a string is refused, never converted",
+        "InvalidOption",
+        options={"job_id": "job-hx", "headers": [["a", 1]]},
+        may_skip=True,
+    )
     ok(
         "delay",
         "delay_ms becomes due = now + delay; the due string goes to ARGV",

@@ -95,6 +95,19 @@ def build() -> list[Case]:
         job_fields(id="zamówienie-17", task="żółw.run", priority=1),
     )
     record(
+        "job.headers",
+        "1.1: headers are written as map entries sorted by name, each with its key and value",
+        "Job",
+        {
+            **job_fields(id="j-traced", task="add", priority=5, enqueued_ms=str(NOW)),
+            "headers": {
+                "tracestate": "vendor=opaque",
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "b": "x",
+            },
+        },
+    )
+    record(
         "status.queued",
         "the QUEUED constant of SPEC.md section 6 and enqueue.lua",
         "Status",
@@ -172,8 +185,9 @@ def build() -> list[Case]:
             "task": "nope",
         },
     )
-    assert cases[6]["hex"] == QUEUED.hex()
-    assert cases[7]["hex"] == SCHEDULED.hex()
+    by_name = {case["name"]: case for case in cases}
+    assert by_name["records.status.queued"]["hex"] == QUEUED.hex()
+    assert by_name["records.status.scheduled"]["hex"] == SCHEDULED.hex()
 
     def malformed(name: str, description: str, message: str, hex_: str) -> None:
         cases.append(

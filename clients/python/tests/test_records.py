@@ -112,3 +112,17 @@ def test_job_ids_are_lowercase_uuid_v7_in_creation_order() -> None:
     assert all(pattern.match(job_id) for job_id in ids)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_headers_are_written_sorted_by_name_as_the_protobuf_runtime_writes_a_map() -> None:
+    headers = {"tracestate": "v=1", "traceparent": "00-ab-cd-01", "żółw": "1", "b": "x"}
+    reference = records_pb2.Job(spec_version="1.0", id="j", task="t", headers=headers)
+
+    encoded = encode_job(
+        job_id="j", task="t", args=b"", kwargs=b"", priority=0, enqueued_ms=0, due_ms=0, headers=headers
+    )
+
+    assert encoded == reference.SerializeToString(deterministic=True)
+    decoded = records_pb2.Job()
+    decoded.ParseFromString(encoded)
+    assert dict(decoded.headers) == headers

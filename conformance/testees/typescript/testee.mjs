@@ -135,6 +135,11 @@ const OPTION_NAMES = {
 function toOptions(options = {}, kwargs = []) {
   const out = {};
   for (const [name, value] of Object.entries(options)) {
+    if (name === 'headers') {
+      // 1.1: [name, value] pairs; a Map keeps the last value of a name given again.
+      out.headers = new Map(value);
+      continue;
+    }
     const camel = OPTION_NAMES[name];
     if (camel === undefined) throw new BadRequest(`unknown option ${name}`);
     out[camel] = typeof value === 'string' && name !== 'job_id' ? intOf(value) : value;
@@ -158,6 +163,7 @@ const JOB_FIELDS = [
   ['timeout_ms', 'timeoutMs', 'optional_int64'],
   ['backoff_ms', 'backoffMs', 'optional_int64'],
   ['result_ttl_ms', 'resultTtlMs', 'optional_int64'],
+  ['headers', 'headers', 'headers'],
 ];
 const STATUS_FIELDS = [
   ['spec_version', 'specVersion', 'string'],
@@ -212,6 +218,9 @@ function fieldsToRecord(spec, fields) {
           record[camel] = Object.fromEntries(ERROR_FIELDS.map((name) => [name, value[name] ?? '']));
         }
         break;
+      case 'headers':
+        if (present) record[camel] = Object.entries(value);
+        break;
     }
   }
   return record;
@@ -246,6 +255,9 @@ function recordToFields(spec, record) {
             ERROR_FIELDS.filter((name) => value[name] !== '').map((name) => [name, value[name]]),
           );
         }
+        break;
+      case 'headers':
+        if (value !== undefined && value.length > 0) fields[proto] = Object.fromEntries(value);
         break;
     }
   }

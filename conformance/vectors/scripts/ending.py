@@ -176,6 +176,95 @@ def build() -> list[Case]:
         [],
     )
 
+    # finish.lua with kept failures (1.1)
+    failure = records.encode(
+        "Failure",
+        {
+            "spec_version": "1.0",
+            "job_id": "j4",
+            "task": "add",
+            "job": job("j4").hex(),
+            "error": {"type": "ValueError", "message": "no"},
+            "attempts": 1,
+            "started_ms": str(NOW + 5),
+            "failed_ms": str(NOW + 7),
+            "worker_id": "w1",
+        },
+    )
+    kept_argv = [tx("10000"), tx("604800000"), tx(str(NOW - 604_800_000))]
+    case(
+        "finish.kept_failure",
+        "1.1: a job that failed for good is also added to the kept-failures stream, which gets the "
+        "retention as its TTL; the job that completed is not kept",
+        "finish",
+        fin_before,
+        [
+            P + "running",
+            P + "abort",
+            P + "stream:5",
+            P + "job:j1",
+            P + "stream:5",
+            P + "job:j4",
+            P + "failed",
+        ],
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("86400000"),
+            hx(complete),
+            tx("2-0"),
+            tx("j4"),
+            tx("86400000"),
+            hx(failed),
+            *kept_argv,
+            tx("2"),
+            tx("add"),
+            tx("ValueError"),
+            hx(failure),
+        ],
+        {"array": []},
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [],
+                "groups": [{"name": "ardiq", "pending": []}],
+            },
+            string(P + "job:j1", complete, ttl_ms=86400000),
+            string(P + "job:j4", failed, ttl_ms=86400000),
+            {
+                "key": P + "failed",
+                "type": "stream",
+                "ttl_ms": 604800000,
+                "entries": [
+                    {
+                        "fields": [
+                            [tx("id"), tx("j4")],
+                            [tx("task"), tx("add")],
+                            [tx("type"), tx("ValueError")],
+                            [tx("record"), hx(failure)],
+                        ]
+                    }
+                ],
+            },
+        ],
+    )
+    case(
+        "finish.kept_failure_not_owned",
+        "1.1: a failure whose entry another worker owns now is neither finished nor kept",
+        "finish",
+        reclaimed_before,
+        [P + "running", P + "abort", P + "stream:5", P + "job:j1", P + "failed"],
+        [
+            *[tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(failed), *kept_argv],
+            *[tx("1"), tx("add"), tx("ValueError"), hx(failure)],
+        ],
+        {"array": [{"bulk": tx("j1")}]},
+        reclaimed_after,
+    )
+
     # retry.lua
     retried = job("j1", attempt=1, due_ms=str(NOW + 2000))
     retry_keys = [P + "stream:5", P + "job:j1", P + "delayed", P + "delayed:jobs", P + "running"]

@@ -33,7 +33,7 @@ import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 
-from ardiq_client import connection, limits, protocol, scripts
+from ardiq_client import connection, limits, protocol, scripts, trace
 from ardiq_client.errors import NotConnected, ResultTimeout
 from ardiq_client.keys import QueueKeys
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
@@ -289,6 +289,7 @@ class AsyncClient:
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncJob:
         """Enqueues one call of `task` and returns its handle.
 
@@ -307,8 +308,9 @@ class AsyncClient:
             timeout_ms=timeout_ms,
             backoff_ms=backoff_ms,
             result_ttl_ms=result_ttl_ms,
+            headers=headers,
         )
-        job = protocol.encode_request(request, protocol.now_ms())
+        job = protocol.encode_request(request, protocol.now_ms(), trace.current_headers())
         reply = await self._run(protocol.enqueue_call(self._keys, [job]))
         (outcome,) = protocol.parse_enqueue_reply(reply, 1)
         return AsyncJob(self, job.job_id, outcome)
@@ -320,7 +322,8 @@ class AsyncClient:
         invalid one raises and writes nothing.
         """
         clock_ms = protocol.now_ms()
-        jobs = [protocol.encode_request(request, clock_ms) for request in requests]
+        context = trace.current_headers()
+        jobs = [protocol.encode_request(request, clock_ms, context) for request in requests]
         if not jobs:
             return []
         batches = [jobs[i : i + limits.MAX_BATCH] for i in range(0, len(jobs), limits.MAX_BATCH)]

@@ -7,6 +7,7 @@ coerces. `bool` is never accepted where an integer is expected.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 from ardiq_client.errors import (
     InvalidDelay,
@@ -94,6 +95,35 @@ def check_job_id(job_id: object) -> str:
             f"invalid job id {job_id!r}: it must be 1 to {MAX_NAME_BYTES} bytes of UTF-8 without white space"
         )
     return job_id
+
+
+MAX_HEADERS = 64
+MAX_HEADER_VALUE_BYTES = 8_192
+
+
+def check_headers(headers: object) -> dict[str, str]:
+    """Spec 1.1 headers: a mapping of at most 64 names (1 to 256 bytes of
+    UTF-8 without white space) to values (1 to 8192 bytes of UTF-8)."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidOption(f"invalid headers {headers!r}: they must be a mapping of str to str")
+    if len(headers) > MAX_HEADERS:
+        raise InvalidOption(f"invalid headers: {len(headers)} headers, at most {MAX_HEADERS} are allowed")
+    for name, value in headers.items():
+        size = _utf8_size(name) if isinstance(name, str) else None
+        if size is None or not 1 <= size <= MAX_NAME_BYTES or not WHITE_SPACE.isdisjoint(name):
+            raise InvalidOption(
+                f"invalid headers: header name {name!r} must be 1 to {MAX_NAME_BYTES} bytes of UTF-8 "
+                "without white space"
+            )
+        size = _utf8_size(value) if isinstance(value, str) else None
+        if size is None or not 1 <= size <= MAX_HEADER_VALUE_BYTES:
+            raise InvalidOption(
+                f"invalid headers: the value of header {name!r} must be a str of 1 to "
+                f"{MAX_HEADER_VALUE_BYTES} bytes of UTF-8, not {value!r:.60}"
+            )
+    return dict(headers)
 
 
 def check_priority(priority: object) -> int:

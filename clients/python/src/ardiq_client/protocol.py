@@ -85,6 +85,9 @@ class JobRequest(NamedTuple):
     timeout_ms: int | None = None
     backoff_ms: int | None = None
     result_ttl_ms: int | None = None
+    #: Spec 1.1: strings for the worker, such as the W3C trace context; the
+    #: current OpenTelemetry context is added when OpenTelemetry is installed.
+    headers: Mapping[str, str] | None = None
 
 
 class EncodedJob(NamedTuple):
@@ -97,8 +100,12 @@ class EncodedJob(NamedTuple):
     record: bytes
 
 
-def encode_request(request: JobRequest, clock_ms: int) -> EncodedJob:
-    """Validates `request` and builds its `Job` record at clock `clock_ms`."""
+def encode_request(
+    request: JobRequest, clock_ms: int, context: Mapping[str, str] | None = None
+) -> EncodedJob:
+    """Validates `request` and builds its `Job` record at clock `clock_ms`;
+    `context` (the trace context's headers) is added to its headers, which
+    win over it."""
     task = limits.check_task_name_cached(request.task)
     job_id = new_job_id() if request.job_id is None else limits.check_job_id(request.job_id)
     priority = limits.check_priority(request.priority)
@@ -115,6 +122,9 @@ def encode_request(request: JobRequest, clock_ms: int) -> EncodedJob:
         timeout_ms=limits.check_override("timeout_ms", request.timeout_ms, limits.MAX_DURATION_MS),
         backoff_ms=limits.check_override("backoff_ms", request.backoff_ms, limits.MAX_DURATION_MS),
         result_ttl_ms=limits.check_override("result_ttl_ms", request.result_ttl_ms, limits.MAX_DURATION_MS),
+        headers=limits.check_headers({**(context or {}), **(request.headers or {})})
+        if context or request.headers
+        else None,
     )
     limits.check_record_size(len(record))
     return EncodedJob(job_id, task, priority, due, record)

@@ -101,6 +101,7 @@ _MAX_RETRIES = b"\x50"
 _TIMEOUT_MS = b"\x58"
 _BACKOFF_MS = b"\x60"
 _RESULT_TTL_MS = b"\x68"
+_HEADER = b"\x7a"  # field 15, a map entry
 
 
 def encode_job(
@@ -116,8 +117,11 @@ def encode_job(
     timeout_ms: int | None = None,
     backoff_ms: int | None = None,
     result_ttl_ms: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> bytes:
-    """The `Job` record of a new job (attempt 0, so field 9 is omitted).
+    """The `Job` record of a new job (attempt 0, so field 9 is omitted);
+    `headers` (spec 1.1) are written as map entries sorted by name, each
+    with its key and its value.
 
     Integers must be in their field's range and non-negative (callers check);
     `enqueued_ms` and `due_ms` are timestamps, never negative.
@@ -145,6 +149,11 @@ def encode_job(
         parts += (_BACKOFF_MS, _varint(backoff_ms))
     if result_ttl_ms is not None:
         parts += (_RESULT_TTL_MS, _varint(result_ttl_ms))
+    if headers:
+        for name in sorted(headers, key=str.encode):
+            key, value = name.encode(), headers[name].encode()
+            pair = b"\x0a" + _varint(len(key)) + key + b"\x12" + _varint(len(value)) + value
+            parts += (_HEADER, _varint(len(pair)), pair)
     return b"".join(parts)
 
 

@@ -24,7 +24,7 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from ardiq_client import connection, limits, protocol, scripts
+from ardiq_client import connection, limits, protocol, scripts, trace
 from ardiq_client.client import POLL_FIRST_S, POLL_GROWTH, POLL_MAX_S
 from ardiq_client.errors import NotConnected, ResultTimeout
 from ardiq_client.keys import QueueKeys
@@ -277,6 +277,7 @@ class Client:
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Job:
         """Enqueues one call of `task` and returns its handle (see `AsyncClient.send`)."""
         request = JobRequest(
@@ -291,8 +292,9 @@ class Client:
             timeout_ms=timeout_ms,
             backoff_ms=backoff_ms,
             result_ttl_ms=result_ttl_ms,
+            headers=headers,
         )
-        job = protocol.encode_request(request, protocol.now_ms())
+        job = protocol.encode_request(request, protocol.now_ms(), trace.current_headers())
         reply = self._run(protocol.enqueue_call(self._keys, [job]))
         (outcome,) = protocol.parse_enqueue_reply(reply, 1)
         return Job(self, job.job_id, outcome)
@@ -300,7 +302,8 @@ class Client:
     def send_many(self, requests: Iterable[JobRequest]) -> list[Job]:
         """Enqueues many jobs in batches of 1,000, pipelined (see `AsyncClient.send_many`)."""
         clock_ms = protocol.now_ms()
-        jobs = [protocol.encode_request(request, clock_ms) for request in requests]
+        context = trace.current_headers()
+        jobs = [protocol.encode_request(request, clock_ms, context) for request in requests]
         if not jobs:
             return []
         batches = [jobs[i : i + limits.MAX_BATCH] for i in range(0, len(jobs), limits.MAX_BATCH)]

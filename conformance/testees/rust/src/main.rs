@@ -361,6 +361,20 @@ fn enqueue_request(request: &Json) -> Result<EnqueueRequest, Failure> {
             "timeout_ms" => job.timeout(millis()?),
             "backoff_ms" => job.backoff(millis()?),
             "result_ttl_ms" => job.result_ttl(millis()?),
+            // 1.1: [name, value] pairs; `header` takes only strings.
+            "headers" => {
+                let pairs = value
+                    .as_array()
+                    .ok_or_else(|| Failure::bad_request("headers must be an array of pairs"))?;
+                let mut job = job;
+                for pair in pairs {
+                    let (Some(name), Some(text)) = (pair[0].as_str(), pair[1].as_str()) else {
+                        return Err(inexpressible());
+                    };
+                    job = job.header(name, text);
+                }
+                job
+            }
             other => return Err(Failure::bad_request(format!("unknown option {other:?}"))),
         };
     }

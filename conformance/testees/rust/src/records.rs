@@ -101,6 +101,19 @@ fn job_from(fields: &Fields) -> Result<Job, String> {
         timeout_ms: decimal(fields, "timeout_ms")?,
         backoff_ms: decimal(fields, "backoff_ms")?,
         result_ttl_ms: decimal(fields, "result_ttl_ms")?,
+        headers: match fields.get("headers") {
+            None => std::collections::BTreeMap::new(),
+            Some(Json::Object(map)) => map
+                .iter()
+                .map(|(name, value)| {
+                    value
+                        .as_str()
+                        .map(|v| (name.clone(), v.to_owned()))
+                        .ok_or_else(|| format!("header {name} must be a string"))
+                })
+                .collect::<Result<_, String>>()?,
+            Some(other) => return Err(format!("headers must be an object, found {other}")),
+        },
     })
 }
 
@@ -174,7 +187,7 @@ impl Out {
 }
 
 fn job_fields(job: &Job) -> Fields {
-    Out::default()
+    let mut out = Out::default()
         .text("spec_version", &job.spec_version)
         .text("id", &job.id)
         .text("task", &job.task)
@@ -187,8 +200,16 @@ fn job_fields(job: &Job) -> Fields {
         .optional_number("max_retries", job.max_retries)
         .optional_decimal("timeout_ms", job.timeout_ms)
         .optional_decimal("backoff_ms", job.backoff_ms)
-        .optional_decimal("result_ttl_ms", job.result_ttl_ms)
-        .0
+        .optional_decimal("result_ttl_ms", job.result_ttl_ms);
+    if !job.headers.is_empty() {
+        let headers = job
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Json::from(value.as_str())))
+            .collect();
+        out.0.insert("headers".to_owned(), Json::Object(headers));
+    }
+    out.0
 }
 
 fn status_fields(status: &Status) -> Fields {

@@ -28,7 +28,14 @@ STATE_ABORTED: State
 STATE_DEAD: State
 
 class Job(_message.Message):
-    __slots__ = ("spec_version", "id", "task", "args", "kwargs", "priority", "enqueued_ms", "due_ms", "attempt", "max_retries", "timeout_ms", "backoff_ms", "result_ttl_ms")
+    __slots__ = ("spec_version", "id", "task", "args", "kwargs", "priority", "enqueued_ms", "due_ms", "attempt", "max_retries", "timeout_ms", "backoff_ms", "result_ttl_ms", "headers")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SPEC_VERSION_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +49,7 @@ class Job(_message.Message):
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     BACKOFF_MS_FIELD_NUMBER: _ClassVar[int]
     RESULT_TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
     spec_version: str
     id: str
     task: str
@@ -55,7 +63,8 @@ class Job(_message.Message):
     timeout_ms: int
     backoff_ms: int
     result_ttl_ms: int
-    def __init__(self, spec_version: _Optional[str] = ..., id: _Optional[str] = ..., task: _Optional[str] = ..., args: _Optional[bytes] = ..., kwargs: _Optional[bytes] = ..., priority: _Optional[int] = ..., enqueued_ms: _Optional[int] = ..., due_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., max_retries: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., backoff_ms: _Optional[int] = ..., result_ttl_ms: _Optional[int] = ...) -> None: ...
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, spec_version: _Optional[str] = ..., id: _Optional[str] = ..., task: _Optional[str] = ..., args: _Optional[bytes] = ..., kwargs: _Optional[bytes] = ..., priority: _Optional[int] = ..., enqueued_ms: _Optional[int] = ..., due_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., max_retries: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., backoff_ms: _Optional[int] = ..., result_ttl_ms: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("type", "message", "traceback")
@@ -114,6 +123,28 @@ class DeadLetter(_message.Message):
     worker_id: str
     error: Error
     def __init__(self, spec_version: _Optional[str] = ..., job_id: _Optional[str] = ..., task: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., job: _Optional[bytes] = ..., stream_id: _Optional[str] = ..., dead_ms: _Optional[int] = ..., worker_id: _Optional[str] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+
+class Failure(_message.Message):
+    __slots__ = ("spec_version", "job_id", "task", "job", "error", "attempts", "started_ms", "failed_ms", "worker_id")
+    SPEC_VERSION_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_MS_FIELD_NUMBER: _ClassVar[int]
+    FAILED_MS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    spec_version: str
+    job_id: str
+    task: str
+    job: bytes
+    error: Error
+    attempts: int
+    started_ms: int
+    failed_ms: int
+    worker_id: str
+    def __init__(self, spec_version: _Optional[str] = ..., job_id: _Optional[str] = ..., task: _Optional[str] = ..., job: _Optional[bytes] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., attempts: _Optional[int] = ..., started_ms: _Optional[int] = ..., failed_ms: _Optional[int] = ..., worker_id: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("spec_version", "worker_id", "hostname", "pid", "started_ms", "seen_ms", "concurrency", "running", "completed", "failed", "queues")
