@@ -32,6 +32,7 @@ import {
 } from './enqueue.js';
 import { QueueKeys } from './keys.js';
 import { SPEC_VERSION, State, decodeStatus, encodeStatus, type StatusRecord } from './records.js';
+import { traceHeaders } from './trace.js';
 import { ByteSink, decodeValue, type Value } from './value.js';
 
 /** A job's state, as `status.lua` derives it (SPEC.md section 6). */
@@ -238,7 +239,15 @@ export class ArdiqClient {
     args: readonly unknown[] = [],
     options: EnqueueOptions = {},
   ): Promise<Job> {
-    const prepared = prepareJob(task, args, options, Date.now());
+    const prepared = prepareJob(
+      task,
+      args,
+      options,
+      Date.now(),
+      undefined,
+      undefined,
+      traceHeaders(),
+    );
     const [job] = await this.send([prepared]);
     if (job === undefined) throw new MalformedRecordError('enqueue.lua replied with no job');
     return job;
@@ -254,7 +263,8 @@ export class ArdiqClient {
     if (!Array.isArray(jobs)) throw new InvalidOptionError('enqueueMany takes an array of jobs');
     const nowMs = Date.now();
     const sink = new ByteSink(1024);
-    const prepared = jobs.map((spec) => prepareJobSpec(spec, nowMs, sink));
+    const context = traceHeaders();
+    const prepared = jobs.map((spec) => prepareJobSpec(spec, nowMs, sink, context));
     return this.send(prepared);
   }
 

@@ -25,6 +25,10 @@ export const MAX_RECORD_BYTES = 1_048_576;
 export const MAX_NAME_BYTES = 256;
 /** Longest queue name, in bytes. */
 export const MAX_QUEUE_BYTES = 128;
+/** Most headers on one job (spec 1.1). */
+export const MAX_HEADERS = 64;
+/** Longest header value, in bytes (spec 1.1). */
+export const MAX_HEADER_VALUE_BYTES = 8_192;
 /** Most jobs in one `enqueue.lua` call. */
 export const MAX_BATCH = 1_000;
 /** Priority written when the caller gives none. */
@@ -59,6 +63,13 @@ export interface EnqueueOptions {
   backoffMs?: number;
   /** Overrides the task's result TTL, 0..`MAX_DURATION_MS`; 0 keeps no result. */
   resultTtlMs?: number;
+  /**
+   * Spec 1.1: strings for the worker, at most 64; names 1 to 256 bytes
+   * without white space, values 1 to 8,192 bytes. With `@opentelemetry/api`
+   * installed the active trace context is added (W3C `traceparent`,
+   * `tracestate`); a header given here wins.
+   */
+  headers?: Record<string, string> | Map<string, string>;
 }
 
 /** One job of a batch: the call and its options. */
@@ -88,6 +99,7 @@ const OPTION_NAMES = new Set([
   'timeoutMs',
   'backoffMs',
   'resultTtlMs',
+  'headers',
 ]);
 const JOB_SPEC_NAMES = new Set([...OPTION_NAMES, 'task', 'args']);
 
@@ -259,6 +271,60 @@ function encodeCall(
 }
 
 /**
+ * Checks a job's headers (SPEC.md section 3.1) over the trace `context`
+ * headers; the given ones win. Returns the `[name, value]` pairs.
+ */
+function checkHeaders(
+  headers: unknown,
+  context: Readonly<Record<string, string>> | undefined,
+): Array<[string, string]> | undefined {
+  if (headers === undefined && context === undefined) return undefined;
+  let given: Array<[unknown, unknown]>;
+  if (headers === undefined) given = [];
+  else if (headers instanceof Map) given = [...headers.entries()];
+  else if (typeof headers === 'object' && headers !== null && isPlainObject(headers)) {
+    given = Object.entries(headers);
+  } else {
+    throw new InvalidOptionError(
+      'invalid headers: they must be a plain object or a Map of strings',
+    );
+  }
+  const merged = new Map<unknown, unknown>(Object.entries(context ?? {}));
+  for (const [name, value] of given) merged.set(name, value);
+  if (merged.size > MAX_HEADERS) {
+    throw new InvalidOptionError(
+      `invalid headers: ${merged.size} headers, at most ${MAX_HEADERS} are allowed`,
+    );
+  }
+  const pairs: Array<[string, string]> = [];
+  for (const [name, value] of merged) {
+    if (
+      typeof name !== 'string' ||
+      name === '' ||
+      utf8Length(name) > MAX_NAME_BYTES ||
+      WHITE_SPACE.test(name) ||
+      !name.isWellFormed()
+    ) {
+      throw new InvalidOptionError(
+        `invalid headers: header name ${JSON.stringify(name)} must be 1 to ${MAX_NAME_BYTES} bytes of UTF-8 without white space`,
+      );
+    }
+    if (
+      typeof value !== 'string' ||
+      value === '' ||
+      utf8Length(value) > MAX_HEADER_VALUE_BYTES ||
+      !value.isWellFormed()
+    ) {
+      throw new InvalidOptionError(
+        `invalid headers: the value of header ${JSON.stringify(name)} must be a string of 1 to ${MAX_HEADER_VALUE_BYTES} bytes of UTF-8`,
+      );
+    }
+    pairs.push([name, value]);
+  }
+  return pairs.length > 0 ? pairs : undefined;
+}
+
+/**
  * Checks and encodes one job at clock `nowMs`. Throws the typed error of
  * the first rule it breaks; writes nothing anywhere.
  */
@@ -269,6 +335,7 @@ export function prepareJob(
   nowMs: number,
   sink: ByteSink = new ByteSink(),
   allowedNames: Set<string> = OPTION_NAMES,
+  context?: Readonly<Record<string, string>>,
 ): PreparedJob {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options must be an object');
@@ -282,6 +349,7 @@ export function prepareJob(
   const timeoutMs = checkDuration('timeoutMs', options.timeoutMs);
   const backoffMs = checkDuration('backoffMs', options.backoffMs);
   const resultTtlMs = checkDuration('resultTtlMs', options.resultTtlMs);
+  const headers = checkHeaders(options.headers, context);
   const call = encodeCall(args, options.kwargs, sink);
   const record = encodeJob({
     specVersion: SPEC_VERSION,
@@ -297,6 +365,7 @@ export function prepareJob(
     timeoutMs,
     backoffMs,
     resultTtlMs,
+    headers,
   });
   if (record.length > MAX_RECORD_BYTES) {
     throw new PayloadTooLargeError(record.length, MAX_RECORD_BYTES);
@@ -305,11 +374,16 @@ export function prepareJob(
 }
 
 /** Checks and encodes one job of a batch (`JobSpec` carries the call and its options). */
-export function prepareJobSpec(spec: JobSpec, nowMs: number, sink: ByteSink): PreparedJob {
+export function prepareJobSpec(
+  spec: JobSpec,
+  nowMs: number,
+  sink: ByteSink,
+  context?: Readonly<Record<string, string>>,
+): PreparedJob {
   if (typeof spec !== 'object' || spec === null) {
     throw new InvalidOptionError('each job of a batch must be an object with a task');
   }
-  return prepareJob(spec.task, spec.args ?? [], spec, nowMs, sink, JOB_SPEC_NAMES);
+  return prepareJob(spec.task, spec.args ?? [], spec, nowMs, sink, JOB_SPEC_NAMES, context);
 }
 
 /** The KEYS and ARGV of one `enqueue.lua` call for a batch of prepared jobs. */

@@ -52,6 +52,11 @@ export interface JobRecord {
   timeoutMs?: Int64 | undefined;
   backoffMs?: Int64 | undefined;
   resultTtlMs?: Int64 | undefined;
+  /**
+   * Spec 1.1: headers for the worker (such as the W3C trace context), as
+   * `[name, value]` pairs; written sorted by name, as SPEC.md section 3.1 asks.
+   */
+  headers?: ReadonlyArray<readonly [string, string]> | undefined;
 }
 
 /** An `Error` record: an exception that crossed the language boundary. */
@@ -132,7 +137,21 @@ export function encodeJob(job: JobRecord): Uint8Array {
   writeOptionalUint64(w, 11, job.timeoutMs);
   writeOptionalUint64(w, 12, job.backoffMs);
   writeOptionalUint64(w, 13, job.resultTtlMs);
+  for (const [name, value] of sortedHeaders(job.headers ?? [])) {
+    // A map entry: a nested message with the key (field 1) and the value (field 2).
+    w.uint32(key(15, LEN)).fork();
+    w.uint32(key(1, LEN)).string(name);
+    w.uint32(key(2, LEN)).string(value);
+    w.ldelim();
+  }
   return w.finish();
+}
+
+/** Headers sorted by the bytes of their names' UTF-8 (not by UTF-16 code units). */
+function sortedHeaders(
+  headers: ReadonlyArray<readonly [string, string]>,
+): Array<readonly [string, string]> {
+  return [...headers].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
 function encodeError(w: ProtoWriter, error: ErrorRecord): void {
@@ -214,6 +233,22 @@ export function decodeJob(bytes: Uint8Array): JobRecord {
     attempt: 0,
   };
   readFields(bytes, 'Job', (r, field, wire) => {
+    if (field === 15) {
+      expectWire('Job', field, wire, LEN);
+      const entry = { name: '', value: '' };
+      readFields(r.bytes(), 'Job.headers entry', (e, number, entryWire) => {
+        if (number !== 1 && number !== 2) return false;
+        expectWire('Job.headers entry', number, entryWire, LEN);
+        if (number === 1) entry.name = e.string();
+        else entry.value = e.string();
+        return true;
+      });
+      job.headers = [
+        ...(job.headers ?? []).filter(([n]) => n !== entry.name),
+        [entry.name, entry.value],
+      ];
+      return true;
+    }
     if (field < 1 || field > 13) return false;
     expectWire('Job', field, wire, field <= 5 ? LEN : VARINT);
     switch (field) {
