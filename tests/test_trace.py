@@ -2,7 +2,7 @@
 the producer's OpenTelemetry context in its headers, and the worker runs it
 in a CONSUMER span that continues that trace (an in-memory exporter sees
 both). The TypeScript and Rust producers have the same test in their
-end-to-end suites, against `tests/traced_tasks.py`."""
+end-to-end suites, against `tests/e2e_tasks.py`."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from collections.abc import Iterator
 import pytest
 from ardiq import Ardiq, JobFailed
 from ardiq.inspect import ListState
+from e2e_tasks import EXPORTER, described, install_tracing
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, StatusCode
 from opentelemetry.util._once import Once
-from traced_tasks import EXPORTER, described, install_tracing
 from worker_harness import WAIT_S, running_worker
 
 
