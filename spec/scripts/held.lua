@@ -44,7 +44,10 @@ for p = tonumber(ARGV[2]), 0, -1 do
       ids[#entries] = id
     end
     want = want - #pending
-    if want <= 0 and #pending > 0 then next_page = p .. ":" .. pending[#pending][1] end
+    if want <= 0 and #pending > 0 then
+      next_page = p .. ":" .. pending[#pending][1]
+      break
+    end
   end
 end
 local named, places = {}, {}
