@@ -33,13 +33,13 @@ pub enum ReplyValue {
     /// How many entries were removed.
     Count(u64),
     /// A queue at a glance.
-    QueueInfo(QueueInfo),
+    QueueInfo(Box<QueueInfo>),
     /// A queue's workers.
     Workers(Vec<WorkerInfo>),
     /// A page of jobs in the named state.
     Jobs(JobPage, &'static str),
     /// One job's full record.
-    Details(JobDetails),
+    Details(Box<JobDetails>),
     /// Names (of queues).
     Names(Vec<String>),
     /// Kept failures, oldest first.

@@ -205,11 +205,10 @@ impl Connection {
                 for (host, port) in masters {
                     let mut cursor = 0;
                     loop {
-                        let routing =
-                            RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                                host: host.clone(),
-                                port,
-                            });
+                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port,
+                        });
                         let reply = connection.route_command(&scan(cursor), routing).await?;
                         let (next, keys): (u64, Vec<String>) = redis::from_redis_value(&reply)?;
                         found.extend(keys);
@@ -283,13 +282,15 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Single(connection) => Box::pin(async move {
-                counted(match connection.req_packed_commands(cmd, offset, count).await {
-                    Err(err) if is_broken(&err) => {
-                        RECONNECTS.fetch_add(1, Ordering::Relaxed);
-                        connection.req_packed_commands(cmd, offset, count).await
-                    }
-                    done => done,
-                })
+                counted(
+                    match connection.req_packed_commands(cmd, offset, count).await {
+                        Err(err) if is_broken(&err) => {
+                            RECONNECTS.fetch_add(1, Ordering::Relaxed);
+                            connection.req_packed_commands(cmd, offset, count).await
+                        }
+                        done => done,
+                    },
+                )
             }),
             Self::Cluster(connection) => Box::pin(async move {
                 counted(connection.req_packed_commands(cmd, offset, count).await)

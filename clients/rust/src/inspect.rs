@@ -358,7 +358,7 @@ impl Client {
                 let (entries, next) = self.stream_page(&keys.failed(), count, cursor).await?;
                 let jobs = entries
                     .into_iter()
-                    .map(|(entry_id, fields)| Ok(listed_failure(entry_id, &fields)?))
+                    .map(|(entry_id, fields)| listed_failure(entry_id, &fields))
                     .collect::<Result<_>>()?;
                 Ok(JobPage { jobs, next })
             }
@@ -367,7 +367,7 @@ impl Client {
                 let (entries, next) = self.stream_page(&keys.dead(), count, cursor).await?;
                 let jobs = entries
                     .into_iter()
-                    .map(|(entry_id, fields)| Ok(listed_dead(entry_id, &fields)?))
+                    .map(|(entry_id, fields)| listed_dead(entry_id, &fields))
                     .collect::<Result<_>>()?;
                 Ok(JobPage { jobs, next })
             }
@@ -395,10 +395,7 @@ impl Client {
         let next = (reply.ids.len() == count)
             .then(|| reply.ids.last().map(|e| e.id.clone()))
             .flatten();
-        Ok((
-            reply.ids.into_iter().map(|e| (e.id, e.map)).collect(),
-            next,
-        ))
+        Ok((reply.ids.into_iter().map(|e| (e.id, e.map)).collect(), next))
     }
 
     async fn held_page(&self, count: usize, cursor: Option<&str>) -> Result<JobPage> {
@@ -411,9 +408,7 @@ impl Client {
                     .parse::<u32>()
                     .ok()
                     .filter(|&l| l < PRIORITY_LEVELS)
-                    .ok_or_else(|| {
-                        Error::InvalidOption(format!("invalid cursor {cursor:?}"))
-                    })?;
+                    .ok_or_else(|| Error::InvalidOption(format!("invalid cursor {cursor:?}")))?;
                 (level, after.to_owned())
             }
         };
@@ -453,7 +448,11 @@ impl Client {
                     .then(|| JobRecord::decode(raw.as_slice()).ok())
                     .flatten(),
                 entry_id: text(entry_id),
-                worker_id: if owner.is_empty() { text(consumer) } else { owner.clone() },
+                worker_id: if owner.is_empty() {
+                    text(consumer)
+                } else {
+                    owner.clone()
+                },
                 priority: int(level).ok_or_else(bad)? as u32,
                 idle_ms: int(idle).unwrap_or(0).max(0) as u64,
                 deliveries: int(deliveries).unwrap_or(0).max(0) as u64,

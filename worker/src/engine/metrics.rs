@@ -172,7 +172,10 @@ mod tests {
         let [(task, started, completed, failed, retried, aborted, buckets, sum)] =
             metrics.tasks().try_into().unwrap();
         assert_eq!(task, "add");
-        assert_eq!((started, completed, failed, retried, aborted), (1, 1, 1, 1, 1));
+        assert_eq!(
+            (started, completed, failed, retried, aborted),
+            (1, 1, 1, 1, 1)
+        );
         assert_eq!(buckets[0], 1);
         assert_eq!(buckets[5], 2); // 0.025 s
         assert_eq!(buckets[DURATION_BUCKETS.len() - 1], 2);

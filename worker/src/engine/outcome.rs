@@ -18,9 +18,9 @@ use rand::Rng as _;
 use super::admission::Rejection;
 use super::local::Held;
 use super::metrics::Ended;
-use crate::bridge::JobEvent;
 use super::now_ms;
 use super::Engine;
+use crate::bridge::JobEvent;
 
 /// What Python reports for a run.
 #[derive(Debug)]

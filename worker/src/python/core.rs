@@ -527,7 +527,9 @@ impl Core {
         (u64, u64),
     ) {
         (
-            self.running_engine().map(|run| run.metrics()).unwrap_or_default(),
+            self.running_engine()
+                .map(|run| run.metrics())
+                .unwrap_or_default(),
             ardiq_client::connection::error_counts(),
         )
     }
@@ -583,7 +585,9 @@ impl Core {
         self.spawn_request(py, request, move |client| {
             Box::pin(async move {
                 let client = client_for(&client, queue.as_deref())?;
-                Ok(ReplyValue::Details(client.job_details(&job_id).await?))
+                Ok(ReplyValue::Details(Box::new(
+                    client.job_details(&job_id).await?,
+                )))
             })
         });
     }
@@ -618,7 +622,13 @@ impl Core {
 
     /// Replays one kept failure: replies the job id, or `None` when gone.
     #[pyo3(signature = (request, entry_id, queue = None))]
-    fn replay_failure(&self, py: Python<'_>, request: u64, entry_id: String, queue: Option<String>) {
+    fn replay_failure(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        entry_id: String,
+        queue: Option<String>,
+    ) {
         self.spawn_request(py, request, move |client| {
             Box::pin(async move {
                 let client = client_for(&client, queue.as_deref())?;

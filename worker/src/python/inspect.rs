@@ -80,7 +80,9 @@ pub fn queue_info(py: Python<'_>, info: QueueInfo) -> PyResult<Py<PyAny>> {
         info.workers.into_pyobject(py)?.into_any(),
         info.oldest_waiting_ms.into_pyobject(py)?.into_any(),
         lag_ms.into_pyobject(py)?.into_any(),
-        pyo3::types::PyBool::new(py, info.exists).to_owned().into_any(),
+        pyo3::types::PyBool::new(py, info.exists)
+            .to_owned()
+            .into_any(),
     ];
     Ok(PyTuple::new(py, items)?.into_any().unbind())
 }

@@ -91,9 +91,12 @@ fn headers_of(
         return Ok(headers);
     }
     let invalid = |what: String| CoreError::from(InvalidJob::Headers(what));
-    let dict = given
-        .cast::<PyDict>()
-        .map_err(|_| invalid(format!("headers must be a dict of str, not {}", type_name(&given))))?;
+    let dict = given.cast::<PyDict>().map_err(|_| {
+        invalid(format!(
+            "headers must be a dict of str, not {}",
+            type_name(&given)
+        ))
+    })?;
     for (name, value) in dict.iter() {
         let text_of = |obj: &Bound<'_, PyAny>| -> Result<String, CoreError> {
             obj.cast::<PyString>()

@@ -159,7 +159,7 @@ pub(super) fn abort_work(client: Client, job_id: String, queue: Option<String>) 
 pub(super) fn queue_info_work(client: Client, queue: Option<String>) -> BoxedReply {
     Box::pin(async move {
         let client = client_for(&client, queue.as_deref())?;
-        Ok(ReplyValue::QueueInfo(client.queue_info().await?))
+        Ok(ReplyValue::QueueInfo(Box::new(client.queue_info().await?)))
     })
 }
 
@@ -188,10 +188,10 @@ pub(super) fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<
         }
         ReplyValue::Replayed(id) => id.into_pyobject(py)?.into_any().unbind(),
         ReplyValue::Count(n) => n.into_pyobject(py)?.into_any().unbind(),
-        ReplyValue::QueueInfo(info) => super::inspect::queue_info(py, info)?,
+        ReplyValue::QueueInfo(info) => super::inspect::queue_info(py, *info)?,
         ReplyValue::Workers(workers) => super::inspect::workers(py, workers)?,
         ReplyValue::Jobs(page, state) => super::inspect::job_page(py, page, state)?,
-        ReplyValue::Details(details) => super::inspect::job_details(py, details)?,
+        ReplyValue::Details(details) => super::inspect::job_details(py, *details)?,
         ReplyValue::Names(names) => PyList::new(py, names)?.into_any().unbind(),
         ReplyValue::Failures(failures) => super::inspect::failures(py, failures)?,
         ReplyValue::Unit => py.None(),
