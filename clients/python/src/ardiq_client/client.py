@@ -33,8 +33,9 @@ import redis.exceptions
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 
-from ardiq_client import connection, limits, protocol, scripts, trace
+from ardiq_client import connection, inspect, limits, protocol, scripts, trace
 from ardiq_client.errors import NotConnected, ResultTimeout
+from ardiq_client.inspect import JobPage, ListState, QueueInfo, WorkerInfo
 from ardiq_client.keys import QueueKeys
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
 from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
@@ -371,6 +372,42 @@ class AsyncClient:
                     raise ResultTimeout(job_id, timeout_s or 0.0)
                 await asyncio.sleep(min(pause, remaining))
             pause = min(pause * POLL_GROWTH, POLL_MAX_S)
+
+    # -- inspection, read-only (SPEC.md section 15) ------------------------
+
+    async def queue_info(self) -> QueueInfo:
+        """The queue at a glance: waiting and held jobs per priority, scheduled ones and
+        the next due time, running, dead and kept-failed counts, workers (`inspect.lua`)."""
+        return inspect.parse_inspect_reply(self.queue, await self._run(inspect.inspect_call(self._keys)))
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The workers seen in the last minute, most recent first; gone ones have `alive` False."""
+        live = self._live()
+        seen = await self._send(lambda: live.zrange(self._keys.workers, 0, -1, desc=True, withscores=True))
+        if not seen:
+            return []
+        keys = inspect.worker_keys(self._keys, seen)
+        return inspect.parse_workers(seen, await self._send(lambda: live.mget(keys)))
+
+    async def jobs(self, state: ListState | str, *, count: int = 100, cursor: str | None = None) -> JobPage:
+        """One page of the queue's jobs in `state` (`running`, `scheduled`, `failed`,
+        `dead`), at most `count` (1 to 1,000); the page's `next` is the following cursor."""
+        state, count = ListState(state), inspect.check_page(count)
+        live = self._live()
+        if state is ListState.RUNNING:
+            return inspect.parse_held_reply(await self._run(inspect.held_call(self._keys, count, cursor)))
+        if state is ListState.SCHEDULED:
+            offset = inspect.scheduled_offset(cursor)
+            due = await self._send(
+                lambda: live.zrange(self._keys.delayed, offset, offset + count - 1, withscores=True)
+            )
+            ids = [pair[0] for pair in due]
+            records = await self._send(lambda: live.hmget(self._keys.delayed_jobs, ids)) if ids else []
+            return inspect.parse_scheduled(due, records, offset + count if len(due) == count else 0)
+        start = "-" if cursor is None else f"({cursor}"
+        stream = inspect.store_key(self._keys, state)
+        entries = await self._send(lambda: live.xrange(stream, start, "+", count))
+        return inspect.parse_store(state, entries, count)
 
     async def abort(self, job_id: str, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
         """Aborts a job: at once when scheduled, else by asking the worker that holds or fetches it.

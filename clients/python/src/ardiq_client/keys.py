@@ -12,7 +12,19 @@ from ardiq_client.limits import PRIORITY_LEVELS, check_queue_name
 class QueueKeys:
     """The key names of one queue."""
 
-    __slots__ = ("abort", "delayed", "delayed_jobs", "events", "prefix", "queue", "running", "streams")
+    __slots__ = (
+        "abort",
+        "dead",
+        "delayed",
+        "delayed_jobs",
+        "events",
+        "failed",
+        "prefix",
+        "queue",
+        "running",
+        "streams",
+        "workers",
+    )
 
     def __init__(self, queue: str) -> None:
         self.queue = check_queue_name(queue)
@@ -23,6 +35,13 @@ class QueueKeys:
         self.running = f"{self.prefix}running"
         self.abort = f"{self.prefix}abort"
         self.events = f"{self.prefix}events"
+        self.dead = f"{self.prefix}dead"
+        self.failed = f"{self.prefix}failed"  # spec 1.1
+        self.workers = f"{self.prefix}workers"
+
+    def worker(self, worker_id: str) -> str:
+        """The heartbeat key of a worker, ``ardiq:{q}:worker:<id>``."""
+        return f"{self.prefix}worker:{worker_id}"
 
     def stream(self, priority: int) -> str:
         """The stream of one priority level, ``ardiq:{q}:stream:<p>``."""
