@@ -33,6 +33,8 @@ import {
 import { QueueKeys } from './keys.js';
 import { SPEC_VERSION, State, decodeStatus, encodeStatus, type StatusRecord } from './records.js';
 import { traceHeaders } from './trace.js';
+import * as inspect from './inspect.js';
+import type { JobPage, ListState, QueueInfo, WorkerInfo } from './inspect.js';
 import { ByteSink, decodeValue, type Value } from './value.js';
 
 /** A job's state, as `status.lua` derives it (SPEC.md section 6). */
@@ -324,6 +326,28 @@ export class ArdiqClient {
     const raw: unknown = reply[1];
     const record = raw instanceof Uint8Array ? decodeStatus(raw) : null;
     return { state: state as JobState, record };
+  }
+
+  /** The queue at a glance (spec 1.1, `inspect.lua`): waiting and held jobs per priority, scheduled, running, dead, failed, workers, lag. */
+  async queueInfo(): Promise<QueueInfo> {
+    return inspect.queueInfo(this.connection, this.keys);
+  }
+
+  /** The queue's workers seen in the last minute, from their heartbeats; gone ones have `alive` false. */
+  async workers(): Promise<WorkerInfo[]> {
+    return inspect.workers(this.connection, this.keys);
+  }
+
+  /**
+   * One page of the queue's jobs in `state` (`running`, `scheduled`,
+   * `failed`, `dead`), at most `count` (1 to 1,000); pass the page's `next`
+   * as `cursor` for the following one.
+   */
+  async jobs(
+    state: ListState,
+    options: { count?: number; cursor?: string } = {},
+  ): Promise<JobPage> {
+    return inspect.jobs(this.connection, this.keys, state, options.count ?? 100, options.cursor);
   }
 
   /** Runs `abort.lua` for the job with id `id`. */

@@ -67,6 +67,8 @@ interface RedisHandle {
 interface Session {
   redis: RedisHandle;
   scripts: ScriptRunner;
+  /** A read-only command on the node of `key`'s slot; bulk replies as `Buffer`s. */
+  command: (key: string, args: string[]) => Promise<unknown>;
 }
 
 /** Redis did not reply within the command timeout (internal: callers get `ConnectionError`). */
@@ -209,6 +211,26 @@ export class Connection {
     });
   }
 
+  /**
+   * Runs a read-only command (`args`, on the node of `key`'s slot), once more
+   * on a new connection if its connection broke.
+   */
+  async command(key: string, args: string[]): Promise<unknown> {
+    let session = await this.session();
+    try {
+      return await session.command(key, args);
+    } catch (error) {
+      if (!brokeConnection(error)) throw this.failure(error);
+      this.drop(session);
+      session = await this.session();
+      try {
+        return await session.command(key, args);
+      } catch (again) {
+        throw this.failure(again);
+      }
+    }
+  }
+
   /** Closes the connection for good; calls afterwards throw `NotConnectedError`. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -307,6 +329,7 @@ export class Connection {
     const buffers = { [RESP_TYPES.BLOB_STRING]: Buffer };
     let redis: RedisHandle;
     let typed: ScriptConnection;
+    let command: (key: string, args: string[]) => Promise<unknown>;
     if (cluster) {
       const client = createRedisCluster({
         rootNodes: [{ url, socket: socket(), disableOfflineQueue }],
@@ -315,6 +338,8 @@ export class Connection {
       });
       redis = client;
       typed = client.withTypeMapping(buffers);
+      const raw = client.withTypeMapping(buffers);
+      command = (key, args) => raw.sendCommand(key, true, args);
     } else {
       const client = createRedisClient({
         url,
@@ -324,6 +349,8 @@ export class Connection {
       });
       redis = client;
       typed = client.withTypeMapping(buffers);
+      const raw = client.withTypeMapping(buffers);
+      command = (_key, args) => raw.sendCommand(args);
     }
     const timedOut = () => {
       this.drop(session);
@@ -336,8 +363,14 @@ export class Connection {
       enqueue: (keys, argv) => within(typed.enqueue(keys, argv), commandTimeoutMs, timedOut),
       status: (keys, argv) => within(typed.status(keys, argv), commandTimeoutMs, timedOut),
       abort: (keys, argv) => within(typed.abort(keys, argv), commandTimeoutMs, timedOut),
+      inspect: (keys, argv) => within(typed.inspect(keys, argv), commandTimeoutMs, timedOut),
+      held: (keys, argv) => within(typed.held(keys, argv), commandTimeoutMs, timedOut),
     };
-    const session: Session = { redis, scripts: new ScriptRunner(timed) };
+    const session: Session = {
+      redis,
+      scripts: new ScriptRunner(timed),
+      command: (key, args) => within(command(key, args), commandTimeoutMs, timedOut),
+    };
     return session;
   }
 }

@@ -67,3 +67,19 @@ export {
 } from './records.js';
 export { SCRIPT_SOURCES } from './scripts.generated.js';
 export { MAX_DEPTH, decodeValue, encodeValue, type Value } from './value.js';
+export {
+  MAX_PAGE,
+  type JobPage,
+  type LevelInfo,
+  type ListState,
+  type ListedJob,
+  type QueueInfo,
+  type WorkerInfo,
+} from './inspect.js';
+export {
+  decodeDeadLetter,
+  decodeFailure,
+  decodeHeartbeat,
+  type EndedRecord,
+  type HeartbeatRecord,
+} from './records.js';

@@ -51,6 +51,31 @@ export class QueueKeys {
     return `${this.prefix}abort`;
   }
 
+  /** Dead-letter stream. */
+  get dead(): string {
+    return `${this.prefix}dead`;
+  }
+
+  /** Spec 1.1: the kept-failures stream. */
+  get failed(): string {
+    return `${this.prefix}failed`;
+  }
+
+  /** Sorted set of worker ids by last heartbeat. */
+  get workers(): string {
+    return `${this.prefix}workers`;
+  }
+
+  /** Heartbeat key of one worker. */
+  worker(id: string): string {
+    return `${this.prefix}worker:${id}`;
+  }
+
+  /** Every level's stream, level 0 first. */
+  get allStreams(): readonly string[] {
+    return this.streams;
+  }
+
   /** Pub/sub channel carrying `abort:<id>` hints. */
   get events(): string {
     return `${this.prefix}events`;

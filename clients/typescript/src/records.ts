@@ -364,3 +364,158 @@ export function decodeStatus(bytes: Uint8Array): StatusRecord {
   });
   return status;
 }
+
+/** How one field of a record decodes: its name and its kind. */
+type FieldKind = 'string' | 'bytes' | 'uint32' | 'int64' | 'uint64' | 'error' | 'strings';
+
+/**
+ * Decodes a record whose fields are listed in `fields` (by number); unknown
+ * fields are skipped. The records operators read (`Heartbeat`,
+ * `DeadLetter`, `Failure`) have no optional scalars, so absent fields are
+ * their defaults.
+ */
+function decodeRecord<T>(
+  bytes: Uint8Array,
+  message: string,
+  fields: Record<number, readonly [keyof T & string, FieldKind]>,
+  record: T,
+): T {
+  const out = record as Record<string, unknown>;
+  readFields(bytes, message, (r, field, wire) => {
+    const spec = fields[field];
+    if (spec === undefined) return false;
+    const [name, kind] = spec;
+    const varint = kind === 'uint32' || kind === 'int64' || kind === 'uint64';
+    expectWire(message, field, wire, varint ? VARINT : LEN);
+    if (kind === 'string') out[name] = r.string();
+    else if (kind === 'bytes') out[name] = r.bytes();
+    else if (kind === 'uint32') out[name] = r.uint32();
+    else if (kind === 'int64') out[name] = toInt64(r.int64());
+    else if (kind === 'uint64') out[name] = toInt64(r.uint64(), true);
+    else if (kind === 'error') out[name] = decodeError(r.bytes());
+    else out[name] = [...((out[name] as string[] | undefined) ?? []), r.string()];
+    return true;
+  });
+  return record;
+}
+
+/** A worker's `Heartbeat` record. */
+export interface HeartbeatRecord {
+  specVersion: string;
+  workerId: string;
+  hostname: string;
+  pid: number;
+  startedMs: Int64;
+  seenMs: Int64;
+  concurrency: number;
+  running: number;
+  completed: Int64;
+  failed: Int64;
+  queues: string[];
+}
+
+/** Decodes a `Heartbeat` record. */
+export function decodeHeartbeat(bytes: Uint8Array): HeartbeatRecord {
+  return decodeRecord<HeartbeatRecord>(
+    bytes,
+    'Heartbeat',
+    {
+      1: ['specVersion', 'string'],
+      2: ['workerId', 'string'],
+      3: ['hostname', 'string'],
+      4: ['pid', 'uint32'],
+      5: ['startedMs', 'int64'],
+      6: ['seenMs', 'int64'],
+      7: ['concurrency', 'uint32'],
+      8: ['running', 'uint32'],
+      9: ['completed', 'uint64'],
+      10: ['failed', 'uint64'],
+      11: ['queues', 'strings'],
+    },
+    {
+      specVersion: '',
+      workerId: '',
+      hostname: '',
+      pid: 0,
+      startedMs: 0,
+      seenMs: 0,
+      concurrency: 0,
+      running: 0,
+      completed: 0,
+      failed: 0,
+      queues: [],
+    },
+  );
+}
+
+/** A `DeadLetter` record, or (spec 1.1) a `Failure`: a job that must not or did not run. */
+export interface EndedRecord {
+  specVersion: string;
+  jobId: string;
+  task: string;
+  /** The raw `Job` record. */
+  job: Uint8Array;
+  error?: ErrorRecord | undefined;
+  workerId: string;
+  /** When it died or failed for good, ms. */
+  atMs: Int64;
+  /** Dead letters: the reason code and its detail. */
+  reason: string;
+  detail: string;
+  /** Kept failures: runs started, including the last. */
+  attempts: number;
+}
+
+function ended(): EndedRecord {
+  const record: EndedRecord = {
+    specVersion: '',
+    jobId: '',
+    task: '',
+    job: new Uint8Array(0),
+    workerId: '',
+    atMs: 0,
+    reason: '',
+    detail: '',
+    attempts: 0,
+  };
+  return record;
+}
+
+/** Decodes a `DeadLetter` record. */
+export function decodeDeadLetter(bytes: Uint8Array): EndedRecord {
+  return decodeRecord<EndedRecord>(
+    bytes,
+    'DeadLetter',
+    {
+      1: ['specVersion', 'string'],
+      2: ['jobId', 'string'],
+      3: ['task', 'string'],
+      4: ['reason', 'string'],
+      5: ['detail', 'string'],
+      6: ['job', 'bytes'],
+      8: ['atMs', 'int64'],
+      9: ['workerId', 'string'],
+      10: ['error', 'error'],
+    },
+    ended(),
+  );
+}
+
+/** Decodes a `Failure` record (spec 1.1, SPEC.md section 9.1). */
+export function decodeFailure(bytes: Uint8Array): EndedRecord {
+  return decodeRecord<EndedRecord>(
+    bytes,
+    'Failure',
+    {
+      1: ['specVersion', 'string'],
+      2: ['jobId', 'string'],
+      3: ['task', 'string'],
+      4: ['job', 'bytes'],
+      5: ['error', 'error'],
+      6: ['attempts', 'uint32'],
+      8: ['atMs', 'int64'],
+      9: ['workerId', 'string'],
+    },
+    ended(),
+  );
+}
