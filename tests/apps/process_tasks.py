@@ -82,3 +82,12 @@ def job_in_a_child() -> list[object]:
 
     job = current_job()
     return [job.id, job.task, job.queue, job.attempt, job.worker_id, os.getpid()]
+
+
+@app.task
+async def fail_once_then_greet(flag: str, name: str) -> str:
+    """Fails while the Redis key `flag` is unset, and sets it: the first
+    burst keeps the failure, the replayed run greets."""
+    if counters.incr(f"{flag}:{name}") == 1:
+        raise RuntimeError(f"first run of {name} fails")
+    return f"hello {name}"
