@@ -4,12 +4,11 @@
 //! attempts reset) and deleted like dead letters.
 
 use ardiq_spec::Failure as FailureRecord;
-use redis::streams::StreamRangeReply;
 
 use crate::client::Client;
 use crate::inspect::decode_failure;
 use crate::job::Job;
-use crate::{Error, Result};
+use crate::Result;
 
 /// One kept failure.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,17 +49,10 @@ impl Client {
     /// connection and Redis errors.
     pub async fn replay_failure(&self, entry_id: &str) -> Result<Option<Job>> {
         let stream = self.inner.keys.failed();
-        let entries: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(&stream)
-            .arg(entry_id)
-            .arg(entry_id)
-            .query_async(&mut self.connection())
-            .await
-            .map_err(Error::from_redis)?;
-        let Some(entry) = entries.ids.first() else {
+        let Some(fields) = self.read_entry(&stream, entry_id).await? else {
             return Ok(None);
         };
-        let failure = decode_failure(entry_id, &entry.map)?;
+        let failure = decode_failure(entry_id, &fields)?;
         self.replay_entry(&stream, entry_id, "kept failure", &failure.job)
             .await
     }
@@ -70,14 +62,7 @@ impl Client {
     /// # Errors
     /// Connection and Redis errors.
     pub async fn delete_failures(&self, entry_ids: &[String]) -> Result<u64> {
-        if entry_ids.is_empty() {
-            return Ok(0);
-        }
-        redis::cmd("XDEL")
-            .arg(self.inner.keys.failed())
-            .arg(entry_ids)
-            .query_async(&mut self.connection())
+        self.delete_entries(&self.inner.keys.failed(), entry_ids)
             .await
-            .map_err(Error::from_redis)
     }
 }

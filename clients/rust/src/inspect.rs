@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use ardiq_spec::{
-    scripts, DeadLetter as DeadLetterRecord, Error as WireError, Failure as FailureRecord,
-    Heartbeat, Job as JobRecord, Status, GROUP, PRIORITY_LEVELS,
+    scripts, Error as WireError, Failure as FailureRecord, Heartbeat, Job as JobRecord, Status,
+    GROUP, PRIORITY_LEVELS,
 };
 use prost::Message as _;
 use redis::{Script, Value as RedisValue};
@@ -592,9 +592,10 @@ impl Client {
 
 fn listed_failure(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
     let record = decode_failure(&entry_id, fields)?;
+    let job = JobRecord::decode(record.job.as_slice()).ok();
     Ok(ListedJob {
-        job: JobRecord::decode(record.job.as_slice()).ok(),
-        priority: JobRecord::decode(record.job.as_slice()).map_or(0, |j| j.priority),
+        priority: job.as_ref().map_or(0, |j| j.priority),
+        job,
         job_id: record.job_id,
         task: record.task,
         entry_id,
@@ -607,9 +608,7 @@ fn listed_failure(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
 }
 
 fn listed_dead(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
-    let raw = fields.get("record").map(bytes).unwrap_or_default();
-    let record = DeadLetterRecord::decode(raw.as_slice())
-        .map_err(|e| Error::MalformedRecord(format!("dead letter {entry_id}: {e}")))?;
+    let record = crate::dead::decode(&entry_id, fields)?;
     let job = JobRecord::decode(record.job.as_slice()).ok();
     Ok(ListedJob {
         priority: job.as_ref().map_or(0, |j| j.priority),
