@@ -1,7 +1,8 @@
 """The `ardiq` command. `ardiq run MODULE:APP` runs a worker; the operator
 commands need only a Redis URL and a queue (`--url`, `--queue`, or
 `ARDIQ_REDIS_URL`, `ARDIQ_QUEUE`), never the application's module:
-`info`, `queues`, `workers`, `jobs`, `job`, `failed`, `dead` and `purge`.
+`info`, `queues`, `workers`, `jobs`, `job`, `failed`, `dead` and `purge`;
+`dashboard` serves them as web pages (`ardiq.dashboard`).
 Each prints a table for people, or JSON with `--json`; an error is one line
 on stderr and exit code 1."""
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from ardiq import logs
 from ardiq.app import DEFAULT_URL, Ardiq
+from ardiq.dashboard import command as dashboard_command
 from ardiq.errors import ArdiqError
 from ardiq.inspect import ListedJob, ListState, QueueInfo
 
@@ -553,12 +555,15 @@ def parser() -> argparse.ArgumentParser:
     )
     _connection(purge)
     purge.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    dashboard_command.add_parser(commands)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logs.configure(args.log_level, args.log_format)
+    if args.command == "dashboard":
+        return dashboard_command.run(args)
     if args.command != "run":
         args.queue_given = args.queue is not None
         if args.queue is None:
