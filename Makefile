@@ -19,6 +19,13 @@ redis: ## Install redis-server, redis-cli and openssl (TLS tests) from Debian's 
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server redis-tools openssl >/dev/null; \
 	fi
 
+.PHONY: chromium
+chromium: ## Install Debian's Chromium (the dashboard's browser tests drive it headless) when missing
+	@if ! command -v chromium >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 $(VENV)/.installed: requirements-dev.txt clients/python/pyproject.toml testing/pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
@@ -31,7 +38,7 @@ $(TS)/node_modules/.installed: $(TS)/package-lock.json
 	touch $@
 
 .PHONY: install
-install: redis $(VENV)/.installed $(TS)/node_modules/.installed ## Install every tool and dependency the project needs
+install: redis chromium $(VENV)/.installed $(TS)/node_modules/.installed ## Install every tool and dependency the project needs
 
 .PHONY: build-dev
 build-dev: install ## Build the native worker module into the virtualenv and the TypeScript client
@@ -61,7 +68,7 @@ lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, 
 # Each suite starts its own Redis through $(WITH_REDIS) (or uses REDIS_URL when set), so each
 # target passes alone; the ones that run the Python worker depend on build-dev.
 .PHONY: test
-test: lint test-rust test-rust-e2e test-python test-ts test-ts-e2e test-bench test-conformance ## Lint, then every test suite, each against a throwaway Redis of its own (the CI command)
+test: lint test-rust test-rust-e2e test-python test-dashboard test-ts test-ts-e2e test-bench test-conformance ## Lint, then every test suite, each against a throwaway Redis of its own (the CI command)
 
 .PHONY: test-rust
 test-rust: install ## Rust unit, integration and doc tests (no Python worker needed)
@@ -73,7 +80,11 @@ test-rust-e2e: build-dev ## The Rust client's jobs run by the Python worker (cli
 
 .PHONY: test-python
 test-python: build-dev ## Python tests: the worker, the pure-Python client, ardiq-testing
-	$(VENV)/bin/pytest -q tests clients/python/tests testing/tests
+	$(VENV)/bin/pytest -q tests clients/python/tests testing/tests --ignore=tests/dashboard
+
+.PHONY: test-dashboard
+test-dashboard: build-dev ## The web dashboard in headless Chromium against Redis and workers (screenshots: target/dashboard-screenshots)
+	$(VENV)/bin/pytest -q tests/dashboard
 
 .PHONY: test-ts
 test-ts: install ## TypeScript client tests (no Python worker needed)
