@@ -206,9 +206,11 @@ def test_a_job_that_does_not_exist_shows_a_not_found_page(
     expect(page.locator("[data-problem=not-found] h1")).to_have_text("Job not found")
     expect(page.locator("[data-problem=not-found]")).to_contain_text("no-such-job")
     shoot(page, "job-not-found")
-    missing_queue = page.goto(f"{dashboard.url}/queue?name=not-{queue}")
-    assert missing_queue is not None
-    assert missing_queue.status == 404
+    for path in (f"/queue?name=not-{queue}", "/no-such-page"):
+        missing = page.goto(dashboard.url + path)
+        assert missing is not None
+        assert missing.status == 404
+        expect(page.locator("[data-problem=not-found] h1")).to_have_text("Not found")
 
 
 def test_arguments_too_large_to_show_are_cut_with_their_size(

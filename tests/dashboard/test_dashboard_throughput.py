@@ -68,3 +68,11 @@ def test_the_redis_url_is_shown_without_its_password() -> None:
     assert redacted("redis://app:s3cret@db.internal:6380/2") == "redis://app:***@db.internal:6380/2"
     assert redacted("rediss://:s3cret@db/0") == "rediss://:***@db/0"
     assert redacted("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_the_first_bucket_counts_over_the_part_of_it_the_heartbeats_cover() -> None:
+    throughput = Throughput(bucket_ms=5_000, span_ms=60_000)
+    throughput.observe([beat("w1", 12_500, 0)], 12_600)
+    throughput.observe([beat("w1", 15_000, 25)], 15_100)
+
+    assert throughput.series(until_ms=15_000) == [(10_000, 10.0)]  # 25 jobs in 2.5 s

@@ -68,9 +68,8 @@ class Throughput:
         self.started_ms: int | None = None
 
     def observe(self, workers: Iterable[WorkerInfo], at_ms: int) -> None:
-        workers = list(workers)
         if self.started_ms is None:
-            self.started_ms = min((worker.seen_ms for worker in workers if worker.alive), default=at_ms)
+            self.started_ms = at_ms
         for worker in workers:
             if not worker.alive:
                 continue
@@ -79,7 +78,10 @@ class Throughput:
             if last is not None and worker.seen_ms <= last[0]:
                 continue
             self._last[worker.worker_id] = (worker.seen_ms, total)
-            if last is not None and total >= last[1]:
+            if last is None:
+                # Counted from this heartbeat on, which may be older than the first look.
+                self.started_ms = min(self.started_ms, worker.seen_ms)
+            elif total >= last[1]:
                 self._spread(last[0], worker.seen_ms, total - last[1])
         horizon = at_ms - self.span_ms - self.bucket_ms
         for bucket in [bucket for bucket in self._buckets if bucket * self.bucket_ms < horizon]:
@@ -104,16 +106,17 @@ class Throughput:
 
     def series(self, until_ms: int) -> list[tuple[int, float]]:
         """`(bucket start ms, jobs per second)` for every whole bucket of
-        the span that ends by `until_ms` and starts after the heartbeats
-        first seen, zeros included, oldest first."""
-        last = until_ms // self.bucket_ms - 1
-        begin = max(until_ms - self.span_ms, self.started_ms or until_ms)
-        first = -(-begin // self.bucket_ms)  # the first bucket that starts within
-        per_second = 1000 / self.bucket_ms
-        return [
-            (bucket * self.bucket_ms, self._buckets.get(bucket, 0.0) * per_second)
-            for bucket in range(first, last + 1)
-        ]
+        the span that ends by `until_ms`, zeros included, oldest first,
+        from the one the counts start in (its rate is over the part of it
+        they cover)."""
+        started = self.started_ms if self.started_ms is not None else until_ms
+        begin = max(until_ms - self.span_ms, started)
+        series = []
+        for bucket in range(begin // self.bucket_ms, until_ms // self.bucket_ms):
+            low = max(bucket * self.bucket_ms, started)
+            covered_ms = (bucket + 1) * self.bucket_ms - low
+            series.append((bucket * self.bucket_ms, self._buckets.get(bucket, 0.0) * 1000 / covered_ms))
+        return series
 
 
 def entry_before(entry_id: str) -> str | None:
@@ -219,13 +222,14 @@ class Reader:
             raise QueueNotFound(f"this dashboard shows only the queues {', '.join(self.fixed_queues)}")
 
     async def queue(self, name: str) -> QueueInfo:
-        """One queue at a glance; `QueueNotFound` for one not shown here or without keys."""
+        """One queue at a glance; `QueueNotFound` for one not shown here, or
+        (when every queue is shown) for one without any key."""
         self.shown(name)
         try:
             info = await self.app.queue_info(name)
         except InvalidQueueName as exc:
             raise QueueNotFound(str(exc)) from None
-        if not info.exists:
+        if not info.exists and self.fixed_queues is None:
             raise QueueNotFound(f"queue {name!r} does not exist on this Redis (no key of it is there)")
         return info
 

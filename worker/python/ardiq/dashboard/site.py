@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlencode
 import jinja2
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -414,6 +415,7 @@ class Site:
                 queue=queue,
                 message=None,
             )
+        message = "No such page." if isinstance(exc, HTTPException) else str(exc)
         return self.render(
             request,
             "not_found.html",
@@ -421,7 +423,7 @@ class Site:
             title="Not found",
             job_id=None,
             queue=None,
-            message=str(exc),
+            message=message,
         )
 
     async def forbidden(self, request: Request, exc: Exception) -> Response:
@@ -479,6 +481,7 @@ def build(settings: Settings) -> Starlette:
         routes=routes,
         middleware=[Middleware(SecurityHeaders)],
         exception_handlers={
+            404: site.not_found,
             ArdiqError: site.ardiq_error,
             QueueNotFound: site.not_found,
             JobNotFound: site.not_found,
