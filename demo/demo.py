@@ -94,6 +94,11 @@ async def demo(url: str) -> None:
     await client.close()
     await app.close()
 
+    print('\n4. The dashboard (pip install "ardiq[dashboard]"; here it is installed)')
+    print(f"   .venv/bin/ardiq dashboard --url {url} --queue {QUEUE}")
+    if not os.environ.get("REDIS_URL"):
+        print("   This demo's Redis stops with it: run `REDIS_URL=redis://... make demo` to keep the queue")
+
 
 def main() -> None:
     with choose_redis() as redis:

@@ -29,3 +29,8 @@ async def nap(ms: int) -> int:
 @app.task
 def shout(text: str) -> str:
     return text.upper()
+
+
+@app.task
+async def divide(x: float, y: float) -> float:
+    return x / y  # divide(1, 0) fails: the dashboard's picture has a failed job
