@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from ardiq.inspect import ListState
 from ardiq.job import AbortReply, JobStatus
 
 HERE = Path(__file__).resolve().parent
+logger = logging.getLogger("ardiq")
 #: The most a form's body may be (every form here holds a few short fields).
 FORM_LIMIT = 16 * 1024
 #: Content-Security-Policy: nothing but the dashboard's own files; no inline script.
@@ -190,6 +192,7 @@ class Site:
             "refresh_ms": round(self.settings.refresh_s * 1000),
             "notice": notice.format(subject=request.query_params.get("subject", "")) if notice else None,
             "redis": display.redacted(self.settings.url),
+            "shown_queues": self.settings.queues,
             "States": ListState,
             "Status": JobStatus,
         }
@@ -354,6 +357,7 @@ class Site:
         else:
             raise BadRequest(f"no action {action!r}")
         self.reader.forget()
+        logger.info("dashboard: %s on queue %s: %s %s", action, queue, notice, subject)
         return self.redirect(request, fields.get("next"), notice, subject)
 
     async def store_action(self, action: str, state: ListState, queue: str, entry_id: str) -> tuple[str, str]:
