@@ -50,3 +50,6 @@ pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus};
 
 /// The spec crate this client builds on, for its `Value` and records.
 pub use ardiq_spec as spec;
+
+/// This crate's version (`Cargo.toml`'s, the one source).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

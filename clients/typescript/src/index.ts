@@ -67,3 +67,4 @@ export {
 } from './records.js';
 export { SCRIPT_SOURCES } from './scripts.generated.js';
 export { MAX_DEPTH, decodeValue, encodeValue, type Value } from './value.js';
+export { VERSION } from './version.js';

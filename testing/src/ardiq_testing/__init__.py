@@ -40,3 +40,4 @@ __all__ = [
     "tls_redis",
     "wait_for_redis",
 ]
+__version__ = "1.0.0"

@@ -16,6 +16,8 @@ Run workers with `ardiq run module:app`. Delivery is at least once; the
 job id is the idempotency key.
 """
 
+from importlib.metadata import version as _distribution_version
+
 from ardiq._core import SPEC_VERSION
 from ardiq.app import Ardiq, Lifespan
 from ardiq.context import JobContext, current_job
@@ -91,3 +93,6 @@ __all__ = [
     "UnsupportedValue",
     "current_job",
 ]
+
+#: The installed distribution's version (its one source is the workspace version in Cargo.toml).
+__version__ = _distribution_version("ardiq")

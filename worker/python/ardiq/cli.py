@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from ardiq import __version__
 from ardiq.app import Ardiq
 from ardiq.errors import ArdiqError
 
@@ -96,6 +97,7 @@ async def _dead(args: argparse.Namespace) -> None:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ardiq", description="ArdiQ: a task queue on Redis streams.")
+    top.add_argument("--version", action="version", version=f"ardiq {__version__}")
     top.add_argument("--log-level", default=os.environ.get("ARDIQ_LOG_LEVEL", "INFO"))
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a worker for MODULE:APP")
