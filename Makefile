@@ -61,7 +61,7 @@ lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, 
 # Each suite starts its own Redis through $(WITH_REDIS) (or uses REDIS_URL when set), so each
 # target passes alone; the ones that run the Python worker depend on build-dev.
 .PHONY: test
-test: lint test-rust test-rust-e2e test-python test-ts test-ts-e2e test-bench test-conformance test-dist test-protobuf-lowest ## Lint, then every test suite, each against a throwaway Redis of its own (the CI command)
+test: lint test-rust test-rust-e2e test-python test-ts test-ts-e2e test-bench test-conformance test-dist test-protobuf-lowest docs ## Lint, then every test suite, each against a throwaway Redis of its own (the CI command)
 
 .PHONY: test-rust
 test-rust: install ## Rust unit, integration and doc tests (no Python worker needed)
@@ -150,3 +150,14 @@ test-protobuf-lowest: dist ## The pure-Python client's tests on the lowest proto
 	# Less the check of the generated files, whose protoc (grpcio-tools) needs a newer protobuf.
 	$(WITH_REDIS) target/protobuf-lowest/bin/pytest -q -p no:cacheprovider clients/python/tests \
 		--deselect clients/python/tests/test_records.py::test_generated_protobuf_files_match_protoc_output
+
+.PHONY: docs
+docs: build-dev ## Build the documentation into site/ (MkDocs, typedoc, rustdoc; warnings are errors) and type-check every code sample in it
+	$(VENV)/bin/mkdocs build --strict --quiet
+	cd $(TS) && npm run --silent docs -- --logLevel Warn
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet -p ardiq-spec -p ardiq-client
+	rm -rf site/reference/rust && cp -r target/doc site/reference/rust
+	# The reference index links to these pages in raw HTML, which MkDocs does not check.
+	test -f site/reference/typescript/index.html && test -f site/reference/rust/ardiq_client/index.html \
+		&& test -f site/reference/rust/ardiq_spec/index.html
+	$(PY) docs/check_samples.py

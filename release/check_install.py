@@ -40,8 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONSUMERS = Path(__file__).resolve().parent / "consumers"
 SCRIPTS = ROOT / "spec" / "scripts"
-# Kept between runs so the scratch cargo project builds incrementally.
-CARGO_TARGET = ROOT / "target" / "release-check"
+# Kept between runs, and shared with docs/check_samples.py, so scratch cargo projects build incrementally.
+CARGO_TARGET = ROOT / "target" / "scratch"
 
 
 class CheckFailed(Exception):
