@@ -49,7 +49,7 @@ format: install ## Format Python, Rust and TypeScript sources
 lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict; vectors match their generator, shared Lua fragments match)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py bench/harness demo testing/src testing/tests release
+	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py bench/harness demo testing/src testing/tests release/*.py docs/check_samples.py
 	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py clients/python/generate_proto.py
 	for example in examples/*/ release/consumers/; do (cd $$example && ../../$(VENV)/bin/mypy --strict .) || exit 1; done
 	$(PY) -m conformance.vectors.generate --check
