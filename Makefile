@@ -51,7 +51,8 @@ lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, 
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py bench/harness demo testing/src testing/tests release/*.py docs/check_samples.py
 	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py clients/python/generate_proto.py
-	for example in examples/*/ release/consumers/; do (cd $$example && ../../$(VENV)/bin/mypy --strict .) || exit 1; done
+	for example in examples/*/; do (cd $$example && ../../$(VENV)/bin/mypy --strict .) || exit 1; done
+	cd release/consumers && ../../$(VENV)/bin/mypy --strict --explicit-package-bases .
 	$(PY) -m conformance.vectors.generate --check
 	$(PY) -m conformance.script_fragments
 	cargo fmt --all -- --check
