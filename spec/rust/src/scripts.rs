@@ -24,3 +24,5 @@ pub const REPLAY: &str = include_str!("../../scripts/replay.lua");
 pub const RELEASE: &str = include_str!("../../scripts/release.lua");
 /// `retire.lua`: delete gone workers' consumers that hold nothing.
 pub const RETIRE: &str = include_str!("../../scripts/retire.lua");
+/// `cron.lua`: claim one tick of a cron schedule and enqueue its job.
+pub const CRON: &str = include_str!("../../scripts/cron.lua");

@@ -19,6 +19,7 @@ job id is the idempotency key.
 from ardiq._core import SPEC_VERSION
 from ardiq.app import Ardiq, Lifespan
 from ardiq.context import JobContext, current_job
+from ardiq.cron import CatchUp, CronDecorator, Schedule
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
@@ -28,6 +29,7 @@ from ardiq.errors import (
     InvalidOption,
     InvalidPriority,
     InvalidQueueName,
+    InvalidSchedule,
     InvalidTaskName,
     JobAborted,
     JobDead,
@@ -60,7 +62,9 @@ __all__ = [
     "AsyncTask",
     "AuthenticationFailed",
     "BlockingJob",
+    "CatchUp",
     "ContextUnavailable",
+    "CronDecorator",
     "DeadLetter",
     "EnqueueOutcome",
     "InvalidDelay",
@@ -68,6 +72,7 @@ __all__ = [
     "InvalidOption",
     "InvalidPriority",
     "InvalidQueueName",
+    "InvalidSchedule",
     "InvalidTaskName",
     "Job",
     "JobAborted",
@@ -85,6 +90,7 @@ __all__ = [
     "RedisUnavailable",
     "RemoteError",
     "Retry",
+    "Schedule",
     "SyncTask",
     "Task",
     "UnknownTask",

@@ -1,6 +1,7 @@
 """The application object: one Redis, its registered tasks (each routed to
-a queue), the producer API (async and blocking), middleware, the lifespan
-that builds the context tasks share, and worker runs."""
+a queue) and cron schedules, the producer API (async and blocking),
+middleware, the lifespan that builds the context tasks share, and worker
+runs."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import inspect
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
+from zoneinfo import ZoneInfo
 
 from typing_extensions import TypeVar as DefaultingTypeVar
 
-from ardiq._core import Core, TaskConfig
+from ardiq._core import Core, InvalidSchedule, ScheduleConfig, TaskConfig
 from ardiq._link import Link
+from ardiq.cron import CatchUp, CronDecorator, Schedule, interval_ms, timezone_name
 from ardiq.errors import ContextUnavailable, LifespanFailed, UnknownTask
 from ardiq.job import BlockingJob, DeadLetter, EnqueueOutcome, Job
 from ardiq.task import (
@@ -122,6 +126,7 @@ class Ardiq(Generic[C]):
         self.queue = queue
         self.result_ttl_s = result_ttl_s
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.schedules: dict[str, Schedule] = {}
         self.lifespan = lifespan
         self.middlewares: list[Middleware] = []
         self._context: object = _NO_CONTEXT
@@ -247,6 +252,117 @@ class Ardiq(Generic[C]):
         if fn is not None:
             return register(fn)
         return TaskDecorator(register)
+
+    @overload
+    def cron(
+        self,
+        schedule: str,
+        /,
+        *,
+        timezone: str | ZoneInfo = "UTC",
+        name: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> CronDecorator: ...
+    @overload
+    def cron(
+        self,
+        schedule: str,
+        job: PreparedJob | Task[[], Any],
+        /,
+        *,
+        timezone: str | ZoneInfo = "UTC",
+        name: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> Schedule: ...
+    @overload
+    def cron(
+        self, *, every: timedelta, name: str | None = None, catch_up: CatchUp = "latest"
+    ) -> CronDecorator: ...
+    @overload
+    def cron(
+        self,
+        *,
+        every: timedelta,
+        job: PreparedJob | Task[[], Any],
+        name: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> Schedule: ...
+
+    def cron(
+        self,
+        schedule: str | None = None,
+        job: PreparedJob | Task[Any, Any] | None = None,
+        *,
+        every: timedelta | None = None,
+        timezone: str | ZoneInfo | None = None,
+        name: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> CronDecorator | Schedule:
+        """Schedules a job on a cron expression or an interval; the workers
+        that consume the job's queue enqueue it once per tick, with the job
+        id `cron:<name>:<tick_ms>`, however many of them run.
+
+        `@app.cron("*/5 * * * *", timezone="Europe/Paris")` above a function
+        registers it as a task and schedules it; above `@app.task(...)` it
+        schedules that task. `app.cron("0 9 * * mon-fri", digest.prepare("weekly",
+        limit=10))` schedules an existing task with arguments (and the
+        options of `digest.options(...)`); `every=timedelta(seconds=30)`
+        instead of an expression ticks at the multiples of the interval since
+        the Unix epoch. An expression has 5 fields, or 6 with seconds first.
+        `name` (default: the task's) is unique in the app. `catch_up` says what
+        runs of the ticks that passed while no worker ran: the latest once
+        (`latest`), none (`skip`) or each (`all`). A bad expression, time zone,
+        interval, name or job raises `InvalidSchedule` (or the option's typed
+        error) here."""
+        if (schedule is None) == (every is None):
+            raise InvalidSchedule("give either a cron expression or every=timedelta(...)")
+        if schedule is not None and not isinstance(schedule, str):
+            raise InvalidSchedule(f"a cron expression is a str, not {schedule!r}")
+        timing: dict[str, Any] = {
+            "cron": schedule,
+            "every_ms": None if every is None else interval_ms(every),
+            "timezone": None if timezone is None else timezone_name(timezone),
+        }
+
+        def register(target: PreparedJob | Task[Any, Any]) -> Schedule:
+            prepared = target.prepare() if isinstance(target, Task) else target
+            schedule_name = prepared.task if name is None else name
+            task = self.tasks.get(prepared.task)
+            if task is None:
+                raise UnknownTask(
+                    f"schedule {schedule_name!r}: no task named {prepared.task!r} is registered"
+                )
+            if schedule_name in self.schedules:
+                raise InvalidSchedule(f"a schedule named {schedule_name!r} is already registered: give name=")
+            try:
+                inspect.signature(task.fn).bind(*prepared.args, **prepared.kwargs)
+            except TypeError as exc:
+                raise InvalidSchedule(
+                    f"schedule {schedule_name!r}: the arguments do not fit task {task.name!r}: {exc}"
+                ) from None
+            config = ScheduleConfig(
+                schedule_name, prepared, queue=prepared.queue or self.queue, catch_up=catch_up, **timing
+            )
+            registered = Schedule(config)
+            self.schedules[schedule_name] = registered
+            return registered
+
+        if job is not None:
+            return register(job)
+        # The expression, time zone and policy are checked here, before the function.
+        ScheduleConfig.check_timing(catch_up=catch_up, **timing)
+
+        def define(fn: Callable[..., Any]) -> Task[Any, Any]:
+            task = cast(Task[Any, Any], self.task(fn))
+            try:
+                register(task)
+            except BaseException:
+                # A function the schedule cannot call is not left registered.
+                del self.tasks[task.name]
+                raise
+            return task
+
+        return CronDecorator(define, register)
 
     def middleware(self, fn: Middleware) -> Middleware:
         """Registers a middleware: `async def m(job: JobContext, call_next)`,
@@ -443,6 +559,7 @@ class Ardiq(Generic[C]):
             result_ttl_s=self.result_ttl_s,
             middlewares=list(self.middlewares),
             session=self._session,
+            schedules=list(self.schedules.values()),
             **options,
         )
 

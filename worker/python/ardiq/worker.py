@@ -46,6 +46,7 @@ from ardiq.errors import Retry
 if TYPE_CHECKING:
     from ardiq._core import Failure, Outcome, StartJob
     from ardiq._link import Link
+    from ardiq.cron import Schedule
     from ardiq.task import Task
 
 logger = logging.getLogger("ardiq.worker")
@@ -114,6 +115,7 @@ class Worker:
         promote_interval_ms: int,
         heartbeat_ms: int,
         burst_waits_delayed: bool = False,
+        schedules: Sequence[Schedule] = (),
     ) -> None:
         worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # The core checks every engine option here, each once; the pools'
@@ -134,6 +136,8 @@ class Worker:
             heartbeat_ms=heartbeat_ms,
             dead_maxlen=100_000,
             burst_waits_delayed=burst_waits_delayed,
+            # Each engine runs the schedules of its queue (none in a burst run).
+            schedules=[schedule.config for schedule in schedules],
         )
         for name, value in (
             ("sync_concurrency", sync_concurrency),

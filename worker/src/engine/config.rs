@@ -1,6 +1,9 @@
 //! Settings of a worker run and of each task, as the engine reads them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::cron::Schedule;
 
 /// Per-task settings the engine needs.
 #[derive(Debug, Clone)]
@@ -48,4 +51,6 @@ pub struct WorkerConfig {
     pub hostname: String,
     /// For the heartbeat.
     pub pid: u32,
+    /// Cron schedules; each engine runs those of its queue.
+    pub schedules: Vec<Arc<Schedule>>,
 }

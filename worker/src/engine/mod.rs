@@ -4,7 +4,8 @@
 //! priority queue, hands them to Python through the bridge, and stores what
 //! Python reports in batched `finish.lua` calls. Background tasks promote due
 //! delayed jobs, renew ownership of held entries, reclaim entries of dead
-//! workers, poll abort requests and write heartbeats.
+//! workers, poll abort requests, write heartbeats and enqueue the ticks of
+//! cron schedules.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -21,6 +22,7 @@ use crate::error::CoreError;
 mod abort;
 mod admission;
 mod config;
+mod cron;
 mod dispatch;
 mod fetch;
 mod finish;
@@ -36,6 +38,7 @@ mod tests;
 
 pub use admission::{validate, Accepted, Rejection};
 pub use config::{TaskConfig, WorkerConfig};
+pub use cron::{CatchUp, Schedule, Timing, MAX_NAME_BYTES as MAX_SCHEDULE_NAME_BYTES};
 use fetch::create_groups;
 use local::{Held, Local};
 use outcome::Action;
@@ -58,6 +61,7 @@ struct WorkerScripts {
     renew: Script,
     release: Script,
     retire: Script,
+    cron: Script,
 }
 
 /// The work of one queue in a worker run.
@@ -107,6 +111,17 @@ impl Engine {
         tokio::spawn(Arc::clone(&self).renewer(conn.clone()));
         tokio::spawn(Arc::clone(&self).abort_poller(conn.clone()));
         tokio::spawn(Arc::clone(&self).heartbeat(conn.clone()));
+        // A burst run drains what is queued; it enqueues no ticks.
+        let schedules: Vec<Arc<Schedule>> = self
+            .config
+            .schedules
+            .iter()
+            .filter(|s| s.queue == self.keys.queue())
+            .cloned()
+            .collect();
+        if !schedules.is_empty() && !self.config.burst {
+            tokio::spawn(Arc::clone(&self).scheduler(conn.clone(), schedules));
+        }
         tokio::spawn(self.fetcher(conn, reader));
         Ok(())
     }
@@ -146,6 +161,7 @@ impl Engine {
                 renew: Script::new(scripts::RENEW),
                 release: Script::new(scripts::RELEASE),
                 retire: Script::new(scripts::RETIRE),
+                cron: Script::new(scripts::CRON),
             },
             started_ms: now_ms(),
         });

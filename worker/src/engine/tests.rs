@@ -178,6 +178,7 @@ mod against_redis {
             dead_maxlen: 1000,
             hostname: "test".into(),
             pid: 1,
+            schedules: Vec::new(),
         }
     }
 

@@ -58,6 +58,12 @@ pyo3::create_exception!(
 );
 pyo3::create_exception!(
     _core,
+    InvalidSchedule,
+    ArdiqError,
+    "A cron schedule that cannot run: a bad expression, time zone, interval, name or job."
+);
+pyo3::create_exception!(
+    _core,
     RedisUnavailable,
     ArdiqError,
     "Redis could not be reached."
@@ -114,6 +120,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidQueueName", py.get_type::<InvalidQueueName>())?;
     m.add("InvalidOption", py.get_type::<InvalidOption>())?;
     m.add("PayloadTooLarge", py.get_type::<PayloadTooLarge>())?;
+    m.add("InvalidSchedule", py.get_type::<InvalidSchedule>())?;
     m.add("RedisUnavailable", py.get_type::<RedisUnavailable>())?;
     m.add(
         "AuthenticationFailed",

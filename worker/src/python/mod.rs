@@ -21,6 +21,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core::Drained>()?;
     m.add_class::<types::TaskConfig>()?;
     m.add_class::<types::WorkerConfig>()?;
+    m.add_class::<types::ScheduleConfig>()?;
     m.add_function(wrap_pyfunction!(items::build_enqueue, m)?)?;
     m.add_function(wrap_pyfunction!(convert::encode_value, m)?)?;
     m.add_function(wrap_pyfunction!(convert::decode_value, m)?)?;
