@@ -245,6 +245,13 @@ async def test_schedules_are_listed_in_redis_and_run_their_job(
     often_state = text_hash(inspector, prefix + "cron:digest")
     assert often_state["every_ms"] == "1000"
     assert "cron" not in often_state
+    states = {state.name: state for state in await app.schedule_states()}
+    assert set(states) == {"weekly", "digest"}
+    assert states["weekly"].next_run == next_monday
+    assert states["weekly"].last_ms is None
+    assert (states["weekly"].cron, states["weekly"].timezone) == ("0 9 * * mon", "Europe/Paris")
+    assert states["digest"].every_ms == 1000
+    assert states["digest"].last_ms == int(often_state["last_ms"])
     job_id, kind, limit, priority = ran[0]
     assert (kind, limit, priority) == ("often", 2, 8)
     assert job_id == f"cron:digest:{tick_of(job_id)}"

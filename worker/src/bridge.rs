@@ -11,7 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use ardiq_client::{AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo};
+use ardiq_client::{AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo, ScheduleState};
 use ardiq_spec::Value;
 
 use crate::error::CoreError;
@@ -27,6 +27,8 @@ pub enum ReplyValue {
     Abort(AbortOutcome),
     /// Dead letters, oldest first.
     DeadLetters(Vec<DeadLetter>),
+    /// Cron schedules as Redis holds them.
+    Schedules(Vec<ScheduleState>),
     /// The job id of a replayed dead letter, `None` when it was gone.
     Replayed(Option<String>),
     /// How many entries were removed.

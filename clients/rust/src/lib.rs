@@ -37,6 +37,7 @@ mod dead;
 mod enqueue;
 mod error;
 mod job;
+mod schedules;
 mod send;
 pub mod value;
 
@@ -47,6 +48,7 @@ pub use enqueue::EnqueueRequest;
 pub use enqueue::{enqueue_call, EnqueueCall};
 pub use error::{Error, Result};
 pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus};
+pub use schedules::ScheduleState;
 
 /// The spec crate this client builds on, for its `Value` and records.
 pub use ardiq_spec as spec;

@@ -22,7 +22,11 @@ KEYS = [
     P + "stream:5",
 ]
 ARGV = [tx("beat"), tx(str(TICK)), tx(str(NEXT)), tx(JOB_ID), tx("beat"), tx("0"), hx(RECORD)]
-DESCRIPTION = [[tx("task"), tx("beat")], [tx("every_ms"), tx("1000")], [tx("since_ms"), tx(str(TICK - 60_000))]]
+DESCRIPTION = [
+    [tx("task"), tx("beat")],
+    [tx("every_ms"), tx("1000")],
+    [tx("since_ms"), tx(str(TICK - 60_000))],
+]
 
 
 def state(last_ms: int, next_ms: int, description: list[Any] | None = None) -> list[Any]:

@@ -19,7 +19,7 @@ job id is the idempotency key.
 from ardiq._core import SPEC_VERSION
 from ardiq.app import Ardiq, Lifespan
 from ardiq.context import JobContext, current_job
-from ardiq.cron import CatchUp, CronDecorator, Schedule
+from ardiq.cron import CatchUp, CronDecorator, Schedule, ScheduleState
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
@@ -91,6 +91,7 @@ __all__ = [
     "RemoteError",
     "Retry",
     "Schedule",
+    "ScheduleState",
     "SyncTask",
     "Task",
     "UnknownTask",

@@ -18,7 +18,7 @@ from typing_extensions import TypeVar as DefaultingTypeVar
 
 from ardiq._core import Core, InvalidSchedule, ScheduleConfig, TaskConfig
 from ardiq._link import Link
-from ardiq.cron import CatchUp, CronDecorator, Schedule, interval_ms, timezone_name
+from ardiq.cron import CatchUp, CronDecorator, Schedule, ScheduleState, interval_ms, timezone_name
 from ardiq.errors import ContextUnavailable, LifespanFailed, UnknownTask
 from ardiq.job import BlockingJob, DeadLetter, EnqueueOutcome, Job
 from ardiq.task import (
@@ -463,6 +463,18 @@ class Ardiq(Generic[C]):
         self._core.dead_letters(request, count)
         letters: list[DeadLetter] = await future
         return letters
+
+    async def schedule_states(self, *, queue: str | None = None) -> list[ScheduleState]:
+        """The cron schedules workers registered in Redis on `queue` (default:
+        every queue of the app's tasks), each by next tick: what runs, its
+        last tick enqueued and its next. Schedules no longer in any app's code
+        stay listed until their keys are deleted (SPEC.md section 15)."""
+        states: list[ScheduleState] = []
+        for name in [queue] if queue is not None else self.queues:
+            request, future = self._link.request()
+            self._core.schedules(request, name)
+            states += await future
+        return states
 
     async def replay_dead_letter(self, entry_id: str) -> Job[Any] | None:
         """Queues a dead letter again (attempts reset); its job's handle, or

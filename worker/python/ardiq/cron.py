@@ -1,11 +1,13 @@
 """Cron schedules: `Schedule` (a registered schedule: its ticks and the job
-each tick enqueues) and `CronDecorator` (what `@app.cron(...)` returns).
+each tick enqueues), `CronDecorator` (what `@app.cron(...)` returns) and
+`ScheduleState` (a schedule as the workers that run it wrote it in Redis).
 The ticks are computed in the native core (SPEC.md section 15), which also
 runs the schedules inside worker runs."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 from zoneinfo import ZoneInfo
@@ -113,6 +115,35 @@ class Schedule:
     def __repr__(self) -> str:
         when = f"cron={self.cron!r}, timezone={self.timezone!r}" if self.cron else f"every={self.every!r}"
         return f"Schedule({self.name!r}, task={self.task!r}, {when}, catch_up={self.catch_up!r})"
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """A schedule as Redis holds it (`await app.schedule_states()`): what the
+    workers that run it registered, its last tick enqueued and its next.
+    Times are ms since the Unix epoch."""
+
+    name: str
+    task: str
+    cron: str | None
+    timezone: str | None
+    every_ms: int | None
+    catch_up: str
+    #: The last tick enqueued; `None` before the first.
+    last_ms: int | None
+    next_ms: int | None
+    #: When a worker first registered the schedule.
+    since_ms: int | None
+    #: When a worker last registered it (at its start).
+    registered_ms: int | None
+
+    @property
+    def last_run(self) -> datetime | None:
+        return None if self.last_ms is None else _at(self.last_ms)
+
+    @property
+    def next_run(self) -> datetime | None:
+        return None if self.next_ms is None else _at(self.next_ms)
 
 
 class CronDecorator:

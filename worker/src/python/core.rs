@@ -18,7 +18,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use tokio::sync::OnceCell;
 
 use super::convert;
-use super::requests::{abort_work, reply_to_python, status_work};
+use super::requests::{abort_work, client_for, reply_to_python, status_work};
 use super::runtime::runtime;
 use super::types::{WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};
 use crate::bridge::{Bridge, ReplyValue};
@@ -295,6 +295,18 @@ impl Core {
     fn dead_letters(&self, py: Python<'_>, request: u64, count: usize) {
         self.spawn_request(py, request, move |client| {
             Box::pin(async move { Ok(ReplyValue::DeadLetters(client.dead_letters(count).await?)) })
+        });
+    }
+
+    /// Lists the cron schedules of `queue` (default the app's) as Redis
+    /// holds them: replies `ardiq.cron.ScheduleState`s.
+    #[pyo3(signature = (request, queue = None))]
+    fn schedules(&self, py: Python<'_>, request: u64, queue: Option<String>) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                Ok(ReplyValue::Schedules(client.schedules().await?))
+            })
         });
     }
 

@@ -179,6 +179,13 @@ pub(super) fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<
             }
             list.into_any().unbind()
         }
+        ReplyValue::Schedules(states) => {
+            let list = PyList::empty(py);
+            for state in states {
+                list.append(types::schedule_state(py, state)?)?;
+            }
+            list.into_any().unbind()
+        }
         ReplyValue::Replayed(id) => id.into_pyobject(py)?.into_any().unbind(),
         ReplyValue::Count(n) => n.into_pyobject(py)?.into_any().unbind(),
         ReplyValue::Unit => py.None(),

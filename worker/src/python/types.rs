@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use ardiq_client::{DeadLetter as DeadLetterEntry, JobInfo as JobInfoRecord};
+use ardiq_client::{DeadLetter as DeadLetterEntry, JobInfo as JobInfoRecord, ScheduleState};
 use ardiq_spec::limits::{InvalidJob, MAX_DURATION_MS, MAX_RETRIES};
 use ardiq_spec::{Error as WireError, State};
 use pyo3::exceptions::PyValueError;
@@ -404,6 +404,7 @@ impl WorkerConfig {
 
 /// The Python classes that records become, from `ardiq.job`.
 struct Records {
+    schedule_state: Py<PyAny>,
     job_info: Py<PyAny>,
     job_status: Py<PyAny>,
     dead_letter: Py<PyAny>,
@@ -416,6 +417,7 @@ fn records(py: Python<'_>) -> PyResult<&Records> {
     RECORDS.get_or_try_init(py, || {
         let module = py.import("ardiq.job")?;
         Ok(Records {
+            schedule_state: py.import("ardiq.cron")?.getattr("ScheduleState")?.unbind(),
             job_info: module.getattr("JobInfo")?.unbind(),
             job_status: module.getattr("JobStatus")?.unbind(),
             dead_letter: module.getattr("DeadLetter")?.unbind(),
@@ -500,6 +502,26 @@ pub fn dead_letter(py: Python<'_>, letter: DeadLetterEntry) -> PyResult<Py<PyAny
             record.detail,
             record.dead_ms,
             error,
+        ))?
+        .unbind())
+}
+
+/// An `ardiq.cron.ScheduleState`.
+pub fn schedule_state(py: Python<'_>, state: ScheduleState) -> PyResult<Py<PyAny>> {
+    Ok(records(py)?
+        .schedule_state
+        .bind(py)
+        .call1((
+            state.name,
+            state.task,
+            state.cron,
+            state.timezone,
+            state.every_ms,
+            state.catch_up,
+            state.last_ms,
+            state.next_ms,
+            state.since_ms,
+            state.registered_ms,
         ))?
         .unbind())
 }
