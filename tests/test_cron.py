@@ -20,6 +20,7 @@ import pytest
 import redis
 from ardiq import (
     Ardiq,
+    CatchUp,
     InvalidPriority,
     InvalidSchedule,
     Schedule,
@@ -143,7 +144,7 @@ async def test_three_workers_enqueue_each_tick_once_also_when_one_is_killed(
     assert added.count == len(ticks), f"{added.count} entries added for {len(ticks)} ticks"
 
 
-def beat_app(url: str, queue: str, catch_up: Any) -> tuple[Ardiq, list[tuple[int, float]]]:
+def beat_app(url: str, queue: str, catch_up: CatchUp) -> tuple[Ardiq, list[tuple[int, float]]]:
     """An app whose `beat` schedule runs every second; the ticks it ran and when."""
     app = Ardiq(url, queue=queue)
     ran: list[tuple[int, float]] = []
@@ -178,36 +179,35 @@ async def test_ticks_missed_while_no_worker_ran_run_once(redis_url: str, queue: 
     assert ran[len(before)][1] >= restarted
 
 
-async def test_skip_runs_no_missed_tick(redis_url: str, queue: str, inspector: redis.Redis) -> None:
-    app, ran = beat_app(redis_url, queue, "skip")
-    started = await until_mid_second()
-    inspector.hset(f"ardiq:{{{queue}}}:cron:beat", "last_ms", int(started) * 1000 - 5000)
+async def ticks_after_a_gap(
+    redis_url: str, queue: str, inspector: redis.Redis, catch_up: CatchUp, count: int
+) -> tuple[int, list[int]]:
+    """Runs `beat` under `catch_up` in a worker that starts as if the last
+    tick had been enqueued 5 s before, until `count` ticks ran: the latest
+    tick at the start, and the ticks run in order."""
+    app, ran = beat_app(redis_url, queue, catch_up)
+    start_tick = int(await until_mid_second()) * 1000
+    inspector.hset(f"ardiq:{{{queue}}}:cron:beat", "last_ms", start_tick - 5000)
     try:
         async with running_worker(app):
-            await eventually(lambda: len(ran) >= 2, "two ticks")
+            await eventually(lambda: len(ran) >= count, f"{count} ticks")
     finally:
         await app.close()
+    return start_tick, [tick for tick, _ in ran]
 
-    ticks = [tick for tick, _ in ran]
-    assert ticks[0] == int(started) * 1000 + 1000, "no tick before the start ran"
-    assert ticks[:2] == [ticks[0], ticks[0] + 1000]
+
+async def test_skip_runs_no_missed_tick(redis_url: str, queue: str, inspector: redis.Redis) -> None:
+    start_tick, ticks = await ticks_after_a_gap(redis_url, queue, inspector, "skip", 2)
+
+    assert ticks[:2] == [start_tick + 1000, start_tick + 2000], "no tick before the start ran"
 
 
 async def test_all_runs_every_missed_tick_oldest_first(
     redis_url: str, queue: str, inspector: redis.Redis
 ) -> None:
-    app, ran = beat_app(redis_url, queue, "all")
-    started = await until_mid_second()
-    last = int(started) * 1000 - 5000
-    inspector.hset(f"ardiq:{{{queue}}}:cron:beat", "last_ms", last)
-    try:
-        async with running_worker(app):
-            await eventually(lambda: len(ran) >= 6, "five missed ticks and one more")
-    finally:
-        await app.close()
+    start_tick, ticks = await ticks_after_a_gap(redis_url, queue, inspector, "all", 6)
 
-    ticks = [tick for tick, _ in ran]
-    assert ticks[:6] == [last + 1000 * n for n in range(1, 7)]
+    assert ticks[:6] == [start_tick - 4000 + 1000 * n for n in range(6)]
 
 
 async def test_schedules_are_listed_in_redis_and_run_their_job(

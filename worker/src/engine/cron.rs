@@ -41,6 +41,9 @@ pub const MIN_INTERVAL_MS: i64 = 1000;
 pub const MAX_CATCH_UP: usize = 1000;
 /// Pause before a tick Redis did not take is tried again.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// Longest sleep between two readings of the wall clock: timers follow the
+/// monotonic clock, which a suspended host or a clock step leaves behind.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// When a schedule's ticks are.
 #[derive(Debug, Clone)]
@@ -356,11 +359,8 @@ impl Engine {
             if failed {
                 pause = Some(pause.map_or(RETRY_PAUSE, |p| p.min(RETRY_PAUSE)));
             }
-            let stopped = match pause {
-                Some(pause) if pause.is_zero() => false,
-                Some(pause) => self.sleep_or_stop(pause).await,
-                None => self.sleep_or_stop(Duration::from_secs(86_400)).await,
-            };
+            let pause = pause.map_or(MAX_SLEEP, |p| p.min(MAX_SLEEP));
+            let stopped = !pause.is_zero() && self.sleep_or_stop(pause).await;
             if stopped {
                 return;
             }
