@@ -31,6 +31,8 @@ pub enum ReplyValue {
     Replayed(Option<String>),
     /// How many entries were removed.
     Count(u64),
+    /// Journal entries: `(entry id, fields)`, oldest first.
+    Journal(Vec<(String, Vec<(String, String)>)>),
     /// Done, nothing to report.
     Unit,
 }

@@ -37,6 +37,7 @@ mod dead;
 mod enqueue;
 mod error;
 mod job;
+pub mod pubsub;
 mod send;
 pub mod value;
 
@@ -46,7 +47,8 @@ pub use enqueue::EnqueueRequest;
 #[doc(hidden)]
 pub use enqueue::{enqueue_call, EnqueueCall};
 pub use error::{Error, Result};
-pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus};
+pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus, FALLBACK_POLL};
+pub use ardiq_spec::Progress;
 
 /// The spec crate this client builds on, for its `Value` and records.
 pub use ardiq_spec as spec;

@@ -24,3 +24,7 @@ pub const REPLAY: &str = include_str!("../../scripts/replay.lua");
 pub const RELEASE: &str = include_str!("../../scripts/release.lua");
 /// `retire.lua`: delete gone workers' consumers that hold nothing.
 pub const RETIRE: &str = include_str!("../../scripts/retire.lua");
+/// `wait.lua` (1.1).
+pub const WAIT: &str = include_str!("../../scripts/wait.lua");
+/// `progress.lua` (1.1).
+pub const PROGRESS: &str = include_str!("../../scripts/progress.lua");

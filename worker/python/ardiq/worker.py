@@ -114,6 +114,7 @@ class Worker:
         promote_interval_ms: int,
         heartbeat_ms: int,
         burst_waits_delayed: bool = False,
+        journal_maxlen: int = 0,
     ) -> None:
         worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # The core checks every engine option here, each once; the pools'
@@ -134,6 +135,7 @@ class Worker:
             heartbeat_ms=heartbeat_ms,
             dead_maxlen=100_000,
             burst_waits_delayed=burst_waits_delayed,
+            journal_maxlen=journal_maxlen,
         )
         for name, value in (
             ("sync_concurrency", sync_concurrency),
@@ -226,12 +228,13 @@ class Worker:
         assert loop is not None
         tasks = self.tasks
         worker_id = self.worker_id
+        core = self.core
         for handle, name, args, kwargs, job_id, attempt, timeout_s, extras in jobs:
             task = tasks[name]
             # The run's `current_job()`: set while the run starts, so that a
             # coroutine stepped here, an asyncio Task and a sync task's copied
             # context all see it.
-            token = context.enter((job_id, name, attempt, extras, worker_id))
+            token = context.enter((job_id, name, attempt, extras, worker_id, handle, core))
             try:
                 future = self._start_one(loop, handle, task, args, kwargs, job_id, timeout_s)
             finally:

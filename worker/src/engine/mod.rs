@@ -6,13 +6,15 @@
 //! delayed jobs, renew ownership of held entries, reclaim entries of dead
 //! workers, poll abort requests and write heartbeats.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ardiq_spec::{scripts, Job, QueueKeys, DEFAULT_RESULT_TTL_MS};
 use redis::Script;
 use tokio::sync::{mpsc, watch, Notify};
+
+use ardiq_client::pubsub::Hub;
 
 use crate::bridge::Bridge;
 use crate::conn::Conn;
@@ -25,14 +27,17 @@ mod dispatch;
 mod fetch;
 mod finish;
 mod heartbeat;
+mod journal;
 mod local;
 mod outcome;
+mod progress;
 mod promote;
 mod reclaim;
 mod renew;
 mod run;
 #[cfg(test)]
 mod tests;
+mod waiters;
 
 pub use admission::{validate, Accepted, Rejection};
 pub use config::{TaskConfig, WorkerConfig};
@@ -58,6 +63,7 @@ struct WorkerScripts {
     renew: Script,
     release: Script,
     retire: Script,
+    progress: Script,
 }
 
 /// The work of one queue in a worker run.
@@ -81,6 +87,14 @@ pub struct Engine {
     stop: watch::Sender<bool>,
     scripts: WorkerScripts,
     started_ms: i64,
+    /// The latest deadline of a wait on this queue's jobs that the engine
+    /// knows of, ms (SPEC.md section 15).
+    waiters_until: AtomicI64,
+    /// A progress report came while none was waiting to be stored.
+    progress_ready: Notify,
+    /// Journal events not written yet, and the signal that one came.
+    journal_pending: Mutex<Vec<journal::Event>>,
+    journal_ready: Notify,
 }
 
 impl std::fmt::Debug for Engine {
@@ -99,8 +113,12 @@ impl Engine {
         conn: Conn,
         reader: Conn,
         receiver: mpsc::UnboundedReceiver<Action>,
+        hub: Arc<Hub>,
     ) -> Result<(), CoreError> {
         create_groups(&self.keys, &mut conn.clone()).await?;
+        tokio::spawn(Arc::clone(&self).waiter_listener(hub, conn.clone()));
+        tokio::spawn(Arc::clone(&self).progress_reporter(conn.clone()));
+        tokio::spawn(Arc::clone(&self).journal_writer(conn.clone()));
         tokio::spawn(Arc::clone(&self).finisher(conn.clone(), receiver));
         tokio::spawn(Arc::clone(&self).promoter(conn.clone()));
         tokio::spawn(Arc::clone(&self).reclaimer(conn.clone()));
@@ -146,8 +164,13 @@ impl Engine {
                 renew: Script::new(scripts::RENEW),
                 release: Script::new(scripts::RELEASE),
                 retire: Script::new(scripts::RETIRE),
+                progress: Script::new(scripts::PROGRESS),
             },
             started_ms: now_ms(),
+            waiters_until: AtomicI64::new(0),
+            progress_ready: Notify::new(),
+            journal_pending: Mutex::new(Vec::new()),
+            journal_ready: Notify::new(),
         });
         (engine, receiver)
     }

@@ -149,6 +149,25 @@ pub(super) fn status_work(client: Client, job_id: String, queue: Option<String>)
     })
 }
 
+/// Waits up to `timeout` for the job to end (woken by its worker, SPEC.md
+/// section 15); replies its info, which is not terminal when time ran out.
+pub(super) fn wait_work(
+    client: Client,
+    job_id: String,
+    queue: Option<String>,
+    timeout: std::time::Duration,
+) -> BoxedReply {
+    Box::pin(async move {
+        let client = client_for(&client, queue.as_deref())?;
+        let job = client.job(job_id);
+        match job.wait(timeout).await {
+            Ok(info) => Ok(ReplyValue::Status(info)),
+            Err(ardiq_client::Error::Timeout) => Ok(ReplyValue::Status(job.info().await?)),
+            Err(err) => Err(err.into()),
+        }
+    })
+}
+
 pub(super) fn abort_work(client: Client, job_id: String, queue: Option<String>) -> BoxedReply {
     Box::pin(async move {
         let client = client_for(&client, queue.as_deref())?;
@@ -181,6 +200,7 @@ pub(super) fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<
         }
         ReplyValue::Replayed(id) => id.into_pyobject(py)?.into_any().unbind(),
         ReplyValue::Count(n) => n.into_pyobject(py)?.into_any().unbind(),
+        ReplyValue::Journal(entries) => entries.into_pyobject(py)?.into_any().unbind(),
         ReplyValue::Unit => py.None(),
     })
 }
