@@ -8,7 +8,7 @@ import asyncio
 import os
 from typing import Any
 
-from ardiq import Ardiq
+from ardiq import Ardiq, current_job
 
 app = Ardiq(os.environ.get("ARDIQ_REDIS_URL"), queue=os.environ.get("ARDIQ_QUEUE", "default"))
 
@@ -42,3 +42,14 @@ async def sleep(seconds: float) -> float:
 @app.task
 def sync_add(x: int, y: int) -> int:
     return x + y
+
+
+@app.task
+async def steps(count: int, seconds: float) -> str:
+    """Reports `step i` at i/count before each of `count` pauses, then 1.0 `done`."""
+    job = current_job()
+    for step in range(count):
+        job.progress(step / count, f"step {step}")
+        await asyncio.sleep(seconds)
+    job.progress(1.0, "done")
+    return "done"

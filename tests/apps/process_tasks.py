@@ -65,7 +65,9 @@ def blocking_sleep(key: str, seconds: float) -> str:
     return f"slept {seconds} s"
 
 
-@app.task(process=True, timeout_s=0.5)
+# The limit counts from the start of the run, a child's start-up included:
+# long enough for a loaded machine, far shorter than the 30 s nap it stops.
+@app.task(process=True, timeout_s=3.0)
 def pid_or_nap(seconds: float) -> int:
     """Runs in a child process of the worker: returns that process's id
     after `seconds`, or is killed by its time limit."""

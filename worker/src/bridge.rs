@@ -22,7 +22,7 @@ pub enum ReplyValue {
     /// Outcome of each enqueued job, in order.
     Enqueued(Vec<EnqueueOutcome>),
     /// A job's state and, when terminal, its record.
-    Status(JobInfo),
+    Status(Box<JobInfo>),
     /// What the abort did.
     Abort(AbortOutcome),
     /// Dead letters, oldest first.

@@ -7,9 +7,9 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use ardiq_spec::{Progress, Status, Value};
-use tokio::sync::Notify;
 use prost::Message as _;
 use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::client::Client;
@@ -276,7 +276,10 @@ impl Job {
     pub async fn result_value(&self, timeout: Duration) -> Result<Value> {
         let info = self.wait(timeout).await?;
         let record = info.record.ok_or_else(|| {
-            Error::MalformedRecord(format!("{} job {} has no status record", info.status, self.id))
+            Error::MalformedRecord(format!(
+                "{} job {} has no status record",
+                info.status, self.id
+            ))
         })?;
         outcome(info.status, &record)
     }
@@ -296,14 +299,11 @@ impl Job {
         let _listening = {
             let woken = Arc::clone(&woken);
             let done = format!("done:{}", self.id);
-            self.client
-                .inner
-                .hub
-                .listen(&channel, move |payload| {
-                    if payload == done {
-                        woken.notify_one();
-                    }
-                })
+            self.client.inner.hub.listen(&channel, move |payload| {
+                if payload == done {
+                    woken.notify_one();
+                }
+            })
         };
         let mut registered_until: Option<Instant> = None;
         let mut pause = FIRST_POLL;
@@ -317,8 +317,10 @@ impl Job {
                         until < deadline && until <= now + LONGEST_REGISTRATION / 2
                     });
                     if fresh || renew {
-                        let length = (deadline - now).min(LONGEST_REGISTRATION) + Duration::from_secs(1);
-                        let deadline_ms = now_ms() + i64::try_from(length.as_millis()).unwrap_or(i64::MAX);
+                        let length =
+                            (deadline - now).min(LONGEST_REGISTRATION) + Duration::from_secs(1);
+                        let deadline_ms =
+                            now_ms() + i64::try_from(length.as_millis()).unwrap_or(i64::MAX);
                         self.client.run_wait(&self.id, deadline_ms).await?;
                         registered_until = Some(now + length);
                     }
@@ -350,7 +352,10 @@ impl Job {
     /// The last progress the job reported (SPEC.md section 16), while it
     /// runs and after it ended; `None` when it reported none.
     pub async fn progress(&self) -> Result<Option<Progress>> {
-        Ok(self.status_record().await?.and_then(|record| record.progress))
+        Ok(self
+            .status_record()
+            .await?
+            .and_then(|record| record.progress))
     }
 
     /// Aborts the job: a scheduled job at once; a queued or running job by a

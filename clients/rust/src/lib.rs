@@ -41,6 +41,7 @@ pub mod pubsub;
 mod send;
 pub mod value;
 
+pub use ardiq_spec::Progress;
 pub use client::{Client, ClientBuilder, Enqueue, DEFAULT_QUEUE};
 pub use dead::DeadLetter;
 pub use enqueue::EnqueueRequest;
@@ -48,7 +49,6 @@ pub use enqueue::EnqueueRequest;
 pub use enqueue::{enqueue_call, EnqueueCall};
 pub use error::{Error, Result};
 pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus, FALLBACK_POLL};
-pub use ardiq_spec::Progress;
 
 /// The spec crate this client builds on, for its `Value` and records.
 pub use ardiq_spec as spec;

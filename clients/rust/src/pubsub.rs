@@ -39,7 +39,9 @@ struct State {
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub").field("url", &"…").finish_non_exhaustive()
+        f.debug_struct("Hub")
+            .field("url", &"…")
+            .finish_non_exhaustive()
     }
 }
 
@@ -125,9 +127,10 @@ impl Hub {
             Some(sink) => (sink, self.state.lock().expect("hub").generation),
             None => self.connect().await?,
         };
-        let subscribed = tokio::time::timeout(self.options.command_timeout, sink.subscribe(channel))
-            .await
-            .map_err(|_| timed_out("subscribing"))?;
+        let subscribed =
+            tokio::time::timeout(self.options.command_timeout, sink.subscribe(channel))
+                .await
+                .map_err(|_| timed_out("subscribing"))?;
         subscribed?;
         let mut state = self.state.lock().expect("hub");
         if state.generation == generation {

@@ -11,7 +11,9 @@ use crate::limits::{
     check_delay, check_duration, check_expires, check_job_id, check_max_retries, check_priority,
     check_record_size, check_schedule, check_task_name, InvalidJob,
 };
-use crate::{Job, QueueKeys, DEFAULT_PRIORITY, PRIORITY_LEVELS, RECORD_VERSION, RECORD_VERSION_1_1};
+use crate::{
+    Job, QueueKeys, DEFAULT_PRIORITY, PRIORITY_LEVELS, RECORD_VERSION, RECORD_VERSION_1_1,
+};
 
 /// One job as a caller describes it; user values already encoded
 /// (`args` an array, `kwargs` a map, each empty for none). Integers are

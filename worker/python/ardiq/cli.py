@@ -60,7 +60,11 @@ def parse_queues(text: str | None, app: Ardiq[Any]) -> dict[str, int] | None:
 async def _run(args: argparse.Namespace) -> None:
     app = load_app(args.app)
     queues = parse_queues(args.queues, app)
-    await app.ping()
+    if args.burst:
+        # A one-off drain says at once that Redis is unreachable; a worker
+        # waits for it instead (up to a minute, saying why), so one started
+        # while Redis restarts runs.
+        await app.ping()
     await app.run_worker(
         queues=queues,
         burst=args.burst,

@@ -52,8 +52,8 @@ impl Engine {
         let now = now_ms();
         let handle = loop {
             let handle = local.next_waiting()?;
-            let expires = local.held.get(&handle).and_then(|held| held.job.expires_ms);
-            match expires {
+            let expiry = local.held.get(&handle).and_then(|held| held.job.expires_ms);
+            match expiry {
                 Some(at) if now >= at => {
                     if let Some(held) = local.remove(handle) {
                         expired.push(held);

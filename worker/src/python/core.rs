@@ -4,6 +4,9 @@
 //! bridge, converted in `drain`. Producer calls go through the Rust client
 //! (`ardiq_client`), the same producer every Rust program uses; a worker run
 //! is an `Engine`.
+//!
+//! Longer than most rooms (about 550 lines) because PyO3 takes one
+//! `#[pymethods]` block per class; the request bodies live in `requests.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,7 +22,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use tokio::sync::OnceCell;
 
 use super::convert;
-use super::requests::{abort_work, reply_to_python, status_work, wait_work};
+use super::requests::{abort_work, journal_work, reply_to_python, status_work, wait_work};
 use super::runtime::runtime;
 use super::types::{WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};
 use crate::bridge::{Bridge, ReplyValue};
@@ -307,41 +310,7 @@ impl Core {
         let target = self.target.clone();
         let key = ardiq_spec::QueueKeys::new(queue.as_deref().unwrap_or(&self.queue)).journal();
         self.spawn_request(py, request, move |_client| {
-            Box::pin(async move {
-                let mut reader = reader.lock().await;
-                if reader.is_none() {
-                    *reader = Some(target.connect(Duration::from_millis(60_000)).await?);
-                }
-                let conn = reader.as_mut().expect("connected above");
-                let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREAD")
-                    .arg("COUNT")
-                    .arg(count)
-                    .arg("BLOCK")
-                    .arg(block_ms)
-                    .arg("STREAMS")
-                    .arg(&key)
-                    .arg(&after)
-                    .query_async(conn)
-                    .await?;
-                let entries = reply
-                    .into_iter()
-                    .flat_map(|reply| reply.keys)
-                    .flat_map(|stream| stream.ids)
-                    .map(|entry| {
-                        let fields = entry
-                            .map
-                            .iter()
-                            .filter_map(|(name, value)| {
-                                redis::from_redis_value::<String>(value)
-                                    .ok()
-                                    .map(|text| (name.clone(), text))
-                            })
-                            .collect();
-                        (entry.id, fields)
-                    })
-                    .collect();
-                Ok(ReplyValue::Journal(entries))
-            })
+            journal_work(reader, target, key, after, count, block_ms)
         });
     }
 

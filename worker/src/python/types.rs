@@ -285,10 +285,12 @@ pub fn job_info(py: Python<'_>, info: JobInfoRecord) -> PyResult<Py<PyAny>> {
         py.None().into_bound(py)
     };
     let progress = match &record.progress {
-        Some(p) => records
-            .progress
-            .bind(py)
-            .call1((p.fraction, p.message.as_str(), p.updated_ms))?,
+        Some(p) => {
+            records
+                .progress
+                .bind(py)
+                .call1((p.fraction, p.message.as_str(), p.updated_ms))?
+        }
         None => py.None().into_bound(py),
     };
     let args = PyTuple::new(
