@@ -31,7 +31,7 @@ import {
   type PreparedJob,
 } from './enqueue.js';
 import { QueueKeys } from './keys.js';
-import { SPEC_VERSION, State, decodeStatus, encodeStatus, type StatusRecord } from './records.js';
+import { RECORD_VERSION, State, decodeStatus, encodeStatus, type StatusRecord } from './records.js';
 import { ByteSink, decodeValue, type Value } from './value.js';
 
 /** A job's state, as `status.lua` derives it (SPEC.md section 6). */
@@ -322,7 +322,7 @@ export class ArdiqClient {
     checkDuration('resultTtlMs', resultTtlMs);
     // The record stored when a scheduled job is aborted at once (SPEC.md section 6).
     const aborted = encodeStatus({
-      specVersion: SPEC_VERSION,
+      specVersion: RECORD_VERSION,
       state: State.ABORTED,
       value: new Uint8Array(0),
       error: { type: 'JobAborted', message: 'aborted before it ran', traceback: '' },

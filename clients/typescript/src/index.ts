@@ -55,6 +55,8 @@ export {
 export { newJobId } from './jobId.js';
 export { PRIORITY_LEVELS, QueueKeys } from './keys.js';
 export {
+  RECORD_VERSION,
+  RECORD_VERSION_1_1,
   SPEC_VERSION,
   State,
   decodeJob,
@@ -63,6 +65,7 @@ export {
   encodeStatus,
   type ErrorRecord,
   type JobRecord,
+  type ProgressRecord,
   type StatusRecord,
 } from './records.js';
 export { SCRIPT_SOURCES } from './scripts.generated.js';
