@@ -129,6 +129,11 @@ export class JobAbortedError extends ArdiqError {
   override readonly specType = 'JobAborted';
 }
 
+/** No worker started the job before its expiry (`expiresMs`): it never ran. */
+export class JobExpiredError extends ArdiqError {
+  override readonly specType = 'JobExpired';
+}
+
 /** A wait ran out of time; the job may still finish later. */
 export class TimeoutError extends ArdiqError {
   override readonly specType = 'Timeout';
