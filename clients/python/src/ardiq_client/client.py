@@ -37,7 +37,7 @@ from ardiq_client import connection, limits, protocol, scripts
 from ardiq_client.errors import NotConnected, ResultTimeout
 from ardiq_client.keys import QueueKeys
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
-from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
+from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus, Progress
 
 #: Polling of `result`: the first wait, its growth per poll, and its cap, in seconds.
 POLL_FIRST_S = 0.005
@@ -73,6 +73,10 @@ class AsyncJob:
     async def result(self, timeout_s: float | None = None) -> Any:
         """Waits for the job to finish and returns its value (see `AsyncClient.result`)."""
         return await self._client.result(self.id, timeout_s=timeout_s)
+
+    async def progress(self) -> Progress | None:
+        """The job's last progress report (see `AsyncClient.progress`)."""
+        return await self._client.progress(self.id)
 
     async def abort(self, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
         """Aborts the job (see `AsyncClient.abort`)."""
@@ -289,6 +293,7 @@ class AsyncClient:
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        expires_ms: int | None = None,
     ) -> AsyncJob:
         """Enqueues one call of `task` and returns its handle.
 
@@ -307,6 +312,7 @@ class AsyncClient:
             timeout_ms=timeout_ms,
             backoff_ms=backoff_ms,
             result_ttl_ms=result_ttl_ms,
+            expires_ms=expires_ms,
         )
         job = protocol.encode_request(request, protocol.now_ms())
         reply = await self._run(protocol.enqueue_call(self._keys, [job]))
@@ -346,12 +352,18 @@ class AsyncClient:
         state, _ = await self._status(job_id)
         return state
 
+    async def progress(self, job_id: str) -> Progress | None:
+        """The last progress the job reported (SPEC.md section 16), while it runs and after it
+        ended; None when it reported none (or is not found)."""
+        _, record = await self._status(job_id)
+        return protocol.progress_of(record)
+
     async def result(self, job_id: str, timeout_s: float | None = None) -> Any:
         """Waits until the job finishes and returns its return value.
 
         Polls `status.lua` with a growing pause (5 ms up to 250 ms). Raises
         `JobFailed` (with the remote type, message and traceback), `JobDead`,
-        `JobAborted`, `JobNotFound`, or `ResultTimeout` (a `TimeoutError`)
+        `JobAborted`, `JobExpired`, `JobNotFound`, or `ResultTimeout` (a `TimeoutError`)
         when `timeout_s` passes first; None waits without limit.
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s

@@ -29,7 +29,7 @@ from ardiq_client.client import POLL_FIRST_S, POLL_GROWTH, POLL_MAX_S
 from ardiq_client.errors import NotConnected, ResultTimeout
 from ardiq_client.keys import QueueKeys
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
-from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
+from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus, Progress
 
 T = TypeVar("T")
 
@@ -64,6 +64,10 @@ class Job:
     def result(self, timeout_s: float | None = None) -> Any:
         """Waits for the job to finish and returns its value (see `Client.result`)."""
         return self._client.result(self.id, timeout_s=timeout_s)
+
+    def progress(self) -> Progress | None:
+        """The job's last progress report (see `AsyncClient.progress`)."""
+        return self._client.progress(self.id)
 
     def abort(self, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
         """Aborts the job (see `Client.abort`)."""
@@ -277,6 +281,7 @@ class Client:
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        expires_ms: int | None = None,
     ) -> Job:
         """Enqueues one call of `task` and returns its handle (see `AsyncClient.send`)."""
         request = JobRequest(
@@ -291,6 +296,7 @@ class Client:
             timeout_ms=timeout_ms,
             backoff_ms=backoff_ms,
             result_ttl_ms=result_ttl_ms,
+            expires_ms=expires_ms,
         )
         job = protocol.encode_request(request, protocol.now_ms())
         reply = self._run(protocol.enqueue_call(self._keys, [job]))
@@ -325,6 +331,11 @@ class Client:
         """The job's current state (``not_found`` once its result expired)."""
         state, _ = self._status(job_id)
         return state
+
+    def progress(self, job_id: str) -> Progress | None:
+        """The last progress the job reported (see `AsyncClient.progress`)."""
+        _, record = self._status(job_id)
+        return protocol.progress_of(record)
 
     def result(self, job_id: str, timeout_s: float | None = None) -> Any:
         """Waits until the job finishes and returns its return value (see `AsyncClient.result`)."""
