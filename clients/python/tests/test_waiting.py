@@ -266,3 +266,19 @@ async def test_a_wait_whose_subscription_broke_subscribes_and_registers_again(
     registrations, _ = wait_calls(inspector)
     assert registrations == 2
     assert subscribers(inspector) == 1
+
+
+async def test_a_message_for_a_job_that_has_not_ended_does_not_cut_the_wait_short(
+    producer: Producer, inspector: redis.Redis
+) -> None:
+    job_id = await producer.send("add", (1, 2))
+    inspector.config_resetstat()
+    pending = asyncio.ensure_future(producer.result(job_id, 0.8))
+    await until(registered(inspector, job_id), "the wait is registered")
+    # A message is a hint: the job is still queued, so the wait goes on to its deadline.
+    inspector.publish(KEYS.events, f"done:{job_id}")
+    await asyncio.sleep(0.2)
+    finish(inspector, job_id, "in time", tell=False)
+    assert await pending == "in time"
+    # At the start, when told, and at the deadline.
+    assert wait_calls(inspector) == (1, 3)

@@ -205,15 +205,15 @@ export async function waitForEnd<Status>(
       const left = deadline - Date.now();
       if (left <= 0) return status;
       if (generation !== null) {
-        last = left <= FALLBACK_POLL_MS;
         if (!woken) {
           let timer: NodeJS.Timeout | undefined;
-          await new Promise<void>((resolve) => {
-            wakeUp = resolve;
-            timer = setTimeout(resolve, Math.min(FALLBACK_POLL_MS, left));
+          const timedOut = await new Promise<boolean>((resolve) => {
+            wakeUp = () => resolve(false);
+            timer = setTimeout(() => resolve(true), Math.min(FALLBACK_POLL_MS, left));
           });
           clearTimeout(timer);
           wakeUp = undefined;
+          last = timedOut && left <= FALLBACK_POLL_MS;
         }
       } else {
         last = left <= pause;

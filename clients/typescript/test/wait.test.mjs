@@ -241,6 +241,21 @@ describe('a wait that is not told still ends', () => {
     assert.equal(await subscribers(inspector, client), 1);
   });
 
+  test('a message for a job that has not ended does not cut the wait short', async (t) => {
+    const { client, inspector } = await ownServer(t);
+    const job = await client.enqueue('add', [1, 2]);
+    await inspector.sendCommand(['CONFIG', 'RESETSTAT']);
+    const pending = job.result({ timeoutMs: 800 });
+    await until(registered(inspector, client, job.id), 'the wait is registered');
+    // A message is a hint: the job is still queued, so the wait goes on to its deadline.
+    await inspector.publish(client.keys.events, `done:${job.id}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await finish(inspector, client, job.id, 'in time', { tell: false });
+    assert.equal(await pending, 'in time');
+    // At the start, when told, and at the deadline.
+    assert.deepEqual(await waitCalls(inspector), { registrations: 1, statusReads: 3, evals: 0 });
+  });
+
   test('a zero timeout reads once and registers nothing', async (t) => {
     const { client, inspector } = await ownServer(t);
     const job = await client.enqueue('add', [1, 2]);

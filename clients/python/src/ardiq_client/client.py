@@ -473,11 +473,13 @@ class AsyncClient:
                 pause = plan.pause(subscribed=generation is not None)
                 if pause is None:
                     raise ResultTimeout(job_id, timeout_s or 0.0)
+                told = False
                 if generation is None:
                     await asyncio.sleep(pause)
                 else:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(woken.wait(), pause)
+                        told = await asyncio.wait_for(woken.wait(), pause)
+                plan.paused(woken=told)
 
     async def abort(self, job_id: str, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
         """Aborts a job: at once when scheduled, else by asking the worker that holds or fetches it.

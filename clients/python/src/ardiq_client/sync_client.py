@@ -447,10 +447,12 @@ class Client:
                 pause = plan.pause(subscribed=generation is not None)
                 if pause is None:
                     raise ResultTimeout(job_id, timeout_s or 0.0)
+                told = False
                 if generation is None:
                     time.sleep(pause)
                 else:
-                    woken.wait(pause)
+                    told = woken.wait(pause)
+                plan.paused(woken=told)
 
     def abort(self, job_id: str, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
         """Aborts a job (see `AsyncClient.abort`)."""

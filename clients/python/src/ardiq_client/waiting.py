@@ -53,13 +53,14 @@ def is_refusal(error: BaseException) -> bool:
 class WaitPlan:
     """What one wait does next, from its start to its deadline (monotonic clock, seconds)."""
 
-    __slots__ = ("_deadline", "_last", "_pause", "_registered")
+    __slots__ = ("_deadline", "_last", "_pause", "_registered", "_to_deadline")
 
     def __init__(self, timeout_s: float | None) -> None:
         self._deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self._registered: tuple[int, float] | None = None  # (generation, until)
         self._pause = POLL_FIRST_S
-        self._last = False
+        self._to_deadline = False  # the pause given last runs to the deadline
+        self._last = False  # the next read is the last
 
     def subscribes(self) -> bool:
         """Whether the wait should use the subscription before its next read (it has time left)."""
@@ -89,7 +90,8 @@ class WaitPlan:
 
     def pause(self, subscribed: bool) -> float | None:
         """How long to wait before the next read, or None when the wait is over (the read just
-        made was its last). Subscribed, the pause ends early when the job's message comes."""
+        made was its last). Subscribed, the pause ends early when the job's message comes;
+        either way the caller says how it ended with `paused`."""
         if self._last:
             return None
         left = None if self._deadline is None else self._deadline - time.monotonic()
@@ -99,11 +101,13 @@ class WaitPlan:
             pause = FALLBACK_POLL_S
         else:
             pause, self._pause = self._pause, min(self._pause * POLL_GROWTH, POLL_MAX_S)
-        if left is not None and left <= pause:
-            # The pause runs to the deadline: the read after it is the last.
-            self._last = True
-            return left
-        return pause
+        self._to_deadline = left is not None and left <= pause
+        return left if left is not None and self._to_deadline else pause
+
+    def paused(self, woken: bool) -> None:
+        """The pause ended, by a message (`woken`) or in full: a full pause to the deadline
+        makes the next read the last."""
+        self._last = self._to_deadline and not woken
 
 
 class Subscription:
