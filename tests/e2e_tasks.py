@@ -45,11 +45,10 @@ def sync_add(x: int, y: int) -> int:
 
 
 @app.task
-async def steps(count: int, seconds: float) -> str:
-    """Reports `step i` at i/count before each of `count` pauses, then 1.0 `done`."""
+async def report(steps: int, pause_s: float) -> int:
+    """Reports its progress after each of `steps` pauses (SPEC.md section 16)."""
     job = current_job()
-    for step in range(count):
-        job.progress(step / count, f"step {step}")
-        await asyncio.sleep(seconds)
-    job.progress(1.0, "done")
-    return "done"
+    for step in range(1, steps + 1):
+        await asyncio.sleep(pause_s)
+        job.progress(step / steps, f"step {step} of {steps}")
+    return steps

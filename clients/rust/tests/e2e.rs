@@ -338,7 +338,7 @@ async fn progress_is_read_while_the_job_runs_and_with_its_result() {
     let (client, queue) = client("e2e-progress").await;
     let worker = Worker::start(&queue, false);
     let job = client
-        .enqueue("steps")
+        .enqueue("report")
         .args((8, 0.2))
         .unwrap()
         .send()
@@ -356,10 +356,10 @@ async fn progress_is_read_while_the_job_runs_and_with_its_result() {
     };
     assert!(seen.message.starts_with("step "), "{seen:?}");
     assert_eq!(job.status().await.unwrap(), JobStatus::Running);
-    assert_eq!(job.result::<String>(RESULT_WAIT).await.unwrap(), "done");
+    assert_eq!(job.result::<i64>(RESULT_WAIT).await.unwrap(), 8);
     let last = job.progress().await.unwrap().unwrap();
     assert!((last.fraction - 1.0).abs() < f64::EPSILON);
-    assert_eq!(last.message, "done");
+    assert_eq!(last.message, "step 8 of 8");
 
     let status = worker.terminate();
     assert!(status.success(), "the worker exited with {status}");
