@@ -8,7 +8,7 @@ import asyncio
 import os
 from typing import Any
 
-from ardiq import Ardiq
+from ardiq import Ardiq, current_job
 
 app = Ardiq(os.environ.get("ARDIQ_REDIS_URL"), queue=os.environ.get("ARDIQ_QUEUE", "default"))
 
@@ -42,3 +42,13 @@ async def sleep(seconds: float) -> float:
 @app.task
 def sync_add(x: int, y: int) -> int:
     return x + y
+
+
+@app.task
+async def report(steps: int, pause_s: float) -> int:
+    """Reports its progress after each of `steps` pauses (SPEC.md section 16)."""
+    job = current_job()
+    for step in range(1, steps + 1):
+        await asyncio.sleep(pause_s)
+        job.progress(step / steps, f"step {step} of {steps}")
+    return steps

@@ -1,4 +1,4 @@
-"""Cron schedules (SPEC.md section 15): one job per tick across several
+"""Cron schedules (SPEC.md section 19): one job per tick across several
 workers and a SIGKILL, missed ticks after downtime by catch-up policy, the
 schedules' state in Redis, time zones across daylight saving (computed, not
 slept), and the errors of a schedule that cannot run, raised at

@@ -9,7 +9,7 @@
 -- deterministic id cron:<name>:<tick_ms> is still the idempotency key when
 -- the schedule's hash was deleted.
 -- KEYS[1]   ardiq:{q}:cron           zset, schedule name -> next tick ms
--- KEYS[2]   ardiq:{q}:cron:<name>    hash, the schedule's state (SPEC.md 15)
+-- KEYS[2]   ardiq:{q}:cron:<name>    hash, the schedule's state (SPEC.md 19)
 -- KEYS[3]   ardiq:{q}:delayed        } exactly enqueue.lua's KEYS for one
 -- KEYS[4]   ardiq:{q}:delayed:jobs   } job (the delayed keys are not
 -- KEYS[5]   ardiq:{q}:job:<id>       } touched: a tick's job is due now)

@@ -22,7 +22,7 @@ pub enum ReplyValue {
     /// Outcome of each enqueued job, in order.
     Enqueued(Vec<EnqueueOutcome>),
     /// A job's state and, when terminal, its record.
-    Status(JobInfo),
+    Status(Box<JobInfo>),
     /// What the abort did.
     Abort(AbortOutcome),
     /// Dead letters, oldest first.
@@ -33,6 +33,8 @@ pub enum ReplyValue {
     Replayed(Option<String>),
     /// How many entries were removed.
     Count(u64),
+    /// Journal entries: `(entry id, fields)`, oldest first.
+    Journal(Vec<(String, Vec<(String, String)>)>),
     /// Done, nothing to report.
     Unit,
 }

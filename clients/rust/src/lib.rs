@@ -38,16 +38,18 @@ mod enqueue;
 mod error;
 mod job;
 mod schedules;
+pub mod pubsub;
 mod send;
 pub mod value;
 
+pub use ardiq_spec::Progress;
 pub use client::{Client, ClientBuilder, Enqueue, DEFAULT_QUEUE};
 pub use dead::DeadLetter;
 pub use enqueue::EnqueueRequest;
 #[doc(hidden)]
 pub use enqueue::{enqueue_call, EnqueueCall};
 pub use error::{Error, Result};
-pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus};
+pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus, FALLBACK_POLL};
 pub use schedules::ScheduleState;
 
 /// The spec crate this client builds on, for its `Value` and records.

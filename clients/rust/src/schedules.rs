@@ -1,5 +1,5 @@
 //! The cron schedules of a queue as workers registered them in Redis
-//! (SPEC.md section 15): for operators, read-only.
+//! (SPEC.md section 19): for operators, read-only.
 
 use std::collections::HashMap;
 

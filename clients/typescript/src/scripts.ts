@@ -9,7 +9,7 @@ import { defineScript, type CommandParser } from 'redis';
 import { SCRIPT_SOURCES } from './scripts.generated.js';
 
 /** The producer scripts of spec/scripts by name. */
-export type ScriptName = 'enqueue' | 'status' | 'abort';
+export type ScriptName = 'enqueue' | 'status' | 'abort' | 'wait';
 
 /** One argument of a script call. */
 export type ScriptArgument = string | Buffer;
@@ -38,6 +38,7 @@ export const SCRIPTS = {
   enqueue: producerScript(SCRIPT_SOURCES.enqueue),
   status: producerScript(SCRIPT_SOURCES.status),
   abort: producerScript(SCRIPT_SOURCES.abort),
+  wait: producerScript(SCRIPT_SOURCES.wait),
 };
 
 /** What the runner needs of a connection: the scripts of `SCRIPTS` as methods. */

@@ -1,4 +1,4 @@
-"""Script cases of `cron.lua` (SPEC.md section 15): a tick is claimed and its job enqueued in
+"""Script cases of `cron.lua` (SPEC.md section 19): a tick is claimed and its job enqueued in
 one script, at most once per tick; a tick not later than the schedule's last one writes
 nothing; a claimed tick whose job id exists writes only the claim."""
 

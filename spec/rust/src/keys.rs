@@ -83,7 +83,7 @@ impl QueueKeys {
         format!("{}worker:{worker_id}", self.prefix)
     }
 
-    /// Sorted set of cron schedule names by next tick (SPEC.md section 15).
+    /// Sorted set of cron schedule names by next tick (SPEC.md section 19).
     pub fn cron(&self) -> String {
         format!("{}cron", self.prefix)
     }
@@ -93,9 +93,20 @@ impl QueueKeys {
         format!("{}cron:{name}", self.prefix)
     }
 
-    /// Pub/sub channel carrying `abort:<id>` hints.
+    /// Pub/sub channel carrying `abort:<id>` hints and (1.1) `done:<id>`
+    /// and `waiting:<deadline ms>` messages.
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
+    }
+
+    /// Sorted set of job ids someone waits on, by the wait's deadline (1.1).
+    pub fn waiters(&self) -> String {
+        format!("{}waiters", self.prefix)
+    }
+
+    /// Capped stream of job events, written by workers that keep one (1.1).
+    pub fn journal(&self) -> String {
+        format!("{}journal", self.prefix)
     }
 }
 

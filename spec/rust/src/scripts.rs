@@ -26,3 +26,7 @@ pub const RELEASE: &str = include_str!("../../scripts/release.lua");
 pub const RETIRE: &str = include_str!("../../scripts/retire.lua");
 /// `cron.lua`: claim one tick of a cron schedule and enqueue its job.
 pub const CRON: &str = include_str!("../../scripts/cron.lua");
+/// `wait.lua` (1.1).
+pub const WAIT: &str = include_str!("../../scripts/wait.lua");
+/// `progress.lua` (1.1).
+pub const PROGRESS: &str = include_str!("../../scripts/progress.lua");

@@ -20,7 +20,7 @@ from ardiq._core import Core, InvalidSchedule, ScheduleConfig, TaskConfig
 from ardiq._link import Link
 from ardiq.cron import CatchUp, CronDecorator, Schedule, ScheduleState, interval_ms, timezone_name
 from ardiq.errors import ContextUnavailable, LifespanFailed, UnknownTask
-from ardiq.job import BlockingJob, DeadLetter, EnqueueOutcome, Job
+from ardiq.job import BlockingJob, DeadLetter, EnqueueOutcome, Job, JobEvent
 from ardiq.task import (
     NO_OPTIONS,
     AsyncTask,
@@ -385,12 +385,21 @@ class Ardiq(Generic[C]):
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        expires_ms: int | None = None,
     ) -> Sender:
         """Options for `send`: `await app.options(priority=9).send("add", 1, 2)`."""
         return Sender(
             self,
             JobOptions(
-                priority, delay_ms, schedule_ms, job_id, max_retries, timeout_ms, backoff_ms, result_ttl_ms
+                priority,
+                delay_ms,
+                schedule_ms,
+                job_id,
+                max_retries,
+                timeout_ms,
+                backoff_ms,
+                result_ttl_ms,
+                expires_ms,
             ),
         )
 
@@ -419,7 +428,7 @@ class Ardiq(Generic[C]):
             raise
         # The handles are built while Redis works on the batch.
         handles: list[Job[Any]] = [
-            Job(link, job_id, None, item[11]) for job_id, item in zip(ids, items, strict=True)
+            Job(link, job_id, None, item.queue) for job_id, item in zip(ids, items, strict=True)
         ]
         outcomes: list[str] = await future
         for job, outcome in zip(handles, outcomes, strict=True):
@@ -438,7 +447,7 @@ class Ardiq(Generic[C]):
             return []
         ids, outcomes = self._core.enqueue_blocking(items)
         return [
-            BlockingJob(self._core, job_id, _OUTCOMES[outcome], item[11])
+            BlockingJob(self._core, job_id, _OUTCOMES[outcome], item.queue)
             for job_id, outcome, item in zip(ids, outcomes, items, strict=True)
         ]
 
@@ -457,6 +466,36 @@ class Ardiq(Generic[C]):
         self._core.ping(request)
         await future
 
+    async def events(
+        self, queue: str | None = None, *, since: str = "$", block_s: float = 1.0
+    ) -> AsyncIterator[JobEvent]:
+        """The job events of `queue` (default the app's), as workers started
+        with `journal=True` (`ardiq run --journal`) write them: from now on
+        (`since="$"`), or from the oldest kept (`since="0"`), or after an
+        entry id; forever, so stop iterating when done. The journal is a
+        capped stream (10,000 entries by default)."""
+        name = queue or self.queue
+        after = since
+        block_ms = _timeout_ms("block_s", block_s)
+        while True:
+            request, future = self._link.request()
+            self._core.read_journal(request, after, 100, block_ms, queue)
+            entries: list[tuple[str, list[tuple[str, str]]]] = await future
+            for entry_id, pairs in entries:
+                after = entry_id
+                fields = dict(pairs)
+                yield JobEvent(
+                    event=fields.get("event", ""),
+                    job_id=fields.get("id", ""),
+                    task=fields.get("task", ""),
+                    queue=name,
+                    ms=int(fields.get("ms", "0")),
+                    attempt=int(fields.get("attempt", "0")),
+                    worker_id=fields.get("worker", ""),
+                    error=fields.get("error"),
+                    entry_id=entry_id,
+                )
+
     async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
         """The oldest `count` dead letters of the app's queue."""
         request, future = self._link.request()
@@ -468,7 +507,7 @@ class Ardiq(Generic[C]):
         """The cron schedules workers registered in Redis on `queue` (default:
         every queue of the app's tasks), each by next tick: what runs, its
         last tick enqueued and its next. Schedules no longer in any app's code
-        stay listed until their keys are deleted (SPEC.md section 15)."""
+        stay listed until their keys are deleted (SPEC.md section 19)."""
         states: list[ScheduleState] = []
         for name in [queue] if queue is not None else self.queues:
             request, future = self._link.request()
@@ -530,6 +569,7 @@ class Ardiq(Generic[C]):
         block_ms: int = 2_000,
         promote_interval_ms: int = 500,
         heartbeat_ms: int = 5_000,
+        journal: bool | int = False,
         handle_signals: bool = False,
     ) -> None:
         """Runs a worker in this process until stopped (or, with `burst`,
@@ -542,6 +582,9 @@ class Ardiq(Generic[C]):
         `concurrency`) are fetched ahead so the next batch is ready when slots
         free; `visibility_ms` is the idle time after which a dead worker's jobs
         are reclaimed; `max_deliveries` bounds runs that end their worker.
+        `journal=True` keeps a journal of job events per queue (a capped
+        stream of 10,000 entries, or as many as an int says) for
+        `app.events()` and other tools; it costs one Redis command per event.
         Sync tasks run in a pool of `sync_concurrency` threads (default:
         `concurrency`, at most 32); `process=True` tasks in up to
         `process_concurrency` child processes (default: the CPU count).
@@ -559,6 +602,7 @@ class Ardiq(Generic[C]):
             block_ms=block_ms,
             promote_interval_ms=promote_interval_ms,
             heartbeat_ms=heartbeat_ms,
+            journal_maxlen=_journal_maxlen(journal),
         )
         await worker.run(handle_signals=handle_signals)
 
@@ -590,6 +634,20 @@ class Ardiq(Generic[C]):
     async def close(self) -> None:
         """Stops watching the core from this loop."""
         self._link.close()
+
+
+#: Entries a journal keeps when `journal=True`.
+DEFAULT_JOURNAL_MAXLEN = 10_000
+
+
+def _journal_maxlen(journal: bool | int) -> int:
+    if journal is True:
+        return DEFAULT_JOURNAL_MAXLEN
+    if journal is False:
+        return 0
+    if not isinstance(journal, int) or journal < 1:
+        raise ValueError(f"journal must be a bool or a number of entries of at least 1, not {journal!r}")
+    return journal
 
 
 def _timeout_ms(name: str, seconds: float) -> int:

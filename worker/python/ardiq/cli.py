@@ -76,6 +76,7 @@ async def _run(args: argparse.Namespace) -> None:
         max_deliveries=args.max_deliveries,
         prefetch=args.prefetch,
         heartbeat_ms=args.heartbeat_ms,
+        journal=args.journal or False,
         handle_signals=True,
     )
 
@@ -129,6 +130,14 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=5_000,
         help="ms between heartbeats; a worker silent for 3 of them is taken as gone (default 5000)",
+    )
+    run.add_argument(
+        "--journal",
+        nargs="?",
+        type=int,
+        const=10_000,
+        metavar="ENTRIES",
+        help="keep a journal of job events per queue for app.events() (capped at ENTRIES, default 10000)",
     )
     dead = commands.add_parser("dead", help="list, replay or delete dead letters of MODULE:APP's queue")
     dead.add_argument("action", choices=["list", "replay", "delete"])

@@ -11,13 +11,26 @@ tasks through the context sent to their child.
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from ardiq.errors import ContextUnavailable
 
+logger = logging.getLogger("ardiq.worker")
+
+
+class Reporter(Protocol):
+    """Where a run's progress goes: the core (`Core.progress`), or in a
+    process task's child the frame it sends to its parent."""
+
+    def progress(self, handle: int, fraction: float, message: str) -> None: ...
+
+
 # (job id, task, attempt, (queue, priority, max_retries, enqueued_ms,
-# deadline_ms), worker id): the core's start tuple in the order a run needs.
-Raw = tuple[str, str, int, tuple[str, int, int, int, int | None], str]
+# deadline_ms), worker id, handle, reporter): the core's start tuple in the
+# order a run needs, and where its progress reports go.
+Raw = tuple[str, str, int, tuple[str, int, int, int, int | None], str, int, Reporter]
 
 _current: contextvars.ContextVar[Raw] = contextvars.ContextVar("ardiq_current_job")
 
@@ -37,18 +50,50 @@ class JobContext:
     enqueued_ms: int
     deadline_ms: int | None
     worker_id: str
+    _handle: int = field(default=0, repr=False, compare=False)
+    _reporter: Reporter | None = field(default=None, repr=False, compare=False)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Reports how far the run is: `fraction` from 0.0 to 1.0 and a
+        `message` of at most 1,024 bytes. The worker keeps the last report
+        and stores it at most every 250 ms (its report interval), so report
+        as often as is convenient; every producer reads it with
+        `job.progress()` while the job runs, and after, with its result. A
+        report outside those bounds is logged and dropped; the run goes on."""
+        if self._reporter is None:
+            raise ContextUnavailable("progress() needs the JobContext of a running job")
+        try:
+            self._reporter.progress(self._handle, fraction, message)
+        except (ValueError, TypeError) as exc:
+            logger.warning("job %s (%s): progress report dropped: %s", self.id, self.task, exc)
 
 
 def current_job() -> JobContext:
     """The job whose run calls this; `ContextUnavailable` outside a run."""
     try:
-        job_id, task, attempt, (queue, priority, max_retries, enqueued_ms, deadline_ms), worker_id = (
-            _current.get()
-        )
+        (
+            job_id,
+            task,
+            attempt,
+            (queue, priority, max_retries, enqueued_ms, deadline_ms),
+            worker_id,
+            handle,
+            reporter,
+        ) = _current.get()
     except LookupError:
         raise ContextUnavailable("current_job() is only available inside a job's run") from None
     return JobContext(
-        job_id, task, queue, attempt, max_retries, priority, enqueued_ms, deadline_ms, worker_id
+        job_id,
+        task,
+        queue,
+        attempt,
+        max_retries,
+        priority,
+        enqueued_ms,
+        deadline_ms,
+        worker_id,
+        handle,
+        reporter,
     )
 
 
@@ -62,6 +107,15 @@ def leave(token: contextvars.Token[Raw]) -> None:
 
 
 def raw_of(context: JobContext) -> Raw:
-    """The variable's value for `context` (a process task's child sets it)."""
+    """The variable's value for `context`."""
     extras = (context.queue, context.priority, context.max_retries, context.enqueued_ms, context.deadline_ms)
-    return (context.id, context.task, context.attempt, extras, context.worker_id)
+    assert context._reporter is not None
+    return (
+        context.id,
+        context.task,
+        context.attempt,
+        extras,
+        context.worker_id,
+        context._handle,
+        context._reporter,
+    )

@@ -1,7 +1,7 @@
 """Cron schedules: `Schedule` (a registered schedule: its ticks and the job
 each tick enqueues), `CronDecorator` (what `@app.cron(...)` returns) and
 `ScheduleState` (a schedule as the workers that run it wrote it in Redis).
-The ticks are computed in the native core (SPEC.md section 15), which also
+The ticks are computed in the native core (SPEC.md section 19), which also
 runs the schedules inside worker runs."""
 
 from __future__ import annotations

@@ -69,6 +69,14 @@ class JobAborted(ArdiqError):
         self.job_id = job_id
 
 
+class JobExpired(ArdiqError):
+    """No worker started the job before its `expires_ms`: it never ran."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} expired before a worker started it")
+        self.job_id = job_id
+
+
 class UnknownTask(ArdiqError):
     """No task of that name is registered with this app."""
 

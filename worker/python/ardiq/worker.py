@@ -116,6 +116,7 @@ class Worker:
         heartbeat_ms: int,
         burst_waits_delayed: bool = False,
         schedules: Sequence[Schedule] = (),
+        journal_maxlen: int = 0,
     ) -> None:
         worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # The core checks every engine option here, each once; the pools'
@@ -138,6 +139,7 @@ class Worker:
             burst_waits_delayed=burst_waits_delayed,
             # Each engine runs the schedules of its queue (none in a burst run).
             schedules=[schedule.config for schedule in schedules],
+            journal_maxlen=journal_maxlen,
         )
         for name, value in (
             ("sync_concurrency", sync_concurrency),
@@ -230,12 +232,13 @@ class Worker:
         assert loop is not None
         tasks = self.tasks
         worker_id = self.worker_id
+        core = self.core
         for handle, name, args, kwargs, job_id, attempt, timeout_s, extras in jobs:
             task = tasks[name]
             # The run's `current_job()`: set while the run starts, so that a
             # coroutine stepped here, an asyncio Task and a sync task's copied
             # context all see it.
-            token = context.enter((job_id, name, attempt, extras, worker_id))
+            token = context.enter((job_id, name, attempt, extras, worker_id, handle, core))
             try:
                 future = self._start_one(loop, handle, task, args, kwargs, job_id, timeout_s)
             finally:

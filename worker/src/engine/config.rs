@@ -43,6 +43,10 @@ pub struct WorkerConfig {
     pub promote_interval_ms: u64,
     /// Heartbeat interval, ms.
     pub heartbeat_ms: u64,
+    /// Longest time a job's progress report waits to be stored, ms.
+    pub progress_interval_ms: u64,
+    /// Cap of the journal stream; 0 keeps no journal (SPEC.md section 18).
+    pub journal_maxlen: u64,
     /// Registered tasks.
     pub tasks: HashMap<String, TaskConfig>,
     /// Cap of the dead-letter stream.

@@ -1,4 +1,4 @@
-//! Cron schedules (SPEC.md section 15): the tick times of a schedule, and
+//! Cron schedules (SPEC.md section 19): the tick times of a schedule, and
 //! the scheduler task of an engine that enqueues one job per tick.
 //!
 //! A schedule is a cron expression in a time zone (5 fields, or 6 with
@@ -397,7 +397,7 @@ impl Engine {
         ticks
     }
 
-    /// Writes each schedule's description (SPEC.md section 15) and reads
+    /// Writes each schedule's description (SPEC.md section 19) and reads
     /// its last tick: one pipeline.
     async fn register_schedules(
         &self,

@@ -7,13 +7,15 @@
 //! workers, poll abort requests, write heartbeats and enqueue the ticks of
 //! cron schedules.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ardiq_spec::{scripts, Job, QueueKeys, DEFAULT_RESULT_TTL_MS};
 use redis::Script;
 use tokio::sync::{mpsc, watch, Notify};
+
+use ardiq_client::pubsub::Hub;
 
 use crate::bridge::Bridge;
 use crate::conn::Conn;
@@ -27,14 +29,17 @@ mod dispatch;
 mod fetch;
 mod finish;
 mod heartbeat;
+mod journal;
 mod local;
 mod outcome;
+mod progress;
 mod promote;
 mod reclaim;
 mod renew;
 mod run;
 #[cfg(test)]
 mod tests;
+mod waiters;
 
 pub use admission::{validate, Accepted, Rejection};
 pub use config::{TaskConfig, WorkerConfig};
@@ -62,6 +67,7 @@ struct WorkerScripts {
     release: Script,
     retire: Script,
     cron: Script,
+    progress: Script,
 }
 
 /// The work of one queue in a worker run.
@@ -85,6 +91,14 @@ pub struct Engine {
     stop: watch::Sender<bool>,
     scripts: WorkerScripts,
     started_ms: i64,
+    /// The latest deadline of a wait on this queue's jobs that the engine
+    /// knows of, ms (SPEC.md section 15).
+    waiters_until: AtomicI64,
+    /// A progress report came while none was waiting to be stored.
+    progress_ready: Notify,
+    /// Journal events not written yet, and the signal that one came.
+    journal_pending: Mutex<Vec<journal::Event>>,
+    journal_ready: Notify,
 }
 
 impl std::fmt::Debug for Engine {
@@ -103,8 +117,12 @@ impl Engine {
         conn: Conn,
         reader: Conn,
         receiver: mpsc::UnboundedReceiver<Action>,
+        hub: Arc<Hub>,
     ) -> Result<(), CoreError> {
         create_groups(&self.keys, &mut conn.clone()).await?;
+        tokio::spawn(Arc::clone(&self).waiter_listener(hub, conn.clone()));
+        tokio::spawn(Arc::clone(&self).progress_reporter(conn.clone()));
+        tokio::spawn(Arc::clone(&self).journal_writer(conn.clone()));
         tokio::spawn(Arc::clone(&self).finisher(conn.clone(), receiver));
         tokio::spawn(Arc::clone(&self).promoter(conn.clone()));
         tokio::spawn(Arc::clone(&self).reclaimer(conn.clone()));
@@ -162,8 +180,13 @@ impl Engine {
                 release: Script::new(scripts::RELEASE),
                 retire: Script::new(scripts::RETIRE),
                 cron: Script::new(scripts::CRON),
+                progress: Script::new(scripts::PROGRESS),
             },
             started_ms: now_ms(),
+            waiters_until: AtomicI64::new(0),
+            progress_ready: Notify::new(),
+            journal_pending: Mutex::new(Vec::new()),
+            journal_ready: Notify::new(),
         });
         (engine, receiver)
     }

@@ -96,7 +96,9 @@ impl From<CoreError> for PyErr {
             CoreError::Invalid(InvalidJob::JobId(_)) => InvalidJobId::new_err(message),
             CoreError::Invalid(InvalidJob::Priority(_)) => InvalidPriority::new_err(message),
             CoreError::Invalid(InvalidJob::Delay { .. }) => InvalidDelay::new_err(message),
-            CoreError::Invalid(InvalidJob::Option { .. }) => InvalidOption::new_err(message),
+            CoreError::Invalid(InvalidJob::Option { .. } | InvalidJob::Expiry { .. }) => {
+                InvalidOption::new_err(message)
+            }
             CoreError::Invalid(InvalidJob::PayloadTooLarge(_)) => PayloadTooLarge::new_err(message),
             CoreError::Value(_) => UnsupportedValue::new_err(message),
             CoreError::Unreachable(_) => RedisUnavailable::new_err(message),

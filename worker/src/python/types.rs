@@ -285,7 +285,8 @@ impl WorkerConfig {
     #[pyo3(signature = (
         *, worker_id, hostname, queues, tasks, result_ttl_s, concurrency, prefetch, burst,
         visibility_ms, max_deliveries, block_ms, promote_interval_ms, heartbeat_ms, dead_maxlen,
-        burst_waits_delayed = false, schedules = Vec::new()
+        burst_waits_delayed = false, schedules = Vec::new(), progress_interval_ms = 250,
+        journal_maxlen = 0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -305,6 +306,8 @@ impl WorkerConfig {
         dead_maxlen: i64,
         burst_waits_delayed: bool,
         schedules: Vec<ScheduleConfig>,
+        progress_interval_ms: i64,
+        journal_maxlen: i64,
     ) -> PyResult<Self> {
         let concurrency = within("concurrency", concurrency, 1, 100_000)? as usize;
         if queues.is_empty() || queues.len() > MAX_QUEUES {
@@ -373,6 +376,13 @@ impl WorkerConfig {
                     60_000,
                 )?,
                 heartbeat_ms: within("heartbeat_ms", heartbeat_ms, 100, 60_000)?,
+                progress_interval_ms: within(
+                    "progress_interval_ms",
+                    progress_interval_ms,
+                    10,
+                    60_000,
+                )?,
+                journal_maxlen: within("journal_maxlen", journal_maxlen, 0, 100_000_000)?,
                 tasks,
                 dead_maxlen: within("dead_maxlen", dead_maxlen, 1, 100_000_000)?,
                 hostname,
@@ -409,6 +419,7 @@ struct Records {
     job_status: Py<PyAny>,
     dead_letter: Py<PyAny>,
     remote_error: Py<PyAny>,
+    progress: Py<PyAny>,
 }
 
 static RECORDS: PyOnceLock<Records> = PyOnceLock::new();
@@ -422,6 +433,7 @@ fn records(py: Python<'_>) -> PyResult<&Records> {
             job_status: module.getattr("JobStatus")?.unbind(),
             dead_letter: module.getattr("DeadLetter")?.unbind(),
             remote_error: module.getattr("RemoteError")?.unbind(),
+            progress: module.getattr("Progress")?.unbind(),
         })
     })
 }
@@ -442,47 +454,44 @@ fn remote_error<'py>(py: Python<'py>, error: Option<&WireError>) -> PyResult<Bou
 pub fn job_info(py: Python<'_>, info: JobInfoRecord) -> PyResult<Py<PyAny>> {
     let records = records(py)?;
     let status = records.job_status.bind(py).call1((info.status.as_str(),))?;
-    let terminal = info
-        .record
-        .filter(|r| State::try_from(r.state).is_ok_and(State::is_terminal));
-    let args = match terminal {
-        Some(record) => {
-            let value = if record.value.is_empty() {
-                py.None()
-            } else {
-                let value = ardiq_spec::value::decode(&record.value).map_err(|e| {
-                    CoreError::Malformed(format!("the result does not decode: {e}"))
-                })?;
-                convert::to_python(py, &value)?
-            };
-            PyTuple::new(
-                py,
-                [
-                    status,
-                    value.into_bound(py),
-                    remote_error(py, record.error.as_ref())?,
-                    record.attempts.into_pyobject(py)?.into_any(),
-                    record.enqueued_ms.into_pyobject(py)?.into_any(),
-                    record.started_ms.into_pyobject(py)?.into_any(),
-                    record.finished_ms.into_pyobject(py)?.into_any(),
-                    record.worker_id.into_pyobject(py)?.into_any(),
-                ],
-            )?
-        }
-        None => PyTuple::new(
-            py,
-            [
-                status,
-                py.None().into_bound(py),
-                py.None().into_bound(py),
-                0u32.into_pyobject(py)?.into_any(),
-                0i64.into_pyobject(py)?.into_any(),
-                0i64.into_pyobject(py)?.into_any(),
-                0i64.into_pyobject(py)?.into_any(),
-                "".into_pyobject(py)?.into_any(),
-            ],
-        )?,
+    let record = info.record.unwrap_or_default();
+    let terminal = State::try_from(record.state).is_ok_and(State::is_terminal);
+    let value = if !terminal || record.value.is_empty() {
+        py.None()
+    } else {
+        let value = ardiq_spec::value::decode(&record.value).map_err(|e| {
+            CoreError::Malformed(format!("the result does not decode: {e}"))
+        })?;
+        convert::to_python(py, &value)?
     };
+    let error = if terminal {
+        remote_error(py, record.error.as_ref())?
+    } else {
+        py.None().into_bound(py)
+    };
+    let progress = match &record.progress {
+        Some(p) => {
+            records
+                .progress
+                .bind(py)
+                .call1((p.fraction, p.message.as_str(), p.updated_ms))?
+        }
+        None => py.None().into_bound(py),
+    };
+    let args = PyTuple::new(
+        py,
+        [
+            status,
+            value.into_bound(py),
+            error,
+            record.attempts.into_pyobject(py)?.into_any(),
+            record.enqueued_ms.into_pyobject(py)?.into_any(),
+            record.started_ms.into_pyobject(py)?.into_any(),
+            record.finished_ms.into_pyobject(py)?.into_any(),
+            record.worker_id.into_pyobject(py)?.into_any(),
+            progress,
+        ],
+    )?;
     Ok(records.job_info.bind(py).call1(args)?.unbind())
 }
 

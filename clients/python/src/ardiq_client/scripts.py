@@ -51,5 +51,6 @@ def load_script(name: str) -> Script:
 ENQUEUE = load_script("enqueue.lua")
 STATUS = load_script("status.lua")
 ABORT = load_script("abort.lua")
+WAIT = load_script("wait.lua")
 #: The scripts a producer runs.
-PRODUCER = (ENQUEUE, STATUS, ABORT)
+PRODUCER = (ENQUEUE, STATUS, ABORT, WAIT)
