@@ -30,3 +30,9 @@ pub const INSPECT: &str = include_str!("../../scripts/inspect.lua");
 pub const HELD: &str = include_str!("../../scripts/held.lua");
 /// `purge.lua` (spec 1.1): remove jobs no worker holds yet.
 pub const PURGE: &str = include_str!("../../scripts/purge.lua");
+/// `cron.lua`: claim one tick of a cron schedule and enqueue its job.
+pub const CRON: &str = include_str!("../../scripts/cron.lua");
+/// `wait.lua` (1.1).
+pub const WAIT: &str = include_str!("../../scripts/wait.lua");
+/// `progress.lua` (1.1).
+pub const PROGRESS: &str = include_str!("../../scripts/progress.lua");

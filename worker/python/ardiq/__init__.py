@@ -19,6 +19,7 @@ job id is the idempotency key.
 from ardiq._core import SPEC_VERSION
 from ardiq.app import Ardiq, Lifespan
 from ardiq.context import JobContext, current_job
+from ardiq.cron import CatchUp, CronDecorator, Schedule, ScheduleState
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
@@ -28,9 +29,11 @@ from ardiq.errors import (
     InvalidOption,
     InvalidPriority,
     InvalidQueueName,
+    InvalidSchedule,
     InvalidTaskName,
     JobAborted,
     JobDead,
+    JobExpired,
     JobFailed,
     LifespanFailed,
     PayloadTooLarge,
@@ -45,8 +48,10 @@ from ardiq.job import (
     DeadLetter,
     EnqueueOutcome,
     Job,
+    JobEvent,
     JobInfo,
     JobStatus,
+    Progress,
     RemoteError,
 )
 from ardiq.task import AsyncTask, JobOptions, PreparedJob, SyncTask, Task
@@ -60,7 +65,9 @@ __all__ = [
     "AsyncTask",
     "AuthenticationFailed",
     "BlockingJob",
+    "CatchUp",
     "ContextUnavailable",
+    "CronDecorator",
     "DeadLetter",
     "EnqueueOutcome",
     "InvalidDelay",
@@ -68,11 +75,14 @@ __all__ = [
     "InvalidOption",
     "InvalidPriority",
     "InvalidQueueName",
+    "InvalidSchedule",
     "InvalidTaskName",
     "Job",
     "JobAborted",
     "JobContext",
     "JobDead",
+    "JobEvent",
+    "JobExpired",
     "JobFailed",
     "JobInfo",
     "JobOptions",
@@ -82,9 +92,12 @@ __all__ = [
     "Middleware",
     "PayloadTooLarge",
     "PreparedJob",
+    "Progress",
     "RedisUnavailable",
     "RemoteError",
     "Retry",
+    "Schedule",
+    "ScheduleState",
     "SyncTask",
     "Task",
     "UnknownTask",

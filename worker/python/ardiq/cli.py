@@ -412,6 +412,7 @@ async def _run(args: argparse.Namespace) -> None:
         heartbeat_ms=args.heartbeat_ms,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        journal=args.journal or False,
         handle_signals=True,
     )
 
@@ -487,6 +488,14 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=5_000,
         help="ms between heartbeats; a worker silent for 3 of them is taken as gone (default 5000)",
+    )
+    run.add_argument(
+        "--journal",
+        nargs="?",
+        type=int,
+        const=10_000,
+        metavar="ENTRIES",
+        help="keep a journal of job events per queue for app.events() (capped at ENTRIES, default 10000)",
     )
     run.add_argument(
         "--metrics-port",

@@ -23,6 +23,7 @@ class QueueKeys:
         "queue",
         "running",
         "streams",
+        "waiters",
         "workers",
     )
 
@@ -34,6 +35,7 @@ class QueueKeys:
         self.delayed_jobs = f"{self.prefix}delayed:jobs"
         self.running = f"{self.prefix}running"
         self.abort = f"{self.prefix}abort"
+        #: Pub/sub channel: ``abort:<id>`` hints, and (1.1) ``done:<id>`` and ``waiting:<ms>``.
         self.events = f"{self.prefix}events"
         self.dead = f"{self.prefix}dead"
         self.failed = f"{self.prefix}failed"  # spec 1.1
@@ -42,6 +44,8 @@ class QueueKeys:
     def worker(self, worker_id: str) -> str:
         """The heartbeat key of a worker, ``ardiq:{q}:worker:<id>``."""
         return f"{self.prefix}worker:{worker_id}"
+        #: Sorted set of job ids someone waits on, by the wait's deadline (1.1).
+        self.waiters = f"{self.prefix}waiters"
 
     def stream(self, priority: int) -> str:
         """The stream of one priority level, ``ardiq:{q}:stream:<p>``."""
