@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use ardiq_client::inspect::{JobDetails, JobPage, QueueInfo, WorkerInfo};
-use ardiq_client::{
-    AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo, KeptFailure, ScheduleState,
-};
+use ardiq_client::{AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo, KeptFailure, ScheduleState};
 use ardiq_spec::Value;
 
 use crate::error::CoreError;

@@ -9,8 +9,7 @@ use prost::Message as _;
 
 use crate::limits::{
     check_delay, check_duration, check_expires, check_headers, check_job_id, check_max_retries,
-    check_priority,
-    check_record_size, check_schedule, check_task_name, InvalidJob,
+    check_priority, check_record_size, check_schedule, check_task_name, InvalidJob,
 };
 use crate::{
     Job, QueueKeys, DEFAULT_PRIORITY, PRIORITY_LEVELS, RECORD_VERSION, RECORD_VERSION_1_1,

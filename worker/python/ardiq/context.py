@@ -32,9 +32,7 @@ class Reporter(Protocol):
 # (job id, task, attempt, (queue, priority, max_retries, enqueued_ms,
 # deadline_ms, headers), worker id, handle, reporter): the core's start
 # tuple in the order a run needs, and where its progress reports go.
-Raw = tuple[
-    str, str, int, tuple[str, int, int, int, int | None, dict[str, str] | None], str, int, Reporter
-]
+Raw = tuple[str, str, int, tuple[str, int, int, int, int | None, dict[str, str] | None], str, int, Reporter]
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 

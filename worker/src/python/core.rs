@@ -23,8 +23,7 @@ use tokio::sync::OnceCell;
 
 use super::convert;
 use super::requests::{
-    abort_work, client_for, journal_work, queue_info_work, reply_to_python, status_work,
-    wait_work,
+    abort_work, client_for, journal_work, queue_info_work, reply_to_python, status_work, wait_work,
 };
 use super::runtime::runtime;
 use super::types::{WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};

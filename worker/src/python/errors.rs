@@ -98,12 +98,10 @@ impl From<CoreError> for PyErr {
             CoreError::Invalid(InvalidJob::Delay { .. }) => InvalidDelay::new_err(message),
             CoreError::Invalid(
                 InvalidJob::Option { .. } | InvalidJob::Headers(_) | InvalidJob::Expiry { .. },
-            ) => {
-                InvalidOption::new_err(message)
-            }
+            )
+            | CoreError::Argument(_) => InvalidOption::new_err(message),
             CoreError::Invalid(InvalidJob::PayloadTooLarge(_)) => PayloadTooLarge::new_err(message),
             CoreError::Value(_) => UnsupportedValue::new_err(message),
-            CoreError::Argument(_) => InvalidOption::new_err(message),
             CoreError::Unreachable(_) => RedisUnavailable::new_err(message),
             CoreError::Auth(_) => AuthenticationFailed::new_err(message),
             CoreError::Redis(_) => RedisCommandError::new_err(message),

@@ -470,9 +470,8 @@ pub fn job_info(py: Python<'_>, info: JobInfoRecord) -> PyResult<Py<PyAny>> {
     let value = if !terminal || record.value.is_empty() {
         py.None()
     } else {
-        let value = ardiq_spec::value::decode(&record.value).map_err(|e| {
-            CoreError::Malformed(format!("the result does not decode: {e}"))
-        })?;
+        let value = ardiq_spec::value::decode(&record.value)
+            .map_err(|e| CoreError::Malformed(format!("the result does not decode: {e}")))?;
         convert::to_python(py, &value)?
     };
     let error = if terminal {

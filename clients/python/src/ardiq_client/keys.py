@@ -40,12 +40,12 @@ class QueueKeys:
         self.dead = f"{self.prefix}dead"
         self.failed = f"{self.prefix}failed"  # spec 1.1
         self.workers = f"{self.prefix}workers"
+        #: Sorted set of job ids someone waits on, by the wait's deadline (1.1).
+        self.waiters = f"{self.prefix}waiters"
 
     def worker(self, worker_id: str) -> str:
         """The heartbeat key of a worker, ``ardiq:{q}:worker:<id>``."""
         return f"{self.prefix}worker:{worker_id}"
-        #: Sorted set of job ids someone waits on, by the wait's deadline (1.1).
-        self.waiters = f"{self.prefix}waiters"
 
     def stream(self, priority: int) -> str:
         """The stream of one priority level, ``ardiq:{q}:stream:<p>``."""
