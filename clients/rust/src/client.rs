@@ -305,7 +305,11 @@ impl Client {
 
     /// `wait.lua`: registers a wait on `id` until `deadline_ms` and tells
     /// the queue's workers that someone waits.
-    pub(crate) async fn run_wait(&self, id: &str, deadline_ms: i64) -> Result<()> {
+    pub(crate) async fn run_wait(
+        &self,
+        id: &str,
+        deadline_ms: i64,
+    ) -> std::result::Result<(), redis::RedisError> {
         let keys = &self.inner.keys;
         WAIT.key(keys.waiters())
             .arg(now_ms())
@@ -313,8 +317,7 @@ impl Client {
             .arg(keys.events())
             .arg(id)
             .invoke_async::<i64>(&mut self.connection())
-            .await
-            .map_err(Error::from_redis)?;
+            .await?;
         Ok(())
     }
 

@@ -291,7 +291,8 @@ impl Job {
     /// 15): the client subscribes to the queue's events channel and
     /// registers the wait with `wait.lua`, then reads the status when told
     /// and every [`FALLBACK_POLL`] anyway. Without a subscription (the
-    /// server refused it) it polls, from every 5 ms up to every 100 ms.
+    /// server refused it or `wait.lua`, an ACL without the waiting
+    /// commands, say) it polls, from every 5 ms up to every 100 ms.
     pub async fn wait(&self, timeout: Duration) -> Result<JobInfo> {
         let deadline = Instant::now() + timeout;
         let channel = self.client.inner.keys.events();
@@ -321,10 +322,22 @@ impl Job {
                             (deadline - now).min(LONGEST_REGISTRATION) + Duration::from_secs(1);
                         let deadline_ms =
                             now_ms() + i64::try_from(length.as_millis()).unwrap_or(i64::MAX);
-                        self.client.run_wait(&self.id, deadline_ms).await?;
-                        registered_until = Some(now + length);
+                        match self.client.run_wait(&self.id, deadline_ms).await {
+                            Ok(()) => {
+                                registered_until = Some(now + length);
+                                true
+                            }
+                            // Refused (an ACL without the waiting commands):
+                            // this client's waits poll from now on.
+                            Err(error) if crate::pubsub::is_refusal(&error) => {
+                                self.client.inner.hub.refuse();
+                                false
+                            }
+                            Err(error) => return Err(Error::from_redis(error)),
+                        }
+                    } else {
+                        true
                     }
-                    true
                 }
                 Err(_) => false,
             };

@@ -35,6 +35,9 @@ struct State {
     generation: u64,
     listeners: HashMap<String, Vec<(u64, Callback)>>,
     next_listener: u64,
+    /// Redis refused this user pub/sub or `wait.lua` (an ACL): the hub
+    /// does not ask again, and its users poll.
+    refused: bool,
 }
 
 impl std::fmt::Debug for Hub {
@@ -118,6 +121,13 @@ impl Hub {
     pub async fn ensure(self: &Arc<Self>, channel: &str) -> Result<bool, RedisError> {
         let sink = {
             let state = self.state.lock().expect("hub");
+            if state.refused {
+                return Err(RedisError::from((
+                    redis::ErrorKind::ResponseError,
+                    "pub/sub refused",
+                    "Redis refused this user pub/sub or wait.lua before".to_owned(),
+                )));
+            }
             if state.subscribed.contains(channel) {
                 return Ok(false);
             }
@@ -131,12 +141,23 @@ impl Hub {
             tokio::time::timeout(self.options.command_timeout, sink.subscribe(channel))
                 .await
                 .map_err(|_| timed_out("subscribing"))?;
-        subscribed?;
+        if let Err(error) = subscribed {
+            if is_refusal(&error) {
+                self.refuse();
+            }
+            return Err(error);
+        }
         let mut state = self.state.lock().expect("hub");
         if state.generation == generation {
             state.subscribed.insert(channel.to_owned());
         }
         Ok(true)
+    }
+
+    /// Remembers that Redis refused this user pub/sub or `wait.lua`: from
+    /// now on [`ensure`](Self::ensure) fails at once, and waits poll.
+    pub fn refuse(&self) {
+        self.state.lock().expect("hub").refused = true;
     }
 
     async fn connect(self: &Arc<Self>) -> Result<(PubSubSink, u64), RedisError> {
@@ -183,6 +204,12 @@ impl Hub {
         });
         Ok((sink, generation))
     }
+}
+
+/// Whether `error` is Redis refusing a command (an ACL, say) rather than
+/// Redis being unreachable or slow.
+pub fn is_refusal(error: &RedisError) -> bool {
+    !crate::connection::is_unreachable(error)
 }
 
 fn timed_out(what: &str) -> RedisError {
