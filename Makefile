@@ -56,7 +56,7 @@ lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, 
 	$(PY) -m conformance.vectors.generate --check
 	$(PY) -m conformance.script_fragments
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --quiet -- -D warnings
+	cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 	cd $(TS) && npm run --silent lint
 
 # Each suite starts its own Redis through $(WITH_REDIS) (or uses REDIS_URL when set), so each
@@ -66,11 +66,11 @@ test: lint test-rust test-rust-e2e test-python test-ts test-ts-e2e test-bench te
 
 .PHONY: test-rust
 test-rust: install ## Rust unit, integration and doc tests (no Python worker needed)
-	$(WITH_REDIS) cargo test --workspace --quiet
+	$(WITH_REDIS) cargo test --workspace --all-features --quiet
 
 .PHONY: test-rust-e2e
 test-rust-e2e: build-dev ## The Rust client's jobs run by the Python worker (clients/rust/tests/e2e.rs)
-	$(WITH_REDIS) cargo test -p ardiq-client --test e2e --quiet
+	$(WITH_REDIS) cargo test -p ardiq-client --features opentelemetry --test e2e --quiet
 
 .PHONY: test-python
 test-python: build-dev ## Python tests: the worker, the pure-Python client, ardiq-testing

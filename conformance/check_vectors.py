@@ -264,6 +264,8 @@ def check_reply(
         ok = actual is None
     elif kind == "int":
         ok = isinstance(actual, int) and actual == inner
+    elif kind == "int_range":
+        ok = isinstance(actual, int) and inner["min"] <= actual <= inner["max"]
     elif kind == "bulk":
         ok = isinstance(actual, bytes) and actual == as_bytes(inner)
     elif kind == "entry_id":

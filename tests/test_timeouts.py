@@ -137,7 +137,8 @@ def pid_in(pid_file: Path) -> int:
 
 
 async def read_pid(pid_file: Path) -> int:
-    await eventually(pid_file.exists, "the process task to write its pid")
+    # Written, not just created: the child may be between opening and writing.
+    await eventually(lambda: pid_file.exists() and pid_file.read_text().strip() != "", "the pid")
     return pid_in(pid_file)
 
 

@@ -146,14 +146,16 @@ SpawnWorker = Callable[..., WorkerProcess]
 
 
 def run_cli(
-    redis_url: str, queue: str, *args: str, timeout_s: float = WAIT_S
+    redis_url: str, queue: str, *args: str, timeout_s: float = WAIT_S, input: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """Runs `python -m ardiq ARGS...` in `tests/apps` to completion."""
+    """Runs `python -m ardiq ARGS...` in `tests/apps` to completion, with
+    `input` on its stdin."""
     env = dict(os.environ, ARDIQ_REDIS_URL=redis_url, ARDIQ_QUEUE=queue)
     return subprocess.run(
         [sys.executable, "-m", "ardiq", *args],
         cwd=APPS,
         env=env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -40,6 +40,8 @@ PEERS = (
     PeerSpec("ardiq", "ardiq_local", None),
     # What one no-op middleware costs: dispatch only, beside plain ArdiQ.
     PeerSpec("ardiq+middleware", "ardiq_middleware", None, ("dispatch",)),
+    # What Prometheus metrics cost (every job counted in the engine): dispatch only.
+    PeerSpec("ardiq+metrics", "ardiq_metrics", None, ("dispatch",)),
     PeerSpec("ardiq-pypi", "ardiq_pypi", (3, 12)),
     PeerSpec("arq", "arq", (3, 11)),
     PeerSpec("streaq", "streaq", (3, 11)),

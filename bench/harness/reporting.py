@@ -139,19 +139,20 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], me
             out.append("| " + " | ".join(row) + " |")
         out.append("")
         if workload == "dispatch":
-            out += middleware_cost(values)
+            out += variant_cost(values, "ardiq+middleware", "One no-op middleware")
+            out += variant_cost(values, "ardiq+metrics", "Prometheus metrics on")
     return "\n".join(out)
 
 
-def middleware_cost(values: dict[str, dict[str, Any]]) -> list[str]:
-    """The time one no-op middleware adds to each task, from the two ArdiQ dispatch rows."""
+def variant_cost(values: dict[str, dict[str, Any]], variant: str, what: str) -> list[str]:
+    """The time an ArdiQ variant adds to each task, from its dispatch row beside plain ArdiQ's."""
     plain = values.get("ardiq", {}).get("tasks_per_s")
-    wrapped = values.get("ardiq+middleware", {}).get("tasks_per_s")
-    if not isinstance(plain, int | float) or not isinstance(wrapped, int | float) or not plain or not wrapped:
+    other = values.get(variant, {}).get("tasks_per_s")
+    if not isinstance(plain, int | float) or not isinstance(other, int | float) or not plain or not other:
         return []
-    cost_us = (1 / wrapped - 1 / plain) * 1e6
-    share = wrapped / plain
-    return [f"One no-op middleware: {cost_us:+.2f} µs per task ({share:.2f}× the dispatch rate).", ""]
+    cost_us = (1 / other - 1 / plain) * 1e6
+    share = other / plain
+    return [f"{what}: {cost_us:+.2f} µs per task ({share:.2f}× the dispatch rate).", ""]
 
 
 def machine() -> dict[str, Any]:

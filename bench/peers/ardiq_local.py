@@ -23,6 +23,8 @@ class ArdiqLocal(Peer):
     name = "ardiq"
     distribution = "ardiq"
     batch = True
+    #: More `run_worker` options of a variant.
+    worker_options: dict[str, Any] = {}  # noqa: RUF012 - read only
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -63,6 +65,7 @@ class ArdiqLocal(Peer):
         # A graceful stop is SIGTERM to a worker that handles signals (the idle latency run needs it).
         signals = "handle_signals" in inspect.signature(self.app.run_worker).parameters
         options: dict[str, Any] = {"handle_signals": True} if signals else {}
+        options.update(self.worker_options)
         runner = asyncio.ensure_future(self.app.run_worker(burst=drain, concurrency=concurrency, **options))
         await RECORDER.settle(runner)
         if not runner.done():

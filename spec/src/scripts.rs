@@ -24,3 +24,15 @@ pub const REPLAY: &str = include_str!("../scripts/replay.lua");
 pub const RELEASE: &str = include_str!("../scripts/release.lua");
 /// `retire.lua`: delete gone workers' consumers that hold nothing.
 pub const RETIRE: &str = include_str!("../scripts/retire.lua");
+/// `inspect.lua` (spec 1.1): a queue at a glance, read-only.
+pub const INSPECT: &str = include_str!("../scripts/inspect.lua");
+/// `held.lua` (spec 1.1): a page of the entries workers hold, read-only.
+pub const HELD: &str = include_str!("../scripts/held.lua");
+/// `purge.lua` (spec 1.1): remove jobs no worker holds yet.
+pub const PURGE: &str = include_str!("../scripts/purge.lua");
+/// `cron.lua`: claim one tick of a cron schedule and enqueue its job.
+pub const CRON: &str = include_str!("../scripts/cron.lua");
+/// `wait.lua` (1.1).
+pub const WAIT: &str = include_str!("../scripts/wait.lua");
+/// `progress.lua` (1.1).
+pub const PROGRESS: &str = include_str!("../scripts/progress.lua");

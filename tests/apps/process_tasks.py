@@ -65,7 +65,9 @@ def blocking_sleep(key: str, seconds: float) -> str:
     return f"slept {seconds} s"
 
 
-@app.task(process=True, timeout_s=0.5)
+# The limit counts from the start of the run, a child's start-up included:
+# long enough for a loaded machine, far shorter than the 30 s nap it stops.
+@app.task(process=True, timeout_s=3.0)
 def pid_or_nap(seconds: float) -> int:
     """Runs in a child process of the worker: returns that process's id
     after `seconds`, or is killed by its time limit."""
@@ -80,3 +82,12 @@ def job_in_a_child() -> list[object]:
 
     job = current_job()
     return [job.id, job.task, job.queue, job.attempt, job.worker_id, os.getpid()]
+
+
+@app.task
+async def fail_once_then_greet(flag: str, name: str) -> str:
+    """Fails while the Redis key `flag` is unset, and sets it: the first
+    burst keeps the failure, the replayed run greets."""
+    if counters.incr(f"{flag}:{name}") == 1:
+        raise RuntimeError(f"first run of {name} fails")
+    return f"hello {name}"

@@ -11,7 +11,8 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use ardiq_client::{AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo};
+use ardiq_client::inspect::{JobDetails, JobPage, QueueInfo, WorkerInfo};
+use ardiq_client::{AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo, KeptFailure, ScheduleState};
 use ardiq_spec::Value;
 
 use crate::error::CoreError;
@@ -22,15 +23,31 @@ pub enum ReplyValue {
     /// Outcome of each enqueued job, in order.
     Enqueued(Vec<EnqueueOutcome>),
     /// A job's state and, when terminal, its record.
-    Status(JobInfo),
+    Status(Box<JobInfo>),
     /// What the abort did.
     Abort(AbortOutcome),
     /// Dead letters, oldest first.
     DeadLetters(Vec<DeadLetter>),
+    /// Cron schedules as Redis holds them.
+    Schedules(Vec<ScheduleState>),
     /// The job id of a replayed dead letter, `None` when it was gone.
     Replayed(Option<String>),
     /// How many entries were removed.
     Count(u64),
+    /// A queue at a glance.
+    QueueInfo(Box<QueueInfo>),
+    /// A queue's workers.
+    Workers(Vec<WorkerInfo>),
+    /// A page of jobs in the named state.
+    Jobs(JobPage, &'static str),
+    /// One job's full record.
+    Details(Box<JobDetails>),
+    /// Names (of queues).
+    Names(Vec<String>),
+    /// Kept failures, oldest first.
+    Failures(Vec<KeptFailure>),
+    /// Journal entries: `(entry id, fields)`, oldest first.
+    Journal(Vec<(String, Vec<(String, String)>)>),
     /// Done, nothing to report.
     Unit,
 }
@@ -62,6 +79,35 @@ pub struct StartJob {
     pub enqueued_ms: i64,
     /// When this run started, ms.
     pub started_ms: i64,
+    /// Spec 1.1: the job's headers (the producer's trace context), sorted
+    /// by name; empty for most jobs.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A line about one job for Python's `logging` (logger `ardiq.job`), with
+/// its fields for structured handlers.
+#[derive(Debug)]
+pub struct JobEvent {
+    /// Level, as `logging`'s.
+    pub level: u8,
+    /// `started`, `completed`, `retry`, `failed` or `aborted`.
+    pub event: &'static str,
+    /// The job id.
+    pub job_id: String,
+    /// The task name.
+    pub task: String,
+    /// The job's queue.
+    pub queue: std::sync::Arc<str>,
+    /// This run's attempt, 1 for the first.
+    pub attempt: u32,
+    /// How long the run took, ms, once it ended.
+    pub duration_ms: Option<f64>,
+    /// The error type of a failed run, else empty.
+    pub error_type: String,
+    /// The line.
+    pub message: String,
+    /// The traceback of a final failure, else empty.
+    pub traceback: String,
 }
 
 /// Why a running job must stop.
@@ -84,6 +130,8 @@ pub struct Ready {
     pub cancels: Vec<(u64, CancelReason)>,
     /// `(level, message)` for Python's `logging`, levels as `logging`'s.
     pub logs: Vec<(u8, String)>,
+    /// Lines about jobs.
+    pub job_events: Vec<JobEvent>,
     /// Set once when a worker run has ended: `None` for a clean end, or the
     /// error that ended it.
     pub worker_exit: Option<Option<String>>,
@@ -94,6 +142,9 @@ pub struct Ready {
 pub struct Bridge {
     ready: Mutex<Ready>,
     signalled: AtomicBool,
+    /// Whether Python logs a line per job at INFO (`started`, `completed`);
+    /// off, those lines are never made.
+    job_logs: AtomicBool,
     writer: UnixStream,
     reader: UnixStream,
 }
@@ -107,6 +158,7 @@ impl Bridge {
         Ok(Self {
             ready: Mutex::new(Ready::default()),
             signalled: AtomicBool::new(false),
+            job_logs: AtomicBool::new(false),
             writer,
             reader,
         })
@@ -130,11 +182,49 @@ impl Bridge {
         self.with_ready(|ready| ready.replies.push((request, reply)));
     }
 
-    /// Hands jobs to Python.
+    /// Hands jobs to Python, with a `started` line for each when job lines
+    /// are on.
     pub fn start(&self, jobs: Vec<StartJob>) {
-        if !jobs.is_empty() {
-            self.with_ready(|ready| ready.jobs.extend(jobs));
+        if jobs.is_empty() {
+            return;
         }
+        let events: Vec<JobEvent> = if self.job_logs() {
+            jobs.iter()
+                .map(|job| JobEvent {
+                    level: 20,
+                    event: "started",
+                    job_id: job.job_id.clone(),
+                    task: job.task.clone(),
+                    queue: std::sync::Arc::clone(&job.queue),
+                    attempt: job.attempt + 1,
+                    duration_ms: None,
+                    error_type: String::new(),
+                    message: format!("job {} ({}) started", job.job_id, job.task),
+                    traceback: String::new(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.with_ready(|ready| {
+            ready.jobs.extend(jobs);
+            ready.job_events.extend(events);
+        });
+    }
+
+    /// Whether lines about every job are wanted.
+    pub fn job_logs(&self) -> bool {
+        self.job_logs.load(Ordering::Relaxed)
+    }
+
+    /// Turns the lines about every job on or off.
+    pub fn set_job_logs(&self, on: bool) {
+        self.job_logs.store(on, Ordering::Relaxed);
+    }
+
+    /// Hands a line about a job to Python.
+    pub fn job_event(&self, event: JobEvent) {
+        self.with_ready(|ready| ready.job_events.push(event));
     }
 
     /// Asks Python to cancel running jobs.

@@ -15,6 +15,9 @@ pub enum CoreError {
     /// A value outside the type table.
     #[error("{0}")]
     Value(String),
+    /// An argument outside its bounds (an inspection page size, a cursor).
+    #[error("{0}")]
+    Argument(String),
     /// Redis is unreachable.
     #[error("Redis is unreachable: {0}")]
     Unreachable(String),
@@ -41,6 +44,7 @@ impl From<ardiq_client::Error> for CoreError {
             E::Redis(inner) => Self::Redis(inner.to_string()),
             E::MalformedRecord(detail) => Self::Malformed(detail),
             E::UnsupportedValue { .. } => Self::Value(err.to_string()),
+            E::InvalidOption(message) => Self::Argument(message),
             other => Self::Redis(other.to_string()),
         }
     }

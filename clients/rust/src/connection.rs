@@ -5,6 +5,7 @@
 //! section 14: connect and command timeouts, trust in a private CA, a call
 //! sent once more after its connection broke, and TLS failures named as such.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -68,7 +69,7 @@ impl ConnectOptions {
         })
     }
 
-    fn client(&self, url: &str) -> Result<redis::Client, RedisError> {
+    pub(crate) fn client(&self, url: &str) -> Result<redis::Client, RedisError> {
         match self.certificates() {
             Some(certs) => redis::Client::build_with_tls(url, certs),
             None => redis::Client::open(url),
@@ -149,6 +150,102 @@ impl Connection {
     pub fn is_cluster(&self) -> bool {
         matches!(self, Self::Cluster(_))
     }
+
+    /// Every key matching `pattern`, by `SCAN` 1,000 keys a step; on a
+    /// cluster, on every master (read from `CLUSTER SLOTS`). A full scan
+    /// of the key space: for operators' rare calls only.
+    pub async fn scan_keys(&self, pattern: &str) -> Result<Vec<String>, RedisError> {
+        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+        let scan = |cursor: u64| {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(1000);
+            cmd
+        };
+        let mut found = Vec::new();
+        match self {
+            Self::Single(connection) => {
+                let mut connection = connection.clone();
+                let mut cursor = 0;
+                loop {
+                    let (next, keys): (u64, Vec<String>) =
+                        scan(cursor).query_async(&mut connection).await?;
+                    found.extend(keys);
+                    if next == 0 {
+                        return Ok(found);
+                    }
+                    cursor = next;
+                }
+            }
+            Self::Cluster(connection) => {
+                let mut connection = connection.clone();
+                let slots: Vec<Value> = redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query_async(&mut connection)
+                    .await?;
+                let mut masters: Vec<(String, u16)> = Vec::new();
+                for range in &slots {
+                    let Value::Array(parts) = range else { continue };
+                    let Some(Value::Array(node)) = parts.get(2) else {
+                        continue;
+                    };
+                    if let [host, port, ..] = node.as_slice() {
+                        let master = (
+                            redis::from_redis_value::<String>(host)?,
+                            redis::from_redis_value::<u16>(port)?,
+                        );
+                        if !masters.contains(&master) {
+                            masters.push(master);
+                        }
+                    }
+                }
+                for (host, port) in masters {
+                    let mut cursor = 0;
+                    loop {
+                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port,
+                        });
+                        let reply = connection.route_command(&scan(cursor), routing).await?;
+                        let (next, keys): (u64, Vec<String>) = redis::from_redis_value(&reply)?;
+                        found.extend(keys);
+                        if next == 0 {
+                            break;
+                        }
+                        cursor = next;
+                    }
+                }
+                Ok(found)
+            }
+        }
+    }
+}
+
+/// Commands this process sent that failed (Redis unreachable, timed out,
+/// or answering an error; a `NOSCRIPT` that the script loader handles is
+/// not counted), and calls sent again on a new connection after theirs
+/// broke: for the worker's metrics.
+static ERRORS: AtomicU64 = AtomicU64::new(0);
+static RECONNECTS: AtomicU64 = AtomicU64::new(0);
+
+/// `(failed commands, reconnects)` of this process so far.
+pub fn error_counts() -> (u64, u64) {
+    (
+        ERRORS.load(Ordering::Relaxed),
+        RECONNECTS.load(Ordering::Relaxed),
+    )
+}
+
+fn counted<T>(result: Result<T, RedisError>) -> Result<T, RedisError> {
+    if let Err(err) = &result {
+        if err.kind() != ErrorKind::NoScriptError {
+            ERRORS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    result
 }
 
 /// Whether a call failed because its connection broke (Redis restarted, a
@@ -163,12 +260,17 @@ impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Single(connection) => Box::pin(async move {
-                match connection.req_packed_command(cmd).await {
-                    Err(err) if is_broken(&err) => connection.req_packed_command(cmd).await,
+                counted(match connection.req_packed_command(cmd).await {
+                    Err(err) if is_broken(&err) => {
+                        RECONNECTS.fetch_add(1, Ordering::Relaxed);
+                        connection.req_packed_command(cmd).await
+                    }
                     done => done,
-                }
+                })
             }),
-            Self::Cluster(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => {
+                Box::pin(async move { counted(connection.req_packed_command(cmd).await) })
+            }
         }
     }
 
@@ -180,14 +282,19 @@ impl ConnectionLike for Connection {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Single(connection) => Box::pin(async move {
-                match connection.req_packed_commands(cmd, offset, count).await {
-                    Err(err) if is_broken(&err) => {
-                        connection.req_packed_commands(cmd, offset, count).await
-                    }
-                    done => done,
-                }
+                counted(
+                    match connection.req_packed_commands(cmd, offset, count).await {
+                        Err(err) if is_broken(&err) => {
+                            RECONNECTS.fetch_add(1, Ordering::Relaxed);
+                            connection.req_packed_commands(cmd, offset, count).await
+                        }
+                        done => done,
+                    },
+                )
             }),
-            Self::Cluster(connection) => connection.req_packed_commands(cmd, offset, count),
+            Self::Cluster(connection) => Box::pin(async move {
+                counted(connection.req_packed_commands(cmd, offset, count).await)
+            }),
         }
     }
 

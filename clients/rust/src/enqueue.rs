@@ -108,6 +108,22 @@ impl EnqueueRequest {
         self
     }
 
+    /// Does not run the job unless a worker starts it before `at`: past
+    /// it, the job ends [`JobStatus::Expired`](crate::JobStatus::Expired)
+    /// unrun. `at` must be in the future and, for a delayed job, after its
+    /// due time, or the send fails with [`Error::InvalidOption`].
+    #[must_use]
+    pub fn expires_at(self, at: SystemTime) -> Self {
+        self.expires_ms(system_time_ms(at))
+    }
+
+    /// [`expires_at`](Self::expires_at) in ms since the Unix epoch.
+    #[must_use]
+    pub fn expires_ms(mut self, at_ms: i64) -> Self {
+        self.job.expires_ms = Some(at_ms);
+        self
+    }
+
     /// Sets the job id, the idempotency key: a job whose id is still known
     /// to the queue is not enqueued again. The default is a new UUID v7.
     #[must_use]
@@ -146,6 +162,18 @@ impl EnqueueRequest {
         self
     }
 
+    /// Adds a header (spec 1.1): a string the worker hands to the run,
+    /// such as the W3C `traceparent`; a name given twice keeps the last
+    /// value. At most 64 headers, names 1 to 256 bytes without white space,
+    /// values 1 to 8192 bytes ([`Error::InvalidOption`] when the job is
+    /// sent). With the `opentelemetry` feature the current trace context is
+    /// added by itself.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.job.headers.insert(name.into(), value.into());
+        self
+    }
+
     /// The task name.
     pub fn task(&self) -> &str {
         &self.job.task
@@ -159,7 +187,8 @@ impl EnqueueRequest {
     /// [`Error::InvalidJobId`], [`Error::InvalidPriority`],
     /// [`Error::InvalidDelay`], [`Error::InvalidOption`],
     /// [`Error::PayloadTooLarge`].
-    pub(crate) fn check(self, now_ms: i64) -> Result<(ardiq_spec::Job, Option<u64>)> {
+    pub(crate) fn check(mut self, now_ms: i64) -> Result<(ardiq_spec::Job, Option<u64>)> {
+        crate::trace::inject(&mut self.job.headers);
         let result_ttl_ms = self.job.result_ttl_ms.and_then(|ms| u64::try_from(ms).ok());
         Ok((self.job.check(now_ms)?, result_ttl_ms))
     }

@@ -32,6 +32,11 @@ struct Worker {
 
 impl Worker {
     fn start(queue: &str, burst: bool) -> Self {
+        Self::start_with(queue, burst, &[])
+    }
+
+    /// A worker with more environment variables.
+    fn start_with(queue: &str, burst: bool, env: &[(&str, &str)]) -> Self {
         let root = repo_root();
         let python = root.join(".venv/bin/python");
         assert!(
@@ -44,7 +49,8 @@ impl Worker {
             .args(["-m", "ardiq", "run", "e2e_tasks:app"])
             .current_dir(root.join("tests"))
             .env("ARDIQ_REDIS_URL", common::redis_url())
-            .env("ARDIQ_QUEUE", queue);
+            .env("ARDIQ_QUEUE", queue)
+            .envs(env.iter().copied());
         if burst {
             command.arg("--burst");
         }
@@ -283,4 +289,167 @@ async fn a_running_job_is_aborted_by_its_worker() {
         status.success(),
         "the worker exited with {status} after SIGTERM"
     );
+}
+
+/// A span the worker finished, as `finished_spans` (tests/e2e_tasks.py) tells it.
+#[cfg(feature = "opentelemetry")]
+#[derive(Debug, Deserialize)]
+struct FinishedSpan {
+    name: String,
+    kind: String,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: Option<String>,
+    attributes: std::collections::BTreeMap<String, Attribute>,
+}
+
+/// A span attribute's value: text or an integer.
+#[cfg(feature = "opentelemetry")]
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+enum Attribute {
+    Text(String),
+    Int(i64),
+}
+
+#[cfg(feature = "opentelemetry")]
+#[tokio::test]
+async fn the_python_task_span_continues_the_rust_producer_span() {
+    use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let (client, queue) = client("e2e-trace").await;
+    let worker = Worker::start_with(&queue, false, &[("ARDIQ_TRACED_WORKER", "1")]);
+
+    let context =
+        opentelemetry::Context::current_with_span(provider.tracer("producer").start("enqueue"));
+    let job = {
+        let _attached = context.clone().attach();
+        client
+            .enqueue("traced_echo")
+            .args(("hi",))
+            .unwrap()
+            .send()
+            .await
+            .unwrap()
+    };
+    context.span().end();
+    let echoed: String = job.result(RESULT_WAIT).await.unwrap();
+    let spans: Vec<FinishedSpan> = client
+        .enqueue("finished_spans")
+        .send()
+        .await
+        .unwrap()
+        .result(RESULT_WAIT)
+        .await
+        .unwrap();
+    assert!(worker.terminate().success());
+
+    assert_eq!(echoed, "hi");
+    let [producer] = exporter.get_finished_spans().unwrap().try_into().unwrap();
+    let run = spans
+        .iter()
+        .find(|span| {
+            span.attributes.get("messaging.message.id") == Some(&Attribute::Text(job.id().into()))
+        })
+        .unwrap_or_else(|| panic!("no span of job {} among {spans:?}", job.id()));
+    assert_eq!(run.kind, "CONSUMER");
+    assert_eq!(run.name, format!("process {queue}"));
+    assert_eq!(run.trace_id, producer.span_context.trace_id().to_string());
+    assert_eq!(
+        run.parent_span_id.as_deref(),
+        Some(producer.span_context.span_id().to_string().as_str())
+    );
+    let inside = spans
+        .iter()
+        .find(|span| span.name == "inside the task")
+        .unwrap();
+    assert_eq!(inside.trace_id, run.trace_id);
+    assert_eq!(inside.parent_span_id.as_deref(), Some(run.span_id.as_str()));
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_job_no_worker_started_before_its_expiry_ends_expired() {
+    let (client, queue) = client("e2e-expiry").await;
+    let expiring = client
+        .enqueue("add")
+        .args((1, 1))
+        .unwrap()
+        .expires_ms(now_ms() + 200)
+        .send()
+        .await
+        .unwrap();
+    let lasting = client
+        .enqueue("add")
+        .args((2, 2))
+        .unwrap()
+        .expires_at(std::time::SystemTime::now() + Duration::from_secs(600))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let status = Worker::start(&queue, true).wait();
+    assert!(status.success(), "the burst worker exited with {status}");
+
+    assert!(matches!(
+        expiring.result::<i64>(RESULT_WAIT).await,
+        Err(Error::JobExpired)
+    ));
+    assert_eq!(expiring.status().await.unwrap(), JobStatus::Expired);
+    let record = expiring.status_record().await.unwrap().unwrap();
+    assert_eq!(record.started_ms, 0, "an expired job never starts");
+    assert_eq!(lasting.result::<i64>(RESULT_WAIT).await.unwrap(), 4);
+    assert!(matches!(
+        client.enqueue("add").expires_ms(now_ms() - 1).send().await,
+        Err(Error::InvalidOption(_))
+    ));
+}
+
+#[tokio::test]
+async fn progress_is_read_while_the_job_runs_and_with_its_result() {
+    let (client, queue) = client("e2e-progress").await;
+    let worker = Worker::start(&queue, false);
+    let job = client
+        .enqueue("report")
+        .args((8, 0.2))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + RESULT_WAIT;
+    let seen = loop {
+        if let Some(progress) = job.progress().await.unwrap() {
+            if progress.fraction > 0.0 && progress.fraction < 1.0 {
+                break progress;
+            }
+        }
+        assert!(Instant::now() < deadline, "no progress seen while it ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(seen.message.starts_with("step "), "{seen:?}");
+    assert_eq!(job.status().await.unwrap(), JobStatus::Running);
+    assert_eq!(job.result::<i64>(RESULT_WAIT).await.unwrap(), 8);
+    let last = job.progress().await.unwrap().unwrap();
+    assert!((last.fraction - 1.0).abs() < f64::EPSILON);
+    assert_eq!(last.message, "step 8 of 8");
+
+    let status = worker.terminate();
+    assert!(status.success(), "the worker exited with {status}");
 }

@@ -16,7 +16,7 @@ import {
 } from './errors.js';
 import { newJobId } from './jobId.js';
 import { PRIORITY_LEVELS, QueueKeys } from './keys.js';
-import { SPEC_VERSION, encodeJob } from './records.js';
+import { RECORD_VERSION, RECORD_VERSION_1_1, encodeJob } from './records.js';
 import { ByteSink, writeValue } from './value.js';
 
 /** Largest `Job` record, in bytes. */
@@ -25,13 +25,17 @@ export const MAX_RECORD_BYTES = 1_048_576;
 export const MAX_NAME_BYTES = 256;
 /** Longest queue name, in bytes. */
 export const MAX_QUEUE_BYTES = 128;
+/** Most headers on one job (spec 1.1). */
+export const MAX_HEADERS = 64;
+/** Longest header value, in bytes (spec 1.1). */
+export const MAX_HEADER_VALUE_BYTES = 8_192;
 /** Most jobs in one `enqueue.lua` call. */
 export const MAX_BATCH = 1_000;
 /** Priority written when the caller gives none. */
 export const DEFAULT_PRIORITY = 5;
 /** 100 years of 365.25 days: the longest delay, timeout, backoff and result TTL, in ms. */
 export const MAX_DURATION_MS = 3_155_760_000_000;
-/** 9999-12-31T23:59:59.999Z: the latest `scheduleAt`, in ms since the epoch. */
+/** 9999-12-31T23:59:59.999Z: the latest `scheduleAt` and `expiresMs`, in ms since the epoch. */
 export const MAX_SCHEDULE_MS = 253_402_300_799_999;
 /** The largest `maxRetries`. */
 export const MAX_RETRIES = 1_000;
@@ -59,6 +63,22 @@ export interface EnqueueOptions {
   backoffMs?: number;
   /** Overrides the task's result TTL, 0..`MAX_DURATION_MS`; 0 keeps no result. */
   resultTtlMs?: number;
+  /**
+   * Do not run the job unless a worker starts it before this time, in ms
+   * since the epoch (an integer 1..`MAX_SCHEDULE_MS`): past it, the job ends
+   * `expired` unrun. It must be later than now and, for a delayed job, than
+   * its due time. Not with `expiresAt`.
+   */
+  expiresMs?: number;
+  /** `expiresMs` as a `Date`. Not with `expiresMs`. */
+  expiresAt?: Date;
+  /**
+   * Spec 1.1: strings for the worker, at most 64; names 1 to 256 bytes
+   * without white space, values 1 to 8,192 bytes. With `@opentelemetry/api`
+   * installed the active trace context is added (W3C `traceparent`,
+   * `tracestate`); a header given here wins.
+   */
+  headers?: Record<string, string> | Map<string, string>;
 }
 
 /** One job of a batch: the call and its options. */
@@ -88,6 +108,9 @@ const OPTION_NAMES = new Set([
   'timeoutMs',
   'backoffMs',
   'resultTtlMs',
+  'headers',
+  'expiresMs',
+  'expiresAt',
 ]);
 const JOB_SPEC_NAMES = new Set([...OPTION_NAMES, 'task', 'args']);
 
@@ -211,6 +234,41 @@ function dueMs(options: EnqueueOptions, nowMs: number): number {
   return 0;
 }
 
+/**
+ * The record's `expires_ms` (1.1), or undefined when none is given: an
+ * integer 1..`MAX_SCHEDULE_MS`, later than `nowMs` and than `due` when the
+ * job is delayed (SPEC.md sections 5 and 17). The rules and their order are
+ * the Rust core's (`limits::check_expires`).
+ */
+function expiresMs(options: EnqueueOptions, nowMs: number, due: number): number | undefined {
+  const { expiresMs: ms, expiresAt: at } = options;
+  if (ms !== undefined && at !== undefined) {
+    throw new InvalidOptionError('give expiresMs or expiresAt, not both');
+  }
+  if (at !== undefined && !(at instanceof Date)) {
+    throw new InvalidOptionError(`invalid expiresAt ${String(at)}: it must be a Date`);
+  }
+  const name = at === undefined ? 'expiresMs' : 'expiresAt';
+  const value: unknown = at === undefined ? ms : at.getTime();
+  if (value === undefined) return undefined;
+  let rule: string;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 1 ||
+    value > MAX_SCHEDULE_MS
+  ) {
+    rule = `it must be an integer from 1 to ${MAX_SCHEDULE_MS}`;
+  } else if (value <= nowMs) {
+    rule = `it must be later than now (${nowMs})`;
+  } else if (due > 0 && value <= due) {
+    rule = `it must be later than the job's due time (${due})`;
+  } else {
+    return value;
+  }
+  throw new InvalidOptionError(`invalid ${name} ${String(value)}: ${rule}`);
+}
+
 function checkOptionNames(options: object, allowed: Set<string>): void {
   for (const name of Object.keys(options)) {
     if (!allowed.has(name)) throw new InvalidOptionError(`unknown option ${JSON.stringify(name)}`);
@@ -259,6 +317,60 @@ function encodeCall(
 }
 
 /**
+ * Checks a job's headers (SPEC.md section 3.1) over the trace `context`
+ * headers; the given ones win. Returns the `[name, value]` pairs.
+ */
+function checkHeaders(
+  headers: unknown,
+  context: Readonly<Record<string, string>> | undefined,
+): Array<[string, string]> | undefined {
+  if (headers === undefined && context === undefined) return undefined;
+  let given: Array<[unknown, unknown]>;
+  if (headers === undefined) given = [];
+  else if (headers instanceof Map) given = [...headers.entries()];
+  else if (typeof headers === 'object' && headers !== null && isPlainObject(headers)) {
+    given = Object.entries(headers);
+  } else {
+    throw new InvalidOptionError(
+      'invalid headers: they must be a plain object or a Map of strings',
+    );
+  }
+  const merged = new Map<unknown, unknown>(Object.entries(context ?? {}));
+  for (const [name, value] of given) merged.set(name, value);
+  if (merged.size > MAX_HEADERS) {
+    throw new InvalidOptionError(
+      `invalid headers: ${merged.size} headers, at most ${MAX_HEADERS} are allowed`,
+    );
+  }
+  const pairs: Array<[string, string]> = [];
+  for (const [name, value] of merged) {
+    if (
+      typeof name !== 'string' ||
+      name === '' ||
+      utf8Length(name) > MAX_NAME_BYTES ||
+      WHITE_SPACE.test(name) ||
+      !name.isWellFormed()
+    ) {
+      throw new InvalidOptionError(
+        `invalid headers: header name ${JSON.stringify(name)} must be 1 to ${MAX_NAME_BYTES} bytes of UTF-8 without white space`,
+      );
+    }
+    if (
+      typeof value !== 'string' ||
+      value === '' ||
+      utf8Length(value) > MAX_HEADER_VALUE_BYTES ||
+      !value.isWellFormed()
+    ) {
+      throw new InvalidOptionError(
+        `invalid headers: the value of header ${JSON.stringify(name)} must be a string of 1 to ${MAX_HEADER_VALUE_BYTES} bytes of UTF-8`,
+      );
+    }
+    pairs.push([name, value]);
+  }
+  return pairs.length > 0 ? pairs : undefined;
+}
+
+/**
  * Checks and encodes one job at clock `nowMs`. Throws the typed error of
  * the first rule it breaks; writes nothing anywhere.
  */
@@ -269,6 +381,7 @@ export function prepareJob(
   nowMs: number,
   sink: ByteSink = new ByteSink(),
   allowedNames: Set<string> = OPTION_NAMES,
+  context?: Readonly<Record<string, string>>,
 ): PreparedJob {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options must be an object');
@@ -278,13 +391,16 @@ export function prepareJob(
   const id = options.jobId === undefined ? newJobId(nowMs) : checkJobId(options.jobId);
   const priority = checkPriority(options.priority);
   const due = dueMs(options, nowMs);
+  const expires = expiresMs(options, nowMs, due);
   const maxRetries = checkMaxRetries(options.maxRetries);
   const timeoutMs = checkDuration('timeoutMs', options.timeoutMs);
   const backoffMs = checkDuration('backoffMs', options.backoffMs);
   const resultTtlMs = checkDuration('resultTtlMs', options.resultTtlMs);
+  const headers = checkHeaders(options.headers, context);
   const call = encodeCall(args, options.kwargs, sink);
   const record = encodeJob({
-    specVersion: SPEC_VERSION,
+    // "1.1" only when a field added in 1.1 is set (SPEC.md section 12).
+    specVersion: expires === undefined ? RECORD_VERSION : RECORD_VERSION_1_1,
     id,
     task: taskName,
     args: call.args,
@@ -297,6 +413,8 @@ export function prepareJob(
     timeoutMs,
     backoffMs,
     resultTtlMs,
+    headers,
+    expiresMs: expires,
   });
   if (record.length > MAX_RECORD_BYTES) {
     throw new PayloadTooLargeError(record.length, MAX_RECORD_BYTES);
@@ -305,11 +423,16 @@ export function prepareJob(
 }
 
 /** Checks and encodes one job of a batch (`JobSpec` carries the call and its options). */
-export function prepareJobSpec(spec: JobSpec, nowMs: number, sink: ByteSink): PreparedJob {
+export function prepareJobSpec(
+  spec: JobSpec,
+  nowMs: number,
+  sink: ByteSink,
+  context?: Readonly<Record<string, string>>,
+): PreparedJob {
   if (typeof spec !== 'object' || spec === null) {
     throw new InvalidOptionError('each job of a batch must be an object with a task');
   }
-  return prepareJob(spec.task, spec.args ?? [], spec, nowMs, sink, JOB_SPEC_NAMES);
+  return prepareJob(spec.task, spec.args ?? [], spec, nowMs, sink, JOB_SPEC_NAMES, context);
 }
 
 /** The KEYS and ARGV of one `enqueue.lua` call for a batch of prepared jobs. */

@@ -51,8 +51,41 @@ export class QueueKeys {
     return `${this.prefix}abort`;
   }
 
-  /** Pub/sub channel carrying `abort:<id>` hints. */
+  /** Dead-letter stream. */
+  get dead(): string {
+    return `${this.prefix}dead`;
+  }
+
+  /** Spec 1.1: the kept-failures stream. */
+  get failed(): string {
+    return `${this.prefix}failed`;
+  }
+
+  /** Sorted set of worker ids by last heartbeat. */
+  get workers(): string {
+    return `${this.prefix}workers`;
+  }
+
+  /** Heartbeat key of one worker. */
+  worker(id: string): string {
+    return `${this.prefix}worker:${id}`;
+  }
+
+  /** Every level's stream, level 0 first. */
+  get allStreams(): readonly string[] {
+    return this.streams;
+  }
+
+  /**
+   * Pub/sub channel carrying `abort:<id>` hints and (1.1) `done:<id>` and
+   * `waiting:<deadline ms>` messages.
+   */
   get events(): string {
     return `${this.prefix}events`;
+  }
+
+  /** Sorted set of job ids someone waits on, by the wait's deadline (1.1). */
+  get waiters(): string {
+    return `${this.prefix}waiters`;
   }
 }

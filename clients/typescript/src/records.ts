@@ -1,6 +1,6 @@
 /**
  * The protobuf records of `spec/proto/ardiq/v1/records.proto` that a producer
- * writes or reads: `Job`, `Status` and its nested `Error`.
+ * writes or reads: `Job`, `Status` and its nested `Error` and `Progress`.
  *
  * A small codec on protobufjs's `Writer` and `Reader` rather than generated
  * code, so the bytes follow SPEC.md section 1 visibly: fields in number
@@ -14,8 +14,17 @@ import { MalformedRecordError } from './errors.js';
 
 const { Reader, Writer } = protobuf;
 
-/** The spec version every record carries. */
-export const SPEC_VERSION = '1.0';
+/** The version of the spec this client implements (`spec/VERSION`). */
+export const SPEC_VERSION = '1.1';
+
+/**
+ * A record's `spec_version` when it sets no field added after 1.0: such a
+ * record is byte for byte what a 1.0 writer writes (SPEC.md section 12).
+ */
+export const RECORD_VERSION = '1.0';
+
+/** A record's `spec_version` when it sets a field added in 1.1 (`Job.expires_ms`). */
+export const RECORD_VERSION_1_1 = '1.1';
 
 /** The `State` enum of the `.proto`. */
 export const State = {
@@ -27,6 +36,8 @@ export const State = {
   FAILED: 5,
   ABORTED: 6,
   DEAD: 7,
+  /** 1.1: not started before its `expires_ms`. */
+  EXPIRED: 8,
 } as const;
 
 /**
@@ -52,6 +63,13 @@ export interface JobRecord {
   timeoutMs?: Int64 | undefined;
   backoffMs?: Int64 | undefined;
   resultTtlMs?: Int64 | undefined;
+  /** 1.1: not started by this time, the job is not run and ends EXPIRED. */
+  expiresMs?: Int64 | undefined;
+  /**
+   * Spec 1.1: headers for the worker (such as the W3C trace context), as
+   * `[name, value]` pairs; written sorted by name, as SPEC.md section 3.1 asks.
+   */
+  headers?: ReadonlyArray<readonly [string, string]> | undefined;
 }
 
 /** An `Error` record: an exception that crossed the language boundary. */
@@ -59,6 +77,16 @@ export interface ErrorRecord {
   type: string;
   message: string;
   traceback: string;
+}
+
+/** A `Progress` record (1.1): how far a running job says it is. */
+export interface ProgressRecord {
+  /** 0.0 ..= 1.0. */
+  fraction: number;
+  /** At most 1,024 bytes of UTF-8. */
+  message: string;
+  /** When the task reported it, ms since the Unix epoch. */
+  updatedMs: Int64;
 }
 
 /** A `Status` record, the value of a job's status key. */
@@ -74,10 +102,13 @@ export interface StatusRecord {
   finishedMs: Int64;
   workerId: string;
   task: string;
+  /** 1.1: the last progress the run reported. */
+  progress?: ProgressRecord | undefined;
 }
 
 // Wire types of the protobuf encoding.
 const VARINT = 0;
+const I64 = 1;
 const LEN = 2;
 
 function key(field: number, wire: number): number {
@@ -112,6 +143,16 @@ function writeOptionalUint32(w: ProtoWriter, field: number, n: number | undefine
   if (n !== undefined) w.uint32(key(field, VARINT)).uint32(n);
 }
 
+function writeOptionalInt64(w: ProtoWriter, field: number, n: Int64 | undefined): void {
+  if (n !== undefined) w.uint32(key(field, VARINT)).int64(long(n));
+}
+
+function writeDouble(w: ProtoWriter, field: number, x: number): void {
+  // A proto3 double is omitted when its bits are the default's: -0 is written,
+  // as protobuf's own runtimes (C++, Python) do.
+  if (!Object.is(x, 0)) w.uint32(key(field, I64)).double(x);
+}
+
 function writeOptionalUint64(w: ProtoWriter, field: number, n: Int64 | undefined): void {
   if (n !== undefined) w.uint32(key(field, VARINT)).uint64(long(n));
 }
@@ -132,7 +173,22 @@ export function encodeJob(job: JobRecord): Uint8Array {
   writeOptionalUint64(w, 11, job.timeoutMs);
   writeOptionalUint64(w, 12, job.backoffMs);
   writeOptionalUint64(w, 13, job.resultTtlMs);
+  writeOptionalInt64(w, 14, job.expiresMs);
+  for (const [name, value] of sortedHeaders(job.headers ?? [])) {
+    // A map entry: a nested message with the key (field 1) and the value (field 2).
+    w.uint32(key(15, LEN)).fork();
+    w.uint32(key(1, LEN)).string(name);
+    w.uint32(key(2, LEN)).string(value);
+    w.ldelim();
+  }
   return w.finish();
+}
+
+/** Headers sorted by the bytes of their names' UTF-8 (not by UTF-16 code units). */
+function sortedHeaders(
+  headers: ReadonlyArray<readonly [string, string]>,
+): Array<readonly [string, string]> {
+  return [...headers].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
 function encodeError(w: ProtoWriter, error: ErrorRecord): void {
@@ -159,6 +215,13 @@ export function encodeStatus(status: StatusRecord): Uint8Array {
   writeInt64(w, 8, status.finishedMs);
   writeString(w, 9, status.workerId);
   writeString(w, 10, status.task);
+  if (status.progress !== undefined) {
+    w.uint32(key(11, LEN)).fork();
+    writeDouble(w, 1, status.progress.fraction);
+    writeString(w, 2, status.progress.message);
+    writeInt64(w, 3, status.progress.updatedMs);
+    w.ldelim();
+  }
   return w.finish();
 }
 
@@ -214,7 +277,23 @@ export function decodeJob(bytes: Uint8Array): JobRecord {
     attempt: 0,
   };
   readFields(bytes, 'Job', (r, field, wire) => {
-    if (field < 1 || field > 13) return false;
+    if (field === 15) {
+      expectWire('Job', field, wire, LEN);
+      const entry = { name: '', value: '' };
+      readFields(r.bytes(), 'Job.headers entry', (e, number, entryWire) => {
+        if (number !== 1 && number !== 2) return false;
+        expectWire('Job.headers entry', number, entryWire, LEN);
+        if (number === 1) entry.name = e.string();
+        else entry.value = e.string();
+        return true;
+      });
+      job.headers = [
+        ...(job.headers ?? []).filter(([n]) => n !== entry.name),
+        [entry.name, entry.value],
+      ];
+      return true;
+    }
+    if (field < 1 || field > 14) return false;
     expectWire('Job', field, wire, field <= 5 ? LEN : VARINT);
     switch (field) {
       case 1:
@@ -256,6 +335,9 @@ export function decodeJob(bytes: Uint8Array): JobRecord {
       case 13:
         job.resultTtlMs = toInt64(r.uint64(), true);
         break;
+      case 14:
+        job.expiresMs = toInt64(r.int64());
+        break;
     }
     return true;
   });
@@ -276,6 +358,19 @@ function decodeError(bytes: Uint8Array): ErrorRecord {
   return error;
 }
 
+function decodeProgress(bytes: Uint8Array): ProgressRecord {
+  const progress: ProgressRecord = { fraction: 0, message: '', updatedMs: 0 };
+  readFields(bytes, 'Progress', (r, field, wire) => {
+    if (field < 1 || field > 3) return false;
+    expectWire('Progress', field, wire, field === 1 ? I64 : field === 2 ? LEN : VARINT);
+    if (field === 1) progress.fraction = r.double();
+    else if (field === 2) progress.message = r.string();
+    else progress.updatedMs = toInt64(r.int64());
+    return true;
+  });
+  return progress;
+}
+
 /** Decodes a `Status` record, ignoring unknown fields. */
 export function decodeStatus(bytes: Uint8Array): StatusRecord {
   const status: StatusRecord = {
@@ -290,7 +385,7 @@ export function decodeStatus(bytes: Uint8Array): StatusRecord {
     task: '',
   };
   readFields(bytes, 'Status', (r, field, wire) => {
-    if (field < 1 || field > 10) return false;
+    if (field < 1 || field > 11) return false;
     const lengthDelimited = field === 1 || field === 3 || field === 4 || field >= 9;
     expectWire('Status', field, wire, lengthDelimited ? LEN : VARINT);
     switch (field) {
@@ -324,8 +419,166 @@ export function decodeStatus(bytes: Uint8Array): StatusRecord {
       case 10:
         status.task = r.string();
         break;
+      case 11:
+        status.progress = decodeProgress(r.bytes());
+        break;
     }
     return true;
   });
   return status;
+}
+
+/** How one field of a record decodes: its name and its kind. */
+type FieldKind = 'string' | 'bytes' | 'uint32' | 'int64' | 'uint64' | 'error' | 'strings';
+
+/**
+ * Decodes a record whose fields are listed in `fields` (by number); unknown
+ * fields are skipped. The records operators read (`Heartbeat`,
+ * `DeadLetter`, `Failure`) have no optional scalars, so absent fields are
+ * their defaults.
+ */
+function decodeRecord<T>(
+  bytes: Uint8Array,
+  message: string,
+  fields: Record<number, readonly [keyof T & string, FieldKind]>,
+  record: T,
+): T {
+  const out = record as Record<string, unknown>;
+  readFields(bytes, message, (r, field, wire) => {
+    const spec = fields[field];
+    if (spec === undefined) return false;
+    const [name, kind] = spec;
+    const varint = kind === 'uint32' || kind === 'int64' || kind === 'uint64';
+    expectWire(message, field, wire, varint ? VARINT : LEN);
+    if (kind === 'string') out[name] = r.string();
+    else if (kind === 'bytes') out[name] = r.bytes();
+    else if (kind === 'uint32') out[name] = r.uint32();
+    else if (kind === 'int64') out[name] = toInt64(r.int64());
+    else if (kind === 'uint64') out[name] = toInt64(r.uint64(), true);
+    else if (kind === 'error') out[name] = decodeError(r.bytes());
+    else out[name] = [...((out[name] as string[] | undefined) ?? []), r.string()];
+    return true;
+  });
+  return record;
+}
+
+/** A worker's `Heartbeat` record. */
+export interface HeartbeatRecord {
+  specVersion: string;
+  workerId: string;
+  hostname: string;
+  pid: number;
+  startedMs: Int64;
+  seenMs: Int64;
+  concurrency: number;
+  running: number;
+  completed: Int64;
+  failed: Int64;
+  queues: string[];
+}
+
+/** Decodes a `Heartbeat` record. */
+export function decodeHeartbeat(bytes: Uint8Array): HeartbeatRecord {
+  return decodeRecord<HeartbeatRecord>(
+    bytes,
+    'Heartbeat',
+    {
+      1: ['specVersion', 'string'],
+      2: ['workerId', 'string'],
+      3: ['hostname', 'string'],
+      4: ['pid', 'uint32'],
+      5: ['startedMs', 'int64'],
+      6: ['seenMs', 'int64'],
+      7: ['concurrency', 'uint32'],
+      8: ['running', 'uint32'],
+      9: ['completed', 'uint64'],
+      10: ['failed', 'uint64'],
+      11: ['queues', 'strings'],
+    },
+    {
+      specVersion: '',
+      workerId: '',
+      hostname: '',
+      pid: 0,
+      startedMs: 0,
+      seenMs: 0,
+      concurrency: 0,
+      running: 0,
+      completed: 0,
+      failed: 0,
+      queues: [],
+    },
+  );
+}
+
+/** A `DeadLetter` record, or (spec 1.1) a `Failure`: a job that must not or did not run. */
+export interface EndedRecord {
+  specVersion: string;
+  jobId: string;
+  task: string;
+  /** The raw `Job` record. */
+  job: Uint8Array;
+  error?: ErrorRecord | undefined;
+  workerId: string;
+  /** When it died or failed for good, ms. */
+  atMs: Int64;
+  /** Dead letters: the reason code and its detail. */
+  reason: string;
+  detail: string;
+  /** Kept failures: runs started, including the last. */
+  attempts: number;
+}
+
+function ended(): EndedRecord {
+  const record: EndedRecord = {
+    specVersion: '',
+    jobId: '',
+    task: '',
+    job: new Uint8Array(0),
+    workerId: '',
+    atMs: 0,
+    reason: '',
+    detail: '',
+    attempts: 0,
+  };
+  return record;
+}
+
+/** Decodes a `DeadLetter` record. */
+export function decodeDeadLetter(bytes: Uint8Array): EndedRecord {
+  return decodeRecord<EndedRecord>(
+    bytes,
+    'DeadLetter',
+    {
+      1: ['specVersion', 'string'],
+      2: ['jobId', 'string'],
+      3: ['task', 'string'],
+      4: ['reason', 'string'],
+      5: ['detail', 'string'],
+      6: ['job', 'bytes'],
+      8: ['atMs', 'int64'],
+      9: ['workerId', 'string'],
+      10: ['error', 'error'],
+    },
+    ended(),
+  );
+}
+
+/** Decodes a `Failure` record (spec 1.1, SPEC.md section 9.1). */
+export function decodeFailure(bytes: Uint8Array): EndedRecord {
+  return decodeRecord<EndedRecord>(
+    bytes,
+    'Failure',
+    {
+      1: ['specVersion', 'string'],
+      2: ['jobId', 'string'],
+      3: ['task', 'string'],
+      4: ['job', 'bytes'],
+      5: ['error', 'error'],
+      6: ['attempts', 'uint32'],
+      8: ['atMs', 'int64'],
+      9: ['workerId', 'string'],
+    },
+    ended(),
+  );
 }

@@ -8,8 +8,8 @@ import { defineScript, type CommandParser } from 'redis';
 
 import { SCRIPT_SOURCES } from './scripts.generated.js';
 
-/** The producer scripts of spec/scripts by name. */
-export type ScriptName = 'enqueue' | 'status' | 'abort';
+/** The scripts of spec/scripts this client runs, by name. */
+export type ScriptName = 'enqueue' | 'status' | 'abort' | 'wait' | 'inspect' | 'held';
 
 /** One argument of a script call. */
 export type ScriptArgument = string | Buffer;
@@ -38,6 +38,10 @@ export const SCRIPTS = {
   enqueue: producerScript(SCRIPT_SOURCES.enqueue),
   status: producerScript(SCRIPT_SOURCES.status),
   abort: producerScript(SCRIPT_SOURCES.abort),
+  wait: producerScript(SCRIPT_SOURCES.wait),
+  // Spec 1.1, read-only (SPEC.md section 20).
+  inspect: producerScript(SCRIPT_SOURCES.inspect),
+  held: producerScript(SCRIPT_SOURCES.held),
 };
 
 /** What the runner needs of a connection: the scripts of `SCRIPTS` as methods. */

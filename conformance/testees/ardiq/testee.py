@@ -33,6 +33,7 @@ ERROR_TYPES = {
     "AuthenticationError",
     "JobFailed",
     "JobAborted",
+    "JobExpired",
     "Timeout",
     "NotConnected",
     "MalformedRecord",
@@ -51,6 +52,7 @@ OPTION_NAMES = (
     "timeout_ms",
     "backoff_ms",
     "result_ttl_ms",
+    "expires_ms",
 )
 
 
@@ -190,7 +192,7 @@ class Session:
             request["task"],
             tuple(to_native(arg) for arg in request["args"]),
             {key: to_native(value) for key, value in request["kwargs"]},
-            **request["options"],
+            **native_options(request["options"]),
         )
         keys, argv = pure("build_enqueue")(request["queue"], job, request["now_ms"])
         return {"keys": [as_text(key) for key in keys], "argv": [as_bytes(item).hex() for item in argv]}
@@ -219,7 +221,7 @@ class Session:
         return self.app
 
     async def send(self, job: dict[str, Any]) -> Any:
-        options = {name: job["options"][name] for name in OPTION_NAMES if name in job.get("options", {})}
+        options = native_options(job.get("options", {}))
         app = self.connected()
         sender = app.options(**options) if options else app
         args = [to_native(arg) for arg in job.get("args", [])]
@@ -233,7 +235,7 @@ class Session:
         app = self.connected()
         prepared = []
         for job in request["jobs"]:
-            options = {name: job["options"][name] for name in OPTION_NAMES if name in job.get("options", {})}
+            options = native_options(job.get("options", {}))
             sender = app.options(**options) if options else app
             prepare = getattr(sender, "prepare", None)
             if prepare is None:
@@ -255,6 +257,16 @@ class Session:
 
     async def op_result(self, request: dict[str, Any]) -> Any:
         return to_typed(await self.job(request["job_id"]).result(timeout_s=request["timeout_ms"] / 1000))
+
+    async def op_progress(self, request: dict[str, Any]) -> Any:
+        progress = await self.job(request["job_id"]).progress()
+        if progress is None:
+            return None
+        return {
+            "fraction": progress.fraction,
+            "message": progress.message,
+            "updated_ms": str(progress.updated_ms),
+        }
 
     async def op_abort(self, request: dict[str, Any]) -> Any:
         reply = await self.job(request["job_id"]).abort()
@@ -284,6 +296,15 @@ def as_text(item: Any) -> str:
 
 def as_bytes(item: Any) -> bytes:
     return bytes(item) if isinstance(item, (bytes, bytearray, memoryview)) else str(item).encode()
+
+
+def native_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The protocol's options as `Ardiq.options` takes them: headers (given as
+    [name, value] pairs, a name again replacing its value) as a dict."""
+    native = {name: options[name] for name in OPTION_NAMES if name in options}
+    if "headers" in options:
+        native["headers"] = dict(options["headers"])
+    return native
 
 
 def outcome(job: Any, options: dict[str, Any]) -> dict[str, Any]:

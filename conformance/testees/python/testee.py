@@ -27,6 +27,7 @@ from ardiq_client import (
     InvalidQueueName,
     InvalidTaskName,
     JobAborted,
+    JobExpired,
     JobFailed,
     JobRequest,
     MalformedRecord,
@@ -55,6 +56,7 @@ ERROR_NAMES: list[tuple[type[BaseException], str]] = [
     (RedisUnavailable, "ConnectionError"),
     (JobFailed, "JobFailed"),
     (JobAborted, "JobAborted"),
+    (JobExpired, "JobExpired"),
     (ResultTimeout, "Timeout"),
     (NotConnected, "NotConnected"),
     (MalformedRecord, "MalformedRecord"),
@@ -152,7 +154,9 @@ def _field_kind(message: Message, name: str) -> str:
 def fill_message(message: Message, fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         kind = _field_kind(message, name)
-        if kind == "message":
+        if name == "headers":  # 1.1: map<string, string>
+            getattr(message, name).update(value)
+        elif kind == "message":
             fill_message(getattr(message, name), value)
         elif kind == "bytes":
             setattr(message, name, bytes.fromhex(value))
@@ -166,7 +170,9 @@ def message_fields(message: Message) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for descriptor, value in message.ListFields():
         kind = _field_kind(message, descriptor.name)
-        if kind == "message":
+        if descriptor.name == "headers":  # 1.1: map<string, string>
+            fields["headers"] = dict(sorted(value.items()))
+        elif kind == "message":
             fields[descriptor.name] = message_fields(value)
         elif kind == "bytes":
             fields[descriptor.name] = value.hex()
@@ -192,6 +198,8 @@ def request_of(job: dict[str, Any]) -> JobRequest:
         timeout_ms=options.get("timeout_ms"),
         backoff_ms=options.get("backoff_ms"),
         result_ttl_ms=options.get("result_ttl_ms"),
+        expires_ms=options.get("expires_ms"),
+        headers=dict(options["headers"]) if "headers" in options else None,
     )
 
 
@@ -221,7 +229,8 @@ class Testee:
     def op_encode_record(self, request: dict[str, Any]) -> Any:
         message = MESSAGES[request["message"]]()
         fill_message(message, request["fields"])
-        return message.SerializeToString().hex()
+        # Deterministic: map entries sorted by key (SPEC.md section 3.1).
+        return message.SerializeToString(deterministic=True).hex()
 
     def op_decode_record(self, request: dict[str, Any]) -> Any:
         message = MESSAGES[request["message"]]()
@@ -261,6 +270,12 @@ class Testee:
 
     def op_abort(self, request: dict[str, Any]) -> Any:
         return str(self.connected().abort(request["job_id"]))
+
+    def op_progress(self, request: dict[str, Any]) -> Any:
+        progress = self.connected().progress(request["job_id"])
+        if progress is None:
+            return None
+        return {"fraction": progress.fraction, "message": progress.message, "updated_ms": progress.updated_ms}
 
     def op_close(self, request: dict[str, Any]) -> Any:
         if self.client is not None:

@@ -130,11 +130,17 @@ const OPTION_NAMES = {
   timeout_ms: 'timeoutMs',
   backoff_ms: 'backoffMs',
   result_ttl_ms: 'resultTtlMs',
+  expires_ms: 'expiresMs',
 };
 
 function toOptions(options = {}, kwargs = []) {
   const out = {};
   for (const [name, value] of Object.entries(options)) {
+    if (name === 'headers') {
+      // 1.1: [name, value] pairs; a Map keeps the last value of a name given again.
+      out.headers = new Map(value);
+      continue;
+    }
     const camel = OPTION_NAMES[name];
     if (camel === undefined) throw new BadRequest(`unknown option ${name}`);
     out[camel] = typeof value === 'string' && name !== 'job_id' ? intOf(value) : value;
@@ -158,6 +164,8 @@ const JOB_FIELDS = [
   ['timeout_ms', 'timeoutMs', 'optional_int64'],
   ['backoff_ms', 'backoffMs', 'optional_int64'],
   ['result_ttl_ms', 'resultTtlMs', 'optional_int64'],
+  ['expires_ms', 'expiresMs', 'optional_int64'],
+  ['headers', 'headers', 'headers'],
 ];
 const STATUS_FIELDS = [
   ['spec_version', 'specVersion', 'string'],
@@ -170,6 +178,7 @@ const STATUS_FIELDS = [
   ['finished_ms', 'finishedMs', 'int64'],
   ['worker_id', 'workerId', 'string'],
   ['task', 'task', 'string'],
+  ['progress', 'progress', 'progress'],
 ];
 const ERROR_FIELDS = ['type', 'message', 'traceback'];
 const RECORDS = {
@@ -212,6 +221,17 @@ function fieldsToRecord(spec, fields) {
           record[camel] = Object.fromEntries(ERROR_FIELDS.map((name) => [name, value[name] ?? '']));
         }
         break;
+      case 'headers':
+        if (present) record[camel] = Object.entries(value);
+      case 'progress':
+        if (present) {
+          record[camel] = {
+            fraction: value.fraction ?? 0,
+            message: value.message ?? '',
+            updatedMs: intOf(String(value.updated_ms ?? 0)),
+          };
+        }
+        break;
     }
   }
   return record;
@@ -245,6 +265,17 @@ function recordToFields(spec, record) {
           fields[proto] = Object.fromEntries(
             ERROR_FIELDS.filter((name) => value[name] !== '').map((name) => [name, value[name]]),
           );
+        }
+        break;
+      case 'headers':
+        if (value !== undefined && value.length > 0) fields[proto] = Object.fromEntries(value);
+      case 'progress':
+        if (value !== undefined) {
+          const progress = {};
+          if (!Object.is(value.fraction, 0)) progress.fraction = value.fraction;
+          if (value.message !== '') progress.message = value.message;
+          if (value.updatedMs !== 0) progress.updated_ms = String(value.updatedMs);
+          fields[proto] = progress;
         }
         break;
     }
@@ -315,6 +346,15 @@ const OPS = {
   result: async (req) =>
     toTyped(await connected().job(req.job_id).result({ timeoutMs: req.timeout_ms })),
   abort: async (req) => connected().job(req.job_id).abort(),
+  progress: async (req) => {
+    const progress = await connected().job(req.job_id).progress();
+    if (progress === null) return null;
+    return {
+      fraction: progress.fraction,
+      message: progress.message,
+      updated_ms: Number(progress.updatedMs),
+    };
+  },
   close: async () => {
     if (client !== null) await client.close();
     client = null;

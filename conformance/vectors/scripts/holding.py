@@ -328,6 +328,20 @@ def build() -> list[Case]:
         ],
     )
     case(
+        "replay.kept_failure",
+        "1.1: a kept failure is replayed the same way, from the kept-failures stream",
+        "replay",
+        [{**dead_before, "key": P + "failed"}, string(P + "job:j1", dead_status)],
+        [P + "failed", P + "job:j1", P + "stream:5"],
+        [tx("5-0"), tx("j1"), tx("add"), hx(replay_job)],
+        new_id,
+        [
+            {"key": P + "failed", "type": "stream", "entries": []},
+            string(P + "job:j1", QUEUED),
+            {"key": P + "stream:5", "type": "stream", "entries": [entry("j1", replay_job)]},
+        ],
+    )
+    case(
         "replay.gone",
         "a dead letter that is gone: reply 0 and nothing written",
         "replay",

@@ -21,6 +21,7 @@ from importlib.metadata import version as _distribution_version
 from ardiq._core import SPEC_VERSION
 from ardiq.app import Ardiq, Lifespan
 from ardiq.context import JobContext, current_job
+from ardiq.cron import CatchUp, CronDecorator, Schedule, ScheduleState
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
@@ -30,9 +31,11 @@ from ardiq.errors import (
     InvalidOption,
     InvalidPriority,
     InvalidQueueName,
+    InvalidSchedule,
     InvalidTaskName,
     JobAborted,
     JobDead,
+    JobExpired,
     JobFailed,
     LifespanFailed,
     PayloadTooLarge,
@@ -47,8 +50,10 @@ from ardiq.job import (
     DeadLetter,
     EnqueueOutcome,
     Job,
+    JobEvent,
     JobInfo,
     JobStatus,
+    Progress,
     RemoteError,
 )
 from ardiq.task import AsyncTask, JobOptions, PreparedJob, SyncTask, Task
@@ -62,7 +67,9 @@ __all__ = [
     "AsyncTask",
     "AuthenticationFailed",
     "BlockingJob",
+    "CatchUp",
     "ContextUnavailable",
+    "CronDecorator",
     "DeadLetter",
     "EnqueueOutcome",
     "InvalidDelay",
@@ -70,11 +77,14 @@ __all__ = [
     "InvalidOption",
     "InvalidPriority",
     "InvalidQueueName",
+    "InvalidSchedule",
     "InvalidTaskName",
     "Job",
     "JobAborted",
     "JobContext",
     "JobDead",
+    "JobEvent",
+    "JobExpired",
     "JobFailed",
     "JobInfo",
     "JobOptions",
@@ -84,9 +94,12 @@ __all__ = [
     "Middleware",
     "PayloadTooLarge",
     "PreparedJob",
+    "Progress",
     "RedisUnavailable",
     "RemoteError",
     "Retry",
+    "Schedule",
+    "ScheduleState",
     "SyncTask",
     "Task",
     "UnknownTask",

@@ -12,6 +12,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ardiq.logs import JOB_LOGGER, log_job_events
+
 if TYPE_CHECKING:
     from ardiq._core import Core, StartJob
 
@@ -23,7 +25,7 @@ class WorkerSink(Protocol):
 
     def start(self, jobs: list[StartJob]) -> None: ...
     def cancel(self, cancels: list[tuple[int, int]]) -> None: ...
-    def exited(self, error: str | None) -> None: ...
+    def exited(self, error: str | None, totals: tuple[int, int, int, int]) -> None: ...
 
 
 class Link:
@@ -35,6 +37,7 @@ class Link:
         self.futures: dict[int, asyncio.Future[Any]] = {}
         self.next_request = 0
         self.worker: WorkerSink | None = None
+        self.job_logs = False
 
     def bind(self) -> asyncio.AbstractEventLoop:
         """Watches the core's socket from the running loop."""
@@ -56,10 +59,22 @@ class Link:
         self.futures[self.next_request] = future
         return self.next_request, future
 
+    def watch_job_logs(self) -> None:
+        """Tells the core whether lines about every job are wanted (the
+        INFO level of `ardiq.job`), when that changed."""
+        on = JOB_LOGGER.isEnabledFor(logging.INFO)
+        if on is not self.job_logs:
+            self.job_logs = on
+            self.core.set_job_logs(on)
+
     def on_ready(self) -> None:
         ready = self.core.drain()
         for level, message in ready.logs:
             logger.log(level, message)
+        if ready.job_events:
+            log_job_events(ready.job_events)
+        if self.worker is not None:
+            self.watch_job_logs()
         for request, ok, payload in ready.replies:
             future = self.futures.pop(request, None)
             if future is None or future.done():
@@ -77,7 +92,7 @@ class Link:
                 worker.start(ready.jobs)
             if ready.exited:
                 self.worker = None
-                worker.exited(ready.exit_error)
+                worker.exited(ready.exit_error, ready.exit_totals)
 
     def close(self) -> None:
         if self.loop is not None and not self.loop.is_closed():

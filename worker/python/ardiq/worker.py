@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, 
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, cast
 
-from ardiq import context
+from ardiq import context, trace
 from ardiq._core import (
     CANCEL_ABORTED,
     CANCEL_LOST,
@@ -42,10 +42,12 @@ from ardiq._core import (
 from ardiq._process import ProcessPool, ProcessTaskError
 from ardiq.context import JobContext
 from ardiq.errors import Retry
+from ardiq.metrics import MetricsServer, serve_metrics
 
 if TYPE_CHECKING:
     from ardiq._core import Failure, Outcome, StartJob
     from ardiq._link import Link
+    from ardiq.cron import Schedule
     from ardiq.task import Task
 
 logger = logging.getLogger("ardiq.worker")
@@ -114,6 +116,12 @@ class Worker:
         promote_interval_ms: int,
         heartbeat_ms: int,
         burst_waits_delayed: bool = False,
+        failed_maxlen: int = 10_000,
+        failed_retention_ms: int = 604_800_000,
+        metrics_port: int | None = None,
+        metrics_host: str = "0.0.0.0",
+        schedules: Sequence[Schedule] = (),
+        journal_maxlen: int = 0,
     ) -> None:
         worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # The core checks every engine option here, each once; the pools'
@@ -134,7 +142,23 @@ class Worker:
             heartbeat_ms=heartbeat_ms,
             dead_maxlen=100_000,
             burst_waits_delayed=burst_waits_delayed,
+            failed_maxlen=failed_maxlen,
+            failed_retention_ms=failed_retention_ms,
+            metrics=metrics_port is not None,
+            # Each engine runs the schedules of its queue (none in a burst run).
+            schedules=[schedule.config for schedule in schedules],
+            journal_maxlen=journal_maxlen,
         )
+        if metrics_port is not None and (
+            isinstance(metrics_port, bool)
+            or not isinstance(metrics_port, int)
+            or not 0 <= metrics_port <= 65535
+        ):
+            raise ValueError(f"metrics_port must be an int from 0 to 65535, not {metrics_port!r}")
+        self.metrics_port = metrics_port
+        self.metrics_host = metrics_host
+        #: The `/metrics` server while the run lasts.
+        self.metrics: MetricsServer | None = None
         for name, value in (
             ("sync_concurrency", sync_concurrency),
             ("process_concurrency", process_concurrency),
@@ -164,9 +188,15 @@ class Worker:
         self.stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.done: asyncio.Future[str | None] | None = None
+        self.totals = (0, 0, 0, 0)
         # Set whenever nothing runs here: the grace period waits on it.
         self.idle = asyncio.Event()
         self.idle.set()
+        # Spans of running jobs by handle, when a tracer provider is
+        # installed (ardiq.trace); None makes a run cost nothing for tracing.
+        self.tracer = trace.tracer()
+        self.spans: dict[int, Any] | None = None if self.tracer is None else {}
+        self.started_at = 0.0
 
     async def run(self, *, handle_signals: bool = False) -> None:
         """Runs until stopped (or drained, in burst mode), inside the app's
@@ -179,8 +209,21 @@ class Worker:
         self.loop = loop
         self.done = loop.create_future()
         link = self.link
+        if self.metrics_port is not None:
+            # Bound before anything starts: a port in use fails the run here.
+            self.metrics = serve_metrics(self.core, self.queues, self.metrics_host, self.metrics_port)
+        try:
+            await self._serve(loop, link, handle_signals)
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop, link: Link, handle_signals: bool) -> None:
+        assert self.done is not None
+        link.watch_job_logs()
         request, started = link.request()
         self.core.start_worker(request, self.config)
+        self.started_at = loop.time()
         # Only this thread drains the core, so no job can arrive before this.
         link.worker = self
         if handle_signals:
@@ -200,12 +243,15 @@ class Worker:
                 return
             raise
         logger.info(
-            "worker %s started: queues %s, %d tasks, concurrency %d%s",
+            "worker %s started: queues %s, %d tasks, concurrency %d%s%s",
             self.worker_id,
             ", ".join(self.queues),
             len(self.tasks),
             self.concurrency,
             ", burst" if self.burst else "",
+            ""
+            if self.metrics is None
+            else f", metrics on http://{self.metrics_host}:{self.metrics.port}/metrics",
         )
         try:
             error = await self.done
@@ -215,9 +261,27 @@ class Worker:
                     loop.remove_signal_handler(sig)
             self.executor.shutdown(wait=False, cancel_futures=True)
             self.processes.close()
+        runs, completed, failed, retried = self.totals
+        uptime_s = loop.time() - self.started_at
+        logger.info(
+            "worker %s stopped after %.1f s: %d jobs run, %d completed, %d failed, %d retried",
+            self.worker_id,
+            uptime_s,
+            runs,
+            completed,
+            failed,
+            retried,
+            extra={
+                "event": "stopped",
+                "uptime_s": round(uptime_s, 3),
+                "jobs_run": runs,
+                "jobs_completed": completed,
+                "jobs_failed": failed,
+                "jobs_retried": retried,
+            },
+        )
         if error:
             raise RuntimeError(f"worker {self.worker_id} stopped: {error}")
-        logger.info("worker %s stopped", self.worker_id)
 
     # -- the core's side -------------------------------------------------
 
@@ -226,16 +290,25 @@ class Worker:
         assert loop is not None
         tasks = self.tasks
         worker_id = self.worker_id
+        spans = self.spans
+        core = self.core
         for handle, name, args, kwargs, job_id, attempt, timeout_s, extras in jobs:
             task = tasks[name]
             # The run's `current_job()`: set while the run starts, so that a
             # coroutine stepped here, an asyncio Task and a sync task's copied
-            # context all see it.
-            token = context.enter((job_id, name, attempt, extras, worker_id))
+            # context all see it; so is its span, when tracing.
+            token = context.enter((job_id, name, attempt, extras, worker_id, handle, core))
+            if spans is not None:
+                assert self.tracer is not None
+                spans[handle], span_token = trace.start_span(
+                    self.tracer, job_id, name, extras[0], attempt + 1, extras[5]
+                )
             try:
                 future = self._start_one(loop, handle, task, args, kwargs, job_id, timeout_s)
             finally:
                 context.leave(token)
+                if spans is not None:
+                    trace.detach(span_token)
             if future is not None:
                 self.running[handle] = future
                 self.idle.clear()
@@ -298,6 +371,8 @@ class Worker:
             yielded = coro.send(None)
         except StopIteration as stop:
             self.outcomes.append((handle, OUTCOME_COMPLETE, stop.value))
+            if self.spans is not None:
+                self._end_span(handle, None)
             return None
         except BaseException as exc:
             self._fail(handle, name, job_id, exc)
@@ -347,34 +422,51 @@ class Worker:
                 self._forget(handle)
                 if reason == CANCEL_ABORTED:
                     logger.warning("job of handle %d aborted; its thread runs on, result discarded", handle)
-                    self.outcomes.append((handle, OUTCOME_ABORTED, None))
+                    self._outcome(handle, OUTCOME_ABORTED, None)
                     self._schedule_flush()
 
-    def exited(self, error: str | None) -> None:
+    def exited(self, error: str | None, totals: tuple[int, int, int, int] = (0, 0, 0, 0)) -> None:
+        self.totals = totals
         if self.done is not None and not self.done.done():
             self.done.set_result(error)
 
     # -- outcomes --------------------------------------------------------
 
     def _fail(self, handle: int, name: str, job_id: str, exc: BaseException) -> None:
-        logger.error("job %s (%s) failed", job_id, name, exc_info=exc)
+        # The core logs the failure: it knows whether a retry follows.
         self.outcomes.append((handle, OUTCOME_FAILED, _failure(exc)))
+        if self.spans is not None:
+            self._end_span(handle, exc)
+
+    def _outcome(self, handle: int, code: int, payload: object) -> None:
+        self.outcomes.append((handle, code, payload))
+        if self.spans is not None:
+            self._end_span(handle, None)
+
+    def _end_span(self, handle: int, exc: BaseException | None) -> None:
+        assert self.spans is not None
+        span = self.spans.pop(handle, None)
+        if span is not None:
+            if exc is not None:
+                span.record_exception(exc)
+            trace.end_span(span, None if exc is None else (type(exc).__name__, str(exc)))
 
     def _async_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
         self._forget(handle)
         if future.cancelled():
             reason = self.cancel_reasons.pop(handle, None)
             if reason == CANCEL_ABORTED:
-                self.outcomes.append((handle, OUTCOME_ABORTED, None))
+                self._outcome(handle, OUTCOME_ABORTED, None)
             elif reason == CANCEL_LOST:
-                pass  # another worker owns the entry now
+                if self.spans is not None:
+                    self._end_span(handle, None)  # another worker owns the entry now
             else:
-                self.outcomes.append((handle, OUTCOME_INTERRUPTED, None))
+                self._outcome(handle, OUTCOME_INTERRUPTED, None)
         else:
             self.cancel_reasons.pop(handle, None)
             exc = future.exception()
             if exc is None:
-                self.outcomes.append((handle, OUTCOME_COMPLETE, future.result()))
+                self._outcome(handle, OUTCOME_COMPLETE, future.result())
             else:
                 self._fail(handle, name, job_id, exc)
         self._schedule_flush()
@@ -383,11 +475,11 @@ class Worker:
         if self._forget(handle) is None:
             return  # already reported (timeout, abort or shutdown)
         if future.cancelled():
-            self.outcomes.append((handle, OUTCOME_INTERRUPTED, None))
+            self._outcome(handle, OUTCOME_INTERRUPTED, None)
         elif (exc := future.exception()) is not None:
             self._fail(handle, name, job_id, exc)
         else:
-            self.outcomes.append((handle, OUTCOME_COMPLETE, future.result()))
+            self._outcome(handle, OUTCOME_COMPLETE, future.result())
         self._schedule_flush()
 
     def _sync_timeout(self, handle: int, name: str, job_id: str, timeout_s: float) -> None:
@@ -400,7 +492,7 @@ class Worker:
             timeout_s,
         )
         error = TimeoutError(f"sync task {name} timed out after {timeout_s} s (its thread was not stopped)")
-        self.outcomes.append((handle, OUTCOME_FAILED, _failure(error)))
+        self._fail(handle, name, job_id, error)
         self._schedule_flush()
 
     def _forget(self, handle: int) -> asyncio.Future[Any] | None:
@@ -446,5 +538,5 @@ class Worker:
                 future.cancel()
             else:
                 self._forget(handle)
-                self.outcomes.append((handle, OUTCOME_INTERRUPTED, None))
+                self._outcome(handle, OUTCOME_INTERRUPTED, None)
         self._schedule_flush()

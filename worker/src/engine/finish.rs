@@ -128,6 +128,7 @@ impl Engine {
                                 .key(self.keys.delayed_jobs())
                                 .key(self.keys.running())
                                 .key(self.keys.abort())
+                                .key(self.keys.waiters())
                                 .arg(GROUP)
                                 .arg(&self.config.worker_id)
                                 .arg(&entry_id)
@@ -135,7 +136,9 @@ impl Engine {
                                 .arg(due_ms)
                                 .arg(record.as_slice())
                                 .arg(aborted.as_slice())
-                                .arg(ttl_ms);
+                                .arg(ttl_ms)
+                                .arg(self.notify_clock())
+                                .arg(self.keys.events());
                             async move { call.invoke_async::<i64>(&mut conn).await }
                         })
                         .await;
@@ -225,8 +228,11 @@ impl Engine {
                 .persist("storing results", conn, |mut conn| {
                     let mut call = self.scripts.finish.key(self.keys.running());
                     call.key(self.keys.abort())
+                        .key(self.keys.waiters())
                         .arg(GROUP)
-                        .arg(&self.config.worker_id);
+                        .arg(&self.config.worker_id)
+                        .arg(self.notify_clock())
+                        .arg(self.keys.events());
                     for item in &chunk {
                         call.key(self.keys.stream(item.priority))
                             .key(self.keys.job(&item.job.id));
@@ -235,6 +241,7 @@ impl Engine {
                             .arg(item.ttl_ms)
                             .arg(item.status.as_slice());
                     }
+                    self.keep_failures(&mut call, &chunk);
                     async move { call.invoke_async::<Vec<String>>(&mut conn).await }
                 })
                 .await;
@@ -271,6 +278,31 @@ impl Engine {
         }
     }
 
+    /// Adds the kept failures of `chunk` to its `finish.lua` call (spec 1.1,
+    /// SPEC.md section 9.1): the stream's key, its cap, retention and
+    /// oldest id to keep, then each failure by its job's place.
+    fn keep_failures(&self, call: &mut redis::ScriptInvocation<'_>, chunk: &[FinishItem]) {
+        let mut failures = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| item.failure.as_ref().map(|f| (i + 1, &item.job.task, f)))
+            .peekable();
+        if failures.peek().is_none() {
+            return;
+        }
+        let retention = self.config.failed_retention_ms;
+        call.key(self.keys.failed())
+            .arg(self.config.failed_maxlen)
+            .arg(retention)
+            .arg(super::now_ms().saturating_sub(retention as i64).max(0));
+        for (place, task, failure) in failures {
+            call.arg(place)
+                .arg(task)
+                .arg(&failure.error_type)
+                .arg(failure.record.as_slice());
+        }
+    }
+
     /// Dead-letters a job whose outcome Redis refused to store.
     pub(super) async fn store_unstorable(
         &self,
@@ -300,6 +332,7 @@ impl Engine {
                 call.key(self.keys.dead())
                     .key(self.keys.running())
                     .key(self.keys.job(&dead.job_id))
+                    .key(self.keys.waiters())
                     .arg(GROUP)
                     .arg(&self.config.worker_id)
                     .arg(&dead.entry_id)
@@ -309,7 +342,9 @@ impl Engine {
                     .arg(dead.record.as_slice())
                     .arg(dead.status.as_slice())
                     .arg(dead.ttl_ms)
-                    .arg(self.config.dead_maxlen);
+                    .arg(self.config.dead_maxlen)
+                    .arg(self.notify_clock())
+                    .arg(self.keys.events());
                 async move { call.invoke_async::<RedisValue>(&mut conn).await }
             })
             .await;

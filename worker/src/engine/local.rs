@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use ardiq_spec::Job;
+use ardiq_spec::Progress;
 use ardiq_spec::Value;
 use ardiq_spec::PRIORITY_LEVELS;
 
@@ -22,9 +23,13 @@ pub(super) struct Held {
     pub(super) priority: u32,
     pub(super) fetched: Instant,
     pub(super) started_ms: i64,
+    /// When the run started, for its duration.
+    pub(super) started_at: Option<Instant>,
     pub(super) running: bool,
     pub(super) cancel_sent: bool,
     pub(super) values: Option<Arguments>,
+    /// The run's last progress report (SPEC.md section 16).
+    pub(super) progress: Option<Progress>,
 }
 
 /// Positional and keyword arguments of a job.
@@ -41,6 +46,10 @@ pub(super) struct Local {
     pub(super) stopping: bool,
     pub(super) completed: u64,
     pub(super) failed: u64,
+    pub(super) started: u64,
+    pub(super) retried: u64,
+    /// Handles whose progress changed since it was last stored.
+    pub(super) progress_dirty: HashSet<u64>,
 }
 
 impl Local {

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::mpsc;
 
+use ardiq_client::pubsub::Hub;
+
 use super::{Engine, WorkerConfig};
 use crate::bridge::{Bridge, StartJob};
 use crate::conn::Conn;
@@ -86,7 +88,12 @@ impl Run {
     /// Starts every engine: creates its consumer groups, then spawns its
     /// tasks on the current tokio runtime. Reports may arrive from the first
     /// engine on, so the run must be reachable before this is called.
-    pub async fn spawn(&self, conn: Conn, readers: Vec<Conn>) -> Result<(), CoreError> {
+    pub async fn spawn(
+        &self,
+        conn: Conn,
+        readers: Vec<Conn>,
+        hub: &Arc<Hub>,
+    ) -> Result<(), CoreError> {
         assert_eq!(
             readers.len(),
             self.engines.len(),
@@ -95,7 +102,7 @@ impl Run {
         let receivers = std::mem::take(&mut *self.receivers.lock().expect("receivers"));
         for ((engine, receiver), reader) in self.engines.iter().zip(receivers).zip(readers) {
             Arc::clone(engine)
-                .spawn(conn.clone(), reader, receiver)
+                .spawn(conn.clone(), reader, receiver, Arc::clone(hub))
                 .await?;
         }
         Ok(())
@@ -170,6 +177,13 @@ impl Run {
         }
     }
 
+    /// A running job reports its progress (SPEC.md section 16).
+    pub fn report_progress(&self, handle: u64, fraction: f64, message: String) {
+        if let Some(engine) = self.engine_of(handle) {
+            engine.report_progress(handle, fraction, message);
+        }
+    }
+
     /// Stops fetching and hands back what has not started; running jobs go on.
     pub fn request_stop(&self) {
         for engine in &self.engines {
@@ -199,6 +213,43 @@ impl Run {
             .fold((0, 0, 0, 0), |(h, r, c, f), (eh, er, ec, ef)| {
                 (h + eh, r + er, c + ec, f + ef)
             })
+    }
+
+    /// Each queue's metrics, when the run counts them: `(queue, tasks,
+    /// dead letters as (task, reason, count), jobs running now)`.
+    #[allow(clippy::type_complexity)]
+    pub fn metrics(
+        &self,
+    ) -> Vec<(
+        String,
+        Vec<super::metrics::TaskSnapshot>,
+        Vec<(String, String, u64)>,
+        usize,
+    )> {
+        self.engines
+            .iter()
+            .filter_map(|engine| {
+                let metrics = engine.metrics()?;
+                Some((
+                    engine.queue().to_owned(),
+                    metrics.tasks(),
+                    metrics.dead_letters(),
+                    engine.running(),
+                ))
+            })
+            .collect()
+    }
+
+    /// `(started, completed, failed, retried)` runs over every queue, for
+    /// the summary at the end.
+    pub fn totals(&self) -> (u64, u64, u64, u64) {
+        let (_, _, completed, failed) = self.counters();
+        let (started, retried) = self
+            .engines
+            .iter()
+            .map(|e| e.run_totals())
+            .fold((0, 0), |(s, r), (es, er)| (s + es, r + er));
+        (started, completed, failed, retried)
     }
 
     /// The concurrency the run shares out.

@@ -10,7 +10,7 @@ use ardiq_spec::State;
 use ardiq_spec::Status;
 use ardiq_spec::Value;
 use ardiq_spec::GROUP;
-use ardiq_spec::SPEC_VERSION;
+use ardiq_spec::RECORD_VERSION;
 use prost::Message as _;
 use redis::streams::StreamId;
 use redis::Value as RedisValue;
@@ -142,9 +142,11 @@ fn higher_priority_starts_first_and_starved_jobs_jump_ahead() {
                 priority,
                 fetched: Instant::now(),
                 started_ms: 0,
+                started_at: None,
                 running: false,
                 cancel_sent: false,
                 values: None,
+                progress: None,
             },
         );
         local.waiting[priority as usize].push_back(handle);
@@ -169,6 +171,8 @@ mod against_redis {
             prefetch: 0,
             burst: false,
             burst_waits_delayed: false,
+            progress_interval_ms: 250,
+            journal_maxlen: 0,
             visibility_ms: 30_000,
             max_deliveries: 3,
             block_ms: 100,
@@ -176,8 +180,12 @@ mod against_redis {
             heartbeat_ms: 5_000,
             tasks: tasks(),
             dead_maxlen: 1000,
+            failed_maxlen: 1000,
+            failed_retention_ms: 86_400_000,
+            metrics: true,
             hostname: "test".into(),
             pid: 1,
+            schedules: Vec::new(),
         }
     }
 
@@ -207,7 +215,7 @@ mod against_redis {
         let mut items = Vec::new();
         for n in 0..7 {
             let job = Job {
-                spec_version: SPEC_VERSION.into(),
+                spec_version: RECORD_VERSION.into(),
                 id: format!("j{n}"),
                 task: "add".into(),
                 ..Job::default()
@@ -225,7 +233,7 @@ mod against_redis {
                 .await
                 .unwrap();
             let status = Status {
-                spec_version: SPEC_VERSION.into(),
+                spec_version: RECORD_VERSION.into(),
                 state: State::Complete as i32,
                 ..Status::default()
             };
@@ -237,6 +245,7 @@ mod against_redis {
                 job,
                 ttl_ms,
                 status: status.encode_to_vec(),
+                failure: None,
             });
         }
         let _: redis::Value = redis::cmd("XREADGROUP")

@@ -4,13 +4,17 @@
 //! bridge, converted in `drain`. Producer calls go through the Rust client
 //! (`ardiq_client`), the same producer every Rust program uses; a worker run
 //! is an `Engine`.
+//!
+//! Longer than most rooms (about 550 lines) because PyO3 takes one
+//! `#[pymethods]` block per class; the request bodies live in `requests.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ardiq_client::connection::ConnectOptions;
-use ardiq_client::Client;
+use ardiq_client::pubsub::Hub;
+use ardiq_client::{Client, ListState};
 use ardiq_spec::limits;
 use ardiq_spec::Error as WireError;
 use pyo3::prelude::*;
@@ -18,7 +22,9 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use tokio::sync::OnceCell;
 
 use super::convert;
-use super::requests::{abort_work, reply_to_python, status_work};
+use super::requests::{
+    abort_work, client_for, journal_work, queue_info_work, reply_to_python, status_work, wait_work,
+};
 use super::runtime::runtime;
 use super::types::{WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};
 use crate::bridge::{Bridge, ReplyValue};
@@ -36,6 +42,8 @@ pub struct Core {
     pub(super) bridge: Arc<Bridge>,
     pub(super) client: Arc<OnceCell<Client>>,
     engine: Arc<Mutex<EngineSlot>>,
+    /// The connection of journal reads, which block (opened on first use).
+    journal_reader: Arc<tokio::sync::Mutex<Option<Conn>>>,
 }
 
 /// The worker run of a core, if any.
@@ -105,8 +113,13 @@ pub struct Drained {
     cancels: Vec<(u64, u8)>,
     /// `(level, message)` for Python's `logging`.
     logs: Vec<(u8, String)>,
+    /// Lines about jobs: `(level, event, job id, task, queue, attempt,
+    /// duration_ms, error type, message, traceback)`.
+    job_events: Py<PyList>,
     /// Whether the worker run ended.
     exited: bool,
+    /// When it ended: `(started, completed, failed, retried)` runs.
+    exit_totals: (u64, u64, u64, u64),
     /// The error that ended it, `None` for a clean end.
     exit_error: Option<String>,
 }
@@ -158,6 +171,7 @@ impl Core {
             bridge: Arc::new(Bridge::new()?),
             client: Arc::new(OnceCell::new()),
             engine: Arc::new(Mutex::new(EngineSlot::Idle)),
+            journal_reader: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 
@@ -193,6 +207,15 @@ impl Core {
                 kwargs.set_item(key, convert::to_python(py, value)?)?;
             }
             let timeout_s = job.timeout_ms.map(|ms| ms as f64 / 1000.0);
+            let headers = if job.headers.is_empty() {
+                py.None().into_bound(py)
+            } else {
+                let headers = PyDict::new(py);
+                for (name, value) in &job.headers {
+                    headers.set_item(name, value)?;
+                }
+                headers.into_any()
+            };
             let deadline_ms = job
                 .timeout_ms
                 .map(|ms| job.started_ms.saturating_add(ms as i64));
@@ -210,12 +233,33 @@ impl Core {
                     job.max_retries,
                     job.enqueued_ms,
                     deadline_ms,
+                    headers,
                 ),
             ))?;
         }
+        let job_events = PyList::empty(py);
+        for e in ready.job_events {
+            job_events.append((
+                e.level,
+                e.event,
+                e.job_id,
+                e.task,
+                &*e.queue,
+                e.attempt,
+                e.duration_ms,
+                e.error_type,
+                e.message,
+                e.traceback,
+            ))?;
+        }
         let exited = ready.worker_exit.is_some();
+        let mut exit_totals = (0, 0, 0, 0);
         if exited {
-            *self.engine.lock().expect("engine") = EngineSlot::Idle;
+            let mut slot = self.engine.lock().expect("engine");
+            if let EngineSlot::Running(run) = &*slot {
+                exit_totals = run.totals();
+            }
+            *slot = EngineSlot::Idle;
         }
         Ok(Drained {
             replies: replies.unbind(),
@@ -226,7 +270,9 @@ impl Core {
                 .map(|(h, r)| (h, r as u8))
                 .collect(),
             logs: ready.logs,
+            job_events: job_events.unbind(),
             exited,
+            exit_totals,
             exit_error: ready.worker_exit.flatten(),
         })
     }
@@ -285,6 +331,58 @@ impl Core {
         });
     }
 
+    /// Reads the journal of `queue` (the app's when `None`) after entry id
+    /// `after` ("$": from now on), waiting up to `block_ms` for an entry:
+    /// replies `[(entry id, [(field, value), ...]), ...]`. Blocking reads
+    /// share one connection of their own, apart from every other request.
+    #[pyo3(signature = (request, after, count, block_ms, queue = None))]
+    fn read_journal(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        after: String,
+        count: usize,
+        block_ms: u64,
+        queue: Option<String>,
+    ) {
+        let reader = Arc::clone(&self.journal_reader);
+        let target = self.target.clone();
+        let key = ardiq_spec::QueueKeys::new(queue.as_deref().unwrap_or(&self.queue)).journal();
+        self.spawn_request(py, request, move |_client| {
+            journal_work(reader, target, key, after, count, block_ms)
+        });
+    }
+
+    /// Waits up to `timeout_ms` for a job to end: replies its
+    /// `ardiq.job.JobInfo`, not terminal when the time ran out.
+    #[pyo3(signature = (request, job_id, timeout_ms, queue = None))]
+    fn wait(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        job_id: String,
+        timeout_ms: u64,
+        queue: Option<String>,
+    ) {
+        let timeout = Duration::from_millis(timeout_ms);
+        self.spawn_request(py, request, move |client| {
+            wait_work(client, job_id, queue, timeout)
+        });
+    }
+
+    /// `wait` for sync code: waits in the calling thread.
+    #[pyo3(signature = (job_id, timeout_ms, queue = None))]
+    fn wait_blocking(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        timeout_ms: u64,
+        queue: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let timeout = Duration::from_millis(timeout_ms);
+        self.request_blocking(py, move |client| wait_work(client, job_id, queue, timeout))
+    }
+
     /// Aborts a job: replies the `abort.lua` outcome's name.
     #[pyo3(signature = (request, job_id, queue = None))]
     fn abort(&self, py: Python<'_>, request: u64, job_id: String, queue: Option<String>) {
@@ -295,6 +393,18 @@ impl Core {
     fn dead_letters(&self, py: Python<'_>, request: u64, count: usize) {
         self.spawn_request(py, request, move |client| {
             Box::pin(async move { Ok(ReplyValue::DeadLetters(client.dead_letters(count).await?)) })
+        });
+    }
+
+    /// Lists the cron schedules of `queue` (default the app's) as Redis
+    /// holds them: replies `ardiq.cron.ScheduleState`s.
+    #[pyo3(signature = (request, queue = None))]
+    fn schedules(&self, py: Python<'_>, request: u64, queue: Option<String>) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                Ok(ReplyValue::Schedules(client.schedules().await?))
+            })
         });
     }
 
@@ -386,7 +496,9 @@ impl Core {
             // Reachable before its first engine starts: reports may come at once.
             let run = Run::new(&worker, &queues, &bridge);
             *slot.lock().expect("engine") = EngineSlot::Running(Arc::clone(&run));
-            if let Err(err) = run.spawn(conn, readers).await {
+            // One subscriber connection for the run's events channels.
+            let hub = Hub::new(target.url.clone(), target.options.clone());
+            if let Err(err) = run.spawn(conn, readers, &hub).await {
                 run.request_stop();
                 *slot.lock().expect("engine") = EngineSlot::Idle;
                 bridge.reply(request, Err(err));
@@ -461,6 +573,16 @@ impl Core {
         }
     }
 
+    /// A running job reports its progress (SPEC.md section 16): `fraction`
+    /// 0.0 to 1.0 and a message of at most 1,024 bytes, else `ValueError`.
+    fn progress(&self, handle: u64, fraction: f64, message: String) -> PyResult<()> {
+        check_progress(fraction, &message)?;
+        if let Some(engine) = self.running_engine() {
+            engine.report_progress(handle, fraction, message);
+        }
+        Ok(())
+    }
+
     /// Hands back jobs that have not started (end of the grace period).
     fn abandon_waiting(&self) {
         if let Some(engine) = self.running_engine() {
@@ -468,8 +590,176 @@ impl Core {
         }
     }
 
+    /// Lines about every job (`started`, `completed`) on or off; retries and
+    /// failures are always told.
+    fn set_job_logs(&self, on: bool) {
+        self.bridge.set_job_logs(on);
+    }
+
+    /// The current run's metrics: a list of `(queue, tasks, dead letters,
+    /// running)` as `engine::Run::metrics` gives them, and this process's
+    /// `(failed Redis commands, reconnects)`.
+    #[allow(clippy::type_complexity)]
+    fn metrics(
+        &self,
+    ) -> (
+        Vec<(
+            String,
+            Vec<crate::engine::metrics::TaskSnapshot>,
+            Vec<(String, String, u64)>,
+            usize,
+        )>,
+        (u64, u64),
+    ) {
+        (
+            self.running_engine()
+                .map(|run| run.metrics())
+                .unwrap_or_default(),
+            ardiq_client::connection::error_counts(),
+        )
+    }
+
+    /// A queue at a glance: replies `ardiq.inspect.QueueInfo` fields.
+    #[pyo3(signature = (request, queue = None))]
+    fn queue_info(&self, py: Python<'_>, request: u64, queue: Option<String>) {
+        self.spawn_request(py, request, move |client| queue_info_work(client, queue));
+    }
+
+    /// `queue_info` for sync code (a metrics scrape): waits.
+    #[pyo3(signature = (queue = None))]
+    fn queue_info_blocking(&self, py: Python<'_>, queue: Option<String>) -> PyResult<Py<PyAny>> {
+        self.request_blocking(py, move |client| queue_info_work(client, queue))
+    }
+
+    /// The queue's workers: replies a list of `ardiq.inspect.WorkerInfo` fields.
+    #[pyo3(signature = (request, queue = None))]
+    fn workers(&self, py: Python<'_>, request: u64, queue: Option<String>) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                Ok(ReplyValue::Workers(client.workers().await?))
+            })
+        });
+    }
+
+    /// A page of jobs in `state`: replies `(jobs, next cursor)`.
+    #[pyo3(signature = (request, state, count, cursor = None, queue = None))]
+    fn jobs(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        state: &str,
+        count: usize,
+        cursor: Option<String>,
+        queue: Option<String>,
+    ) -> PyResult<()> {
+        let state = ListState::parse(state).map_err(CoreError::from)?;
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                let page = client.jobs(state, count, cursor.as_deref()).await?;
+                Ok(ReplyValue::Jobs(page, state.as_str()))
+            })
+        });
+        Ok(())
+    }
+
+    /// One job's full record: replies `ardiq.inspect.JobDetails` fields.
+    #[pyo3(signature = (request, job_id, queue = None))]
+    fn job_details(&self, py: Python<'_>, request: u64, job_id: String, queue: Option<String>) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                Ok(ReplyValue::Details(Box::new(
+                    client.job_details(&job_id).await?,
+                )))
+            })
+        });
+    }
+
+    /// The queues of this Redis (a `SCAN` of every key): replies names.
+    fn queues(&self, py: Python<'_>, request: u64) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move { Ok(ReplyValue::Names(client.queues().await?)) })
+        });
+    }
+
+    /// Up to `count` kept failures after entry `after`: replies a list of
+    /// `ardiq.inspect.Failure` fields.
+    #[pyo3(signature = (request, count, after = None, queue = None))]
+    fn failures(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        count: usize,
+        after: Option<String>,
+        queue: Option<String>,
+    ) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                Ok(ReplyValue::Failures(
+                    client.failures(count, after.as_deref()).await?,
+                ))
+            })
+        });
+    }
+
+    /// Replays one kept failure: replies the job id, or `None` when gone.
+    #[pyo3(signature = (request, entry_id, queue = None))]
+    fn replay_failure(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        entry_id: String,
+        queue: Option<String>,
+    ) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                let job = client.replay_failure(&entry_id).await?;
+                Ok(ReplyValue::Replayed(job.map(|job| job.id().to_owned())))
+            })
+        });
+    }
+
+    /// Deletes kept failures: replies how many were removed.
+    #[pyo3(signature = (request, entry_ids, queue = None))]
+    fn delete_failures(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        entry_ids: Vec<String>,
+        queue: Option<String>,
+    ) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                Ok(ReplyValue::Count(client.delete_failures(&entry_ids).await?))
+            })
+        });
+    }
+
+    /// Removes every waiting and scheduled job: replies how many.
+    #[pyo3(signature = (request, queue = None))]
+    fn purge(&self, py: Python<'_>, request: u64, queue: Option<String>) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                Ok(ReplyValue::Count(client.purge().await?))
+            })
+        });
+    }
+
     /// `(held, running, completed, failed)` of the current worker run.
     fn worker_counters(&self) -> (usize, usize, u64, u64) {
         self.running_engine().map_or((0, 0, 0, 0), |e| e.counters())
     }
+}
+
+/// Checks a progress report (SPEC.md section 16): `ValueError` saying what
+/// is wrong with it.
+#[pyfunction]
+pub fn check_progress(fraction: f64, message: &str) -> PyResult<()> {
+    limits::check_progress(fraction, message).map_err(pyo3::exceptions::PyValueError::new_err)
 }

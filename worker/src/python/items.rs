@@ -8,7 +8,7 @@ use ardiq_spec::enqueue::{self as build, JobRequest};
 use ardiq_spec::limits;
 use ardiq_spec::limits::{InvalidJob, MAX_DURATION_MS, MAX_RETRIES};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
 
 use super::convert;
 use crate::error::CoreError;
@@ -66,9 +66,9 @@ fn bounded(name: &'static str, max: i64) -> impl Fn(String) -> InvalidJob {
     move |value| InvalidJob::Option { name, value, max }
 }
 
-/// The queue an enqueue item names (its 12th field), `None` for the app's.
+/// The queue an enqueue item names (its 13th field), `None` for the app's.
 pub fn queue_of(tuple: &Bound<'_, PyTuple>) -> Result<Option<String>, CoreError> {
-    match tuple.get_item(11) {
+    match tuple.get_item(12) {
         Ok(queue) if !queue.is_none() => {
             let queue = text(&queue, InvalidJob::QueueName)?;
             limits::check_queue_name(&queue)?;
@@ -78,9 +78,40 @@ pub fn queue_of(tuple: &Bound<'_, PyTuple>) -> Result<Option<String>, CoreError>
     }
 }
 
+/// The headers an enqueue item names (its 13th field, spec 1.1): `None`,
+/// or a dict of `str` to `str`; anything else is `InvalidOption`.
+fn headers_of(
+    tuple: &Bound<'_, PyTuple>,
+) -> Result<std::collections::BTreeMap<String, String>, CoreError> {
+    let mut headers = std::collections::BTreeMap::new();
+    let Ok(given) = tuple.get_item(13) else {
+        return Ok(headers);
+    };
+    if given.is_none() {
+        return Ok(headers);
+    }
+    let invalid = |what: String| CoreError::from(InvalidJob::Headers(what));
+    let dict = given.cast::<PyDict>().map_err(|_| {
+        invalid(format!(
+            "headers must be a dict of str, not {}",
+            type_name(&given)
+        ))
+    })?;
+    for (name, value) in dict.iter() {
+        let text_of = |obj: &Bound<'_, PyAny>| -> Result<String, CoreError> {
+            obj.cast::<PyString>()
+                .ok()
+                .and_then(|s| s.to_str().ok().map(str::to_owned))
+                .ok_or_else(|| invalid(format!("{} is not a str of valid UTF-8", repr(obj))))
+        };
+        headers.insert(text_of(&name)?, text_of(&value)?);
+    }
+    Ok(headers)
+}
+
 /// Reads one enqueue item tuple (an `ardiq.PreparedJob`): `(task, args,
 /// kwargs, priority, delay_ms, schedule_ms, job_id, max_retries,
-/// timeout_ms, backoff_ms, result_ttl_ms, queue)`.
+/// timeout_ms, backoff_ms, result_ttl_ms, expires_ms, queue, headers)`.
 pub fn item_from(tuple: &Bound<'_, PyTuple>) -> Result<JobRequest, CoreError> {
     let get = |index| {
         tuple
@@ -104,6 +135,8 @@ pub fn item_from(tuple: &Bound<'_, PyTuple>) -> Result<JobRequest, CoreError> {
         timeout_ms: int_option(&get(8)?, bounded("timeout_ms", MAX_DURATION_MS))?,
         backoff_ms: int_option(&get(9)?, bounded("backoff_ms", MAX_DURATION_MS))?,
         result_ttl_ms: int_option(&get(10)?, bounded("result_ttl_ms", MAX_DURATION_MS))?,
+        expires_ms: int_option(&get(11)?, limits::expires_not_an_integer)?,
+        headers: headers_of(tuple)?,
     })
 }
 

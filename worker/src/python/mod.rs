@@ -5,6 +5,7 @@
 mod convert;
 mod core;
 mod errors;
+mod inspect;
 mod items;
 mod requests;
 mod runtime;
@@ -21,9 +22,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core::Drained>()?;
     m.add_class::<types::TaskConfig>()?;
     m.add_class::<types::WorkerConfig>()?;
+    m.add_class::<types::ScheduleConfig>()?;
     m.add_function(wrap_pyfunction!(items::build_enqueue, m)?)?;
     m.add_function(wrap_pyfunction!(convert::encode_value, m)?)?;
     m.add_function(wrap_pyfunction!(convert::decode_value, m)?)?;
+    m.add_function(wrap_pyfunction!(core::check_progress, m)?)?;
     m.add("SPEC_VERSION", ardiq_spec::SPEC_VERSION)?;
     m.add("OUTCOME_COMPLETE", types::OUTCOME_COMPLETE)?;
     m.add("OUTCOME_FAILED", types::OUTCOME_FAILED)?;
@@ -31,6 +34,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("OUTCOME_INTERRUPTED", types::OUTCOME_INTERRUPTED)?;
     m.add("CANCEL_ABORTED", CancelReason::Aborted as u8)?;
     m.add("CANCEL_LOST", CancelReason::Lost as u8)?;
+    m.add(
+        "DURATION_BUCKETS",
+        crate::engine::metrics::DURATION_BUCKETS.to_vec(),
+    )?;
     errors::register(m)?;
     Ok(())
 }

@@ -7,6 +7,7 @@ coerces. `bool` is never accepted where an integer is expected.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 from ardiq_client.errors import (
     InvalidDelay,
@@ -26,7 +27,7 @@ PRIORITY_LEVELS = 10
 DEFAULT_PRIORITY = 5
 #: 100 years of 365.25 days: the longest `delay_ms`, timeout, backoff and result TTL.
 MAX_DURATION_MS = 3_155_760_000_000
-#: 9999-12-31T23:59:59.999Z: the latest `schedule_ms`.
+#: 9999-12-31T23:59:59.999Z: the latest `schedule_ms` and `expires_ms`.
 MAX_SCHEDULE_MS = 253_402_300_799_999
 MAX_RETRIES = 1_000
 
@@ -96,6 +97,35 @@ def check_job_id(job_id: object) -> str:
     return job_id
 
 
+MAX_HEADERS = 64
+MAX_HEADER_VALUE_BYTES = 8_192
+
+
+def check_headers(headers: object) -> dict[str, str]:
+    """Spec 1.1 headers: a mapping of at most 64 names (1 to 256 bytes of
+    UTF-8 without white space) to values (1 to 8192 bytes of UTF-8)."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidOption(f"invalid headers {headers!r}: they must be a mapping of str to str")
+    if len(headers) > MAX_HEADERS:
+        raise InvalidOption(f"invalid headers: {len(headers)} headers, at most {MAX_HEADERS} are allowed")
+    for name, value in headers.items():
+        size = _utf8_size(name) if isinstance(name, str) else None
+        if size is None or not 1 <= size <= MAX_NAME_BYTES or not WHITE_SPACE.isdisjoint(name):
+            raise InvalidOption(
+                f"invalid headers: header name {name!r} must be 1 to {MAX_NAME_BYTES} bytes of UTF-8 "
+                "without white space"
+            )
+        size = _utf8_size(value) if isinstance(value, str) else None
+        if size is None or not 1 <= size <= MAX_HEADER_VALUE_BYTES:
+            raise InvalidOption(
+                f"invalid headers: the value of header {name!r} must be a str of 1 to "
+                f"{MAX_HEADER_VALUE_BYTES} bytes of UTF-8, not {value!r:.60}"
+            )
+    return dict(headers)
+
+
 def check_priority(priority: object) -> int:
     """Returns the priority level, `DEFAULT_PRIORITY` for None; else it must be an int 0..9."""
     if priority is None:
@@ -136,6 +166,24 @@ def check_override(name: str, value: object, maximum: int) -> int | None:
     if type(value) is not int or not 0 <= value <= maximum:
         raise InvalidOption(f"invalid {name} {value!r}: it must be an int from 0 to {maximum:,}")
     return value
+
+
+def check_expires(expires_ms: object, now_ms: int, due_ms: int) -> int | None:
+    """Returns the job's `expires_ms` (1.1), None when not given: an int from 1 to the end of
+    year 9999, later than `now_ms` and, for a delayed job (`due_ms` > 0), later than its due
+    time (SPEC.md sections 5 and 17). The rules and their order are the Rust core's.
+    """
+    if expires_ms is None:
+        return None
+    if type(expires_ms) is not int or not 1 <= expires_ms <= MAX_SCHEDULE_MS:
+        rule = f"it must be an int from 1 to {MAX_SCHEDULE_MS:,}"
+    elif expires_ms <= now_ms:
+        rule = f"it must be later than now ({now_ms})"
+    elif due_ms > 0 and expires_ms <= due_ms:
+        rule = f"it must be later than the job's due time ({due_ms})"
+    else:
+        return expires_ms
+    raise InvalidOption(f"invalid expires_ms {expires_ms!r}: {rule}")
 
 
 def check_record_size(size: int) -> None:

@@ -70,6 +70,7 @@ impl From<Error> for Failure {
                 }
             }
             Error::JobAborted => "JobAborted",
+            Error::JobExpired => "JobExpired",
             Error::Timeout => "Timeout",
             Error::UnexpectedResult(_) => "UnexpectedResult",
             _ => "RedisError",
@@ -208,6 +209,17 @@ impl Testee {
                     .runtime
                     .block_on(job.result_value(Duration::from_millis(timeout_ms)))?;
                 Ok(to_typed(&value))
+            }
+            "progress" => {
+                let job = self.client()?.job(str_arg(request, "job_id")?);
+                Ok(match self.runtime.block_on(job.progress())? {
+                    Some(progress) => json!({
+                        "fraction": progress.fraction,
+                        "message": progress.message,
+                        "updated_ms": progress.updated_ms.to_string(),
+                    }),
+                    None => Json::Null,
+                })
             }
             "abort" => {
                 let job = self.client()?.job(str_arg(request, "job_id")?);
@@ -361,6 +373,21 @@ fn enqueue_request(request: &Json) -> Result<EnqueueRequest, Failure> {
             "timeout_ms" => job.timeout(millis()?),
             "backoff_ms" => job.backoff(millis()?),
             "result_ttl_ms" => job.result_ttl(millis()?),
+            // 1.1: [name, value] pairs; `header` takes only strings.
+            "headers" => {
+                let pairs = value
+                    .as_array()
+                    .ok_or_else(|| Failure::bad_request("headers must be an array of pairs"))?;
+                let mut job = job;
+                for pair in pairs {
+                    let (Some(name), Some(text)) = (pair[0].as_str(), pair[1].as_str()) else {
+                        return Err(inexpressible());
+                    };
+                    job = job.header(name, text);
+                }
+                job
+            }
+            "expires_ms" => job.expires_ms(int()?),
             other => return Err(Failure::bad_request(format!("unknown option {other:?}"))),
         };
     }

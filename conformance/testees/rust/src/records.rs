@@ -3,7 +3,7 @@
 //! hex, enums as numbers, default-valued fields omitted, optional fields
 //! present when set).
 
-use ardiq_client::spec::{Error as RemoteError, Job, Status};
+use ardiq_client::spec::{Error as RemoteError, Job, Progress, Status};
 use prost::Message as _;
 use serde_json::{Map, Value as Json};
 
@@ -101,6 +101,20 @@ fn job_from(fields: &Fields) -> Result<Job, String> {
         timeout_ms: decimal(fields, "timeout_ms")?,
         backoff_ms: decimal(fields, "backoff_ms")?,
         result_ttl_ms: decimal(fields, "result_ttl_ms")?,
+        headers: match fields.get("headers") {
+            None => std::collections::BTreeMap::new(),
+            Some(Json::Object(map)) => map
+                .iter()
+                .map(|(name, value)| {
+                    value
+                        .as_str()
+                        .map(|v| (name.clone(), v.to_owned()))
+                        .ok_or_else(|| format!("header {name} must be a string"))
+                })
+                .collect::<Result<_, String>>()?,
+            Some(other) => return Err(format!("headers must be an object, found {other}")),
+        },
+        expires_ms: decimal(fields, "expires_ms")?,
     })
 }
 
@@ -114,6 +128,20 @@ fn status_from(fields: &Fields) -> Result<Status, String> {
         }),
         Some(other) => return Err(format!("error must be an object, found {other}")),
     };
+    let progress = match fields.get("progress") {
+        None => None,
+        Some(Json::Object(progress)) => Some(Progress {
+            fraction: match progress.get("fraction") {
+                None => 0.0,
+                Some(value) => value
+                    .as_f64()
+                    .ok_or_else(|| format!("fraction must be a number, found {value}"))?,
+            },
+            message: text(progress, "message")?,
+            updated_ms: decimal(progress, "updated_ms")?.unwrap_or(0),
+        }),
+        Some(other) => return Err(format!("progress must be an object, found {other}")),
+    };
     Ok(Status {
         spec_version: text(fields, "spec_version")?,
         state: enum_number(fields, "state")?,
@@ -125,6 +153,7 @@ fn status_from(fields: &Fields) -> Result<Status, String> {
         finished_ms: decimal(fields, "finished_ms")?.unwrap_or(0),
         worker_id: text(fields, "worker_id")?,
         task: text(fields, "task")?,
+        progress,
     })
 }
 
@@ -164,7 +193,7 @@ impl Out {
         }
         self
     }
-    fn optional_decimal(mut self, name: &str, value: Option<u64>) -> Self {
+    fn optional_decimal(mut self, name: &str, value: Option<impl ToString>) -> Self {
         if let Some(value) = value {
             self.0
                 .insert(name.to_owned(), Json::from(value.to_string()));
@@ -174,7 +203,7 @@ impl Out {
 }
 
 fn job_fields(job: &Job) -> Fields {
-    Out::default()
+    let mut out = Out::default()
         .text("spec_version", &job.spec_version)
         .text("id", &job.id)
         .text("task", &job.task)
@@ -188,7 +217,16 @@ fn job_fields(job: &Job) -> Fields {
         .optional_decimal("timeout_ms", job.timeout_ms)
         .optional_decimal("backoff_ms", job.backoff_ms)
         .optional_decimal("result_ttl_ms", job.result_ttl_ms)
-        .0
+        .optional_decimal("expires_ms", job.expires_ms);
+    if !job.headers.is_empty() {
+        let headers = job
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Json::from(value.as_str())))
+            .collect();
+        out.0.insert("headers".to_owned(), Json::Object(headers));
+    }
+    out.0
 }
 
 fn status_fields(status: &Status) -> Fields {
@@ -203,11 +241,23 @@ fn status_fields(status: &Status) -> Fields {
             .text("traceback", &error.traceback);
         out.0.insert("error".to_owned(), Json::Object(error.0));
     }
-    out.number("attempts", status.attempts.into())
+    let mut out = out
+        .number("attempts", status.attempts.into())
         .decimal("enqueued_ms", status.enqueued_ms)
         .decimal("started_ms", status.started_ms)
         .decimal("finished_ms", status.finished_ms)
         .text("worker_id", &status.worker_id)
-        .text("task", &status.task)
-        .0
+        .text("task", &status.task);
+    if let Some(progress) = &status.progress {
+        let mut fields = Out::default()
+            .text("message", &progress.message)
+            .decimal("updated_ms", progress.updated_ms);
+        if progress.fraction != 0.0 {
+            fields
+                .0
+                .insert("fraction".to_owned(), Json::from(progress.fraction));
+        }
+        out.0.insert("progress".to_owned(), Json::Object(fields.0));
+    }
+    out.0
 }

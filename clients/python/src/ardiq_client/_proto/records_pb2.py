@@ -25,6 +25,8 @@ Error = message_factory.GetMessageClass(DESCRIPTOR.message_types_by_name["Error"
 Status = message_factory.GetMessageClass(DESCRIPTOR.message_types_by_name["Status"])
 DeadLetter = message_factory.GetMessageClass(DESCRIPTOR.message_types_by_name["DeadLetter"])
 Heartbeat = message_factory.GetMessageClass(DESCRIPTOR.message_types_by_name["Heartbeat"])
+Progress = message_factory.GetMessageClass(DESCRIPTOR.message_types_by_name["Progress"])
+Failure = message_factory.GetMessageClass(DESCRIPTOR.message_types_by_name["Failure"])
 
 State = enum_type_wrapper.EnumTypeWrapper(DESCRIPTOR.enum_types_by_name["State"])
 STATE_UNSPECIFIED = State.Value("STATE_UNSPECIFIED")
@@ -35,3 +37,4 @@ STATE_COMPLETE = State.Value("STATE_COMPLETE")
 STATE_FAILED = State.Value("STATE_FAILED")
 STATE_ABORTED = State.Value("STATE_ABORTED")
 STATE_DEAD = State.Value("STATE_DEAD")
+STATE_EXPIRED = State.Value("STATE_EXPIRED")

@@ -1,0 +1,637 @@
+//! Inspection for operators (spec 1.1, SPEC.md section 20): a queue at a
+//! glance (`inspect.lua`), its workers from their heartbeats, its jobs by
+//! state a page at a time, one job's full record, and the queues a Redis
+//! holds. Every call is bounded: no `KEYS`, and `SCAN` only to find the
+//! queues, which have no registry of their own.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use ardiq_spec::{
+    scripts, Error as WireError, Failure as FailureRecord, Heartbeat, Job as JobRecord, Status,
+    GROUP, PRIORITY_LEVELS,
+};
+use prost::Message as _;
+use redis::{Script, Value as RedisValue};
+
+use crate::client::Client;
+use crate::enqueue::now_ms;
+use crate::job::JobStatus;
+use crate::{Error, Result};
+
+static INSPECT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::INSPECT));
+static HELD: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::HELD));
+
+/// Most jobs one page lists.
+pub const MAX_PAGE: usize = 1_000;
+
+/// One priority level of a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelInfo {
+    /// The level, 0..=9.
+    pub priority: u32,
+    /// Entries no worker has fetched yet.
+    pub waiting: u64,
+    /// Entries workers hold (running, waiting in a worker, or handed back).
+    pub held: u64,
+    /// When the oldest waiting entry was queued, ms (its stream id's time).
+    pub oldest_waiting_ms: Option<i64>,
+}
+
+/// A queue at a glance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// The queue name.
+    pub queue: String,
+    /// Levels 9 down to 0.
+    pub levels: Vec<LevelInfo>,
+    /// Waiting entries over every level.
+    pub waiting: u64,
+    /// Held entries over every level.
+    pub held: u64,
+    /// Jobs waiting for their due time (delays and retries).
+    pub scheduled: u64,
+    /// The earliest due time, ms.
+    pub next_due_ms: Option<i64>,
+    /// Jobs in `running`.
+    pub running: u64,
+    /// Dead letters.
+    pub dead: u64,
+    /// Kept failures.
+    pub failed: u64,
+    /// Workers that sent a heartbeat in the last minute, gone ones included.
+    pub workers: u64,
+    /// When the oldest waiting job of any level was queued, ms.
+    pub oldest_waiting_ms: Option<i64>,
+    /// Whether any key of the queue exists (a queue never used has none).
+    pub exists: bool,
+}
+
+impl QueueInfo {
+    /// How long the oldest waiting job has waited at `now_ms`, ms (0 when
+    /// nothing waits).
+    pub fn lag_ms(&self, now_ms: i64) -> i64 {
+        self.oldest_waiting_ms
+            .map_or(0, |oldest| (now_ms - oldest).max(0))
+    }
+}
+
+/// A worker of the queue, from `workers` and its heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerInfo {
+    /// The worker id (its consumer name).
+    pub worker_id: String,
+    /// Its last heartbeat, ms.
+    pub seen_ms: i64,
+    /// Whether its heartbeat key still exists; a gone worker's entries are
+    /// reclaimed by the others.
+    pub alive: bool,
+    /// The heartbeat record (host, pid, queues, concurrency, counters);
+    /// `None` for a gone worker.
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListState {
+    /// Entries workers hold (SPEC.md section 20: running, or waiting in a
+    /// worker, or handed back).
+    Running,
+    /// Waiting for their due time, soonest first.
+    Scheduled,
+    /// Kept failures, oldest first.
+    Failed,
+    /// Dead letters, oldest first.
+    Dead,
+}
+
+impl ListState {
+    /// `running`, `scheduled`, `failed` or `dead`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Scheduled => "scheduled",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// The state of that name.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for another name.
+    pub fn parse(name: &str) -> Result<Self> {
+        Ok(match name {
+            "running" => Self::Running,
+            "scheduled" => Self::Scheduled,
+            "failed" => Self::Failed,
+            "dead" => Self::Dead,
+            other => {
+                return Err(Error::InvalidOption(format!(
+                    "invalid state {other:?}: it must be running, scheduled, failed or dead"
+                )))
+            }
+        })
+    }
+}
+
+/// One listed job; which fields are set depends on its state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListedJob {
+    /// The job id (empty for a dead letter whose entry had none).
+    pub job_id: String,
+    /// The task name.
+    pub task: String,
+    /// The job record when known: arguments, attempt, options, headers.
+    pub job: Option<JobRecord>,
+    /// The entry id: in its priority stream (running), or in the
+    /// kept-failures or dead-letter stream (for replay and delete).
+    pub entry_id: String,
+    /// Running: the worker holding it; failed and dead: the one that ended it.
+    pub worker_id: String,
+    /// Priority level.
+    pub priority: u32,
+    /// Scheduled: the due time; failed: when it failed; dead: when it died, ms.
+    pub at_ms: i64,
+    /// Running: how long since the worker last renewed or fetched it, ms.
+    pub idle_ms: u64,
+    /// Running: how often it was delivered.
+    pub deliveries: u64,
+    /// Running: whether the holder is running it (`running` names it);
+    /// false for an entry handed back or left by a gone worker.
+    pub in_running: bool,
+    /// Failed and dead: the error.
+    pub error: Option<WireError>,
+    /// Dead: the reason code (SPEC.md section 9).
+    pub reason: String,
+    /// Failed: runs started, including the last.
+    pub attempts: u32,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobPage {
+    /// The jobs, in the listing's order.
+    pub jobs: Vec<ListedJob>,
+    /// The cursor of the next page, `None` at the end.
+    pub next: Option<String>,
+}
+
+/// Everything known about one job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDetails {
+    /// The state.
+    pub status: JobStatus,
+    /// The status record (terminal: the result, error, times, worker).
+    pub record: Option<Status>,
+    /// A scheduled job's record.
+    pub job: Option<JobRecord>,
+    /// A scheduled job's due time, ms.
+    pub due_ms: Option<i64>,
+    /// A running job's worker.
+    pub worker_id: Option<String>,
+}
+
+/// The time part of a stream entry id, ms.
+pub(crate) fn entry_ms(entry_id: &str) -> Option<i64> {
+    entry_id.split('-').next()?.parse().ok()
+}
+
+fn malformed(what: &str, reply: &RedisValue) -> Error {
+    Error::MalformedRecord(format!("{what} replied {reply:?}"))
+}
+
+fn int(value: &RedisValue) -> Option<i64> {
+    redis::from_redis_value(value).ok()
+}
+
+fn bytes(value: &RedisValue) -> Vec<u8> {
+    redis::from_redis_value(value).unwrap_or_default()
+}
+
+fn text(value: &RedisValue) -> String {
+    String::from_utf8_lossy(&bytes(value)).into_owned()
+}
+
+/// The fields of one stream entry, by name.
+pub(crate) type EntryFields = HashMap<String, RedisValue>;
+
+impl Client {
+    /// The queue at a glance (`inspect.lua`, one round trip).
+    ///
+    /// # Errors
+    /// Connection and Redis errors; [`Error::MalformedRecord`] for a reply
+    /// the script does not give.
+    pub async fn queue_info(&self) -> Result<QueueInfo> {
+        let keys = &self.inner.keys;
+        let mut call = INSPECT.key(keys.streams_low_to_high());
+        call.key(keys.delayed())
+            .key(keys.running())
+            .key(keys.dead())
+            .key(keys.failed())
+            .key(keys.workers())
+            .arg(GROUP);
+        let reply: RedisValue = call
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(Error::from_redis)?;
+        let bad = || malformed("inspect.lua", &reply);
+        let RedisValue::Array(parts) = &reply else {
+            return Err(bad());
+        };
+        let [RedisValue::Array(levels), scheduled, due, running, dead, failed, workers, exists] =
+            parts.as_slice()
+        else {
+            return Err(bad());
+        };
+        let mut info = QueueInfo {
+            queue: self.queue().to_owned(),
+            levels: Vec::with_capacity(levels.len()),
+            waiting: 0,
+            held: 0,
+            scheduled: int(scheduled).ok_or_else(bad)? as u64,
+            next_due_ms: int(due).filter(|&d| d >= 0),
+            running: int(running).ok_or_else(bad)? as u64,
+            dead: int(dead).ok_or_else(bad)? as u64,
+            failed: int(failed).ok_or_else(bad)? as u64,
+            workers: int(workers).ok_or_else(bad)? as u64,
+            oldest_waiting_ms: None,
+            exists: int(exists).ok_or_else(bad)? > 0,
+        };
+        for (priority, level) in levels.iter().enumerate().rev() {
+            let RedisValue::Array(fields) = level else {
+                return Err(bad());
+            };
+            let [waiting, held, oldest] = fields.as_slice() else {
+                return Err(bad());
+            };
+            let level = LevelInfo {
+                priority: priority as u32,
+                waiting: int(waiting).ok_or_else(bad)?.max(0) as u64,
+                held: int(held).ok_or_else(bad)?.max(0) as u64,
+                oldest_waiting_ms: entry_ms(&text(oldest)),
+            };
+            info.waiting += level.waiting;
+            info.held += level.held;
+            if let Some(ms) = level.oldest_waiting_ms {
+                info.oldest_waiting_ms = Some(info.oldest_waiting_ms.map_or(ms, |o| o.min(ms)));
+            }
+            info.levels.push(level);
+        }
+        Ok(info)
+    }
+
+    /// The workers of the queue: every id in `workers` (a worker's id stays
+    /// there a minute after its last heartbeat), alive while its heartbeat
+    /// key exists; most recently seen first. Two round trips.
+    ///
+    /// # Errors
+    /// Connection and Redis errors; [`Error::MalformedRecord`] for a
+    /// heartbeat that is not a `Heartbeat` record.
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>> {
+        let keys = &self.inner.keys;
+        let mut connection = self.connection();
+        let seen: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(keys.workers())
+            .arg(0)
+            .arg(-1)
+            .arg("REV")
+            .arg("WITHSCORES")
+            .query_async(&mut connection)
+            .await
+            .map_err(Error::from_redis)?;
+        if seen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let beats: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(
+                seen.iter()
+                    .map(|(id, _)| keys.worker(id))
+                    .collect::<Vec<_>>(),
+            )
+            .query_async(&mut connection)
+            .await
+            .map_err(Error::from_redis)?;
+        seen.into_iter()
+            .zip(beats)
+            .map(|((worker_id, score), beat)| {
+                let heartbeat = beat
+                    .map(|raw| {
+                        Heartbeat::decode(raw.as_slice()).map_err(|e| {
+                            Error::MalformedRecord(format!("heartbeat of {worker_id}: {e}"))
+                        })
+                    })
+                    .transpose()?;
+                Ok(WorkerInfo {
+                    alive: heartbeat.is_some(),
+                    seen_ms: heartbeat.as_ref().map_or(score as i64, |h| h.seen_ms),
+                    heartbeat,
+                    worker_id,
+                })
+            })
+            .collect()
+    }
+
+    /// One page of the queue's jobs in `state`, at most `count` (1 to
+    /// 1,000) from `cursor` (`None` for the first page; then the page's
+    /// `next`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for a count outside 1..=1000 or a cursor no
+    /// page gave; connection and Redis errors; [`Error::MalformedRecord`].
+    pub async fn jobs(
+        &self,
+        state: ListState,
+        count: usize,
+        cursor: Option<&str>,
+    ) -> Result<JobPage> {
+        if !(1..=MAX_PAGE).contains(&count) {
+            return Err(Error::InvalidOption(format!(
+                "invalid count {count}: it must be from 1 to {MAX_PAGE}"
+            )));
+        }
+        match state {
+            ListState::Running => self.held_page(count, cursor).await,
+            ListState::Scheduled => self.scheduled_page(count, cursor).await,
+            ListState::Failed => {
+                let keys = &self.inner.keys;
+                let (entries, next) = self.stream_page(&keys.failed(), count, cursor).await?;
+                let jobs = entries
+                    .into_iter()
+                    .map(|(entry_id, fields)| listed_failure(entry_id, &fields))
+                    .collect::<Result<_>>()?;
+                Ok(JobPage { jobs, next })
+            }
+            ListState::Dead => {
+                let keys = &self.inner.keys;
+                let (entries, next) = self.stream_page(&keys.dead(), count, cursor).await?;
+                let jobs = entries
+                    .into_iter()
+                    .map(|(entry_id, fields)| listed_dead(entry_id, &fields))
+                    .collect::<Result<_>>()?;
+                Ok(JobPage { jobs, next })
+            }
+        }
+    }
+
+    /// Up to `count` entries of `stream` after `cursor`, oldest first, and
+    /// the cursor of the next page.
+    pub(crate) async fn stream_page(
+        &self,
+        stream: &str,
+        count: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<(String, EntryFields)>, Option<String>)> {
+        let start = cursor.map_or_else(|| "-".to_owned(), |c| format!("({c}"));
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut self.connection())
+            .await
+            .map_err(Error::from_redis)?;
+        let next = (reply.ids.len() == count)
+            .then(|| reply.ids.last().map(|e| e.id.clone()))
+            .flatten();
+        Ok((reply.ids.into_iter().map(|e| (e.id, e.map)).collect(), next))
+    }
+
+    async fn held_page(&self, count: usize, cursor: Option<&str>) -> Result<JobPage> {
+        let keys = &self.inner.keys;
+        let (level, after) = match cursor {
+            None => (PRIORITY_LEVELS - 1, String::new()),
+            Some(cursor) => {
+                let (level, after) = cursor.split_once(':').unwrap_or((cursor, ""));
+                let level = level
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&l| l < PRIORITY_LEVELS)
+                    .ok_or_else(|| Error::InvalidOption(format!("invalid cursor {cursor:?}")))?;
+                (level, after.to_owned())
+            }
+        };
+        let mut call = HELD.key(keys.streams_low_to_high());
+        call.key(keys.running())
+            .arg(GROUP)
+            .arg(level)
+            .arg(after)
+            .arg(count);
+        let reply: RedisValue = call
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(Error::from_redis)?;
+        let bad = || malformed("held.lua", &reply);
+        let RedisValue::Array(parts) = &reply else {
+            return Err(bad());
+        };
+        let [next, RedisValue::Array(entries)] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let mut jobs = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let RedisValue::Array(f) = entry else {
+                return Err(bad());
+            };
+            let [level, entry_id, consumer, idle, deliveries, job_id, task, job, owner] =
+                f.as_slice()
+            else {
+                return Err(bad());
+            };
+            let raw = bytes(job);
+            let owner = text(owner);
+            jobs.push(ListedJob {
+                job_id: text(job_id),
+                task: text(task),
+                job: (!raw.is_empty())
+                    .then(|| JobRecord::decode(raw.as_slice()).ok())
+                    .flatten(),
+                entry_id: text(entry_id),
+                worker_id: if owner.is_empty() {
+                    text(consumer)
+                } else {
+                    owner.clone()
+                },
+                priority: int(level).ok_or_else(bad)? as u32,
+                idle_ms: int(idle).unwrap_or(0).max(0) as u64,
+                deliveries: int(deliveries).unwrap_or(0).max(0) as u64,
+                in_running: !owner.is_empty(),
+                ..ListedJob::default()
+            });
+        }
+        let next = text(next);
+        Ok(JobPage {
+            jobs,
+            next: (!next.is_empty()).then_some(next),
+        })
+    }
+
+    async fn scheduled_page(&self, count: usize, cursor: Option<&str>) -> Result<JobPage> {
+        let keys = &self.inner.keys;
+        let offset: usize = match cursor {
+            None => 0,
+            Some(c) => c
+                .parse()
+                .map_err(|_| Error::InvalidOption(format!("invalid cursor {c:?}")))?,
+        };
+        let mut connection = self.connection();
+        let due: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(keys.delayed())
+            .arg(offset)
+            .arg(offset + count - 1)
+            .arg("WITHSCORES")
+            .query_async(&mut connection)
+            .await
+            .map_err(Error::from_redis)?;
+        if due.is_empty() {
+            return Ok(JobPage::default());
+        }
+        let records: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+            .arg(keys.delayed_jobs())
+            .arg(due.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
+            .query_async(&mut connection)
+            .await
+            .map_err(Error::from_redis)?;
+        let next = (due.len() == count).then(|| (offset + count).to_string());
+        let jobs = due
+            .into_iter()
+            .zip(records)
+            .map(|((job_id, score), raw)| {
+                let job = raw.and_then(|raw| JobRecord::decode(raw.as_slice()).ok());
+                ListedJob {
+                    task: job.as_ref().map(|j| j.task.clone()).unwrap_or_default(),
+                    priority: job.as_ref().map_or(0, |j| j.priority),
+                    job,
+                    job_id,
+                    at_ms: score as i64,
+                    ..ListedJob::default()
+                }
+            })
+            .collect();
+        Ok(JobPage { jobs, next })
+    }
+
+    /// Everything known about the job `id`: its state and status record,
+    /// and for a scheduled job its record and due time, for a running one
+    /// its worker.
+    ///
+    /// # Errors
+    /// Connection and Redis errors; [`Error::MalformedRecord`].
+    pub async fn job_details(&self, id: &str) -> Result<JobDetails> {
+        let (status, raw) = self.read_status(id).await?;
+        let record = raw
+            .map(|raw| {
+                Status::decode(raw.as_slice())
+                    .map_err(|e| Error::MalformedRecord(format!("status of {id}: {e}")))
+            })
+            .transpose()?;
+        let keys = &self.inner.keys;
+        let mut details = JobDetails {
+            status,
+            record,
+            job: None,
+            due_ms: None,
+            worker_id: None,
+        };
+        let mut connection = self.connection();
+        match status {
+            JobStatus::Scheduled => {
+                let (job, due): (Option<Vec<u8>>, Option<f64>) = redis::pipe()
+                    .cmd("HGET")
+                    .arg(keys.delayed_jobs())
+                    .arg(id)
+                    .cmd("ZSCORE")
+                    .arg(keys.delayed())
+                    .arg(id)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(Error::from_redis)?;
+                details.job = job.and_then(|raw| JobRecord::decode(raw.as_slice()).ok());
+                details.due_ms = due.map(|d| d as i64);
+            }
+            JobStatus::Running => {
+                details.worker_id = redis::cmd("HGET")
+                    .arg(keys.running())
+                    .arg(id)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(Error::from_redis)?;
+            }
+            _ => {}
+        }
+        Ok(details)
+    }
+
+    /// The names of the queues this Redis holds any key of, sorted; on a
+    /// cluster, every master's. This one call scans the whole key space
+    /// (`SCAN MATCH ardiq:{*}:*`, 1,000 keys a step): queues have no
+    /// registry, so nothing cheaper can find them. Keep it off hot paths.
+    ///
+    /// # Errors
+    /// Connection and Redis errors.
+    pub async fn queues(&self) -> Result<Vec<String>> {
+        let mut found = std::collections::BTreeSet::new();
+        let keys = self
+            .inner
+            .connection
+            .scan_keys("ardiq:{*}:*")
+            .await
+            .map_err(Error::from_redis)?;
+        for key in keys {
+            if let Some((queue, _)) = key
+                .strip_prefix("ardiq:{")
+                .and_then(|rest| rest.split_once("}:"))
+            {
+                found.insert(queue.to_owned());
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+}
+
+fn listed_failure(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
+    let record = decode_failure(&entry_id, fields)?;
+    let job = JobRecord::decode(record.job.as_slice()).ok();
+    Ok(ListedJob {
+        priority: job.as_ref().map_or(0, |j| j.priority),
+        job,
+        job_id: record.job_id,
+        task: record.task,
+        entry_id,
+        worker_id: record.worker_id,
+        at_ms: record.failed_ms,
+        error: record.error,
+        attempts: record.attempts,
+        ..ListedJob::default()
+    })
+}
+
+fn listed_dead(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
+    let record = crate::dead::decode(&entry_id, fields)?;
+    let job = JobRecord::decode(record.job.as_slice()).ok();
+    Ok(ListedJob {
+        priority: job.as_ref().map_or(0, |j| j.priority),
+        job,
+        job_id: record.job_id,
+        task: record.task,
+        entry_id,
+        worker_id: record.worker_id,
+        at_ms: record.dead_ms,
+        error: record.error,
+        reason: record.reason,
+        ..ListedJob::default()
+    })
+}
+
+/// The `Failure` record of a kept-failures entry.
+pub(crate) fn decode_failure(entry_id: &str, fields: &EntryFields) -> Result<FailureRecord> {
+    let raw = fields.get("record").map(bytes).unwrap_or_default();
+    FailureRecord::decode(raw.as_slice())
+        .map_err(|e| Error::MalformedRecord(format!("kept failure {entry_id}: {e}")))
+}
+
+/// How long ago `at_ms` was, ms.
+pub fn age_ms(at_ms: i64) -> i64 {
+    (now_ms() - at_ms).max(0)
+}

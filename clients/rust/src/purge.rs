@@ -1,0 +1,87 @@
+//! Purging a queue (spec 1.1, SPEC.md section 20): every job no worker
+//! holds yet, waiting or scheduled, with its status key, by `purge.lua`
+//! one chunk at a time. Running jobs, dead letters and kept failures stay.
+
+use std::sync::LazyLock;
+
+use ardiq_spec::{scripts, GROUP, PRIORITY_LEVELS};
+use redis::streams::StreamRangeReply;
+use redis::Script;
+
+use crate::client::Client;
+use crate::{Error, Result};
+
+static PURGE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::PURGE));
+
+/// Jobs removed per `purge.lua` call.
+const CHUNK: usize = 500;
+
+impl Client {
+    /// Removes every waiting and scheduled job of the queue; how many.
+    ///
+    /// # Errors
+    /// Connection and Redis errors.
+    pub async fn purge(&self) -> Result<u64> {
+        let keys = &self.inner.keys;
+        let mut connection = self.connection();
+        let mut removed = 0;
+        for priority in 0..PRIORITY_LEVELS {
+            let stream = keys.stream(priority);
+            // Waiting entries come after the group's last delivered id; an
+            // entry fetched between this read and the call is left alone.
+            let mut after = String::from("-");
+            loop {
+                let page: StreamRangeReply = redis::cmd("XRANGE")
+                    .arg(&stream)
+                    .arg(&after)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(CHUNK)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(Error::from_redis)?;
+                let Some(last) = page.ids.last() else { break };
+                after = format!("({}", last.id);
+                let mut call = PURGE.key(&stream);
+                call.key(keys.delayed()).key(keys.delayed_jobs()).arg(GROUP);
+                for entry in &page.ids {
+                    let id: String = entry.get("id").unwrap_or_default();
+                    call.key(keys.job(&id)).arg(&entry.id).arg(&id);
+                }
+                removed += call
+                    .invoke_async::<u64>(&mut connection)
+                    .await
+                    .map_err(Error::from_redis)?;
+                if page.ids.len() < CHUNK {
+                    break;
+                }
+            }
+        }
+        loop {
+            let due: Vec<String> = redis::cmd("ZRANGE")
+                .arg(keys.delayed())
+                .arg(0)
+                .arg(CHUNK - 1)
+                .query_async(&mut connection)
+                .await
+                .map_err(Error::from_redis)?;
+            if due.is_empty() {
+                break;
+            }
+            let mut call = PURGE.key(keys.stream(0));
+            call.key(keys.delayed()).key(keys.delayed_jobs()).arg(GROUP);
+            for id in &due {
+                call.key(keys.job(id)).arg("").arg(id);
+            }
+            let gone = call
+                .invoke_async::<u64>(&mut connection)
+                .await
+                .map_err(Error::from_redis)?;
+            removed += gone;
+            if gone == 0 {
+                break; // promoted meanwhile: they are waiting now, or running
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,208 @@
+"""The inspection API against a known state: jobs queued at priorities,
+scheduled ones, jobs a live worker holds, a SIGKILLed worker shown as gone,
+pages of every listing, one job's full record, the queues of a Redis, and
+purge."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from ardiq import Ardiq, JobStatus
+from ardiq.inspect import ListState
+from wire_records import Keys
+from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst
+
+QUEUED = {9: 3, 5: 2, 0: 4}
+
+
+async def enqueue_known_state(app: Ardiq) -> list[str]:
+    """Jobs of a task no worker here registers: 3 at priority 9, 2 at 5, 4
+    at 0, and 2 scheduled a minute ahead. Returns the scheduled ids."""
+    for priority, count in QUEUED.items():
+        for n in range(count):
+            await app.options(priority=priority).send("unregistered", priority, n)
+    scheduled = [await app.options(delay_ms=60_000 + n).send("unregistered", "later") for n in range(2)]
+    return [job.id for job in scheduled]
+
+
+async def test_queue_info_counts_waiting_jobs_per_priority_and_scheduled_ones(app: Ardiq) -> None:
+    before_ms = int(time.time() * 1000)
+    await enqueue_known_state(app)
+
+    info = await app.queue_info()
+
+    assert info.exists
+    assert info.queue == app.queue
+    assert {level.priority: level.waiting for level in info.levels if level.waiting} == QUEUED
+    assert [level.priority for level in info.levels] == list(range(9, -1, -1))
+    assert (info.waiting, info.held, info.running, info.scheduled) == (9, 0, 0, 2)
+    assert (info.dead, info.failed, info.workers) == (0, 0, 0)
+    assert info.next_due_ms is not None
+    assert before_ms + 60_000 <= info.next_due_ms <= before_ms + 60_000 + WAIT_S * 1000
+    assert info.oldest_waiting_ms is not None
+    assert before_ms - 1000 <= info.oldest_waiting_ms <= int(time.time() * 1000)
+    assert info.lag_ms >= 0
+
+
+async def test_a_queue_never_used_does_not_exist(app: Ardiq) -> None:
+    info = await app.queue_info("never-used-queue")
+
+    assert not info.exists
+    assert (info.waiting, info.scheduled, info.workers) == (0, 0, 0)
+
+
+async def test_held_jobs_and_a_killed_worker_shown_as_gone(
+    app: Ardiq, spawn_worker: SpawnWorker, inspector: redis.Redis, keys: Keys
+) -> None:
+    jobs = [await app.send("sleep_and_count", f"{keys.prefix}n{n}", 60.0) for n in range(3)]
+    worker = spawn_worker("process_tasks:app", "--concurrency", "3", "--heartbeat-ms", "200")
+
+    async def holding_three() -> bool:
+        info = await app.queue_info()
+        return info.running == 3 and info.held == 3
+
+    await eventually(holding_three, "the worker holds the 3 jobs")
+
+    async def reports_three() -> bool:
+        [seen] = await app.workers()
+        return seen.running == 3
+
+    await eventually(reports_three, "the heartbeat reports 3 running")
+    [alive] = await app.workers()
+    assert alive.alive
+    assert alive.pid == worker.pid
+    assert alive.queues == [app.queue]
+    assert alive.concurrency == 3
+    assert alive.hostname
+    assert alive.started_ms <= alive.seen_ms
+    page = await app.jobs(ListState.RUNNING)
+    assert sorted(job.job_id for job in page.jobs) == sorted(job.id for job in jobs)
+    assert page.next is None
+    for listed in page.jobs:
+        assert listed.worker_id == alive.worker_id
+        assert listed.in_running
+        assert listed.task == "sleep_and_count"
+        assert listed.deliveries == 1
+        assert listed.job is not None
+        assert listed.job.args == [
+            f"{keys.prefix}n{jobs.index(next(j for j in jobs if j.id == listed.job_id))}",
+            60.0,
+        ]
+    details = await app.job_details(jobs[0].id)
+    assert details.status is JobStatus.RUNNING
+    assert details.worker_id == alive.worker_id
+
+    worker.kill()
+
+    async def gone() -> bool:
+        [seen] = await app.workers()
+        return not seen.alive
+
+    await eventually(gone, "the killed worker is shown as gone")
+    [dead] = await app.workers()
+    assert dead.worker_id == alive.worker_id
+    assert dead.hostname == ""  # its heartbeat record expired with it
+    info = await app.queue_info()
+    assert (info.running, info.held, info.workers) == (3, 3, 1)
+
+
+async def test_listings_page_through_scheduled_jobs_in_due_order(app: Ardiq) -> None:
+    ids = [(await app.options(delay_ms=60_000 + 10 * n).send("later", n)).id for n in range(25)]
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = await app.jobs("scheduled", count=10, cursor=cursor)
+        pages += 1
+        seen += [job.job_id for job in page.jobs]
+        assert all(job.state is ListState.SCHEDULED and job.task == "later" for job in page.jobs)
+        if page.next is None:
+            break
+        cursor = page.next
+
+    assert seen == ids
+    assert pages == 3
+    first = (await app.jobs("scheduled", count=1)).jobs[0]
+    assert first.job is not None
+    assert first.job.args == [0]
+    assert first.at_ms == first.job.due_ms
+
+
+async def test_dead_letters_list_with_their_reason(app: Ardiq) -> None:
+    @app.task
+    async def known() -> None:
+        return None
+
+    ids = [(await app.send("unknown_name", n)).id for n in range(4)]
+    await run_burst(app)
+
+    page = await app.jobs(ListState.DEAD, count=3)
+    rest = await app.jobs(ListState.DEAD, count=3, cursor=page.next)
+
+    assert [job.job_id for job in page.jobs + rest.jobs] == ids
+    assert rest.next is None
+    assert {job.reason for job in page.jobs} == {"unknown_task"}
+    assert all(job.entry_id and job.at_ms > 0 for job in page.jobs)
+
+
+async def test_job_details_of_a_scheduled_and_a_complete_job(app: Ardiq) -> None:
+    @app.task
+    async def double(x: int) -> int:
+        return 2 * x
+
+    later = await double.options(delay_ms=60_000, headers={"tenant": "t1"}).enqueue(4)
+    now = await double.enqueue(21)
+    await run_burst(app)
+
+    scheduled = await app.job_details(later.id)
+    assert scheduled.status is JobStatus.SCHEDULED
+    assert scheduled.job is not None
+    assert (scheduled.job.task, scheduled.job.args, scheduled.job.attempt) == ("double", [4], 0)
+    assert scheduled.job.headers == {"tenant": "t1"}
+    assert scheduled.due_ms == scheduled.job.due_ms
+    complete = await app.job_details(now.id)
+    assert complete.status is JobStatus.COMPLETE
+    assert complete.record is not None
+    assert (complete.record.value, complete.record.attempts, complete.record.task) == (42, 1, "double")
+    assert complete.record.finished_ms >= complete.record.started_ms > 0
+    missing = await app.job_details("no-such-job")
+    assert (missing.status, missing.record) == (JobStatus.NOT_FOUND, None)
+
+
+async def test_list_queues_finds_every_queue_with_keys(redis_url: str, queue: str) -> None:
+    names = [f"{queue}-{suffix}" for suffix in ("a", "b")]
+    for name in names:
+        await Ardiq(redis_url, queue=name).send("t")
+
+    found = await Ardiq(redis_url, queue=queue).list_queues()
+
+    assert set(names) <= set(found)
+    assert found == sorted(found)
+
+
+async def test_purge_removes_waiting_and_scheduled_jobs_with_their_status(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    scheduled = await enqueue_known_state(app)
+    queued = (await app.jobs(ListState.SCHEDULED)).jobs
+
+    removed = await app.purge()
+
+    assert removed == 9 + 2
+    info = await app.queue_info()
+    assert (info.waiting, info.scheduled) == (0, 0)
+    assert [await app.job(job_id).status() for job_id in scheduled] == [JobStatus.NOT_FOUND] * 2
+    assert inspector.hlen(keys.delayed_jobs) == 0
+    assert len(queued) == 2
+    assert await app.purge() == 0
+
+
+@pytest.mark.parametrize("count", [0, 1001])
+async def test_a_page_size_out_of_bounds_is_refused(app: Ardiq, count: int) -> None:
+    from ardiq import InvalidOption
+
+    with pytest.raises(InvalidOption, match="count"):
+        await app.jobs(ListState.FAILED, count=count)
