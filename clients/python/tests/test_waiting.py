@@ -137,6 +137,7 @@ async def test_a_done_message_ends_the_wait_after_exactly_two_status_reads(
     started = time.monotonic()
     pending = asyncio.ensure_future(producer.result(job_id, 30))
     await until(registered(inspector, job_id), "the wait is registered")
+    await until(lambda: wait_calls(inspector)[1] >= 1, "the wait read the status once")
     finish(inspector, job_id, 3)
     assert await pending == 3
     # Told within the first fallback period, so no fallback read happened.
@@ -152,6 +153,8 @@ async def test_many_waits_share_one_subscription_and_each_is_told(
     pendings = [asyncio.ensure_future(producer.result(job_id, 30)) for job_id in job_ids]
     for job_id in job_ids:
         await until(registered(inspector, job_id), job_id)
+    # Registered, then read once: finished before that read, a job would need no second one.
+    await until(lambda: wait_calls(inspector)[1] >= len(job_ids), "every wait read the status once")
     assert subscribers(inspector) == 1
     for i, job_id in enumerate(job_ids):
         finish(inspector, job_id, i * 10)
