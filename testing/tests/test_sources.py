@@ -21,6 +21,7 @@ from ardiq_testing import (
     RedisSourceError,
     choose_redis,
     docker_unreachable,
+    free_port,
 )
 
 ENVIRONMENT = ("ARDIQ_TEST_REDIS", "ARDIQ_REDIS_URL", "REDIS_URL")
@@ -214,6 +215,18 @@ def test_a_container_redis_answers_and_is_removed_after_its_block(clean: pytest.
         client.close()
     with pytest.raises(redis.ConnectionError):
         ping(url)
+
+
+def test_a_container_that_cannot_start_raises_and_has_no_url(
+    clean: pytest.MonkeyPatch,
+) -> None:
+    # A TCP port nothing listens on (a unix socket would do as well, but docker-py leaks its socket).
+    clean.setenv("DOCKER_HOST", f"tcp://127.0.0.1:{free_port()}")
+    container = ContainerRedis()
+    with pytest.raises(Exception, match="Connection refused"):
+        container.__enter__()
+    with pytest.raises(RuntimeError, match="has not been started"):
+        _ = container.url
 
 
 def test_a_container_has_no_url_before_it_starts() -> None:

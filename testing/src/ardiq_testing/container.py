@@ -12,6 +12,7 @@ socket) and removes its containers when the process ends, even a killed one
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from testcontainers.community.redis import RedisContainer
 
-# A Redis of the series the suites run against (the Debian server is 7.0).
+# Redis 7, the major version of the redis-server CI here runs (Debian's 7.0).
 IMAGE = "redis:7.4"
 REDIS_PORT = 6379
 PROBE_TIMEOUT_S = 5
@@ -80,14 +81,17 @@ class ContainerRedis:
         container = RedisContainer(self.image, port=REDIS_PORT)
         try:
             container.start()  # returns once the server answers PING
+            host = container.get_container_host_ip()
+            port = container.get_exposed_port(REDIS_PORT)
         except BaseException:
-            container.stop()
+            # Remove what did start; the start's own error is the one to see.
+            with contextlib.suppress(Exception):
+                container.stop()
             raise
-        self._container = container
-        host = container.get_container_host_ip()
         if ":" in host:  # an IPv6 address
             host = f"[{host}]"
-        self._url = f"redis://{host}:{container.get_exposed_port(REDIS_PORT)}/0"
+        self._container = container
+        self._url = f"redis://{host}:{port}/0"
         return self
 
     def __exit__(
