@@ -106,8 +106,10 @@ bench: build-dev ## Benchmarks against peer queues, side by side (see bench/READ
 	$(PY) bench/run.py
 
 .PHONY: lock
-lock: ## Re-pin the Python development dependencies
-	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^ardiq' > requirements-dev.txt
+lock: ## Re-pin the Python development dependencies (everything in .venv but the project's own packages)
+	{ echo '# Pinned development and test dependencies (the Python lock). Regenerate with `make lock`.'; \
+		$(VENV)/bin/pip freeze --exclude-editable | grep -v '^ardiq' | LC_ALL=C sort -f; } > requirements-dev.txt.new
+	mv requirements-dev.txt.new requirements-dev.txt
 
 DIST := dist
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
