@@ -132,9 +132,12 @@ def test_generated_protobuf_files_match_protoc_output() -> None:
 
 
 def test_records_module_builds_every_message_and_state_of_the_proto() -> None:
-    assert sorted(records_pb2.DESCRIPTOR.message_types_by_name) == [
-        "DeadLetter", "Error", "Heartbeat", "Job", "Status",
+    names = sorted(records_pb2.DESCRIPTOR.message_types_by_name)
+    assert names == [
+        "DeadLetter", "Error", "Failure", "Heartbeat", "Job", "Progress", "Status",
     ]  # fmt: skip
+    for name in names:
+        assert getattr(records_pb2, name).DESCRIPTOR.full_name == f"ardiq.v1.{name}"
     states = records_pb2.DESCRIPTOR.enum_types_by_name["State"].values
     assert [(state.name, getattr(records_pb2, state.name)) for state in states] == [
         (state.name, state.number) for state in states
