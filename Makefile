@@ -56,9 +56,10 @@ format: install ## Format Python, Rust and TypeScript sources
 lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, rustfmt, tsc --strict; vectors match their generator, shared Lua fragments match)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py bench/harness demo testing/src testing/tests
-	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py
+	$(VENV)/bin/mypy worker/python/ardiq tests conformance bench/*.py bench/harness demo testing/src testing/tests release/*.py docs/check_samples.py
+	$(VENV)/bin/mypy clients/python/src clients/python/tests clients/python/bench_enqueue.py clients/python/generate_proto.py
 	for example in examples/*/; do (cd $$example && ../../$(VENV)/bin/mypy --strict .) || exit 1; done
+	cd release/consumers && ../../$(VENV)/bin/mypy --strict --explicit-package-bases .
 	$(PY) -m conformance.vectors.generate --check
 	$(PY) -m conformance.script_fragments
 	cargo fmt --all -- --check
@@ -68,7 +69,7 @@ lint: build-dev ## Lint and type-check everything (ruff, mypy --strict, clippy, 
 # Each suite starts its own Redis through $(WITH_REDIS) (or uses REDIS_URL when set), so each
 # target passes alone; the ones that run the Python worker depend on build-dev.
 .PHONY: test
-test: lint test-rust test-rust-e2e test-python test-dashboard test-ts test-ts-e2e test-bench test-conformance ## Lint, then every test suite, each against a throwaway Redis of its own (the CI command)
+test: lint test-rust test-rust-e2e test-python test-dashboard test-ts test-ts-e2e test-bench test-conformance test-dist test-protobuf-lowest docs ## Lint, then every test suite, each against a throwaway Redis of its own (the CI command)
 
 .PHONY: test-rust
 test-rust: install ## Rust unit, integration and doc tests (no Python worker needed)
@@ -116,5 +117,61 @@ bench: build-dev ## Benchmarks against peer queues, side by side (see bench/READ
 	$(PY) bench/run.py
 
 .PHONY: lock
-lock: ## Re-pin the Python development dependencies
-	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^ardiq' > requirements-dev.txt
+lock: ## Re-pin the Python development dependencies (everything in .venv but the project's own packages)
+	{ echo '# Pinned development and test dependencies (the Python lock). Regenerate with `make lock`.'; \
+		$(VENV)/bin/pip freeze --exclude-editable | grep -v '^ardiq' | LC_ALL=C sort -f; } > requirements-dev.txt.new
+	mv requirements-dev.txt.new requirements-dev.txt
+
+DIST := dist
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+PROTOBUF_LOWEST := 4.22.0
+
+.PHONY: dist
+dist: build-dev ## Build every package into dist/: ardiq wheel (abi3, release, manylinux tag) and sdist, ardiq-client and ardiq-testing wheels and sdists, the npm tarball, the two crates
+	rm -rf $(DIST) target/npm-pack && mkdir -p $(DIST) target/npm-pack
+	# The wheel from the checkout (the release build of build-dev is reused), the sdist apart.
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin build --quiet --release --out $(DIST)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin sdist --out $(DIST)
+	$(PY) -m build --no-isolation --outdir $(DIST) clients/python > /dev/null
+	$(PY) -m build --no-isolation --outdir $(DIST) testing > /dev/null
+	# The npm tarball from the files a clone has (tracked or new, not ignored): no dist/, no node_modules.
+	git ls-files -z --cached --others --exclude-standard $(TS) | xargs -0 cp --parents -t target/npm-pack
+	cd target/npm-pack/$(TS) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error \
+		&& npm pack --quiet --pack-destination $(CURDIR)/$(DIST) > /dev/null
+	cargo package --quiet --allow-dirty -p ardiq-spec -p ardiq-client
+	cp target/package/ardiq-spec-$(VERSION).crate target/package/ardiq-client-$(VERSION).crate $(DIST)/
+	@ls -1 $(DIST)
+
+.PHONY: test-dist
+test-dist: dist ## Install each artifact of dist/ in a clean environment and run a job from every producer through the installed worker
+	$(PY) -m release.check_metadata
+	$(PY) -m release.check_install
+
+.PHONY: test-dist-full
+test-dist-full: dist ## test-dist, and the ardiq sdist built and installed too (a release build of the Rust core)
+	$(PY) -m release.check_metadata
+	$(PY) -m release.check_install --full
+
+.PHONY: test-protobuf-lowest
+test-protobuf-lowest: dist ## The pure-Python client's tests on the lowest protobuf it supports ($(PROTOBUF_LOWEST)), its wheel and the worker's in a fresh venv
+	rm -rf target/protobuf-lowest && python3 -m venv target/protobuf-lowest
+	grep -v '^protobuf==' requirements-dev.txt > target/protobuf-lowest/constraints.txt
+	target/protobuf-lowest/bin/pip install --quiet -c target/protobuf-lowest/constraints.txt \
+		$(DIST)/ardiq_client-*.whl $(DIST)/ardiq_testing-*.whl $(DIST)/ardiq-*.whl protobuf==$(PROTOBUF_LOWEST) \
+		pytest pytest-asyncio pytest-timeout
+	target/protobuf-lowest/bin/python -c 'import google.protobuf as p, ardiq_client as c; \
+		assert p.__version__ == "$(PROTOBUF_LOWEST)", p.__version__; assert "/site-packages/" in c.__file__, c.__file__'
+	# Less the check of the generated files, whose protoc (grpcio-tools) needs a newer protobuf.
+	$(WITH_REDIS) target/protobuf-lowest/bin/pytest -q -p no:cacheprovider clients/python/tests \
+		--deselect clients/python/tests/test_records.py::test_generated_protobuf_files_match_protoc_output
+
+.PHONY: docs
+docs: build-dev ## Build the documentation into site/ (MkDocs, typedoc, rustdoc; warnings are errors) and type-check every code sample in it
+	$(VENV)/bin/mkdocs build --strict --quiet
+	cd $(TS) && npm run --silent docs -- --logLevel Warn
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet -p ardiq-spec -p ardiq-client
+	rm -rf site/reference/rust && cp -r target/doc site/reference/rust
+	# The reference index links to these pages in raw HTML, which MkDocs does not check.
+	test -f site/reference/typescript/index.html && test -f site/reference/rust/ardiq_client/index.html \
+		&& test -f site/reference/rust/ardiq_spec/index.html
+	$(PY) docs/check_samples.py

@@ -90,6 +90,7 @@ def main(argv: list[str]) -> int:
     pythons: dict[str, Path] = {}
     versions: dict[str, str] = {}
     batch: dict[str, bool] = {}
+    results: dict[str, bool] = {}
     unavailable: dict[str, str] = {}
     peers: list[PeerSpec] = []
     for spec in args.peers:
@@ -98,6 +99,7 @@ def main(argv: list[str]) -> int:
             described = describe(spec, pythons[spec.name])
             versions[spec.name] = f"{described['version']} (py {described['python']})"
             batch[spec.name] = bool(described["batch"])
+            results[spec.name] = bool(described.get("results"))
             peers.append(spec)
         except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as error:
             reason = f"n/a ({error})"
@@ -113,6 +115,9 @@ def main(argv: list[str]) -> int:
         for rep in range(sizes.repetitions):
             for workload in args.selected:
                 turn = [p for p in rotated(peers, rep) if p.workloads is None or workload in p.workloads]
+                if workload == "roundtrip":
+                    # A queue without a way to await a result has no round trip: its row says so.
+                    turn = [p for p in turn if results[p.name]]
                 if workload == "clients":
                     # The clients' scripts need no worker: they run whenever ArdiQ is selected.
                     turn = [p for p in args.peers if p.name == REFERENCE]
@@ -126,6 +131,8 @@ def main(argv: list[str]) -> int:
                             run |= bench.enqueue_rates(spec, batch[spec.name])
                         elif workload == "clients":
                             run |= bench.clients(args.quick)
+                        elif workload == "roundtrip":
+                            run |= bench.roundtrip(spec, sizes.roundtrip)
                         else:
                             count = getattr(sizes, workload)
                             run |= bench.execute(spec, workload, count)
@@ -141,6 +148,10 @@ def main(argv: list[str]) -> int:
         for workload in args.selected:
             if workload != "clients":
                 summary.setdefault(workload, {})[name] = {"error": reason}
+    if "roundtrip" in args.selected:
+        for spec in peers:
+            if not results[spec.name] and (spec.workloads is None or "roundtrip" in spec.workloads):
+                summary.setdefault("roundtrip", {})[spec.name] = {"error": "n/a (no result API)"}
     meta = {
         "machine": machine(),
         "sizes": sizes.__dict__,

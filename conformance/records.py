@@ -37,8 +37,14 @@ _MESSAGES: dict[str, list[_Field]] = {
         ("timeout_ms", 11, _T.TYPE_UINT64, True, ""),
         ("backoff_ms", 12, _T.TYPE_UINT64, True, ""),
         ("result_ttl_ms", 13, _T.TYPE_UINT64, True, ""),
+        ("expires_ms", 14, _T.TYPE_INT64, True, ""),
         # 1.1: map<string, string>; in protocol form a JSON object.
         ("headers", 15, MAP, False, ".ardiq.v1.Job.HeadersEntry"),
+    ],
+    "Progress": [
+        ("fraction", 1, _T.TYPE_DOUBLE, False, ""),
+        ("message", 2, _T.TYPE_STRING, False, ""),
+        ("updated_ms", 3, _T.TYPE_INT64, False, ""),
     ],
     "Error": [
         ("type", 1, _T.TYPE_STRING, False, ""),
@@ -56,6 +62,7 @@ _MESSAGES: dict[str, list[_Field]] = {
         ("finished_ms", 8, _T.TYPE_INT64, False, ""),
         ("worker_id", 9, _T.TYPE_STRING, False, ""),
         ("task", 10, _T.TYPE_STRING, False, ""),
+        ("progress", 11, _T.TYPE_MESSAGE, False, ".ardiq.v1.Progress"),
     ],
     "DeadLetter": [
         ("spec_version", 1, _T.TYPE_STRING, False, ""),
@@ -92,6 +99,7 @@ STATES = {
     "STATE_FAILED": 5,
     "STATE_ABORTED": 6,
     "STATE_DEAD": 7,
+    "STATE_EXPIRED": 8,
 }
 
 # Fields that travel as decimal strings in the testee protocol (64-bit ints).

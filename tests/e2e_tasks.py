@@ -13,7 +13,7 @@ import asyncio
 import os
 from typing import Any
 
-from ardiq import Ardiq
+from ardiq import Ardiq, current_job
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -76,6 +76,16 @@ async def sleep(seconds: float) -> float:
 @app.task
 def sync_add(x: int, y: int) -> int:
     return x + y
+
+
+@app.task
+async def report(steps: int, pause_s: float) -> int:
+    """Reports its progress after each of `steps` pauses (SPEC.md section 16)."""
+    job = current_job()
+    for step in range(1, steps + 1):
+        await asyncio.sleep(pause_s)
+        job.progress(step / steps, f"step {step} of {steps}")
+    return steps
 
 
 @app.task

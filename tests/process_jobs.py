@@ -22,3 +22,15 @@ def sleep_with_pid(pid_file: str, seconds: float) -> str:
     Path(pid_file).write_text(str(os.getpid()), encoding="utf-8")
     time.sleep(seconds)
     return "woke up"
+
+
+def report_steps(steps: int, seconds: float) -> str:
+    """Reports its progress from the child process, one step per pause."""
+    from ardiq import current_job
+
+    job = current_job()
+    for step in range(steps):
+        job.progress(step / steps, f"child step {step}")
+        time.sleep(seconds)
+    job.progress(2.0, "out of bounds: dropped in the child, the run goes on")
+    return "child done"

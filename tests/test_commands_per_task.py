@@ -1,8 +1,8 @@
 """Redis cost per task (design rule 3, SPEC.md section 11): enqueue,
 execution and result together stay within the budget of 4 commands per
 task, counted the way `INFO commandstats` counts them (commands inside
-scripts included). A Redis server of its own keeps other tests' traffic out
-of the count."""
+scripts included). A Redis of its own (`choose_redis(private=True)`: a
+redis-server, or a container) keeps other tests' traffic out of the count."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 from ardiq import Ardiq, JobStatus
-from ardiq_testing import RedisServer
+from ardiq_testing import choose_redis
 from worker_harness import run_burst
 
 TASKS = 2_000
@@ -20,9 +20,9 @@ BUDGET = 4.0
 
 
 @pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
+def own_redis() -> Iterator[str]:
+    with choose_redis(private=True) as redis_:
+        yield redis_.url
 
 
 def command_calls(client: redis.Redis) -> dict[str, int]:
@@ -30,9 +30,9 @@ def command_calls(client: redis.Redis) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(fields["calls"]) for name, fields in stats.items()}
 
 
-async def test_enqueue_run_and_result_cost_at_most_4_commands_per_task(own_redis: RedisServer) -> None:
-    inspector = redis.Redis.from_url(own_redis.url)
-    app = Ardiq(own_redis.url, queue="commands-per-task")
+async def test_enqueue_run_and_result_cost_at_most_4_commands_per_task(own_redis: str) -> None:
+    inspector = redis.Redis.from_url(own_redis)
+    app = Ardiq(own_redis, queue="commands-per-task")
 
     @app.task
     async def noop(n: int) -> None:

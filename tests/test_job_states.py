@@ -66,7 +66,13 @@ async def test_never_enqueued_job_is_not_found(app: Ardiq) -> None:
 def test_terminal_statuses_are_terminal_and_the_others_are_not() -> None:
     terminal = {status for status in JobStatus if status.is_terminal}
 
-    assert terminal == {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.ABORTED, JobStatus.DEAD}
+    assert terminal == {
+        JobStatus.COMPLETE,
+        JobStatus.FAILED,
+        JobStatus.ABORTED,
+        JobStatus.DEAD,
+        JobStatus.EXPIRED,
+    }
 
 
 async def test_job_that_ran_long_stays_running_until_it_ends(app: Ardiq) -> None:

@@ -23,7 +23,7 @@ import pytest
 import redis
 from ardiq import Ardiq, JobStatus
 from ardiq.testing import drain, flush, use_redis
-from ardiq_testing import RedisServer
+from ardiq_testing import choose_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,14 +135,14 @@ async def test_use_redis_points_the_app_and_its_tasks_elsewhere_and_back(redis_u
     async def echo(text: str) -> str:
         return text
 
-    with RedisServer() as server:
-        with use_redis(app, server.url) as bound:
+    with choose_redis(private=True) as elsewhere:
+        with use_redis(app, elsewhere.url) as bound:
             assert bound is app
-            assert app.url == server.url
+            assert app.url == elsewhere.url
             job = await echo.enqueue("elsewhere")
             await drain(app)
             assert await job.result() == "elsewhere"
-            other = redis.Redis.from_url(server.url)
+            other = redis.Redis.from_url(elsewhere.url)
             assert other.exists(f"ardiq:{{{queue}}}:job:{job.id}") or other.dbsize() > 0
             flush(app)
             assert other.dbsize() == 0
@@ -234,7 +234,7 @@ def user_environment(directory: Path, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("REDIS_URL", "ARDIQ_REDIS_URL", "PYTEST_ADDOPTS", "PYTHONPATH")
+        if key not in ("REDIS_URL", "ARDIQ_REDIS_URL", "ARDIQ_TEST_REDIS", "PYTEST_ADDOPTS", "PYTHONPATH")
     }
     env["LIFESPAN_LOG"] = str(directory / "lifespan.log")
     env["URL_LOG"] = str(directory / "url.log")
@@ -269,16 +269,39 @@ def test_a_users_suite_gets_a_throwaway_redis_of_its_own(tmp_path: Path) -> None
 
 def test_a_users_suite_uses_the_redis_its_environment_names_and_empties_it(tmp_path: Path) -> None:
     write_user_project(tmp_path)
-    with RedisServer() as server:
-        client = redis.Redis.from_url(server.url)
+    with choose_redis(private=True) as theirs:
+        client = redis.Redis.from_url(theirs.url)
         client.set("left-over", "from an earlier run")
         done = run_user_suite(
-            sys.executable, tmp_path, user_environment(tmp_path, ARDIQ_REDIS_URL=server.url)
+            sys.executable, tmp_path, user_environment(tmp_path, ARDIQ_REDIS_URL=theirs.url)
         )
         assert done.returncode == 0, done.stdout + done.stderr
-        assert (tmp_path / "url.log").read_text() == server.url
+        assert (tmp_path / "url.log").read_text() == theirs.url
         assert client.get("left-over") is None
         client.close()
+
+
+def test_a_forced_server_wins_over_the_url_a_users_environment_names(tmp_path: Path) -> None:
+    write_user_project(tmp_path)
+    env = user_environment(
+        tmp_path, ARDIQ_REDIS_URL="redis://example.invalid:6379/0", ARDIQ_TEST_REDIS="server"
+    )
+    done = run_user_suite(sys.executable, tmp_path, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "url.log").read_text().startswith("redis://127.0.0.1:")
+
+
+def test_a_users_suite_with_no_way_to_a_redis_says_the_three_ways(tmp_path: Path) -> None:
+    write_user_project(tmp_path)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = user_environment(tmp_path, PATH=str(empty), DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock")
+    done = run_user_suite(sys.executable, tmp_path, env)
+    assert done.returncode == 1
+    assert "5 errors" in done.stdout
+    assert "RedisSourceError: no Redis for the tests" in done.stdout
+    for way in ("ARDIQ_REDIS_URL or REDIS_URL: not set", "redis-server on PATH", "a Docker engine"):
+        assert way in done.stdout
 
 
 def test_the_app_fixture_without_its_ini_option_says_what_to_set(tmp_path: Path) -> None:
@@ -287,16 +310,6 @@ def test_the_app_fixture_without_its_ini_option_says_what_to_set(tmp_path: Path)
     done = run_user_suite(sys.executable, tmp_path, user_environment(tmp_path))
     assert done.returncode != 0
     assert "the ardiq_app fixture needs the ini option ardiq_app = module:app" in done.stdout + done.stderr
-
-
-def requirement_pins(*names: str) -> list[str]:
-    """The pins of `names` in requirements-dev.txt, so a fresh venv gets the locked versions."""
-    pins = {}
-    for line in (ROOT / "requirements-dev.txt").read_text().splitlines():
-        name, _, version = line.partition("==")
-        if version:
-            pins[name.strip().lower()] = f"{name.strip()}=={version.split()[0]}"
-    return [pins[name] for name in names]
 
 
 def test_a_users_test_passes_in_a_fresh_venv_from_the_built_packages(tmp_path: Path) -> None:
@@ -318,13 +331,23 @@ def test_a_users_test_passes_in_a_fresh_venv_from_the_built_packages(tmp_path: P
         [
             python,
             *("-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
+            # The lock as constraints: the fresh venv gets the locked versions of everything it installs.
+            *("--constraint", str(ROOT / "requirements-dev.txt")),
             f"ardiq[testing] @ {wheel.as_uri()}",
             str(ROOT / "testing"),
-            *requirement_pins("pytest", "pytest-asyncio"),
+            *("pytest", "pytest-asyncio"),
         ],
         check=True,
         capture_output=True,
     )
+    # The extra brings testcontainers: the container source is there (whether an engine answers or not).
+    probe = subprocess.run(
+        [python, "-c", "from ardiq_testing import docker_unreachable; print(docker_unreachable())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "testcontainers is not installed" not in probe.stdout
     # The README's own configuration and test, next to the app they name.
     project = tmp_path / "project"
     project.mkdir()

@@ -17,8 +17,9 @@ PROGRAM = textwrap.dedent(
     from collections.abc import AsyncIterator
     from contextlib import asynccontextmanager
     from dataclasses import dataclass
+    from datetime import timedelta
 
-    from ardiq import Ardiq, BlockingJob, Job, current_job
+    from ardiq import Ardiq, AsyncTask, BlockingJob, Job, Schedule, SyncTask, current_job
 
 
     @dataclass
@@ -107,6 +108,38 @@ PROGRAM = textwrap.dedent(
 
     async def direct_call_with_a_wrong_argument() -> None:
         await add("x", 2)  # error: direct-str
+
+
+    @app.cron("*/5 * * * *", timezone="Europe/Paris")
+    async def tidy() -> int:
+        return 0
+
+
+    @app.cron(every=timedelta(seconds=30))
+    @app.task(retries=1)
+    def ping(host: str = "db") -> bool:
+        return True
+
+
+    async def cron_tasks_keep_their_types() -> None:
+        job: Job[int] = await tidy.enqueue()
+        scheduled: AsyncTask[[], int] = tidy
+        pinged: SyncTask[[str], bool] = ping
+        daily: Schedule = app.cron("0 9 * * *", add.prepare(1, 2), name="daily")
+        often: Schedule = app.cron(every=timedelta(minutes=5), job=ping, name="often")
+        print(job, scheduled, pinged, daily, often)
+
+
+    def cron_arguments_are_checked() -> None:
+        app.cron("0 9 * * *", add.prepare(1, "y"))  # error: cron-prepare
+
+
+    def a_task_with_parameters_needs_its_arguments() -> None:
+        app.cron("0 9 * * *", add)  # error: cron-bare-task
+
+
+    def cron_policy_is_checked() -> None:
+        app.cron("0 9 * * *", catch_up="sometimes")  # error: cron-policy
     """
 )
 
@@ -181,3 +214,10 @@ def test_a_direct_call_has_the_function_type(mypy_errors: dict[str, str]) -> Non
 def test_the_app_context_has_the_lifespan_type(mypy_errors: dict[str, str]) -> None:
     assert "context-type" in mypy_errors
     assert "Deps" in mypy_errors["context-type"]
+
+
+def test_cron_jobs_are_typed_like_enqueues(mypy_errors: dict[str, str]) -> None:
+    assert "cron-prepare" in mypy_errors
+    assert "cron-policy" in mypy_errors
+    assert "cron" in mypy_errors["cron-policy"]
+    assert "cron-bare-task" in mypy_errors

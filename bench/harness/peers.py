@@ -187,6 +187,12 @@ class Adapter:
             if line.get("event") == name:
                 return line
 
+    def tell(self, line: str) -> None:
+        """Writes one line to the adapter's stdin: a waiting producer starts, a worker stops."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+
     def finish(self, timeout_s: float = 30) -> None:
         """Lets a worker exit (it waits for stdin to close), or ends the adapter's process group."""
         with contextlib.suppress(OSError):

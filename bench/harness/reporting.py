@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from harness import REFERENCE
-from harness.workloads import WORKLOADS
+from harness.workloads import WORKLOADS, percentile
+
+# Runs that carry their raw samples: the summary takes the percentiles over every repetition's
+# samples pooled (a median of per-repetition p99s of 100 samples would be a median of near-maxima).
+POOLED = {"roundtrip_ms": "roundtrip"}
 
 
 def median_of(runs: list[dict[str, Any]], key: str) -> float | str | None:
@@ -31,7 +35,17 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
         for peer in peers:
             mine = [r for r in runs if r["workload"] == workload and r["peer"] == peer]
             keys = {k for r in mine for k in r} - {"workload", "peer", "rep", "redis_commands", "error"}
+            keys -= POOLED.keys()
             peers[peer] = {k: median_of(mine, k) for k in sorted(keys)} or {"error": median_of(mine, "error")}
+            for samples_key, name in POOLED.items():
+                pooled = sorted(s for r in mine for s in r.get(samples_key, []))
+                if pooled:
+                    peers[peer] |= {
+                        f"{name}s": len(pooled),
+                        f"{name}_p50_ms": percentile(pooled, 50),
+                        f"{name}_p99_ms": percentile(pooled, 99),
+                        f"{name}_max_ms": pooled[-1],
+                    }
             if all("error" in r for r in mine):
                 peers[peer]["error"] = mine[0]["error"]
     return summary
@@ -84,6 +98,14 @@ COLUMNS: dict[str, list[tuple[str, str, int, bool]]] = {
         ("worker CPU s", "worker_cpu_s", 2, True),
         ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
     ],
+    "roundtrip": [
+        ("round trips", "roundtrips", 0, False),
+        ("p50 ms", "roundtrip_p50_ms", 2, True),
+        ("p99 ms", "roundtrip_p99_ms", 2, True),
+        ("max ms", "roundtrip_max_ms", 2, False),
+        ("Redis cmds/round trip", "redis_commands_per_roundtrip", 2, True),
+        ("producer CPU ms/round trip", "producer_cpu_ms_per_roundtrip", 2, True),
+    ],
     "clients": [
         ("Python jobs/s", "python", 0, False),
         ("TypeScript jobs/s", "typescript", 0, False),
@@ -97,6 +119,7 @@ TITLES = {
     "io": "I/O-bound: each task awaits a 100 ms sleep",
     "enqueue": "Enqueue: single awaited enqueues, and batches where the queue offers them",
     "latency": "Latency: enqueue to start, idle worker, jobs spaced apart",
+    "roundtrip": "Round trip: enqueue to result seen by the producer, idle worker, one job at a time",
     "clients": "ArdiQ clients' own batch-enqueue scripts",
 }
 
@@ -104,12 +127,14 @@ TITLES = {
 def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], meta: dict[str, Any]) -> str:
     sizes = meta["sizes"]
     counts = {
-        "dispatch": sizes["dispatch"],
-        "cpu": sizes["cpu"],
-        "io": sizes["io"],
-        "enqueue": sizes["enqueue"],
-        "latency": sizes["latency"],
-        "clients": sizes["enqueue"],
+        "dispatch": f"{sizes['dispatch']:,}",
+        "cpu": f"{sizes['cpu']:,}",
+        "io": f"{sizes['io']:,}",
+        "enqueue": f"{sizes['enqueue']:,}",
+        "latency": f"{sizes['latency']:,}",
+        "roundtrip": f"up to {sizes['roundtrip'] * sizes['repetitions']:,} per queue, "
+        f"{sizes['roundtrip_budget_s']:g} s per repetition",
+        "clients": f"{sizes['enqueue']:,}",
     }
     out = [
         f"Medians of {sizes['repetitions']} repetition(s); one worker process per queue at concurrency "
@@ -121,7 +146,7 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], me
         if workload not in summary:
             continue
         values = summary[workload]
-        out += [f"### {TITLES[workload]} ({counts[workload]:,})", ""]
+        out += [f"### {TITLES[workload]} ({counts[workload]})", ""]
         heading = ["queue"]
         for title, _, _, with_ratio in COLUMNS[workload]:
             heading += [title, "÷ ArdiQ"] if with_ratio else [title]
@@ -141,6 +166,14 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], me
         if workload == "dispatch":
             out += variant_cost(values, "ardiq+middleware", "One no-op middleware")
             out += variant_cost(values, "ardiq+metrics", "Prometheus metrics on")
+        if workload == "roundtrip":
+            out += [
+                "p50, p99 and max are over the round trips of every repetition pooled; Redis "
+                "commands (producer, worker and anything else the queue sent meanwhile) and "
+                "producer CPU per round trip are medians of the repetitions. A queue that "
+                "polls for results gets fewer round trips in the time budget.",
+                "",
+            ]
     return "\n".join(out)
 
 
@@ -180,6 +213,7 @@ def headline(run: dict[str, Any]) -> str:
         return str(run["error"])
     for key, unit in (
         ("latency_p50_ms", "ms p50"),
+        ("roundtrip_p50_ms", "ms p50 round trip"),
         ("tasks_per_s", "tasks/s"),
         ("single_jobs_per_s", "jobs/s single"),
         ("python", "jobs/s (Python client)"),

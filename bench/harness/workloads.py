@@ -17,7 +17,7 @@ import redis
 from harness import ROOT
 from harness.peers import Adapter, PeerSpec, process_usage
 
-WORKLOADS = ("dispatch", "cpu", "io", "enqueue", "latency", "clients")
+WORKLOADS = ("dispatch", "cpu", "io", "enqueue", "latency", "roundtrip", "clients")
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,23 @@ class Sizes:
     enqueue: int = 20_000
     latency: int = 1_000
     latency_interval_ms: float = 2.0
+    roundtrip: int = 100  # per repetition: 300 per queue in a full run, pooled in the table
+    roundtrip_budget_s: float = 30.0  # per repetition and queue: fewer round trips past this
     batch_size: int = 1_000
     concurrency: int = 100
     repetitions: int = 3
 
 
-QUICK = Sizes(dispatch=300, cpu=50, io=200, enqueue=300, latency=50, repetitions=1)
+QUICK = Sizes(
+    dispatch=300,
+    cpu=50,
+    io=200,
+    enqueue=300,
+    latency=50,
+    roundtrip=20,
+    roundtrip_budget_s=10.0,
+    repetitions=1,
+)
 
 
 class RedisProbe:
@@ -53,6 +64,10 @@ class RedisProbe:
         untyped.execute_command("FLUSHALL", "SYNC")
         self.client.script_flush("SYNC")
         self.client.function_flush("SYNC")
+        self.client.config_resetstat()
+
+    def reset_counters(self) -> None:
+        """Zeroed command counters, the data left as it is (a worker is running)."""
         self.client.config_resetstat()
 
     def command_calls(self) -> dict[str, int]:
@@ -166,6 +181,57 @@ class Bench:
             result["latency_p99_ms"] = percentile(latencies, 99)
             result["latency_max_ms"] = latencies[-1]
         return result
+
+    def roundtrip(self, spec: PeerSpec, count: int) -> dict[str, Any]:
+        """An idle worker and one producer: `count` no-op jobs one after another (fewer when the
+        time budget runs out first), each enqueued and its result awaited through the queue's
+        result API. The producer times each one and its own CPU; Redis's counters cover the
+        measured round trips and whatever the idle worker did meanwhile."""
+        probe = RedisProbe(self.url)
+        budget_s = self.sizes.roundtrip_budget_s
+        try:
+            probe.reset()
+            worker = self.adapter(
+                spec, "worker", "--workload", "roundtrip", "--concurrency", str(self.sizes.concurrency)
+            )
+            try:
+                worker.next_event("ready", 60)
+                # As for latency: an idle worker, connected, past its start-up work (SAQ's first
+                # sweep aborts a job it finds moved to its active list but not yet marked active).
+                time.sleep(1.0)
+                producer = self.adapter(spec, "roundtrip", "--count", str(count), "--budget-s", str(budget_s))
+                try:
+                    # The warm-up round trip also proves the worker is in its loop: when the
+                    # measured ones start, it is idle, waiting for work.
+                    producer.next_event("warm", 60)
+                    probe.reset_counters()
+                    producer.tell("go")
+                    # The budget, then the last round trip's own time-out, then slack.
+                    measured = producer.next_event("roundtrips", budget_s + 30 + 30)
+                    calls = probe.command_calls()
+                finally:
+                    producer.finish()
+                    producer.kill()
+                worker.tell("stop")
+                done = worker.next_event("done", 60)
+                worker.finish()
+            finally:
+                worker.kill()
+        finally:
+            probe.close()
+        samples = sorted(measured["samples_ms"])
+        if done["tasks"] != len(samples) + 1:  # the warm-up job, then one run per round trip
+            raise RuntimeError(f"the worker ran {done['tasks']} jobs for {len(samples)} round trips + 1")
+        return {
+            "roundtrips": len(samples),
+            "roundtrip_ms": measured["samples_ms"],
+            "roundtrip_p50_ms": percentile(samples, 50),
+            "roundtrip_p99_ms": percentile(samples, 99),
+            "roundtrip_max_ms": samples[-1],
+            "producer_cpu_ms_per_roundtrip": measured["cpu_s"] * 1000 / len(samples),
+            "redis_commands": calls,
+            "redis_commands_per_roundtrip": sum(calls.values()) / len(samples),
+        }
 
     def enqueue_rates(self, spec: PeerSpec, batch: bool) -> dict[str, Any]:
         count = self.sizes.enqueue

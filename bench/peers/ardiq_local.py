@@ -2,7 +2,9 @@
 
 Batch enqueue is `Ardiq.enqueue_many` (through the Rust core); the worker is
 `Ardiq.run_worker` with its defaults except `concurrency`, in burst mode when
-every task is queued beforehand.
+every task is queued beforehand. A round trip awaits `Job.result`: the worker
+that ends the job publishes `done:<id>`, with a status read every second as
+the fallback (SPEC.md section 15).
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from typing import Any
 
 from ardiq import Ardiq
 
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
+from peers.workload import (
+    RECORDER,
+    RESULT_TIMEOUT_S,
+    Peer,
+    cpu_body,
+    io_body,
+    main,
+    noop_body,
+    stamp_body,
+)
 
 
 class ArdiqLocal(Peer):
@@ -25,6 +36,7 @@ class ArdiqLocal(Peer):
     batch = True
     #: More `run_worker` options of a variant.
     worker_options: dict[str, Any] = {}  # noqa: RUF012 - read only
+    results = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -55,6 +67,10 @@ class ArdiqLocal(Peer):
 
     async def enqueue_batch(self, workload: str, count: int) -> None:
         await self.app.enqueue_many([self.tasks[workload].prepare() for _ in range(count)])
+
+    async def roundtrip(self) -> None:
+        job = await self.tasks["dispatch"].enqueue()
+        await job.result(timeout_s=RESULT_TIMEOUT_S)  # raises unless the job completed
 
     async def close(self) -> None:
         close = getattr(self.app, "close", None)

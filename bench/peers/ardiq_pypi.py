@@ -3,7 +3,10 @@
 Needs Python >= 3.12, so it runs in bench/.venvs/ardiq_pypi, which must never
 see the local package: both import as `ardiq`. Settings are its defaults
 except `concurrency`; batch enqueue is `Ardiq.enqueue_many`; the worker drains
-in burst mode when every task is queued beforehand.
+in burst mode when every task is queued beforehand. A round trip awaits
+`Job.result(timeout=...)`, which waits in its Rust core for the result to be
+stored (by its commands, one `SUBSCRIBE` per call, to a channel its worker
+publishes on).
 """
 
 from __future__ import annotations
@@ -14,13 +17,23 @@ from typing import Any
 
 from ardiq import Ardiq
 
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
+from peers.workload import (
+    RECORDER,
+    RESULT_TIMEOUT_S,
+    Peer,
+    cpu_body,
+    io_body,
+    main,
+    noop_body,
+    stamp_body,
+)
 
 
 class ArdiqPypi(Peer):
     name = "ardiq-pypi"
     distribution = "ardiq"
     batch = True
+    results = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -54,6 +67,12 @@ class ArdiqPypi(Peer):
 
     async def enqueue_batch(self, workload: str, count: int) -> None:
         await self.app.enqueue_many([self.tasks[workload].prepare() for _ in range(count)])
+
+    async def roundtrip(self) -> None:
+        job = await self.tasks["dispatch"].enqueue()
+        outcome = await job.result(timeout=RESULT_TIMEOUT_S)
+        if outcome is None or not outcome.success:
+            raise RuntimeError(f"job {job.id} did not succeed: {outcome}")
 
     async def work(self, concurrency: int, drain: bool) -> None:
         self._build(concurrency=concurrency)

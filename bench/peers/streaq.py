@@ -1,7 +1,11 @@
 """Streaq adapter: Redis streams with consumer groups, tasks registered on the worker.
 
 Settings left at Streaq's defaults except `concurrency`. Batch enqueue is
-`Worker.enqueue_many` (one pipeline). Run inside bench/.venvs/streaq.
+`Worker.enqueue_many` (one pipeline). A round trip awaits `Task.result()`,
+which opens a pub/sub on the task's own channel, on which the worker publishes
+the result. Closing that pub/sub (coredis 6.9) reads push messages for its
+`unsubscription_timeout` of 0.1 s, so each round trip lasts at least 100 ms.
+Run inside bench/.venvs/streaq.
 """
 
 from __future__ import annotations
@@ -12,13 +16,23 @@ from typing import Any
 
 from streaq import Worker
 
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
+from peers.workload import (
+    RECORDER,
+    RESULT_TIMEOUT_S,
+    Peer,
+    cpu_body,
+    io_body,
+    main,
+    noop_body,
+    stamp_body,
+)
 
 
 class Streaq(Peer):
     name = "streaq"
     distribution = "streaq"
     batch = True
+    results = True
 
     def __init__(self, url: str, concurrency: int = 16) -> None:
         super().__init__(url)
@@ -59,6 +73,12 @@ class Streaq(Peer):
 
     async def enqueue_batch(self, workload: str, count: int) -> None:
         await self.worker.enqueue_many([self.tasks[workload].enqueue() for _ in range(count)])
+
+    async def roundtrip(self) -> None:
+        task = await self.tasks["dispatch"].enqueue()
+        outcome = await task.result(timeout=int(RESULT_TIMEOUT_S))
+        if not outcome.success:
+            raise RuntimeError(f"task {task.id} failed: {outcome.exception!r}")
 
     async def work(self, concurrency: int, drain: bool) -> None:
         self._build(concurrency)

@@ -3,7 +3,10 @@
 The worker is taskiq's own `Receiver`, run in this one process the way
 `taskiq worker --workers 1 --max-async-tasks N` runs it in each child. A
 result backend is configured because every other queue measured here stores
-results too. Taskiq has no batch enqueue. Run inside bench/.venvs/taskiq.
+results too. Taskiq has no batch enqueue. A round trip awaits
+`AsyncTaskiqTask.wait_result()` with its default `check_interval=0.2`: it asks
+the result backend whether the result is there at once, then every 0.2 s.
+Run inside bench/.venvs/taskiq.
 """
 
 from __future__ import annotations
@@ -15,12 +18,22 @@ from typing import Any
 from taskiq.receiver import Receiver
 from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
 
-from peers.workload import RECORDER, Peer, cpu_body, io_body, main, noop_body, stamp_body
+from peers.workload import (
+    RECORDER,
+    RESULT_TIMEOUT_S,
+    Peer,
+    cpu_body,
+    io_body,
+    main,
+    noop_body,
+    stamp_body,
+)
 
 
 class Taskiq(Peer):
     name = "taskiq"
     distribution = "taskiq"
+    results = True
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -61,6 +74,11 @@ class Taskiq(Peer):
     async def enqueue(self, workload: str, enqueued_ns: int = 0) -> None:
         args = (enqueued_ns,) if workload == "latency" else ()
         await self.tasks[workload].kiq(*args)
+
+    async def roundtrip(self) -> None:
+        task = await self.tasks["dispatch"].kiq()
+        outcome = await task.wait_result(timeout=RESULT_TIMEOUT_S)
+        outcome.raise_for_error()
 
     async def work(self, concurrency: int, drain: bool) -> None:
         self.broker.is_worker_process = True

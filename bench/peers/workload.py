@@ -9,9 +9,16 @@ Everything else that writes to stdout (a library's banner or logs) is sent to
 stderr, so the harness reads only protocol lines.
 
 Roles:
-  worker   --workload W --count N --concurrency C   run one worker until N tasks are done
-  enqueue  --workload W --count N --mode M          M: single | batch | setup | spaced
-  info                                              what the adapter offers
+  worker     --workload W --count N --concurrency C   run one worker until N tasks are done
+                                                      (roundtrip: until a line on stdin)
+  enqueue    --workload W --count N --mode M          M: single | batch | setup | spaced
+  roundtrip  --count N --budget-s S                   one warm-up round trip, then on a line
+                                                      on stdin up to N more (fewer once S
+                                                      seconds have passed), one after another,
+                                                      each enqueued and its result awaited
+  info                                                what the adapter offers
+
+A worker also stops early when its stdin ends (the harness is gone).
 """
 
 from __future__ import annotations
@@ -22,11 +29,15 @@ import importlib.metadata
 import json
 import os
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
-# The four task kinds. Every peer registers a task for each with these bodies.
-WORKLOADS = ("dispatch", "cpu", "io", "latency")
+# What a worker runs: four task kinds (every peer registers a task for each with these bodies),
+# and the round trip, which runs the no-op task for a producer awaiting each result.
+WORKLOADS = ("dispatch", "cpu", "io", "latency", "roundtrip")
+# How long one round trip may take before the producer gives up on it.
+RESULT_TIMEOUT_S = 30.0
 
 # Pure-Python work of about 2 ms per task on the reference machine (3.11, EPYC).
 CPU_LOOPS = 16_000
@@ -69,7 +80,7 @@ class Recorder:
     def complete(self) -> None:
         self.done += 1
         self.t_last = time.perf_counter()
-        if self.done == self.target:
+        if self.done == self.target:  # a target of 0: run until stopped from outside
             self.finished.set()
 
     async def settle(self, worker_run: asyncio.Future[Any] | None = None, grace_s: float = 0.2) -> None:
@@ -129,6 +140,8 @@ class Peer:
     distribution = ""
     # Whether the library has a documented batch enqueue.
     batch = False
+    # Whether the library has a documented way for a producer to await a job's result.
+    results = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -148,6 +161,11 @@ class Peer:
 
     async def enqueue_batch(self, workload: str, count: int) -> None:
         """`count` tasks through the library's batch API (only when `batch` is true)."""
+        raise NotImplementedError
+
+    async def roundtrip(self) -> None:
+        """Enqueue the no-op task and await its result through the library's own result API
+        (only when `results` is true); raise when the job did not succeed."""
         raise NotImplementedError
 
     async def work(self, concurrency: int, drain: bool) -> None:
@@ -186,11 +204,57 @@ async def _run_enqueue(peer: Peer, args: argparse.Namespace) -> None:
     emit(event="enqueued", jobs=count, seconds=seconds, jobs_per_s=count / seconds if seconds else None)
 
 
+async def _run_roundtrip(peer: Peer, args: argparse.Namespace) -> None:
+    await peer.open()
+    try:
+        # One round trip before the measured ones, so connecting, loading scripts and a first
+        # subscription are not in the figures; then the harness zeroes Redis's counters and
+        # writes a line to stdin (end of input: stop without measuring).
+        await peer.roundtrip()
+        emit(event="warm")
+        if not await asyncio.to_thread(sys.stdin.readline):
+            return
+        samples_ms: list[float] = []
+        cpu_started = time.process_time()
+        started = time.perf_counter()
+        for _ in range(args.count):
+            if samples_ms and time.perf_counter() - started > args.budget_s:
+                break  # a queue that polls slowly gets fewer round trips, not a longer run
+            sent = time.perf_counter()
+            await peer.roundtrip()
+            samples_ms.append(round((time.perf_counter() - sent) * 1000, 3))
+        seconds = time.perf_counter() - started
+        # CPU of this whole process (every thread) during the measured loop only.
+        cpu_s = time.process_time() - cpu_started
+        # Before disconnecting: the harness reads Redis's counters when this line arrives.
+        emit(event="roundtrips", samples_ms=samples_ms, seconds=seconds, cpu_s=cpu_s)
+    finally:
+        await peer.close()
+
+
+def _watch_stdin(loop: asyncio.AbstractEventLoop) -> threading.Event:
+    """Sets `RECORDER.finished` on the first line on stdin or at its end; the returned event is
+    set once stdin has ended. A daemon thread: a worker that fails exits without waiting for it."""
+    closed = threading.Event()
+
+    def read() -> None:
+        sys.stdin.readline()
+        loop.call_soon_threadsafe(RECORDER.finished.set)
+        sys.stdin.read()
+        closed.set()
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    return closed
+
+
 async def _run_worker(peer: Peer, args: argparse.Namespace) -> None:
-    RECORDER.target = args.count
+    # The round-trip worker serves jobs until the harness, done counting, tells it to stop.
+    RECORDER.target = 0 if args.workload == "roundtrip" else args.count
+    stdin_closed = _watch_stdin(asyncio.get_running_loop())
     emit(event="ready", pid=os.getpid())
     RECORDER.t0 = time.perf_counter()
-    await peer.work(args.concurrency, drain=args.workload != "latency")
+    # The latency and round-trip workers start idle, before their producer: no burst mode.
+    await peer.work(args.concurrency, drain=args.workload not in ("latency", "roundtrip"))
     seconds = RECORDER.t_last - RECORDER.t0 if RECORDER.done else None
     result: dict[str, Any] = {"tasks": RECORDER.done, "seconds": seconds}
     if RECORDER.done and args.workload == "cpu":
@@ -199,13 +263,13 @@ async def _run_worker(peer: Peer, args: argparse.Namespace) -> None:
         result["latencies_ms"] = [round(ns / 1e6, 3) for ns in RECORDER.latencies_ns]
     emit(event="done", **result)
     # The harness samples this process's peak RSS and CPU time, then closes stdin.
-    sys.stdin.read()
+    await asyncio.to_thread(stdin_closed.wait)
 
 
 def main(peer_class: type[Peer]) -> None:
     _take_stdout()
     parser = argparse.ArgumentParser(description=f"bench adapter for {peer_class.name}")
-    parser.add_argument("role", choices=("worker", "enqueue", "info"))
+    parser.add_argument("role", choices=("worker", "enqueue", "roundtrip", "info"))
     parser.add_argument("--url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--workload", choices=WORKLOADS, default="dispatch")
     parser.add_argument("--count", type=int, default=1000)
@@ -213,6 +277,7 @@ def main(peer_class: type[Peer]) -> None:
     parser.add_argument("--mode", choices=("single", "batch", "setup", "spaced"), default="single")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--interval-ms", type=float, default=2.0)
+    parser.add_argument("--budget-s", type=float, default=30.0)
     args = parser.parse_args()
     peer = peer_class(args.url)
     if args.role == "info":
@@ -221,11 +286,16 @@ def main(peer_class: type[Peer]) -> None:
             name=peer.name,
             version=peer.version(),
             batch=peer.batch,
+            results=peer.results,
             python=sys.version.split()[0],
         )
     elif args.role == "enqueue":
         if args.mode == "batch" and not peer.batch:
             parser.error(f"{peer.name} has no batch enqueue")
         asyncio.run(_run_enqueue(peer, args))
+    elif args.role == "roundtrip":
+        if not peer.results:
+            parser.error(f"{peer.name} has no result API")
+        asyncio.run(_run_roundtrip(peer, args))
     else:
         asyncio.run(_run_worker(peer, args))

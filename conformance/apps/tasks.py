@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from ardiq import Ardiq  # type: ignore[import-not-found,unused-ignore]
+from ardiq import Ardiq, current_job  # type: ignore[import-not-found,unused-ignore]
 
 app = Ardiq(
     os.environ.get("ARDIQ_REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -64,3 +64,14 @@ async def sleep_ms(ms: int) -> str:
     """Sleeps; used for timeouts and for aborting a running job."""
     await asyncio.sleep(ms / 1000)
     return "slept"
+
+
+@task()
+async def progress_steps(steps: int, ms: int) -> str:
+    """Reports `step i of <steps>` at i/steps before each of `steps` pauses of `ms`, then 1.0."""
+    job = current_job()
+    for step in range(steps):
+        job.progress(step / steps, f"step {step} of {steps}")
+        await asyncio.sleep(ms / 1000)
+    job.progress(1.0, "done")
+    return "done"

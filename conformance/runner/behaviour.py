@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -119,6 +121,8 @@ class Matrix:
     # Jobs enqueued while no worker runs, then drained by one burst worker.
     def burst_phase(self) -> None:
         pending: dict[str, tuple[list[tuple[int, str]], str]] = {}
+        expiring: dict[str, str] = {}
+        latest_expiry = 0
         for testee in self.testees:
             impl = testee.impl.name
             try:
@@ -145,8 +149,20 @@ class Matrix:
             except (CaseFailedError, TesteeDownError, SkippedError) as error:
                 self.results.append(Result(impl, self.name("priority_order"), "fail", str(error)))
                 self.results.append(Result(impl, self.name("abort.queued"), "fail", str(error)))
-        if not pending:
+            try:
+                # SPEC.md section 17: no worker runs until this job's expiry has passed.
+                expires = now_ms() + 200
+                job = enqueue(
+                    testee, "echo", [{"str": "too late"}], job_id=new_id("expire"), expires_ms=expires
+                )
+                expect(job["outcome"] == "queued", f"outcome {job['outcome']}, expected queued")
+                expiring[impl] = job["job_id"]
+                latest_expiry = max(latest_expiry, expires)
+            except (CaseFailedError, TesteeDownError, SkippedError) as error:
+                self.results.append(Result(impl, self.name("expiry"), "fail", str(error)))
+        if not pending and not expiring:
             return
+        time.sleep(max(0.0, (latest_expiry - now_ms() + 50) / 1000))
         burst = Worker(self.target, self.target.burst_queue, self.log_dir, burst=True)
         code = burst.wait(WAIT_S * 3)
         for testee in self.testees:
@@ -170,6 +186,21 @@ class Matrix:
 
             self.results.append(run_one(testee.impl.name, self.name("priority_order"), order))
             self.results.append(run_one(testee.impl.name, self.name("abort.queued"), aborted))
+        for testee in self.testees:
+            if testee.impl.name not in expiring:
+                continue
+
+            def expired(testee: Testee = testee, job_id: str = expiring[testee.impl.name]) -> None:
+                expect(code == 0, f"the burst worker exited with {code}: {burst.log_tail()}")
+                expect_error(result_of(testee, job_id), "JobExpired")
+                state = status_of(testee, job_id)
+                expect(state == "expired", f"status {state}, expected expired")
+                record = status_record(self.target, self.target.burst_queue, job_id)
+                expect(record.get("state") == 8, f"status record {record}")
+                expect("started_ms" not in record, f"an expired job never starts: {record}")
+                expect(record.get("error", {}).get("type") == "JobExpired", f"status record {record}")
+
+            self.results.append(run_one(testee.impl.name, self.name("expiry"), expired))
 
     def producer_cases(self, testee: Testee) -> None:
         impl = testee.impl.name
@@ -190,6 +221,9 @@ class Matrix:
         self.record(impl, "abort.scheduled", lambda: self.abort_scheduled(testee))
         self.record(impl, "abort.running", lambda: self.abort_running(testee))
         self.record(impl, "abort.finished", lambda: self.abort_finished(testee))
+        self.record(impl, "progress", lambda: self.progress(testee))
+        self.record(impl, "result.notified", lambda: self.result_notified(testee))
+        self.record(impl, "result.notification_lost", lambda: self.result_notification_lost(testee))
 
     def delay(self, testee: Testee, options: dict[str, Any]) -> None:
         client = self.on_work_queue(testee)
@@ -310,6 +344,55 @@ class Matrix:
         reply = ok(client.request("abort", job_id=job["job_id"]), "abort")
         expect(reply == "complete", f"abort of a complete job replied {reply!r}")
 
+    def progress(self, testee: Testee) -> None:
+        # SPEC.md section 16: read while the job runs, and with its result.
+        client = self.on_work_queue(testee)
+        job = enqueue(client, "progress_steps", [i(6), i(250)], job_id=new_id("progress"))
+        deadline = time.monotonic() + WAIT_S
+        seen = None
+        while time.monotonic() < deadline:
+            seen = ok(client.request("progress", job_id=job["job_id"]), "progress")
+            if seen is not None and 0 < seen["fraction"] < 1:
+                break
+            time.sleep(0.05)
+        expect(seen is not None and 0 < seen["fraction"] < 1, f"no progress seen while it ran: {seen}")
+        assert seen is not None
+        expect(seen["message"].startswith("step "), f"progress message {seen['message']!r}")
+        expect(int(seen["updated_ms"]) > 0, f"progress time {seen}")
+        expect(typed.same({"str": "done"}, value_of(client, job["job_id"])), "wrong result")
+        final = ok(client.request("progress", job_id=job["job_id"]), "progress")
+        expect(final is not None and final["fraction"] == 1.0, f"final progress {final}")
+        assert final is not None
+        expect(final["message"] == "done", f"final progress message {final['message']!r}")
+
+    def result_notified(self, testee: Testee) -> None:
+        # SPEC.md section 15: a waiting result() reads the status when it starts waiting and
+        # when told, plus at most one fallback read per second; polling would read it dozens
+        # of times over the job's 1.5 s.
+        client = self.on_work_queue(testee)
+        job = enqueue(client, "sleep_ms", [i(1500)], job_id=new_id("notified"))
+        before = command_calls(self.target, "hexists")
+        value = value_of(client, job["job_id"])
+        reads = command_calls(self.target, "hexists") - before
+        expect(typed.same({"str": "slept"}, value), "wrong result")
+        expect(reads <= 5, f"result() read the status {reads} times while waiting 1.5 s")
+
+    def result_notification_lost(self, testee: Testee) -> None:
+        # The wait is removed from the waiters zset while the job runs, so no worker tells the
+        # waiter: result() must still return, through its fallback reads.
+        client = self.on_work_queue(testee)
+        job_id = new_id("lost")
+        enqueue(client, "sleep_ms", [i(1200)], job_id=job_id)
+        waiters = f"ardiq:{{{self.target.work_queue}}}:waiters"
+        dropper = threading.Timer(0.6, lambda: self.target.client.zrem(waiters, job_id))
+        dropper.start()
+        try:
+            value = value_of(client, job_id)
+        finally:
+            dropper.cancel()
+        expect(typed.same({"str": "slept"}, value), "wrong result")
+        expect(self.target.client.zscore(waiters, job_id) is None, "the wait was not dropped")
+
     def read_back(self, writer: Testee, reader: Testee) -> None:
         writer_client = self.on_work_queue(writer)
         value = {"map": [["from", {"str": writer.impl.name}], ["n", i(-(2**63))], ["f", {"float": 0.25}]]}
@@ -328,6 +411,22 @@ class Matrix:
         for kind, (reason, build) in MALFORMED.items():
             body = partial(check_dead_lettered, self.target, self.worker, reason, build)
             self.record(WORKER_ROW, f"malformed.{kind}", body)
+
+
+def command_calls(target: Target, command: str) -> int:
+    """Calls of `command` so far on every node of `target` (`INFO commandstats`)."""
+    if target.cluster:
+        untyped: Any = target.client
+        stats = untyped.info("commandstats", target_nodes=untyped.ALL_NODES)
+        per_node = list(stats.values()) if all(isinstance(v, dict) for v in stats.values()) else [stats]
+    else:
+        per_node = [target.client.info("commandstats")]
+    total = 0
+    for node in per_node:
+        entry = node.get(f"cmdstat_{command}")
+        if isinstance(entry, dict):
+            total += int(entry.get("calls", 0))
+    return total
 
 
 def run_matrix(target: Target, testees: list[Testee], log_dir: Path, worker_problem: str) -> list[Result]:

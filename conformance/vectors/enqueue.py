@@ -65,9 +65,12 @@ def build() -> list[Case]:
         fields["enqueued_ms"] = str(now_ms)
         if due:
             fields["due_ms"] = str(due)
-        for option in ("max_retries", "timeout_ms", "backoff_ms", "result_ttl_ms"):
+        for option in ("max_retries", "timeout_ms", "backoff_ms", "result_ttl_ms", "expires_ms"):
             if option in options:
                 fields[option] = options[option] if option == "max_retries" else str(options[option])
+        if "expires_ms" in options:
+            # A record that sets a 1.1 field says so (SPEC.md section 12).
+            fields["spec_version"] = "1.1"
         if options.get("headers"):
             # A name given again replaces its value; entries sorted by name.
             fields["headers"] = dict(sorted(dict(options["headers"]).items()))
@@ -427,6 +430,59 @@ def build() -> list[Case]:
         "a boolean is not a retry count",
         "InvalidOption",
         options={"job_id": "x", "max_retries": True},
+        may_skip=True,
+    )
+
+    # Expiry (1.1, SPEC.md sections 5 and 17).
+    ok(
+        "expires",
+        'expires_ms later than the clock: field 14, and the record says "1.1"',
+        options={"job_id": "job-20", "expires_ms": NOW + 200},
+    )
+    ok(
+        "expires_after_due",
+        "a delayed job may expire after its due time",
+        options={"job_id": "job-21", "delay_ms": 1_000, "expires_ms": NOW + 1_001},
+    )
+    ok(
+        "expires_max",
+        "expires_ms of 9999-12-31T23:59:59.999Z is the latest allowed",
+        options={"job_id": "job-22", "expires_ms": MAX_SCHEDULE_MS},
+    )
+    ok(
+        "expires_schedule_in_the_past",
+        "a schedule_ms in the past runs now (due 0), so only the clock bounds expires_ms",
+        options={"job_id": "job-23", "schedule_ms": NOW - 5_000, "expires_ms": NOW + 1},
+    )
+    bad(
+        "expires_now",
+        "expires_ms equal to the clock: the job could never start",
+        "InvalidOption",
+        options={"job_id": "x", "expires_ms": NOW},
+    )
+    bad(
+        "expires_past",
+        "expires_ms in the past",
+        "InvalidOption",
+        options={"job_id": "x", "expires_ms": NOW - 1},
+    )
+    bad(
+        "expires_at_due",
+        "expires_ms not later than the due time of a delayed job",
+        "InvalidOption",
+        options={"job_id": "x", "delay_ms": 1_000, "expires_ms": NOW + 1_000},
+    )
+    bad(
+        "expires_over_max",
+        "expires_ms one past 9999-12-31T23:59:59.999Z",
+        "InvalidOption",
+        options={"job_id": "x", "expires_ms": MAX_SCHEDULE_MS + 1},
+    )
+    bad(
+        "expires_fraction",
+        "a non-integral expires_ms",
+        "InvalidOption",
+        options={"job_id": "x", "expires_ms": NOW + 0.5},
         may_skip=True,
     )
 

@@ -185,6 +185,57 @@ def build() -> list[Case]:
             "task": "nope",
         },
     )
+    # 1.1 (SPEC.md sections 12, 16 and 17): records that set a 1.1 field say "1.1".
+    record(
+        "job.expires",
+        'a job with expires_ms (field 14) says spec_version "1.1"',
+        "Job",
+        {**job_fields(id="j-exp", task="add", priority=5, enqueued_ms=str(NOW)), "spec_version": "1.1"}
+        | {"expires_ms": str(NOW + 200)},
+    )
+    record(
+        "status.expired",
+        "an EXPIRED record: type JobExpired, no start, attempts before it",
+        "Status",
+        {
+            "spec_version": "1.1",
+            "state": 8,
+            "error": {"type": "JobExpired", "message": f"not started before its expiry at {NOW + 200}"},
+            "enqueued_ms": str(NOW),
+            "finished_ms": str(NOW + 250),
+            "worker_id": "w-1",
+            "task": "add",
+        },
+    )
+    record(
+        "status.running_progress",
+        "the RUNNING record progress.lua stores: the run and its last progress (field 11)",
+        "Status",
+        {
+            "spec_version": "1.1",
+            "state": 3,
+            "attempts": 1,
+            "enqueued_ms": str(NOW),
+            "started_ms": str(NOW + 5),
+            "worker_id": "w-1",
+            "task": "resize",
+            "progress": {"fraction": 0.4, "message": "4 of 10", "updated_ms": str(NOW + 900)},
+        },
+    )
+    record(
+        "status.complete_progress",
+        "a COMPLETE record keeps the run's last progress; a fraction of 1.0 and an empty message",
+        "Status",
+        {
+            "spec_version": "1.1",
+            "state": 4,
+            "value": "c0",
+            "attempts": 1,
+            "finished_ms": str(NOW + 1000),
+            "task": "resize",
+            "progress": {"fraction": 1.0, "updated_ms": str(NOW + 990)},
+        },
+    )
     by_name = {case["name"]: case for case in cases}
     assert by_name["records.status.queued"]["hex"] == QUEUED.hex()
     assert by_name["records.status.scheduled"]["hex"] == SCHEDULED.hex()

@@ -3,28 +3,34 @@
 -- their stream entries: acked entries are deleted so nothing grows. A job
 -- whose entry this worker no longer owns (reclaimed by another worker, or
 -- gone with its stream) is left alone entirely: its other run decides.
+-- Callers waiting on finished jobs are told (SPEC.md section 15).
 -- KEYS[1]        ardiq:{q}:running        hash, job id -> worker id
 -- KEYS[2]        ardiq:{q}:abort          set of job ids with an abort request
--- KEYS[2+2i-1]   ardiq:{q}:stream:<p_i>   stream holding job i's entry
--- KEYS[2+2i]     ardiq:{q}:job:<id_i>     status key of job i
+-- KEYS[3]        ardiq:{q}:waiters        zset, job id -> deadline of a wait
+-- KEYS[3+2i-1]   ardiq:{q}:stream:<p_i>   stream holding job i's entry
+-- KEYS[3+2i]     ardiq:{q}:job:<id_i>     status key of job i
 -- ARGV[1]        consumer group name
 -- ARGV[2]        consumer name (the worker id)
--- ARGV[2+4i-3]   stream entry id of job i
--- ARGV[2+4i-2]   job id
--- ARGV[2+4i-1]   ttl_ms of the status; "0" deletes it (no result kept)
--- ARGV[2+4i]     Status record (terminal state)
+-- ARGV[3]        the worker's clock (ms) when someone may wait on the
+--                queue's jobs, "0" when nobody does (waiters are not read)
+-- ARGV[4]        pub/sub channel of waiters: ardiq:{q}:events
+-- ARGV[4+4i-3]   stream entry id of job i
+-- ARGV[4+4i-2]   job id
+-- ARGV[4+4i-1]   ttl_ms of the status; "0" deletes it (no result kept)
+-- ARGV[4+4i]     Status record (terminal state)
 -- Kept failures (spec 1.1, SPEC.md section 9.1), only when the batch has
 -- jobs that failed for good:
--- KEYS[3+2n]     ardiq:{q}:failed         kept-failures stream
--- ARGV[3+4n]     its approximate maximum length (MAXLEN ~)
--- ARGV[4+4n]     its retention, ms: the key's TTL after this write
--- ARGV[5+4n]     the oldest entry id to keep (now - retention), for MINID ~
--- ARGV[6+4n+4k]  then per kept failure k = 0..: the job's index i,
+-- KEYS[4+2n]     ardiq:{q}:failed         kept-failures stream
+-- ARGV[5+4n]     its approximate maximum length (MAXLEN ~)
+-- ARGV[6+4n]     its retention, ms: the key's TTL after this write
+-- ARGV[7+4n]     the oldest entry id to keep (now - retention), for MINID ~
+-- ARGV[8+4n+4k]  then per kept failure k = 0..: the job's index i,
 --                task name, error type, Failure record
 -- Reply: the job ids not finished because their entries are not this
 --        worker's (empty when every job was finished).
 -- Commands: per stream XPENDING, XACK and XDEL; per job SET (or DEL); per
--- call HDEL and SREM; with kept failures, XADD per failure, XTRIM and
+-- call HDEL and SREM; when ARGV[3] is not "0", ZMSCORE, and PUBLISH per
+-- waited job and ZREM; with kept failures, XADD per failure, XTRIM and
 -- PEXPIRE per call.
 -- shared:begin ownership
 -- Whether stream entry id `a` sorts before `b` (ids are "<ms>-<seq>";
@@ -55,17 +61,36 @@ local function owned(stream, group, consumer, ids)
   return set
 end
 -- shared:end ownership
+-- shared:begin notify
+-- Tells the callers waiting on `ids` that those jobs ended (1.1): for each id
+-- in the waiters zset whose wait lasts until `now` or later, one message
+-- `done:<id>` on `channel`; those waits are then removed. A wait that has
+-- passed is left for `wait.lua` to clear.
+local function notify(waiters, channel, now, ids)
+  if #ids == 0 then return end
+  local scores = redis.call("ZMSCORE", waiters, unpack(ids))
+  local told = {}
+  for i = 1, #ids do
+    local score = scores[i]
+    if score and tonumber(score) >= now then
+      redis.call("PUBLISH", channel, "done:" .. ids[i])
+      told[#told + 1] = ids[i]
+    end
+  end
+  if #told > 0 then redis.call("ZREM", waiters, unpack(told)) end
+end
+-- shared:end notify
 
-local n = math.floor((#KEYS - 2) / 2)
+local n = math.floor((#KEYS - 3) / 2)
 local by_stream, order = {}, {}
 for i = 1, n do
-  local stream_key = KEYS[2 + 2 * i - 1]
+  local stream_key = KEYS[3 + 2 * i - 1]
   if not by_stream[stream_key] then
     by_stream[stream_key] = {}
     order[#order + 1] = stream_key
   end
   local entries = by_stream[stream_key]
-  entries[#entries + 1] = ARGV[2 + 4 * i - 3]
+  entries[#entries + 1] = ARGV[4 + 4 * i - 3]
 end
 local mine = {}
 for _, stream_key in ipairs(order) do
@@ -73,8 +98,8 @@ for _, stream_key in ipairs(order) do
 end
 local acked, ids, lost, finished = {}, {}, {}, {}
 for i = 1, n do
-  local stream_key, status_key = KEYS[2 + 2 * i - 1], KEYS[2 + 2 * i]
-  local entry, id, ttl, status = ARGV[2 + 4 * i - 3], ARGV[2 + 4 * i - 2], ARGV[2 + 4 * i - 1], ARGV[2 + 4 * i]
+  local stream_key, status_key = KEYS[3 + 2 * i - 1], KEYS[3 + 2 * i]
+  local entry, id, ttl, status = ARGV[4 + 4 * i - 3], ARGV[4 + 4 * i - 2], ARGV[4 + 4 * i - 1], ARGV[4 + 4 * i]
   if mine[stream_key][entry] then
     if ttl == "0" then
       redis.call("DEL", status_key)
@@ -100,17 +125,18 @@ end
 if #ids > 0 then
   redis.call("HDEL", KEYS[1], unpack(ids))
   redis.call("SREM", KEYS[2], unpack(ids))
+  if ARGV[3] ~= "0" then notify(KEYS[3], ARGV[4], tonumber(ARGV[3]), ids) end
 end
 -- kept failures (spec 1.1): begin
-local failed_key = KEYS[3 + 2 * n]
+local failed_key = KEYS[4 + 2 * n]
 if failed_key then
-  local base = 2 + 4 * n
+  local base = 4 + 4 * n
   local kept = false
   for k = base + 4, #ARGV - 3, 4 do
     local i = tonumber(ARGV[k])
     if finished[i] then
       redis.call("XADD", failed_key, "MAXLEN", "~", ARGV[base + 1], "*",
-        "id", ARGV[2 + 4 * i - 2], "task", ARGV[k + 1], "type", ARGV[k + 2], "record", ARGV[k + 3])
+        "id", ARGV[4 + 4 * i - 2], "task", ARGV[k + 1], "type", ARGV[k + 2], "record", ARGV[k + 3])
       kept = true
     end
   end

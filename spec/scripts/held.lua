@@ -2,7 +2,7 @@
 -- One page of the entries workers hold (delivered, not yet acked: running,
 -- waiting in a worker for a slot, or handed back or left by a gone worker
 -- until a reclaim takes them), level 9 first, oldest entry first within a
--- level, for operators (SPEC.md section 15).
+-- level, for operators (SPEC.md section 20).
 -- KEYS[1+p]   ardiq:{q}:stream:<p>     for p = 0..9
 -- KEYS[11]    ardiq:{q}:running        hash, job id -> worker id
 -- ARGV[1]     consumer group name

@@ -1,5 +1,5 @@
 -- ardiq spec 1.1: inspect.lua (read-only)
--- A queue at a glance, for operators (SPEC.md section 15): per priority
+-- A queue at a glance, for operators (SPEC.md section 20): per priority
 -- level the entries waiting (not yet delivered to any worker) and held
 -- (delivered, not yet acked), and the id of the oldest waiting entry (its
 -- time part is when it was queued); the scheduled jobs and the next due

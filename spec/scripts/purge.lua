@@ -1,6 +1,6 @@
 -- ardiq spec 1.1: purge.lua
 -- Removes jobs that no worker holds yet, with their status keys, for
--- `ardiq purge` (SPEC.md section 15): waiting entries of one stream (an
+-- `ardiq purge` (SPEC.md section 20): waiting entries of one stream (an
 -- entry a worker has fetched meanwhile is left alone) and scheduled jobs
 -- (only while they are still in `delayed`). The caller reads the ids first
 -- (XRANGE after the group's last delivered id, ZRANGE of `delayed`) and

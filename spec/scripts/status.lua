@@ -1,12 +1,13 @@
--- ardiq spec 1.0: status.lua (read-only)
+-- ardiq spec 1.1: status.lua (read-only)
 -- Reads a job's state and, once it is terminal, its result.
 -- KEYS[1]   ardiq:{q}:job:<id>       status key
 -- KEYS[2]   ardiq:{q}:running        hash, job id -> worker id
 -- KEYS[3]   ardiq:{q}:delayed        zset, job id -> due_ms
 -- ARGV[1]   job id
 -- Reply: {state, record}: state is one of "not_found", "queued",
---        "scheduled", "running", "complete", "failed", "aborted", "dead";
---        record is the Status record bytes, or false when not found.
+--        "scheduled", "running", "complete", "failed", "aborted", "dead",
+--        "expired"; record is the Status record bytes (while running, the
+--        record a progress report wrote, if any), or false when not found.
 -- shared:begin protobuf.varint
 local function varint(s, i)
   local n, mul = 0, 1
@@ -51,7 +52,7 @@ local function field(s, want)
 end
 -- shared:end protobuf.field
 
-local TERMINAL = { [4] = "complete", [5] = "failed", [6] = "aborted", [7] = "dead" }
+local TERMINAL = { [4] = "complete", [5] = "failed", [6] = "aborted", [7] = "dead", [8] = "expired" }
 local status = redis.call("GET", KEYS[1])
 if not status then return { "not_found", false } end
 local state = field(status, 2)

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use ardiq_client::inspect::{JobDetails, JobPage, QueueInfo, WorkerInfo};
-use ardiq_client::{AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo, KeptFailure};
+use ardiq_client::{AbortOutcome, DeadLetter, EnqueueOutcome, JobInfo, KeptFailure, ScheduleState};
 use ardiq_spec::Value;
 
 use crate::error::CoreError;
@@ -23,11 +23,13 @@ pub enum ReplyValue {
     /// Outcome of each enqueued job, in order.
     Enqueued(Vec<EnqueueOutcome>),
     /// A job's state and, when terminal, its record.
-    Status(JobInfo),
+    Status(Box<JobInfo>),
     /// What the abort did.
     Abort(AbortOutcome),
     /// Dead letters, oldest first.
     DeadLetters(Vec<DeadLetter>),
+    /// Cron schedules as Redis holds them.
+    Schedules(Vec<ScheduleState>),
     /// The job id of a replayed dead letter, `None` when it was gone.
     Replayed(Option<String>),
     /// How many entries were removed.
@@ -44,6 +46,8 @@ pub enum ReplyValue {
     Names(Vec<String>),
     /// Kept failures, oldest first.
     Failures(Vec<KeptFailure>),
+    /// Journal entries: `(entry id, fields)`, oldest first.
+    Journal(Vec<(String, Vec<(String, String)>)>),
     /// Done, nothing to report.
     Unit,
 }

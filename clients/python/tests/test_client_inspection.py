@@ -1,4 +1,4 @@
-"""The read-only inspection of the pure-Python client (SPEC.md section 15)
+"""The read-only inspection of the pure-Python client (SPEC.md section 20)
 against a known state: jobs queued at priorities, scheduled ones, failures
 and dead letters a burst of the `ardiq` worker left (tests/e2e_tasks.py),
 and a live worker holding jobs. The async and the sync client read alike."""

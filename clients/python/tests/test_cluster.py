@@ -8,6 +8,8 @@ status key; the conformance matrix runs a real worker on a cluster.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -30,6 +32,7 @@ from ardiq_client import (
 from ardiq_client._proto import records_pb2
 from ardiq_client.records import STATUS_QUEUED
 from ardiq_client.values import encode_value
+from ardiq_client.waiting import FALLBACK_POLL_S
 from ardiq_testing import RedisCluster, free_port
 from redis_view import stream_entries, value_of
 
@@ -251,3 +254,32 @@ async def test_an_unreachable_cluster_is_unavailable() -> None:
     with pytest.raises(RedisUnavailable):
         blocking.connect()
     blocking.close()
+
+
+async def test_waits_on_a_cluster_are_told_by_a_message_published_on_any_node(
+    client: AsyncClient,
+    sync_client: Client,
+    inspector: redis.cluster.RedisCluster,
+    masters: list[redis.Redis],
+    queue: str,
+) -> None:
+    # A worker publishes on the node it talks to; Redis Cluster carries it to every node.
+    publisher = next(node for node in masters if node is not owner(masters, queue))
+    waiters = f"ardiq:{{{queue}}}:waiters"
+    jobs = [await client.send("add", (i,)) for i in range(3)]
+    blocking_job = sync_client.send("add")
+    pendings = [asyncio.ensure_future(job.result(timeout_s=30)) for job in jobs]
+    blocking = asyncio.ensure_future(asyncio.to_thread(blocking_job.result, 30))
+    deadline = time.monotonic() + 10
+    while command(owner(masters, queue), "ZCARD", waiters) < 4:
+        assert time.monotonic() < deadline, "the waits were never registered"
+        await asyncio.sleep(0.005)
+    started = time.monotonic()
+    for i, job_id in enumerate([*(job.id for job in jobs), blocking_job.id]):
+        record = records_pb2.Status(state=records_pb2.STATE_COMPLETE, value=encode_value(i))
+        finish(inspector, queue, job_id, record)
+        command(publisher, "PUBLISH", f"ardiq:{{{queue}}}:events", f"done:{job_id}")
+    assert await asyncio.gather(*pendings) == [0, 1, 2]
+    assert await blocking == 3
+    # Told, not found by the fallback read a second later.
+    assert time.monotonic() - started < FALLBACK_POLL_S

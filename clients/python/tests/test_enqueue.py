@@ -199,3 +199,17 @@ async def test_invalid_requests_raise_typed_errors_and_write_nothing(
     with pytest.raises(error):
         await client.send_many([request_])
     assert inspector.keys(f"ardiq:{{{queue}}}:*") == []
+
+
+async def test_an_expiring_job_carries_expires_ms_in_a_1_1_record_under_the_1_0_status(
+    client: AsyncClient, inspector: redis.Redis, queue: str
+) -> None:
+    expires_ms = time.time_ns() // 1_000_000 + 60_000
+    job = await client.send("add", (1, 2), expires_ms=expires_ms)
+    (fields,) = stream_entries(inspector, f"ardiq:{{{queue}}}:stream:5")
+    record = job_record(fields[b"job"])
+    assert (record.spec_version, record.expires_ms) == ("1.1", expires_ms)
+    assert inspector.get(f"ardiq:{{{queue}}}:job:{job.id}") == STATUS_QUEUED
+    later = await client.send("add", delay_ms=1_000, expires_ms=expires_ms)
+    delayed: Any = inspector.hget(f"ardiq:{{{queue}}}:delayed:jobs", later.id)
+    assert job_record(delayed).expires_ms == expires_ms

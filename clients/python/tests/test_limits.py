@@ -199,3 +199,62 @@ async def test_a_batch_with_one_job_out_of_bounds_writes_nothing(
     with pytest.raises(InvalidOption, match="max_retries"):
         await client.send_many([*good, JobRequest("t", max_retries=1_001)])
     assert inspector.keys(f"ardiq:{{{queue}}}:*") == []
+
+
+@pytest.mark.parametrize("expires_ms", [NOW_MS + 1, LAST_MS_OF_9999])
+def test_an_expiry_after_now_up_to_the_end_of_9999_is_field_14_of_a_1_1_record(expires_ms: int) -> None:
+    record = record_of(JobRequest("t", expires_ms=expires_ms))
+    assert record.HasField("expires_ms")
+    assert record.expires_ms == expires_ms
+    assert record.spec_version == "1.1"
+
+
+def test_without_an_expiry_the_record_is_the_1_0_record() -> None:
+    record = record_of(JobRequest("t"))
+    assert not record.HasField("expires_ms")
+    assert record.spec_version == "1.0"
+
+
+RULE = f"it must be an int from 1 to {LAST_MS_OF_9999:,}"
+
+
+@pytest.mark.parametrize(
+    ("expires_ms", "message"),
+    [
+        (LAST_MS_OF_9999 + 1, f"invalid expires_ms {LAST_MS_OF_9999 + 1}: {RULE}"),
+        (NOW_MS + 0.5, f"invalid expires_ms {NOW_MS + 0.5}: {RULE}"),
+        (float(NOW_MS + 1), f"invalid expires_ms {float(NOW_MS + 1)}: {RULE}"),
+        (True, f"invalid expires_ms True: {RULE}"),
+        (str(NOW_MS + 1), f"invalid expires_ms '{NOW_MS + 1}': {RULE}"),
+        (0, f"invalid expires_ms 0: {RULE}"),
+        (-1, f"invalid expires_ms -1: {RULE}"),
+        (NOW_MS, f"invalid expires_ms {NOW_MS}: it must be later than now ({NOW_MS})"),
+        (NOW_MS - 1, f"invalid expires_ms {NOW_MS - 1}: it must be later than now ({NOW_MS})"),
+    ],
+)
+def test_an_expiry_past_9999_not_an_int_or_not_after_now_is_invalid(expires_ms: Any, message: str) -> None:
+    with pytest.raises(InvalidOption) as raised:
+        encode_request(JobRequest("t", expires_ms=expires_ms), NOW_MS)
+    assert str(raised.value) == message
+
+
+def test_a_delayed_jobs_expiry_must_be_after_its_due_time() -> None:
+    due = NOW_MS + 1_000
+    with pytest.raises(InvalidOption) as raised:
+        encode_request(JobRequest("t", delay_ms=1_000, expires_ms=due), NOW_MS)
+    assert str(raised.value) == f"invalid expires_ms {due}: it must be later than the job's due time ({due})"
+    with pytest.raises(InvalidOption):
+        encode_request(JobRequest("t", schedule_ms=due, expires_ms=due - 1), NOW_MS)
+    record = record_of(JobRequest("t", delay_ms=1_000, expires_ms=due + 1))
+    assert (record.due_ms, record.expires_ms) == (due, due + 1)
+    # A due time already past means run now: only the clock bounds the expiry.
+    assert record_of(JobRequest("t", schedule_ms=NOW_MS - 5, expires_ms=NOW_MS + 1)).due_ms == 0
+
+
+async def test_a_batch_with_one_job_expiring_in_the_past_writes_nothing(
+    client: AsyncClient, inspector: redis.Redis, queue: str
+) -> None:
+    later = NOW_MS * 2
+    with pytest.raises(InvalidOption):
+        await client.send_many([JobRequest("ok", expires_ms=later), JobRequest("bad", expires_ms=NOW_MS)])
+    assert inspector.keys(f"ardiq:{{{queue}}}:*") == []

@@ -1,4 +1,4 @@
-"""Record encodings, the generated protobuf module, the embedded scripts and job ids."""
+"""Record encodings, the protobuf records module and its generated files, the embedded scripts and job ids."""
 
 from __future__ import annotations
 
@@ -15,15 +15,14 @@ from ardiq_client.job_id import new_job_id
 from ardiq_client.records import (
     STATUS_QUEUED,
     STATUS_SCHEDULED,
+    Progress,
     decode_status,
     encode_aborted_status,
     encode_job,
 )
 
 REPOSITORY = Path(__file__).resolve().parents[3]
-PROTO = REPOSITORY / "spec" / "proto"
-GENERATED = REPOSITORY / "clients" / "python" / "src" / "ardiq_client" / "_proto"
-PYI_HEADER = '# mypy: disable-error-code="type-arg"\n'
+GENERATOR = REPOSITORY / "clients" / "python" / "generate_proto.py"
 
 
 def test_producer_status_constants_match_the_spec() -> None:
@@ -60,27 +59,63 @@ JOB_CASES = list(
         [0, 5, 9],
         [0, 1, 2**62],
         [(None, None, None, None), (0, 0, 0, 0), (2**32 - 1, 2**64 - 1, 300, 2**63)],
+        [None, 1, 2**62],
     )
 )
 
 
-@pytest.mark.parametrize(("args", "priority", "due_ms", "overrides"), JOB_CASES)
+@pytest.mark.parametrize(("args", "priority", "due_ms", "overrides", "expires_ms"), JOB_CASES)
 def test_job_encoder_matches_the_protobuf_runtime(
-    args: bytes, priority: int, due_ms: int, overrides: tuple[int | None, int | None, int | None, int | None]
+    args: bytes,
+    priority: int,
+    due_ms: int,
+    overrides: tuple[int | None, int | None, int | None, int | None],
+    expires_ms: int | None,
 ) -> None:
     max_retries, timeout_ms, backoff_ms, result_ttl_ms = overrides
     job_id, task, enqueued_ms = "zamówienie-" + "x" * 150, "żółw.run", 1_700_000_000_000
+    # A record with a field added in 1.1 says so (SPEC.md section 12).
+    version = "1.0" if expires_ms is None else "1.1"
     reference = records_pb2.Job(
-        spec_version="1.0", id=job_id, task=task, args=args, kwargs=args, priority=priority,
+        spec_version=version, id=job_id, task=task, args=args, kwargs=args, priority=priority,
         enqueued_ms=enqueued_ms, due_ms=due_ms, max_retries=max_retries, timeout_ms=timeout_ms,
-        backoff_ms=backoff_ms, result_ttl_ms=result_ttl_ms,
+        backoff_ms=backoff_ms, result_ttl_ms=result_ttl_ms, expires_ms=expires_ms,
     )  # fmt: skip
     encoded = encode_job(
         job_id=job_id, task=task, args=args, kwargs=args, priority=priority, enqueued_ms=enqueued_ms,
         due_ms=due_ms, max_retries=max_retries, timeout_ms=timeout_ms, backoff_ms=backoff_ms,
-        result_ttl_ms=result_ttl_ms,
+        result_ttl_ms=result_ttl_ms, expires_ms=expires_ms,
     )  # fmt: skip
     assert encoded == reference.SerializeToString()
+
+
+def test_decode_status_reads_the_progress_of_a_running_record() -> None:
+    record = records_pb2.Status(
+        spec_version="1.1",
+        state=records_pb2.STATE_RUNNING,
+        attempts=1,
+        worker_id="w-1",
+        progress=records_pb2.Progress(fraction=0.5, message="half", updated_ms=1_700_000_000_002),
+    )
+    decoded = decode_status(record.SerializeToString())
+    assert decoded.state == records_pb2.STATE_RUNNING
+    assert decoded.progress == Progress(0.5, "half", 1_700_000_000_002)
+    assert decode_status(
+        records_pb2.Status(progress=records_pb2.Progress()).SerializeToString()
+    ).progress == (Progress(0.0, "", 0))
+    assert decode_status(STATUS_QUEUED).progress is None
+
+
+def test_decode_status_reads_an_expired_record() -> None:
+    record = records_pb2.Status(
+        spec_version="1.1",
+        state=records_pb2.STATE_EXPIRED,
+        error=records_pb2.Error(type="JobExpired", message="not started before its expiry at 5"),
+    )
+    decoded = decode_status(record.SerializeToString())
+    assert (decoded.state, records_pb2.STATE_EXPIRED) == (8, 8)
+    assert decoded.error is not None
+    assert decoded.error.type == "JobExpired"
 
 
 def test_decode_status_ignores_unknown_fields() -> None:
@@ -88,22 +123,32 @@ def test_decode_status_ignores_unknown_fields() -> None:
     assert (record.spec_version, record.state) == ("1.0", 1)
 
 
-def test_generated_protobuf_module_matches_protoc_output(tmp_path: Path) -> None:
+def test_generated_protobuf_files_match_protoc_output() -> None:
     # grpcio-tools is a pinned development dependency; its protoc writes the files we commit.
-    subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO}", f"--python_out={tmp_path}",
-         f"--pyi_out={tmp_path}", str(PROTO / "ardiq" / "v1" / "records.proto")],
-        check=True,
-    )  # fmt: skip
-    out = tmp_path / "ardiq" / "v1"
-    assert (GENERATED / "records_pb2.py").read_text() == (out / "records_pb2.py").read_text()
-    assert (GENERATED / "records_pb2.pyi").read_text() == PYI_HEADER + (out / "records_pb2.pyi").read_text()
+    done = subprocess.run(
+        [sys.executable, str(GENERATOR), "--check"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
-@pytest.mark.parametrize("script", [scripts.ENQUEUE, scripts.STATUS, scripts.ABORT])
+def test_records_module_builds_every_message_and_state_of_the_proto() -> None:
+    names = sorted(records_pb2.DESCRIPTOR.message_types_by_name)
+    assert names == [
+        "DeadLetter", "Error", "Failure", "Heartbeat", "Job", "Progress", "Status",
+    ]  # fmt: skip
+    for name in names:
+        assert getattr(records_pb2, name).DESCRIPTOR.full_name == f"ardiq.v1.{name}"
+    states = records_pb2.DESCRIPTOR.enum_types_by_name["State"].values
+    assert [(state.name, getattr(records_pb2, state.name)) for state in states] == [
+        (state.name, state.number) for state in states
+    ]
+    assert records_pb2.Job.DESCRIPTOR.full_name == "ardiq.v1.Job"
+
+
+@pytest.mark.parametrize("script", scripts.PRODUCER, ids=lambda script: script.name)
 def test_scripts_are_the_spec_files_byte_for_byte(script: scripts.Script) -> None:
     assert script.source == (REPOSITORY / "spec" / "scripts" / script.name).read_bytes()
-    assert script.source.startswith(b"-- ardiq spec 1.0: " + script.name.encode())
+    assert re.match(rb"-- ardiq spec 1\.[01]: " + re.escape(script.name.encode()), script.source)
 
 
 def test_job_ids_are_lowercase_uuid_v7_in_creation_order() -> None:

@@ -16,9 +16,11 @@ from ardiq_client import (
     AsyncClient,
     JobAborted,
     JobDead,
+    JobExpired,
     JobFailed,
     JobNotFound,
     JobStatus,
+    Progress,
     ResultTimeout,
 )
 from ardiq_client._proto import records_pb2
@@ -27,7 +29,9 @@ from redis_view import value_of
 
 
 def finish(inspector: redis.Redis, queue: str, job_id: str, record: records_pb2.Status) -> None:
-    record.spec_version = "1.0"
+    # A record with a field added in 1.1 says so (SPEC.md section 12).
+    new = record.state == records_pb2.STATE_EXPIRED or record.HasField("progress")
+    record.spec_version = "1.1" if new else "1.0"
     inspector.set(f"ardiq:{{{queue}}}:job:{job_id}", record.SerializeToString(), px=60_000)
 
 
@@ -148,3 +152,75 @@ async def test_job_handles_are_made_without_io(client: AsyncClient) -> None:
     assert handle.id == sent.id
     assert handle.outcome is None
     assert await handle.status() is JobStatus.QUEUED
+
+
+async def test_an_expired_job_raises_job_expired_and_abort_leaves_it_alone(
+    client: AsyncClient, inspector: redis.Redis, queue: str
+) -> None:
+    job = await client.send("add", expires_ms=2**41)
+    error = records_pb2.Error(type="JobExpired", message="not started before its expiry at 2199023255552")
+    finish(inspector, queue, job.id, records_pb2.Status(state=records_pb2.STATE_EXPIRED, error=error))
+    assert await job.status() is JobStatus.EXPIRED
+    assert JobStatus.EXPIRED.is_terminal
+    with pytest.raises(JobExpired, match="not started before its expiry at 2199023255552") as raised:
+        await job.result(timeout_s=5)
+    assert raised.value.job_id == job.id
+    assert await job.abort() is AbortOutcome.EXPIRED
+
+
+PROGRESS = records_pb2.Progress(fraction=0.25, message="a quarter", updated_ms=1_700_000_000_500)
+
+
+async def test_progress_is_none_until_the_job_reports_then_what_a_worker_stored(
+    client: AsyncClient, inspector: redis.Redis, queue: str
+) -> None:
+    job = await client.send("add", (1, 2))
+    assert await job.progress() is None
+    # What progress.lua stores for a running job (SPEC.md section 16).
+    inspector.hset(f"ardiq:{{{queue}}}:running", job.id, "worker-1")
+    finish(inspector, queue, job.id, records_pb2.Status(state=records_pb2.STATE_RUNNING, progress=PROGRESS))
+    assert await job.status() is JobStatus.RUNNING
+    assert await job.progress() == Progress(0.25, "a quarter", 1_700_000_000_500)
+
+
+async def test_the_last_progress_stays_with_the_result(
+    client: AsyncClient, inspector: redis.Redis, queue: str
+) -> None:
+    job = await client.send("add", (1, 2))
+    last = records_pb2.Progress(fraction=1.0, updated_ms=1_700_000_000_900)
+    finish(
+        inspector,
+        queue,
+        job.id,
+        records_pb2.Status(state=records_pb2.STATE_COMPLETE, value=b"\x03", progress=last),
+    )
+    assert await job.progress() == Progress(1.0, "", 1_700_000_000_900)
+    assert await job.result(timeout_s=5) == 3
+    assert await client.progress("never-enqueued") is None
+
+
+async def test_a_running_record_of_a_job_handed_back_reads_as_queued_with_its_progress(
+    client: AsyncClient, inspector: redis.Redis, queue: str
+) -> None:
+    job = await client.send("add", (1, 2))
+    finish(inspector, queue, job.id, records_pb2.Status(state=records_pb2.STATE_RUNNING, progress=PROGRESS))
+    assert await job.status() is JobStatus.QUEUED
+    assert await job.progress() == Progress(0.25, "a quarter", 1_700_000_000_500)
+
+
+async def test_abort_gets_the_waiters_key_and_the_clock(
+    client: AsyncClient, inspector: redis.Redis, queue: str
+) -> None:
+    job = await client.send("later", delay_ms=60_000)
+    # Someone waits on the job until far in the future: the abort tells them.
+    inspector.zadd(f"ardiq:{{{queue}}}:waiters", {job.id: 2**45})
+    subscriber: Callable[[], Any] = inspector.pubsub  # untyped in redis-py
+    pubsub = subscriber()
+    pubsub.subscribe(f"ardiq:{{{queue}}}:events")
+    assert pubsub.get_message(timeout=5) is not None  # the subscribe confirmation
+    assert await job.abort() is AbortOutcome.ABORTED
+    message = pubsub.get_message(timeout=5)
+    pubsub.close()
+    assert message is not None
+    assert message["data"] == f"done:{job.id}".encode()
+    assert inspector.zcard(f"ardiq:{{{queue}}}:waiters") == 0

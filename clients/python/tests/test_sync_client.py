@@ -10,9 +10,11 @@ from ardiq_client import (
     EnqueueOutcome,
     InvalidPriority,
     JobAborted,
+    JobExpired,
     JobFailed,
     JobRequest,
     JobStatus,
+    Progress,
     ResultTimeout,
 )
 from ardiq_client._proto import records_pb2
@@ -85,3 +87,24 @@ def test_invalid_input_raises_before_any_io(sync_client: Client, inspector: redi
     with pytest.raises(InvalidPriority):
         sync_client.send("t", priority=11)
     assert inspector.keys(f"ardiq:{{{queue}}}:*") == []
+
+
+def test_expiry_progress_and_an_expired_result(
+    sync_client: Client, inspector: redis.Redis, queue: str
+) -> None:
+    job = sync_client.send("add", expires_ms=2**41)
+    (fields,) = stream_entries(inspector, f"ardiq:{{{queue}}}:stream:5")
+    record = records_pb2.Job()
+    record.ParseFromString(fields[b"job"])
+    assert (record.spec_version, record.expires_ms) == ("1.1", 2**41)
+    assert job.progress() is None
+    progress = records_pb2.Progress(fraction=0.5, message="half", updated_ms=7)
+    running = records_pb2.Status(spec_version="1.1", state=records_pb2.STATE_RUNNING, progress=progress)
+    inspector.set(f"ardiq:{{{queue}}}:job:{job.id}", running.SerializeToString())
+    assert job.progress() == Progress(0.5, "half", 7)
+    expired = records_pb2.Status(spec_version="1.1", state=records_pb2.STATE_EXPIRED, progress=progress)
+    inspector.set(f"ardiq:{{{queue}}}:job:{job.id}", expired.SerializeToString())
+    assert job.status() is JobStatus.EXPIRED
+    with pytest.raises(JobExpired):
+        job.result(timeout_s=5)
+    assert job.abort() is AbortOutcome.EXPIRED

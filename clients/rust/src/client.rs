@@ -12,6 +12,7 @@ use redis::{Script, Value as RedisValue};
 use serde::Serialize;
 
 use crate::connection::{ConnectOptions, Connection};
+use crate::pubsub::Hub;
 
 use crate::enqueue::{now_ms, EnqueueRequest};
 use crate::job::{Job, JobStatus};
@@ -20,6 +21,7 @@ use crate::{Error, Result};
 pub(crate) static ENQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ENQUEUE));
 static STATUS: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::STATUS));
 static ABORT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::ABORT));
+static WAIT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::WAIT));
 
 /// The queue a client uses unless told otherwise.
 pub const DEFAULT_QUEUE: &str = "default";
@@ -48,6 +50,9 @@ pub(crate) struct Inner {
     pub(crate) keys: QueueKeys,
     /// Whether `enqueue.lua` is known to be in the server's script cache.
     pub(crate) enqueue_loaded: AtomicBool,
+    /// The subscriber that wakes waiting `result()` calls (shared with
+    /// every client made by `with_queue`).
+    pub(crate) hub: Arc<Hub>,
 }
 
 impl std::fmt::Debug for Client {
@@ -136,6 +141,7 @@ impl ClientBuilder {
                 connection,
                 keys,
                 enqueue_loaded,
+                hub: Hub::new(self.url, self.options),
             }),
         })
     }
@@ -183,6 +189,7 @@ impl Client {
                         .enqueue_loaded
                         .load(std::sync::atomic::Ordering::Relaxed),
                 ),
+                hub: Arc::clone(&self.inner.hub),
             }),
         })
     }
@@ -296,6 +303,24 @@ impl Client {
         Ok((JobStatus::parse(&state)?, record))
     }
 
+    /// `wait.lua`: registers a wait on `id` until `deadline_ms` and tells
+    /// the queue's workers that someone waits.
+    pub(crate) async fn run_wait(
+        &self,
+        id: &str,
+        deadline_ms: i64,
+    ) -> std::result::Result<(), redis::RedisError> {
+        let keys = &self.inner.keys;
+        WAIT.key(keys.waiters())
+            .arg(now_ms())
+            .arg(deadline_ms)
+            .arg(keys.events())
+            .arg(id)
+            .invoke_async::<i64>(&mut self.connection())
+            .await?;
+        Ok(())
+    }
+
     /// `abort.lua`: its reply, as text.
     pub(crate) async fn run_abort(&self, id: &str, ttl_ms: u64) -> Result<String> {
         let keys = &self.inner.keys;
@@ -305,10 +330,12 @@ impl Client {
             .key(keys.delayed())
             .key(keys.delayed_jobs())
             .key(keys.abort())
+            .key(keys.waiters())
             .arg(id)
             .arg(ttl_ms)
             .arg(aborted)
             .arg(keys.events())
+            .arg(now_ms())
             .invoke_async(&mut self.connection())
             .await
             .map_err(Error::from_redis)?;
@@ -371,6 +398,14 @@ impl Enqueue<'_> {
     forward!(
         /// Runs the job no earlier than `at_ms`, ms since the Unix epoch.
         schedule_ms(at_ms: i64)
+    );
+    forward!(
+        /// Does not run the job unless a worker starts it before `at`.
+        expires_at(at: std::time::SystemTime)
+    );
+    forward!(
+        /// Does not run the job unless a worker starts it before `at_ms`.
+        expires_ms(at_ms: i64)
     );
     forward!(
         /// Sets the job id (the idempotency key).

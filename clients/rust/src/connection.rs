@@ -69,7 +69,7 @@ impl ConnectOptions {
         })
     }
 
-    fn client(&self, url: &str) -> Result<redis::Client, RedisError> {
+    pub(crate) fn client(&self, url: &str) -> Result<redis::Client, RedisError> {
         match self.certificates() {
             Some(certs) => redis::Client::build_with_tls(url, certs),
             None => redis::Client::open(url),

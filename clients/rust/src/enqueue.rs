@@ -108,6 +108,22 @@ impl EnqueueRequest {
         self
     }
 
+    /// Does not run the job unless a worker starts it before `at`: past
+    /// it, the job ends [`JobStatus::Expired`](crate::JobStatus::Expired)
+    /// unrun. `at` must be in the future and, for a delayed job, after its
+    /// due time, or the send fails with [`Error::InvalidOption`].
+    #[must_use]
+    pub fn expires_at(self, at: SystemTime) -> Self {
+        self.expires_ms(system_time_ms(at))
+    }
+
+    /// [`expires_at`](Self::expires_at) in ms since the Unix epoch.
+    #[must_use]
+    pub fn expires_ms(mut self, at_ms: i64) -> Self {
+        self.job.expires_ms = Some(at_ms);
+        self
+    }
+
     /// Sets the job id, the idempotency key: a job whose id is still known
     /// to the queue is not enqueued again. The default is a new UUID v7.
     #[must_use]

@@ -74,6 +74,9 @@ pub enum Error {
     /// The job was aborted.
     #[error("job was aborted")]
     JobAborted,
+    /// No worker started the job before its expiry (`expires_ms`).
+    #[error("job expired before it started")]
+    JobExpired,
     /// The job did not finish within the time given.
     #[error("job did not finish in time")]
     Timeout,
@@ -106,7 +109,9 @@ impl From<InvalidJob> for Error {
             InvalidJob::JobId(id) => Self::InvalidJobId(id),
             InvalidJob::Priority(_) => Self::InvalidPriority(message),
             InvalidJob::Delay { .. } => Self::InvalidDelay(message),
-            InvalidJob::Option { .. } | InvalidJob::Headers(_) => Self::InvalidOption(message),
+            InvalidJob::Option { .. } | InvalidJob::Headers(_) | InvalidJob::Expiry { .. } => {
+                Self::InvalidOption(message)
+            }
             InvalidJob::PayloadTooLarge(size) => Self::PayloadTooLarge {
                 size,
                 limit: ardiq_spec::limits::MAX_RECORD_BYTES,

@@ -1,4 +1,4 @@
-//! Inspection for operators (spec 1.1, SPEC.md section 15): a queue at a
+//! Inspection for operators (spec 1.1, SPEC.md section 20): a queue at a
 //! glance (`inspect.lua`), its workers from their heartbeats, its jobs by
 //! state a page at a time, one job's full record, and the queues a Redis
 //! holds. Every call is bounded: no `KEYS`, and `SCAN` only to find the
@@ -94,7 +94,7 @@ pub struct WorkerInfo {
 /// Which jobs to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListState {
-    /// Entries workers hold (SPEC.md section 15: running, or waiting in a
+    /// Entries workers hold (SPEC.md section 20: running, or waiting in a
     /// worker, or handed back).
     Running,
     /// Waiting for their due time, soonest first.

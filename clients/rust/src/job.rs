@@ -4,18 +4,28 @@
 use std::fmt::{self, Display};
 use std::time::Duration;
 
-use ardiq_spec::{Status, Value};
+use std::sync::Arc;
+
+use ardiq_spec::{Progress, Status, Value};
 use prost::Message as _;
 use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::client::Client;
+use crate::enqueue::now_ms;
 use crate::value::from_value;
 use crate::{Error, Result};
 
-/// First and longest pause between status reads while waiting for a result.
+/// First and longest pause between status reads while waiting for a result
+/// without a subscription (one the server refused, say).
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const LONGEST_POLL: Duration = Duration::from_millis(100);
+/// Status reads while subscribed, whatever the messages say: what a lost
+/// `done:` message costs at most (SPEC.md section 15).
+pub const FALLBACK_POLL: Duration = Duration::from_secs(1);
+/// Longest wait one `wait.lua` registers; a longer wait registers again.
+const LONGEST_REGISTRATION: Duration = Duration::from_secs(60);
 
 /// What `enqueue.lua` did with a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,6 +74,8 @@ pub enum JobStatus {
     Aborted,
     /// Dead-lettered.
     Dead,
+    /// Not started before its expiry.
+    Expired,
 }
 
 impl JobStatus {
@@ -78,6 +90,7 @@ impl JobStatus {
             Self::Failed => "failed",
             Self::Aborted => "aborted",
             Self::Dead => "dead",
+            Self::Expired => "expired",
         }
     }
 
@@ -85,7 +98,7 @@ impl JobStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Complete | Self::Failed | Self::Aborted | Self::Dead
+            Self::Complete | Self::Failed | Self::Aborted | Self::Dead | Self::Expired
         )
     }
 
@@ -99,6 +112,7 @@ impl JobStatus {
             "failed" => Self::Failed,
             "aborted" => Self::Aborted,
             "dead" => Self::Dead,
+            "expired" => Self::Expired,
             other => {
                 return Err(Error::MalformedRecord(format!(
                     "unknown job state {other:?}"
@@ -130,6 +144,8 @@ pub enum AbortOutcome {
     Failed,
     /// The job had already been dead-lettered; nothing changed.
     Dead,
+    /// The job had already expired; nothing changed.
+    Expired,
 }
 
 impl AbortOutcome {
@@ -142,6 +158,7 @@ impl AbortOutcome {
             Self::Complete => "complete",
             Self::Failed => "failed",
             Self::Dead => "dead",
+            Self::Expired => "expired",
         }
     }
 
@@ -153,6 +170,7 @@ impl AbortOutcome {
             "complete" => Self::Complete,
             "failed" => Self::Failed,
             "dead" => Self::Dead,
+            "expired" => Self::Expired,
             other => {
                 return Err(Error::MalformedRecord(format!(
                     "unknown abort reply {other:?}"
@@ -256,23 +274,101 @@ impl Job {
 
     /// Like [`Job::result`], returning the spec value as it was stored.
     pub async fn result_value(&self, timeout: Duration) -> Result<Value> {
+        let info = self.wait(timeout).await?;
+        let record = info.record.ok_or_else(|| {
+            Error::MalformedRecord(format!(
+                "{} job {} has no status record",
+                info.status, self.id
+            ))
+        })?;
+        outcome(info.status, &record)
+    }
+
+    /// Waits up to `timeout` for the job to end and returns its final state
+    /// and record ([`Error::Timeout`] if it has not ended by then).
+    ///
+    /// The wait is woken by the worker that ends the job (SPEC.md section
+    /// 15): the client subscribes to the queue's events channel and
+    /// registers the wait with `wait.lua`, then reads the status when told
+    /// and every [`FALLBACK_POLL`] anyway. Without a subscription (the
+    /// server refused it or `wait.lua`, an ACL without the waiting
+    /// commands, say) it polls, from every 5 ms up to every 100 ms.
+    pub async fn wait(&self, timeout: Duration) -> Result<JobInfo> {
         let deadline = Instant::now() + timeout;
+        let channel = self.client.inner.keys.events();
+        let woken = Arc::new(Notify::new());
+        let _listening = {
+            let woken = Arc::clone(&woken);
+            let done = format!("done:{}", self.id);
+            self.client.inner.hub.listen(&channel, move |payload| {
+                if payload == done {
+                    woken.notify_one();
+                }
+            })
+        };
+        let mut registered_until: Option<Instant> = None;
         let mut pause = FIRST_POLL;
         loop {
+            let now = Instant::now();
+            let subscribed = match self.client.inner.hub.ensure(&channel).await {
+                Ok(fresh) => {
+                    // Registered again after a new subscription, and before
+                    // a registration shorter than the wait runs out.
+                    let renew = registered_until.is_none_or(|until| {
+                        until < deadline && until <= now + LONGEST_REGISTRATION / 2
+                    });
+                    if fresh || renew {
+                        let length =
+                            (deadline - now).min(LONGEST_REGISTRATION) + Duration::from_secs(1);
+                        let deadline_ms =
+                            now_ms() + i64::try_from(length.as_millis()).unwrap_or(i64::MAX);
+                        match self.client.run_wait(&self.id, deadline_ms).await {
+                            Ok(()) => {
+                                registered_until = Some(now + length);
+                                true
+                            }
+                            // Refused (an ACL without the waiting commands):
+                            // this client's waits poll from now on.
+                            Err(error) if crate::pubsub::is_refusal(&error) => {
+                                self.client.inner.hub.refuse();
+                                false
+                            }
+                            Err(error) => return Err(Error::from_redis(error)),
+                        }
+                    } else {
+                        true
+                    }
+                }
+                Err(_) => false,
+            };
             let (status, record) = self.client.read_status(&self.id).await?;
             if status.is_terminal() {
-                let record = record.ok_or_else(|| {
-                    Error::MalformedRecord(format!("{status} job {} has no status record", self.id))
-                })?;
-                return outcome(status, &decode_status(&record)?);
+                let record = record.map(|bytes| decode_status(&bytes)).transpose()?;
+                return Ok(JobInfo { status, record });
             }
             let now = Instant::now();
             if now >= deadline {
                 return Err(Error::Timeout);
             }
-            tokio::time::sleep(pause.min(deadline - now)).await;
-            pause = (pause * 2).min(LONGEST_POLL);
+            if subscribed {
+                tokio::select! {
+                    () = woken.notified() => {}
+                    () = tokio::time::sleep(FALLBACK_POLL.min(deadline - now)) => {}
+                }
+            } else {
+                tokio::time::sleep(pause.min(deadline - now)).await;
+                pause = (pause * 2).min(LONGEST_POLL);
+            }
         }
+    }
+
+    /// The last progress the job reported (SPEC.md section 16), while it
+    /// runs and after it ended; `None` when it reported none.
+    pub async fn progress(&self) -> Result<Option<Progress>> {
+        Ok(self
+            .status_record()
+            .await?
+            .and_then(|record| record.progress))
     }
 
     /// Aborts the job: a scheduled job at once; a queued or running job by a
@@ -313,6 +409,7 @@ fn outcome(status: JobStatus, record: &Status) -> Result<Value> {
         JobStatus::Complete if record.value.is_empty() => Ok(Value::Nil),
         JobStatus::Complete => Ok(ardiq_spec::value::decode(&record.value)?),
         JobStatus::Aborted => Err(Error::JobAborted),
+        JobStatus::Expired => Err(Error::JobExpired),
         JobStatus::Dead if error.r#type.is_empty() => Err(Error::JobFailed {
             remote_type: "DeadLetter".to_owned(),
             message: error.message,

@@ -39,11 +39,14 @@ mod error;
 mod failed;
 pub mod inspect;
 mod job;
+pub mod pubsub;
 mod purge;
+mod schedules;
 mod send;
 mod trace;
 pub mod value;
 
+pub use ardiq_spec::Progress;
 pub use client::{Client, ClientBuilder, Enqueue, DEFAULT_QUEUE};
 pub use dead::DeadLetter;
 pub use enqueue::EnqueueRequest;
@@ -52,7 +55,11 @@ pub use enqueue::{enqueue_call, EnqueueCall};
 pub use error::{Error, Result};
 pub use failed::KeptFailure;
 pub use inspect::{JobDetails, JobPage, LevelInfo, ListState, ListedJob, QueueInfo, WorkerInfo};
-pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus};
+pub use job::{AbortOutcome, EnqueueOutcome, Job, JobInfo, JobStatus, FALLBACK_POLL};
+pub use schedules::ScheduleState;
 
 /// The spec crate this client builds on, for its `Value` and records.
 pub use ardiq_spec as spec;
+
+/// This crate's version (`Cargo.toml`'s, the one source).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,4 +1,4 @@
-//! Purging a queue (spec 1.1, SPEC.md section 15): every job no worker
+//! Purging a queue (spec 1.1, SPEC.md section 20): every job no worker
 //! holds yet, waiting or scheduled, with its status key, by `purge.lua`
 //! one chunk at a time. Running jobs, dead letters and kept failures stay.
 

@@ -373,3 +373,83 @@ async fn the_python_task_span_continues_the_rust_producer_span() {
     assert_eq!(inside.trace_id, run.trace_id);
     assert_eq!(inside.parent_span_id.as_deref(), Some(run.span_id.as_str()));
 }
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_job_no_worker_started_before_its_expiry_ends_expired() {
+    let (client, queue) = client("e2e-expiry").await;
+    let expiring = client
+        .enqueue("add")
+        .args((1, 1))
+        .unwrap()
+        .expires_ms(now_ms() + 200)
+        .send()
+        .await
+        .unwrap();
+    let lasting = client
+        .enqueue("add")
+        .args((2, 2))
+        .unwrap()
+        .expires_at(std::time::SystemTime::now() + Duration::from_secs(600))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let status = Worker::start(&queue, true).wait();
+    assert!(status.success(), "the burst worker exited with {status}");
+
+    assert!(matches!(
+        expiring.result::<i64>(RESULT_WAIT).await,
+        Err(Error::JobExpired)
+    ));
+    assert_eq!(expiring.status().await.unwrap(), JobStatus::Expired);
+    let record = expiring.status_record().await.unwrap().unwrap();
+    assert_eq!(record.started_ms, 0, "an expired job never starts");
+    assert_eq!(lasting.result::<i64>(RESULT_WAIT).await.unwrap(), 4);
+    assert!(matches!(
+        client.enqueue("add").expires_ms(now_ms() - 1).send().await,
+        Err(Error::InvalidOption(_))
+    ));
+}
+
+#[tokio::test]
+async fn progress_is_read_while_the_job_runs_and_with_its_result() {
+    let (client, queue) = client("e2e-progress").await;
+    let worker = Worker::start(&queue, false);
+    let job = client
+        .enqueue("report")
+        .args((8, 0.2))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + RESULT_WAIT;
+    let seen = loop {
+        if let Some(progress) = job.progress().await.unwrap() {
+            if progress.fraction > 0.0 && progress.fraction < 1.0 {
+                break progress;
+            }
+        }
+        assert!(Instant::now() < deadline, "no progress seen while it ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(seen.message.starts_with("step "), "{seen:?}");
+    assert_eq!(job.status().await.unwrap(), JobStatus::Running);
+    assert_eq!(job.result::<i64>(RESULT_WAIT).await.unwrap(), 8);
+    let last = job.progress().await.unwrap().unwrap();
+    assert!((last.fraction - 1.0).abs() < f64::EPSILON);
+    assert_eq!(last.message, "step 8 of 8");
+
+    let status = worker.terminate();
+    assert!(status.success(), "the worker exited with {status}");
+}

@@ -224,3 +224,25 @@ async fn abort_leaves_unknown_and_finished_jobs_alone() {
     assert_eq!(job.abort().await.unwrap(), AbortOutcome::Complete);
     assert_eq!(job.status().await.unwrap(), JobStatus::Complete);
 }
+
+#[tokio::test]
+async fn an_expired_job_reads_expired_and_its_result_is_job_expired() {
+    let (client, keys) = common::client("expired").await;
+    let job = client.job("gone-by");
+    let expired = Status {
+        spec_version: "1.1".into(),
+        error: Some(RemoteError {
+            r#type: "JobExpired".into(),
+            message: "not started before its expiry at 1".into(),
+            traceback: String::new(),
+        }),
+        ..Status::with_state(State::Expired)
+    };
+    finish(&keys, "gone-by", &expired).await;
+    assert_eq!(job.status().await.unwrap(), JobStatus::Expired);
+    assert!(matches!(
+        job.result::<i64>(WAIT).await,
+        Err(Error::JobExpired)
+    ));
+    assert_eq!(job.abort().await.unwrap(), AbortOutcome::Expired);
+}

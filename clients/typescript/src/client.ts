@@ -1,7 +1,9 @@
 /**
  * The producer: a client of one queue, enqueueing jobs with `enqueue.lua`
  * and reading or aborting them with `status.lua` and `abort.lua` (SPEC.md
- * sections 3, 6 and 8), over a `Connection` (SPEC.md section 14).
+ * sections 3, 6 and 8), over a `Connection` (SPEC.md section 14); waiting
+ * for results woken by the worker that ends the job (`wait.lua` and the
+ * events channel, SPEC.md section 15, in `wait.ts`).
  */
 import {
   Connection,
@@ -14,6 +16,7 @@ import {
   InvalidOptionError,
   JobAbortedError,
   JobDeadError,
+  JobExpiredError,
   JobFailedError,
   MalformedRecordError,
   TimeoutError,
@@ -31,22 +34,49 @@ import {
   type PreparedJob,
 } from './enqueue.js';
 import { QueueKeys } from './keys.js';
-import { SPEC_VERSION, State, decodeStatus, encodeStatus, type StatusRecord } from './records.js';
+import {
+  RECORD_VERSION,
+  SPEC_VERSION,
+  State,
+  decodeStatus,
+  encodeStatus,
+  type Int64,
+  type StatusRecord,
+} from './records.js';
 import { traceHeaders } from './trace.js';
 import * as inspect from './inspect.js';
 import type { JobPage, ListState, QueueInfo, WorkerInfo } from './inspect.js';
 import { ByteSink, decodeValue, type Value } from './value.js';
+import { EventSubscription, waitForEnd } from './wait.js';
 
 /** A job's state, as `status.lua` derives it (SPEC.md section 6). */
 export type JobState =
-  'not_found' | 'queued' | 'scheduled' | 'running' | 'complete' | 'failed' | 'aborted' | 'dead';
+  | 'not_found'
+  | 'queued'
+  | 'scheduled'
+  | 'running'
+  | 'complete'
+  | 'failed'
+  | 'aborted'
+  | 'dead'
+  | 'expired';
 
 /** What enqueueing did: queued to run now, scheduled for later, or nothing (a duplicate id). */
 export type EnqueueOutcome = 'queued' | 'scheduled' | 'duplicate';
 
 /** The `abort.lua` reply: aborted now, abort requested, or the state that kept it from aborting. */
 export type AbortOutcome =
-  'not_found' | 'aborted' | 'abort_requested' | 'complete' | 'failed' | 'dead';
+  'not_found' | 'aborted' | 'abort_requested' | 'complete' | 'failed' | 'dead' | 'expired';
+
+/** How far a job said it is (SPEC.md section 16), and when. */
+export interface Progress {
+  /** From 0.0 to 1.0. */
+  fraction: number;
+  /** At most 1,024 bytes of UTF-8; empty when the task gave none. */
+  message: string;
+  /** When the task reported it, ms since the Unix epoch. */
+  updatedMs: Int64;
+}
 
 /** Options of `createClient`. */
 export interface ClientOptions {
@@ -111,6 +141,14 @@ const STATES: ReadonlySet<string> = new Set<JobState>([
   'failed',
   'aborted',
   'dead',
+  'expired',
+]);
+const TERMINAL_STATES: ReadonlySet<JobState> = new Set<JobState>([
+  'complete',
+  'failed',
+  'aborted',
+  'dead',
+  'expired',
 ]);
 const ABORT_OUTCOMES: ReadonlySet<string> = new Set<AbortOutcome>([
   'not_found',
@@ -119,15 +157,8 @@ const ABORT_OUTCOMES: ReadonlySet<string> = new Set<AbortOutcome>([
   'complete',
   'failed',
   'dead',
+  'expired',
 ]);
-
-// Result polling backs off from the first to the last delay.
-const POLL_FIRST_MS = 5;
-const POLL_MAX_MS = 100;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function asText(reply: unknown): string {
   if (typeof reply === 'string') return reply;
@@ -219,11 +250,14 @@ export class ArdiqClient {
   /** The queue's key names. */
   readonly keys: QueueKeys;
   private readonly connection: Connection;
+  /** Wakes waiting `result()` calls; subscribes on the first wait. */
+  private readonly events: EventSubscription;
 
   /** Use `createClient`, which connects first. */
   constructor(connection: Connection, queue: string) {
     this.connection = connection;
     this.keys = new QueueKeys(queue);
+    this.events = new EventSubscription(this.keys.events, () => connection.openSubscriber());
   }
 
   /** The queue name. */
@@ -350,13 +384,38 @@ export class ArdiqClient {
     return inspect.jobs(this.connection, this.keys, state, options.count ?? 100, options.cursor);
   }
 
+  /**
+   * Waits for the job with id `id` to end, or until `deadline` (ms since
+   * the epoch; `Infinity` for no limit), and resolves to its last state and
+   * record: terminal, or what it was when the time ran out. Woken by the
+   * worker that ends the job (SPEC.md section 15); see `wait.ts`.
+   */
+  async waitFor(
+    id: string,
+    deadline: number,
+  ): Promise<{ state: JobState; record: StatusRecord | null }> {
+    checkJobId(id);
+    return waitForEnd(this.events, id, deadline, {
+      readStatus: () => this.statusRecord(id),
+      ended: ({ state, record }) => record !== null && TERMINAL_STATES.has(state),
+      register: async (deadlineMs) => {
+        const keys = this.keys;
+        await this.connection.run(
+          'wait',
+          [keys.waiters],
+          [String(Date.now()), String(deadlineMs), keys.events, id],
+        );
+      },
+    });
+  }
+
   /** Runs `abort.lua` for the job with id `id`. */
   async abort(id: string, resultTtlMs: number = DEFAULT_RESULT_TTL_MS): Promise<AbortOutcome> {
     checkJobId(id);
     checkDuration('resultTtlMs', resultTtlMs);
     // The record stored when a scheduled job is aborted at once (SPEC.md section 6).
     const aborted = encodeStatus({
-      specVersion: SPEC_VERSION,
+      specVersion: RECORD_VERSION,
       state: State.ABORTED,
       value: new Uint8Array(0),
       error: { type: 'JobAborted', message: 'aborted before it ran', traceback: '' },
@@ -370,8 +429,8 @@ export class ArdiqClient {
     const keys = this.keys;
     const reply = await this.connection.run(
       'abort',
-      [keys.job(id), keys.delayed, keys.delayedJobs, keys.abort],
-      [id, String(resultTtlMs), asBytes(aborted), keys.events],
+      [keys.job(id), keys.delayed, keys.delayedJobs, keys.abort, keys.waiters],
+      [id, String(resultTtlMs), asBytes(aborted), keys.events, String(Date.now())],
     );
     const outcome = asText(reply);
     if (!ABORT_OUTCOMES.has(outcome)) {
@@ -380,8 +439,9 @@ export class ArdiqClient {
     return outcome as AbortOutcome;
   }
 
-  /** Closes the connection. Calls after this throw `NotConnectedError`. */
+  /** Closes the connections. Calls after this throw `NotConnectedError`. */
   async close(): Promise<void> {
+    this.events.close();
     await this.connection.close();
   }
 }
@@ -423,10 +483,27 @@ export class Job {
   }
 
   /**
+   * The last progress the job reported (SPEC.md section 16), while it runs
+   * and after it ended; null when it reported none (or is not found).
+   */
+  async progress(): Promise<Progress | null> {
+    const { record } = await this.client.statusRecord(this.id);
+    const progress = record?.progress;
+    if (progress === undefined) return null;
+    return {
+      fraction: progress.fraction,
+      message: progress.message,
+      updatedMs: progress.updatedMs,
+    };
+  }
+
+  /**
    * Waits for the job to finish and returns its decoded return value.
    * Throws `JobFailedError` (or `JobDeadError`) with the remote error,
-   * `JobAbortedError`, or `TimeoutError` when `timeoutMs` runs out first.
-   * Polls `status.lua` with a short backoff.
+   * `JobAbortedError`, `JobExpiredError`, or `TimeoutError` when `timeoutMs`
+   * runs out first. The worker that ends the job wakes the wait; the status
+   * is read when the wait starts, when woken, and every second anyway
+   * (SPEC.md section 15). A client whose user may not subscribe polls.
    */
   async result(options: ResultOptions = {}): Promise<Value> {
     const { timeoutMs } = options;
@@ -436,36 +513,32 @@ export class Job {
       );
     }
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-    let delay = POLL_FIRST_MS;
-    for (;;) {
-      const { state, record } = await this.client.statusRecord(this.id);
-      if (record !== null) {
-        switch (state) {
-          case 'complete':
-            return record.value.length === 0 ? null : decodeValue(record.value);
-          case 'failed': {
-            const error = record.error ?? { type: '', message: '', traceback: '' };
-            throw new JobFailedError(this.id, error.type, error.message, error.traceback);
-          }
-          case 'dead': {
-            const error = record.error ?? { type: 'DeadLetter', message: '', traceback: '' };
-            throw new JobDeadError(this.id, error.type, error.message, error.traceback);
-          }
-          case 'aborted':
-            throw new JobAbortedError(
-              `job ${this.id} was aborted${record.error ? `: ${record.error.message}` : ''}`,
-            );
-          default:
-            break;
+    const { state, record } = await this.client.waitFor(this.id, deadline);
+    if (record !== null) {
+      switch (state) {
+        case 'complete':
+          return record.value.length === 0 ? null : decodeValue(record.value);
+        case 'failed': {
+          const error = record.error ?? { type: '', message: '', traceback: '' };
+          throw new JobFailedError(this.id, error.type, error.message, error.traceback);
         }
+        case 'dead': {
+          const error = record.error ?? { type: 'DeadLetter', message: '', traceback: '' };
+          throw new JobDeadError(this.id, error.type, error.message, error.traceback);
+        }
+        case 'aborted':
+          throw new JobAbortedError(
+            `job ${this.id} was aborted${record.error ? `: ${record.error.message}` : ''}`,
+          );
+        case 'expired':
+          throw new JobExpiredError(
+            `job ${this.id} expired${record.error ? `: ${record.error.message}` : ''}`,
+          );
+        default:
+          break;
       }
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new TimeoutError(`job ${this.id} did not finish within ${timeoutMs} ms (${state})`);
-      }
-      await sleep(Math.min(delay, left));
-      delay = Math.min(delay * 2, POLL_MAX_MS);
     }
+    throw new TimeoutError(`job ${this.id} did not finish within ${timeoutMs} ms (${state})`);
   }
 
   /**

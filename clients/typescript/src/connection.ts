@@ -12,6 +12,12 @@
  * the background. A call that timed out is not sent again; its connection
  * is dropped, since a reply that late means the connection cannot be
  * trusted, and the calls that shared it count as broken.
+ *
+ * A client that waits for results also opens one connection in subscribe
+ * mode (SPEC.md section 15, `openSubscriber`): a `duplicate()` of the
+ * command connection, or on a cluster a connection to the node of the URL
+ * (a subscriber may listen on any node). It does not reconnect either: when
+ * it ends, its owner subscribes again on a new one.
  */
 import { readFileSync } from 'node:fs';
 
@@ -63,12 +69,32 @@ interface RedisHandle {
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
-/** One node-redis client and the scripts it has run. */
+/** What a subscriber needs of node-redis: one client in subscribe mode. */
+interface PubSubHandle {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => unknown): Promise<void>;
+  destroy(): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+}
+
+/** One node-redis client, the scripts it has run, and how to make a subscriber like it. */
 interface Session {
   redis: RedisHandle;
   scripts: ScriptRunner;
   /** A read-only command on the node of `key`'s slot; bulk replies as `Buffer`s. */
   command: (key: string, args: string[]) => Promise<unknown>;
+  subscriber: () => PubSubHandle;
+}
+
+/** A connection in subscribe mode, for pub/sub messages (see `Connection.openSubscriber`). */
+export interface SubscriberConnection {
+  /** Subscribes to `channel`; `listener` gets each message on it as text. */
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  /** Calls `listener` once when the connection has ended (closed or broken). */
+  onEnd(listener: () => void): void;
+  /** Closes the connection. */
+  close(): void;
 }
 
 /** Redis did not reply within the command timeout (internal: callers get `ConnectionError`). */
@@ -231,6 +257,57 @@ export class Connection {
     }
   }
 
+  /**
+   * Opens a connection in subscribe mode to the same Redis, bounded by the
+   * connect timeout; its `subscribe` by the command timeout. Throws the
+   * client's typed errors: `RedisCommandError` when the server refuses the
+   * subscription (an ACL without the channel or `SUBSCRIBE`).
+   */
+  async openSubscriber(): Promise<SubscriberConnection> {
+    const { connectTimeoutMs, commandTimeoutMs } = this.settings;
+    const session = await this.session();
+    const redis = session.subscriber();
+    // node-redis emits every socket error (without a listener Node would
+    // crash); since it does not reconnect, an error ends the connection.
+    const ended = new Promise<void>((resolve) => {
+      redis.on('error', () => resolve());
+      redis.on('end', resolve);
+    });
+    const connecting = redis.connect();
+    try {
+      await within(
+        connecting,
+        connectTimeoutMs,
+        () =>
+          new ConnectionError(
+            `Redis is unreachable: timed out: no connection within the connect timeout of ${connectTimeoutMs} ms`,
+          ),
+      );
+    } catch (error) {
+      redis.destroy();
+      connecting.catch(() => {});
+      throw translateRedisError(error);
+    }
+    return {
+      subscribe: async (channel, listener) => {
+        try {
+          await within(
+            redis.subscribe(channel, (message) => listener(message)),
+            commandTimeoutMs,
+            () =>
+              new ConnectionError(
+                `Redis is unreachable: timed out: no reply within the command timeout of ${commandTimeoutMs} ms`,
+              ),
+          );
+        } catch (error) {
+          throw translateRedisError(error);
+        }
+      },
+      onEnd: (listener) => void ended.then(listener),
+      close: () => redis.destroy(),
+    };
+  }
+
   /** Closes the connection for good; calls afterwards throw `NotConnectedError`. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -330,6 +407,7 @@ export class Connection {
     let redis: RedisHandle;
     let typed: ScriptConnection;
     let command: (key: string, args: string[]) => Promise<unknown>;
+    let subscriber: () => PubSubHandle;
     if (cluster) {
       const client = createRedisCluster({
         rootNodes: [{ url, socket: socket(), disableOfflineQueue }],
@@ -340,6 +418,8 @@ export class Connection {
       typed = client.withTypeMapping(buffers);
       const raw = client.withTypeMapping(buffers);
       command = (key, args) => raw.sendCommand(key, true, args);
+      // Messages on a cluster reach every node: the root node serves.
+      subscriber = () => createRedisClient({ url, socket: socket(), disableOfflineQueue });
     } else {
       const client = createRedisClient({
         url,
@@ -351,6 +431,7 @@ export class Connection {
       typed = client.withTypeMapping(buffers);
       const raw = client.withTypeMapping(buffers);
       command = (_key, args) => raw.sendCommand(args);
+      subscriber = () => client.duplicate();
     }
     const timedOut = () => {
       this.drop(session);
@@ -363,6 +444,7 @@ export class Connection {
       enqueue: (keys, argv) => within(typed.enqueue(keys, argv), commandTimeoutMs, timedOut),
       status: (keys, argv) => within(typed.status(keys, argv), commandTimeoutMs, timedOut),
       abort: (keys, argv) => within(typed.abort(keys, argv), commandTimeoutMs, timedOut),
+      wait: (keys, argv) => within(typed.wait(keys, argv), commandTimeoutMs, timedOut),
       inspect: (keys, argv) => within(typed.inspect(keys, argv), commandTimeoutMs, timedOut),
       held: (keys, argv) => within(typed.held(keys, argv), commandTimeoutMs, timedOut),
     };
@@ -370,6 +452,7 @@ export class Connection {
       redis,
       scripts: new ScriptRunner(timed),
       command: (key, args) => within(command(key, args), commandTimeoutMs, timedOut),
+      subscriber,
     };
     return session;
   }

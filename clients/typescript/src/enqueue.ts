@@ -16,7 +16,7 @@ import {
 } from './errors.js';
 import { newJobId } from './jobId.js';
 import { PRIORITY_LEVELS, QueueKeys } from './keys.js';
-import { SPEC_VERSION, encodeJob } from './records.js';
+import { RECORD_VERSION, RECORD_VERSION_1_1, encodeJob } from './records.js';
 import { ByteSink, writeValue } from './value.js';
 
 /** Largest `Job` record, in bytes. */
@@ -35,7 +35,7 @@ export const MAX_BATCH = 1_000;
 export const DEFAULT_PRIORITY = 5;
 /** 100 years of 365.25 days: the longest delay, timeout, backoff and result TTL, in ms. */
 export const MAX_DURATION_MS = 3_155_760_000_000;
-/** 9999-12-31T23:59:59.999Z: the latest `scheduleAt`, in ms since the epoch. */
+/** 9999-12-31T23:59:59.999Z: the latest `scheduleAt` and `expiresMs`, in ms since the epoch. */
 export const MAX_SCHEDULE_MS = 253_402_300_799_999;
 /** The largest `maxRetries`. */
 export const MAX_RETRIES = 1_000;
@@ -63,6 +63,15 @@ export interface EnqueueOptions {
   backoffMs?: number;
   /** Overrides the task's result TTL, 0..`MAX_DURATION_MS`; 0 keeps no result. */
   resultTtlMs?: number;
+  /**
+   * Do not run the job unless a worker starts it before this time, in ms
+   * since the epoch (an integer 1..`MAX_SCHEDULE_MS`): past it, the job ends
+   * `expired` unrun. It must be later than now and, for a delayed job, than
+   * its due time. Not with `expiresAt`.
+   */
+  expiresMs?: number;
+  /** `expiresMs` as a `Date`. Not with `expiresMs`. */
+  expiresAt?: Date;
   /**
    * Spec 1.1: strings for the worker, at most 64; names 1 to 256 bytes
    * without white space, values 1 to 8,192 bytes. With `@opentelemetry/api`
@@ -100,6 +109,8 @@ const OPTION_NAMES = new Set([
   'backoffMs',
   'resultTtlMs',
   'headers',
+  'expiresMs',
+  'expiresAt',
 ]);
 const JOB_SPEC_NAMES = new Set([...OPTION_NAMES, 'task', 'args']);
 
@@ -221,6 +232,41 @@ function dueMs(options: EnqueueOptions, nowMs: number): number {
     return at > nowMs ? at : 0;
   }
   return 0;
+}
+
+/**
+ * The record's `expires_ms` (1.1), or undefined when none is given: an
+ * integer 1..`MAX_SCHEDULE_MS`, later than `nowMs` and than `due` when the
+ * job is delayed (SPEC.md sections 5 and 17). The rules and their order are
+ * the Rust core's (`limits::check_expires`).
+ */
+function expiresMs(options: EnqueueOptions, nowMs: number, due: number): number | undefined {
+  const { expiresMs: ms, expiresAt: at } = options;
+  if (ms !== undefined && at !== undefined) {
+    throw new InvalidOptionError('give expiresMs or expiresAt, not both');
+  }
+  if (at !== undefined && !(at instanceof Date)) {
+    throw new InvalidOptionError(`invalid expiresAt ${String(at)}: it must be a Date`);
+  }
+  const name = at === undefined ? 'expiresMs' : 'expiresAt';
+  const value: unknown = at === undefined ? ms : at.getTime();
+  if (value === undefined) return undefined;
+  let rule: string;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 1 ||
+    value > MAX_SCHEDULE_MS
+  ) {
+    rule = `it must be an integer from 1 to ${MAX_SCHEDULE_MS}`;
+  } else if (value <= nowMs) {
+    rule = `it must be later than now (${nowMs})`;
+  } else if (due > 0 && value <= due) {
+    rule = `it must be later than the job's due time (${due})`;
+  } else {
+    return value;
+  }
+  throw new InvalidOptionError(`invalid ${name} ${String(value)}: ${rule}`);
 }
 
 function checkOptionNames(options: object, allowed: Set<string>): void {
@@ -345,6 +391,7 @@ export function prepareJob(
   const id = options.jobId === undefined ? newJobId(nowMs) : checkJobId(options.jobId);
   const priority = checkPriority(options.priority);
   const due = dueMs(options, nowMs);
+  const expires = expiresMs(options, nowMs, due);
   const maxRetries = checkMaxRetries(options.maxRetries);
   const timeoutMs = checkDuration('timeoutMs', options.timeoutMs);
   const backoffMs = checkDuration('backoffMs', options.backoffMs);
@@ -352,7 +399,8 @@ export function prepareJob(
   const headers = checkHeaders(options.headers, context);
   const call = encodeCall(args, options.kwargs, sink);
   const record = encodeJob({
-    specVersion: SPEC_VERSION,
+    // "1.1" only when a field added in 1.1 is set (SPEC.md section 12).
+    specVersion: expires === undefined ? RECORD_VERSION : RECORD_VERSION_1_1,
     id,
     task: taskName,
     args: call.args,
@@ -366,6 +414,7 @@ export function prepareJob(
     backoffMs,
     resultTtlMs,
     headers,
+    expiresMs: expires,
   });
   if (record.length > MAX_RECORD_BYTES) {
     throw new PayloadTooLargeError(record.length, MAX_RECORD_BYTES);

@@ -58,7 +58,8 @@ export class InvalidQueueNameError extends ArdiqError {
 
 /**
  * Any other option of the wrong type or range: `maxRetries` beyond 0..1,000,
- * a timeout, backoff or result TTL beyond 0..100 years, an unknown option.
+ * a timeout, backoff or result TTL beyond 0..100 years, an expiry that is
+ * not later than now and the job's due time, an unknown option.
  */
 export class InvalidOptionError extends ArdiqError {
   override readonly specType = 'InvalidOption';
@@ -126,6 +127,11 @@ export class JobDeadError extends JobFailedError {}
 /** The job was aborted. */
 export class JobAbortedError extends ArdiqError {
   override readonly specType = 'JobAborted';
+}
+
+/** No worker started the job before its expiry (`expiresMs`): it never ran. */
+export class JobExpiredError extends ArdiqError {
+  override readonly specType = 'JobExpired';
 }
 
 /** A wait ran out of time; the job may still finish later. */

@@ -1,6 +1,6 @@
 /**
  * ArdiQ's TypeScript producer client: enqueue jobs for ArdiQ workers on
- * Redis streams, read their status and results, and abort them.
+ * Redis streams, read their status, progress and results, and abort them.
  */
 export {
   ArdiqClient,
@@ -12,6 +12,7 @@ export {
   type ClientOptions,
   type EnqueueOutcome,
   type JobState,
+  type Progress,
   type ResultOptions,
 } from './client.js';
 export {
@@ -45,6 +46,7 @@ export {
   InvalidTaskNameError,
   JobAbortedError,
   JobDeadError,
+  JobExpiredError,
   JobFailedError,
   MalformedRecordError,
   NotConnectedError,
@@ -55,6 +57,8 @@ export {
 export { newJobId } from './jobId.js';
 export { PRIORITY_LEVELS, QueueKeys } from './keys.js';
 export {
+  RECORD_VERSION,
+  RECORD_VERSION_1_1,
   SPEC_VERSION,
   State,
   decodeJob,
@@ -63,10 +67,12 @@ export {
   encodeStatus,
   type ErrorRecord,
   type JobRecord,
+  type ProgressRecord,
   type StatusRecord,
 } from './records.js';
 export { SCRIPT_SOURCES } from './scripts.generated.js';
 export { MAX_DEPTH, decodeValue, encodeValue, type Value } from './value.js';
+export { VERSION } from './version.js';
 export {
   MAX_PAGE,
   type JobPage,
@@ -83,3 +89,4 @@ export {
   type EndedRecord,
   type HeartbeatRecord,
 } from './records.js';
+export { FALLBACK_POLL_MS } from './wait.js';

@@ -1,5 +1,5 @@
 /**
- * The read-only half of inspection (spec 1.1, SPEC.md section 15): a queue
+ * The read-only half of inspection (spec 1.1, SPEC.md section 20): a queue
  * at a glance (`inspect.lua`), its workers from their heartbeats, and its
  * jobs by state a page at a time (`held.lua` for running ones, `ZRANGE` and
  * `HMGET` for scheduled ones, `XRANGE` of the kept-failures and dead-letter
@@ -65,7 +65,7 @@ export interface WorkerInfo {
 /** Which jobs to list. */
 export type ListState = 'running' | 'scheduled' | 'failed' | 'dead';
 
-/** One listed job; which fields mean something depends on `state` (SPEC.md section 15). */
+/** One listed job; which fields mean something depends on `state` (SPEC.md section 20). */
 export interface ListedJob {
   state: ListState;
   jobId: string;

@@ -76,8 +76,16 @@ export class QueueKeys {
     return this.streams;
   }
 
-  /** Pub/sub channel carrying `abort:<id>` hints. */
+  /**
+   * Pub/sub channel carrying `abort:<id>` hints and (1.1) `done:<id>` and
+   * `waiting:<deadline ms>` messages.
+   */
   get events(): string {
     return `${this.prefix}events`;
+  }
+
+  /** Sorted set of job ids someone waits on, by the wait's deadline (1.1). */
+  get waiters(): string {
+    return `${this.prefix}waiters`;
   }
 }

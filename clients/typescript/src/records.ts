@@ -1,6 +1,6 @@
 /**
  * The protobuf records of `spec/proto/ardiq/v1/records.proto` that a producer
- * writes or reads: `Job`, `Status` and its nested `Error`.
+ * writes or reads: `Job`, `Status` and its nested `Error` and `Progress`.
  *
  * A small codec on protobufjs's `Writer` and `Reader` rather than generated
  * code, so the bytes follow SPEC.md section 1 visibly: fields in number
@@ -14,8 +14,17 @@ import { MalformedRecordError } from './errors.js';
 
 const { Reader, Writer } = protobuf;
 
-/** The spec version every record carries. */
-export const SPEC_VERSION = '1.0';
+/** The version of the spec this client implements (`spec/VERSION`). */
+export const SPEC_VERSION = '1.1';
+
+/**
+ * A record's `spec_version` when it sets no field added after 1.0: such a
+ * record is byte for byte what a 1.0 writer writes (SPEC.md section 12).
+ */
+export const RECORD_VERSION = '1.0';
+
+/** A record's `spec_version` when it sets a field added in 1.1 (`Job.expires_ms`). */
+export const RECORD_VERSION_1_1 = '1.1';
 
 /** The `State` enum of the `.proto`. */
 export const State = {
@@ -27,6 +36,8 @@ export const State = {
   FAILED: 5,
   ABORTED: 6,
   DEAD: 7,
+  /** 1.1: not started before its `expires_ms`. */
+  EXPIRED: 8,
 } as const;
 
 /**
@@ -52,6 +63,8 @@ export interface JobRecord {
   timeoutMs?: Int64 | undefined;
   backoffMs?: Int64 | undefined;
   resultTtlMs?: Int64 | undefined;
+  /** 1.1: not started by this time, the job is not run and ends EXPIRED. */
+  expiresMs?: Int64 | undefined;
   /**
    * Spec 1.1: headers for the worker (such as the W3C trace context), as
    * `[name, value]` pairs; written sorted by name, as SPEC.md section 3.1 asks.
@@ -64,6 +77,16 @@ export interface ErrorRecord {
   type: string;
   message: string;
   traceback: string;
+}
+
+/** A `Progress` record (1.1): how far a running job says it is. */
+export interface ProgressRecord {
+  /** 0.0 ..= 1.0. */
+  fraction: number;
+  /** At most 1,024 bytes of UTF-8. */
+  message: string;
+  /** When the task reported it, ms since the Unix epoch. */
+  updatedMs: Int64;
 }
 
 /** A `Status` record, the value of a job's status key. */
@@ -79,10 +102,13 @@ export interface StatusRecord {
   finishedMs: Int64;
   workerId: string;
   task: string;
+  /** 1.1: the last progress the run reported. */
+  progress?: ProgressRecord | undefined;
 }
 
 // Wire types of the protobuf encoding.
 const VARINT = 0;
+const I64 = 1;
 const LEN = 2;
 
 function key(field: number, wire: number): number {
@@ -117,6 +143,16 @@ function writeOptionalUint32(w: ProtoWriter, field: number, n: number | undefine
   if (n !== undefined) w.uint32(key(field, VARINT)).uint32(n);
 }
 
+function writeOptionalInt64(w: ProtoWriter, field: number, n: Int64 | undefined): void {
+  if (n !== undefined) w.uint32(key(field, VARINT)).int64(long(n));
+}
+
+function writeDouble(w: ProtoWriter, field: number, x: number): void {
+  // A proto3 double is omitted when its bits are the default's: -0 is written,
+  // as protobuf's own runtimes (C++, Python) do.
+  if (!Object.is(x, 0)) w.uint32(key(field, I64)).double(x);
+}
+
 function writeOptionalUint64(w: ProtoWriter, field: number, n: Int64 | undefined): void {
   if (n !== undefined) w.uint32(key(field, VARINT)).uint64(long(n));
 }
@@ -137,6 +173,7 @@ export function encodeJob(job: JobRecord): Uint8Array {
   writeOptionalUint64(w, 11, job.timeoutMs);
   writeOptionalUint64(w, 12, job.backoffMs);
   writeOptionalUint64(w, 13, job.resultTtlMs);
+  writeOptionalInt64(w, 14, job.expiresMs);
   for (const [name, value] of sortedHeaders(job.headers ?? [])) {
     // A map entry: a nested message with the key (field 1) and the value (field 2).
     w.uint32(key(15, LEN)).fork();
@@ -178,6 +215,13 @@ export function encodeStatus(status: StatusRecord): Uint8Array {
   writeInt64(w, 8, status.finishedMs);
   writeString(w, 9, status.workerId);
   writeString(w, 10, status.task);
+  if (status.progress !== undefined) {
+    w.uint32(key(11, LEN)).fork();
+    writeDouble(w, 1, status.progress.fraction);
+    writeString(w, 2, status.progress.message);
+    writeInt64(w, 3, status.progress.updatedMs);
+    w.ldelim();
+  }
   return w.finish();
 }
 
@@ -249,7 +293,7 @@ export function decodeJob(bytes: Uint8Array): JobRecord {
       ];
       return true;
     }
-    if (field < 1 || field > 13) return false;
+    if (field < 1 || field > 14) return false;
     expectWire('Job', field, wire, field <= 5 ? LEN : VARINT);
     switch (field) {
       case 1:
@@ -291,6 +335,9 @@ export function decodeJob(bytes: Uint8Array): JobRecord {
       case 13:
         job.resultTtlMs = toInt64(r.uint64(), true);
         break;
+      case 14:
+        job.expiresMs = toInt64(r.int64());
+        break;
     }
     return true;
   });
@@ -311,6 +358,19 @@ function decodeError(bytes: Uint8Array): ErrorRecord {
   return error;
 }
 
+function decodeProgress(bytes: Uint8Array): ProgressRecord {
+  const progress: ProgressRecord = { fraction: 0, message: '', updatedMs: 0 };
+  readFields(bytes, 'Progress', (r, field, wire) => {
+    if (field < 1 || field > 3) return false;
+    expectWire('Progress', field, wire, field === 1 ? I64 : field === 2 ? LEN : VARINT);
+    if (field === 1) progress.fraction = r.double();
+    else if (field === 2) progress.message = r.string();
+    else progress.updatedMs = toInt64(r.int64());
+    return true;
+  });
+  return progress;
+}
+
 /** Decodes a `Status` record, ignoring unknown fields. */
 export function decodeStatus(bytes: Uint8Array): StatusRecord {
   const status: StatusRecord = {
@@ -325,7 +385,7 @@ export function decodeStatus(bytes: Uint8Array): StatusRecord {
     task: '',
   };
   readFields(bytes, 'Status', (r, field, wire) => {
-    if (field < 1 || field > 10) return false;
+    if (field < 1 || field > 11) return false;
     const lengthDelimited = field === 1 || field === 3 || field === 4 || field >= 9;
     expectWire('Status', field, wire, lengthDelimited ? LEN : VARINT);
     switch (field) {
@@ -358,6 +418,9 @@ export function decodeStatus(bytes: Uint8Array): StatusRecord {
         break;
       case 10:
         status.task = r.string();
+        break;
+      case 11:
+        status.progress = decodeProgress(r.bytes());
         break;
     }
     return true;

@@ -9,7 +9,7 @@ import { defineScript, type CommandParser } from 'redis';
 import { SCRIPT_SOURCES } from './scripts.generated.js';
 
 /** The scripts of spec/scripts this client runs, by name. */
-export type ScriptName = 'enqueue' | 'status' | 'abort' | 'inspect' | 'held';
+export type ScriptName = 'enqueue' | 'status' | 'abort' | 'wait' | 'inspect' | 'held';
 
 /** One argument of a script call. */
 export type ScriptArgument = string | Buffer;
@@ -38,7 +38,8 @@ export const SCRIPTS = {
   enqueue: producerScript(SCRIPT_SOURCES.enqueue),
   status: producerScript(SCRIPT_SOURCES.status),
   abort: producerScript(SCRIPT_SOURCES.abort),
-  // Spec 1.1, read-only (SPEC.md section 15).
+  wait: producerScript(SCRIPT_SOURCES.wait),
+  // Spec 1.1, read-only (SPEC.md section 20).
   inspect: producerScript(SCRIPT_SOURCES.inspect),
   held: producerScript(SCRIPT_SOURCES.held),
 };

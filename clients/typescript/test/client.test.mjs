@@ -7,6 +7,7 @@ import {
   InvalidOptionError,
   JobAbortedError,
   JobDeadError,
+  JobExpiredError,
   JobFailedError,
   MalformedRecordError,
   NotConnectedError,
@@ -63,6 +64,7 @@ describe('status', () => {
       [State.FAILED, 'failed'],
       [State.ABORTED, 'aborted'],
       [State.DEAD, 'dead'],
+      [State.EXPIRED, 'expired'],
     ]) {
       await finish(client, job.id, { state });
       assert.equal(await job.status(), name);
@@ -143,6 +145,25 @@ describe('result', () => {
     await assert.rejects(job.result({ timeoutMs: 5_000 }), JobAbortedError);
   });
 
+  test("an expired job throws JobExpiredError with the record's message", async (t) => {
+    const client = await withClient(t);
+    const job = await client.enqueue('add', [], { expiresMs: Date.now() + 60_000 });
+    const error = {
+      type: 'JobExpired',
+      message: 'not started before its expiry at 1700000000000',
+      traceback: '',
+    };
+    await finish(client, job.id, { specVersion: '1.1', state: State.EXPIRED, error, startedMs: 0 });
+    assert.equal(await job.status(), 'expired');
+    await assert.rejects(job.result({ timeoutMs: 5_000 }), (thrown) => {
+      assert.ok(thrown instanceof JobExpiredError);
+      assert.equal(thrown.specType, 'JobExpired');
+      assert.match(thrown.message, /not started before its expiry at 1700000000000/);
+      return true;
+    });
+    assert.equal(await job.abort(), 'expired');
+  });
+
   test('a job that does not finish in time throws TimeoutError', async (t) => {
     const client = await withClient(t);
     const job = await client.enqueue('add', [1, 2]);
@@ -159,6 +180,48 @@ describe('result', () => {
     const client = await withClient(t);
     await redis.set(client.keys.job('garbled'), Buffer.from([0x0a, 0x05, 0x31]));
     await assert.rejects(client.job('garbled').result({ timeoutMs: 5_000 }), MalformedRecordError);
+  });
+});
+
+describe('progress', () => {
+  const progress = { fraction: 0.25, message: 'a quarter', updatedMs: 1700000000500 };
+
+  test('null until the job reports; then the fraction, message and time a worker stored', async (t) => {
+    const client = await withClient(t);
+    const job = await client.enqueue('add', [1, 2]);
+    assert.equal(await job.progress(), null);
+    // What progress.lua stores for a running job (SPEC.md section 16).
+    await redis.hSet(client.keys.running, job.id, 'w-1');
+    await finish(client, job.id, { specVersion: '1.1', state: State.RUNNING, progress });
+    assert.equal(await job.status(), 'running');
+    assert.deepEqual(await job.progress(), progress);
+  });
+
+  test('the last progress stays with the result', async (t) => {
+    const client = await withClient(t);
+    const job = await client.enqueue('add', [1, 2]);
+    const last = { ...progress, fraction: 1, message: '' };
+    await finish(client, job.id, {
+      specVersion: '1.1',
+      state: State.COMPLETE,
+      value: encodeValue(3),
+      progress: last,
+    });
+    assert.deepEqual(await job.progress(), last);
+    assert.equal(await job.result({ timeoutMs: 5_000 }), 3);
+  });
+
+  test('a job that is not found has no progress', async (t) => {
+    const client = await withClient(t);
+    assert.equal(await client.job('never-enqueued').progress(), null);
+  });
+
+  test('a RUNNING record of a job handed back reads as queued, progress and all', async (t) => {
+    const client = await withClient(t);
+    const job = await client.enqueue('add', [1, 2]);
+    await finish(client, job.id, { specVersion: '1.1', state: State.RUNNING, progress });
+    assert.equal(await job.status(), 'queued');
+    assert.deepEqual(await job.progress(), progress);
   });
 });
 
@@ -213,6 +276,23 @@ describe('abort', () => {
     // subscriber's connection orders its read after the message.
     await subscriber.ping();
     assert.deepEqual(messages.map(String), [`abort:${job.id}`]);
+  });
+
+  test('abort.lua gets the waiters key and the clock (1.1)', async (t) => {
+    const client = await withClient(t);
+    const job = await client.enqueue('add', [], { delayMs: 60_000 });
+    // Someone waits on the job until far in the future: the abort tells them.
+    await redis.zAdd(client.keys.waiters, { score: Date.now() + 60_000, value: job.id });
+    const subscriber = redis.duplicate();
+    subscriber.on('error', () => {});
+    await subscriber.connect();
+    t.after(() => subscriber.close());
+    const messages = [];
+    await subscriber.subscribe(client.keys.events, (message) => messages.push(message));
+    assert.equal(await job.abort(), 'aborted');
+    await subscriber.ping();
+    assert.deepEqual(messages.map(String), [`done:${job.id}`]);
+    assert.equal(await redis.zCard(client.keys.waiters), 0);
   });
 
   test('a finished job is left alone and its state is reported', async (t) => {

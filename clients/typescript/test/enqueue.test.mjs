@@ -108,6 +108,23 @@ describe('enqueue writes the keys SPEC.md section 2 names', () => {
     assert.equal(record.resultTtlMs, 0);
   });
 
+  test('an expiring job carries expires_ms and spec_version 1.1; its status is the 1.0 QUEUED', async (t) => {
+    const client = await withClient(t);
+    const expiresMs = Date.now() + 60_000;
+    const job = await client.enqueue('add', [1, 2], { expiresMs });
+    const [[, fields]] = await entries(client.keys.stream(5));
+    const record = decodeJob(fields[2][1]);
+    assert.equal(record.specVersion, '1.1');
+    assert.equal(record.expiresMs, expiresMs);
+    assert.equal(hex(await redis.get(client.keys.job(job.id))), QUEUED);
+    const later = await client.enqueue('add', [], {
+      delayMs: 1_000,
+      expiresAt: new Date(expiresMs),
+    });
+    const delayed = decodeJob(await redis.hGet(client.keys.delayedJobs, later.id));
+    assert.equal(delayed.expiresMs, expiresMs);
+  });
+
   test('the priority picks the stream', async (t) => {
     const client = await withClient(t);
     await client.enqueue('a', [], { priority: 0 });
@@ -459,6 +476,85 @@ describe('the bounds of SPEC.md sections 1, 4 and 5', () => {
       { task: 'ok', delayMs: CENTURY_MS },
       { task: 'ok', maxRetries: 1_000 },
       { task: 'bad', maxRetries: 1_001 },
+    ];
+    await assert.rejects(client.enqueueMany(specs), InvalidOptionError);
+    assert.deepEqual(await redis.keys(`ardiq:{${client.queue}}:*`), []);
+  });
+
+  test('an expiry up to the end of year 9999 is written as Job field 14 with spec_version 1.1', () => {
+    for (const expiresMs of [NOW_MS + 1, LAST_MS_OF_9999]) {
+      const record = recordOf({ expiresMs });
+      assert.equal(record.expiresMs, expiresMs);
+      assert.equal(record.specVersion, '1.1');
+    }
+    assert.equal(recordOf({ expiresAt: new Date(NOW_MS + 60_000) }).expiresMs, NOW_MS + 60_000);
+    // No expiry: the record is the 1.0 record, byte for byte.
+    const plain = recordOf({});
+    assert.equal(plain.specVersion, '1.0');
+    assert.equal(plain.expiresMs, undefined);
+  });
+
+  test('an expiry past year 9999, not an integer, or not later than now is InvalidOptionError', () => {
+    const rule = `it must be an integer from 1 to ${LAST_MS_OF_9999}`;
+    /** @type {Array<[unknown, string]>} */
+    const cases = [
+      [LAST_MS_OF_9999 + 1, `invalid expiresMs ${LAST_MS_OF_9999 + 1}: ${rule}`],
+      [NOW_MS + 0.5, `invalid expiresMs ${NOW_MS + 0.5}: ${rule}`],
+      [0, `invalid expiresMs 0: ${rule}`],
+      [-1, `invalid expiresMs -1: ${rule}`],
+      [NOW_MS, `invalid expiresMs ${NOW_MS}: it must be later than now (${NOW_MS})`],
+      [NOW_MS - 1, `invalid expiresMs ${NOW_MS - 1}: it must be later than now (${NOW_MS})`],
+    ];
+    for (const [expiresMs, message] of cases) {
+      assert.throws(
+        () => recordOf({ expiresMs }),
+        (error) => error instanceof InvalidOptionError && error.message === message,
+        String(expiresMs),
+      );
+    }
+    for (const expiresMs of [true, String(NOW_MS + 1), BigInt(NOW_MS + 1), NaN, Infinity]) {
+      assert.throws(
+        () => recordOf({ expiresMs }),
+        (error) => error instanceof InvalidOptionError && error.message.endsWith(rule),
+        String(expiresMs),
+      );
+    }
+  });
+
+  test("a delayed job's expiry must be later than its due time", () => {
+    const due = NOW_MS + 1_000;
+    const message = `invalid expiresMs ${due}: it must be later than the job's due time (${due})`;
+    assert.throws(
+      () => recordOf({ delayMs: 1_000, expiresMs: due }),
+      (error) => error instanceof InvalidOptionError && error.message === message,
+    );
+    assert.throws(() => recordOf({ scheduleAt: due, expiresMs: due - 1 }), InvalidOptionError);
+    const record = recordOf({ delayMs: 1_000, expiresMs: due + 1 });
+    assert.deepEqual([record.dueMs, record.expiresMs], [due, due + 1]);
+    // A due time already past means run now: only the clock bounds the expiry.
+    assert.equal(recordOf({ scheduleAt: NOW_MS - 5, expiresMs: NOW_MS + 1 }).dueMs, 0);
+  });
+
+  test('expiresAt takes a Date, not with expiresMs', () => {
+    assert.throws(() => recordOf({ expiresAt: NOW_MS + 1 }), InvalidOptionError);
+    assert.throws(
+      () => recordOf({ expiresAt: new Date(NOW_MS) }),
+      (error) =>
+        error instanceof InvalidOptionError &&
+        error.message === `invalid expiresAt ${NOW_MS}: it must be later than now (${NOW_MS})`,
+    );
+    assert.throws(() => recordOf({ expiresAt: new Date(NaN) }), InvalidOptionError);
+    assert.throws(
+      () => recordOf({ expiresMs: NOW_MS + 1, expiresAt: new Date(NOW_MS + 1) }),
+      InvalidOptionError,
+    );
+  });
+
+  test('a batch with one job expiring in the past writes nothing', async (t) => {
+    const client = await withClient(t);
+    const specs = [
+      { task: 'ok', expiresMs: Date.now() + 60_000 },
+      { task: 'bad', expiresMs: Date.now() - 1 },
     ];
     await assert.rejects(client.enqueueMany(specs), InvalidOptionError);
     assert.deepEqual(await redis.keys(`ardiq:{${client.queue}}:*`), []);

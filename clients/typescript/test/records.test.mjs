@@ -84,6 +84,57 @@ describe('Status records', () => {
     assert.deepEqual(decodeStatus(encodeStatus(record)), record);
   });
 
+  test('a RUNNING record with its progress (1.1), as protoc writes it', () => {
+    const record = status({
+      specVersion: '1.1',
+      state: State.RUNNING,
+      attempts: 1,
+      startedMs: 1700000000001,
+      workerId: 'w-1',
+      task: 't',
+      progress: { fraction: 0.5, message: 'half', updatedMs: 1700000000002 },
+    });
+    // ... | 5a 16 (09 <0.5 as a little-endian double> 12 04 "half" 18 varint(ms))
+    const expected =
+      '0a03312e31100328013881d095ffbc314a03772d31520174' +
+      '5a16' +
+      '09000000000000e03f' +
+      '120468616c66' +
+      '1882d095ffbc31';
+    assert.equal(hex(encodeStatus(record)), expected);
+    assert.deepEqual(decodeStatus(bytes(expected)), record);
+  });
+
+  test('a progress with every field at its default is still written, and read back', () => {
+    const record = status({ progress: { fraction: 0, message: '', updatedMs: 0 } });
+    assert.equal(hex(encodeStatus(record)), '0a03312e305a00');
+    assert.deepEqual(decodeStatus(bytes('5a00')).progress, {
+      fraction: 0,
+      message: '',
+      updatedMs: 0,
+    });
+    // -0 is not the default's bits: protoc's runtimes write it.
+    const negativeZero = status({ progress: { fraction: -0, message: '', updatedMs: 0 } });
+    assert.equal(hex(encodeStatus(negativeZero)), '0a03312e305a09090000000000000080');
+  });
+
+  test('an EXPIRED record (1.1) reads its state and error', () => {
+    const record = status({
+      specVersion: '1.1',
+      state: State.EXPIRED,
+      error: { type: 'JobExpired', message: 'not started before its expiry at 5', traceback: '' },
+    });
+    assert.equal(State.EXPIRED, 8);
+    assert.deepEqual(decodeStatus(encodeStatus(record)), record);
+  });
+
+  test('a progress field that is not a message is MalformedRecordError', () => {
+    // Field 11 sent as a varint.
+    assert.throws(() => decodeStatus(bytes('5801')), MalformedRecordError);
+    // Progress field 1 (fraction) sent as a varint.
+    assert.throws(() => decodeStatus(bytes('5a020801')), MalformedRecordError);
+  });
+
   test('unknown fields are skipped', () => {
     // Field 99 (varint) after QUEUED.
     assert.deepEqual(decodeStatus(bytes('0a03312e301001980601')), status({ state: State.QUEUED }));
@@ -129,6 +180,13 @@ describe('Job records', () => {
 
   test('optional fields left unset are not written', () => {
     assert.equal(hex(encodeJob(job({ id: 'j', task: 't' }))), '0a03312e3012016a1a0174');
+  });
+
+  test('expires_ms (1.1) is field 14, written when set, as protoc writes it', () => {
+    const record = job({ specVersion: '1.1', id: 'j', task: 't', expiresMs: 1700000000000 });
+    assert.equal(hex(encodeJob(record)), '0a03312e3112016a1a0174' + '7080d095ffbc31');
+    assert.deepEqual(decodeJob(encodeJob(record)), record);
+    assert.equal(decodeJob(encodeJob(job({ id: 'j' }))).expiresMs, undefined);
   });
 
   test('64-bit fields take bigints and give them back beyond ±(2^53-1)', () => {

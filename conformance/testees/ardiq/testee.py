@@ -33,6 +33,7 @@ ERROR_TYPES = {
     "AuthenticationError",
     "JobFailed",
     "JobAborted",
+    "JobExpired",
     "Timeout",
     "NotConnected",
     "MalformedRecord",
@@ -51,6 +52,7 @@ OPTION_NAMES = (
     "timeout_ms",
     "backoff_ms",
     "result_ttl_ms",
+    "expires_ms",
 )
 
 
@@ -255,6 +257,16 @@ class Session:
 
     async def op_result(self, request: dict[str, Any]) -> Any:
         return to_typed(await self.job(request["job_id"]).result(timeout_s=request["timeout_ms"] / 1000))
+
+    async def op_progress(self, request: dict[str, Any]) -> Any:
+        progress = await self.job(request["job_id"]).progress()
+        if progress is None:
+            return None
+        return {
+            "fraction": progress.fraction,
+            "message": progress.message,
+            "updated_ms": str(progress.updated_ms),
+        }
 
     async def op_abort(self, request: dict[str, Any]) -> Any:
         reply = await self.job(request["job_id"]).abort()

@@ -27,6 +27,7 @@ from ardiq_client import (
     InvalidQueueName,
     InvalidTaskName,
     JobAborted,
+    JobExpired,
     JobFailed,
     JobRequest,
     MalformedRecord,
@@ -55,6 +56,7 @@ ERROR_NAMES: list[tuple[type[BaseException], str]] = [
     (RedisUnavailable, "ConnectionError"),
     (JobFailed, "JobFailed"),
     (JobAborted, "JobAborted"),
+    (JobExpired, "JobExpired"),
     (ResultTimeout, "Timeout"),
     (NotConnected, "NotConnected"),
     (MalformedRecord, "MalformedRecord"),
@@ -196,6 +198,7 @@ def request_of(job: dict[str, Any]) -> JobRequest:
         timeout_ms=options.get("timeout_ms"),
         backoff_ms=options.get("backoff_ms"),
         result_ttl_ms=options.get("result_ttl_ms"),
+        expires_ms=options.get("expires_ms"),
         headers=dict(options["headers"]) if "headers" in options else None,
     )
 
@@ -267,6 +270,12 @@ class Testee:
 
     def op_abort(self, request: dict[str, Any]) -> Any:
         return str(self.connected().abort(request["job_id"]))
+
+    def op_progress(self, request: dict[str, Any]) -> Any:
+        progress = self.connected().progress(request["job_id"])
+        if progress is None:
+            return None
+        return {"fraction": progress.fraction, "message": progress.message, "updated_ms": progress.updated_ms}
 
     def op_close(self, request: dict[str, Any]) -> Any:
         if self.client is not None:

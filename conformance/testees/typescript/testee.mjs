@@ -130,6 +130,7 @@ const OPTION_NAMES = {
   timeout_ms: 'timeoutMs',
   backoff_ms: 'backoffMs',
   result_ttl_ms: 'resultTtlMs',
+  expires_ms: 'expiresMs',
 };
 
 function toOptions(options = {}, kwargs = []) {
@@ -163,6 +164,7 @@ const JOB_FIELDS = [
   ['timeout_ms', 'timeoutMs', 'optional_int64'],
   ['backoff_ms', 'backoffMs', 'optional_int64'],
   ['result_ttl_ms', 'resultTtlMs', 'optional_int64'],
+  ['expires_ms', 'expiresMs', 'optional_int64'],
   ['headers', 'headers', 'headers'],
 ];
 const STATUS_FIELDS = [
@@ -176,6 +178,7 @@ const STATUS_FIELDS = [
   ['finished_ms', 'finishedMs', 'int64'],
   ['worker_id', 'workerId', 'string'],
   ['task', 'task', 'string'],
+  ['progress', 'progress', 'progress'],
 ];
 const ERROR_FIELDS = ['type', 'message', 'traceback'];
 const RECORDS = {
@@ -220,6 +223,14 @@ function fieldsToRecord(spec, fields) {
         break;
       case 'headers':
         if (present) record[camel] = Object.entries(value);
+      case 'progress':
+        if (present) {
+          record[camel] = {
+            fraction: value.fraction ?? 0,
+            message: value.message ?? '',
+            updatedMs: intOf(String(value.updated_ms ?? 0)),
+          };
+        }
         break;
     }
   }
@@ -258,6 +269,14 @@ function recordToFields(spec, record) {
         break;
       case 'headers':
         if (value !== undefined && value.length > 0) fields[proto] = Object.fromEntries(value);
+      case 'progress':
+        if (value !== undefined) {
+          const progress = {};
+          if (!Object.is(value.fraction, 0)) progress.fraction = value.fraction;
+          if (value.message !== '') progress.message = value.message;
+          if (value.updatedMs !== 0) progress.updated_ms = String(value.updatedMs);
+          fields[proto] = progress;
+        }
         break;
     }
   }
@@ -327,6 +346,15 @@ const OPS = {
   result: async (req) =>
     toTyped(await connected().job(req.job_id).result({ timeoutMs: req.timeout_ms })),
   abort: async (req) => connected().job(req.job_id).abort(),
+  progress: async (req) => {
+    const progress = await connected().job(req.job_id).progress();
+    if (progress === null) return null;
+    return {
+      fraction: progress.fraction,
+      message: progress.message,
+      updated_ms: Number(progress.updatedMs),
+    };
+  },
   close: async () => {
     if (client !== null) await client.close();
     client = null;

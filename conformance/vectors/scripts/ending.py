@@ -39,8 +39,8 @@ def build() -> list[Case]:
         "stores the terminal record with its TTL, acks and deletes the entry, clears running and abort",
         "finish",
         fin_before,
-        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
-        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        [P + "running", P + "abort", P + "waiters", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("0"), tx(P + "events"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
         {"array": []},
         [
             {
@@ -58,8 +58,8 @@ def build() -> list[Case]:
         'TTL "0" keeps no result: the status key is deleted',
         "finish",
         [string(P + "job:j1", QUEUED), *fin_before],
-        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
-        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("0"), hx(complete)],
+        [P + "running", P + "abort", P + "waiters", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("0"), tx(P + "events"), tx("1-0"), tx("j1"), tx("0"), hx(complete)],
         {"array": []},
         [
             {
@@ -91,10 +91,20 @@ def build() -> list[Case]:
             },
             {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w1")], [tx("j2"), tx("w1")]]},
         ],
-        [P + "running", P + "abort", P + "stream:5", P + "job:j1", P + "stream:9", P + "job:j2"],
+        [
+            P + "running",
+            P + "abort",
+            P + "waiters",
+            P + "stream:5",
+            P + "job:j1",
+            P + "stream:9",
+            P + "job:j2",
+        ],
         [
             tx("ardiq"),
             tx("w1"),
+            tx("0"),
+            tx(P + "events"),
             tx("1-0"),
             tx("j1"),
             tx("60000"),
@@ -128,8 +138,8 @@ def build() -> list[Case]:
         "an entry another consumer owns now: nothing is written for it, its job id is the reply",
         "finish",
         reclaimed_before,
-        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
-        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        [P + "running", P + "abort", P + "waiters", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("0"), tx(P + "events"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
         {"array": [{"bulk": tx("j1")}]},
         reclaimed_after,
     )
@@ -138,10 +148,20 @@ def build() -> list[Case]:
         "a batch where one entry was reclaimed: the owned one is finished, the other left alone",
         "finish",
         reclaimed_before,
-        [P + "running", P + "abort", P + "stream:5", P + "job:j1", P + "stream:5", P + "job:j4"],
+        [
+            P + "running",
+            P + "abort",
+            P + "waiters",
+            P + "stream:5",
+            P + "job:j1",
+            P + "stream:5",
+            P + "job:j4",
+        ],
         [
             tx("ardiq"),
             tx("w1"),
+            tx("0"),
+            tx(P + "events"),
             tx("1-0"),
             tx("j1"),
             tx("86400000"),
@@ -170,10 +190,87 @@ def build() -> list[Case]:
         "the stream and its group are gone (FLUSHALL): nothing is owned, nothing written",
         "finish",
         [],
-        [P + "running", P + "abort", P + "stream:5", P + "job:j1"],
-        [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        [P + "running", P + "abort", P + "waiters", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("0"), tx(P + "events"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
         {"array": [{"bulk": tx("j1")}]},
         [],
+    )
+
+    # finish.lua telling waiters (1.1)
+    waited = {
+        "key": P + "waiters",
+        "type": "zset",
+        "members": [[tx("old"), NOW - 1], [tx("j1"), NOW + 60_000], [tx("j9"), NOW + 60_000]],
+    }
+    # What `waited` keeps once j1's wait is told: the passed wait and another job's.
+    waits_left = {
+        "key": P + "waiters",
+        "type": "zset",
+        "members": [[tx("old"), NOW - 1], [tx("j9"), NOW + 60_000]],
+    }
+    finish_after = [
+        {
+            "key": P + "stream:5",
+            "type": "stream",
+            "entries": [entry("j4", job("j4"), entry_id="2-0")],
+            "groups": [{"name": "ardiq", "pending": [{"id": "2-0", "consumer": "w1", "deliveries": 1}]}],
+        },
+        {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+        string(P + "job:j1", complete, ttl_ms=86400000),
+    ]
+    case(
+        "finish.tells_waiters",
+        "with the worker's clock in ARGV[3], a finished job someone waits on is published as done:<id> "
+        "and its wait removed; passed and other waits stay",
+        "finish",
+        [*fin_before, waited],
+        [P + "running", P + "abort", P + "waiters", P + "stream:5", P + "job:j1"],
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx(str(NOW)),
+            tx(P + "events"),
+            tx("1-0"),
+            tx("j1"),
+            tx("86400000"),
+            hx(complete),
+        ],
+        {"array": []},
+        [
+            *finish_after,
+            waits_left,
+        ],
+        published=[[P + "events", "done:j1"]],
+    )
+    case(
+        "finish.nobody_waits",
+        'ARGV[3] "0" (the worker knows of no wait): the waiters zset is not read, nothing published',
+        "finish",
+        [*fin_before, waited],
+        [P + "running", P + "abort", P + "waiters", P + "stream:5", P + "job:j1"],
+        [tx("ardiq"), tx("w1"), tx("0"), tx(P + "events"), tx("1-0"), tx("j1"), tx("86400000"), hx(complete)],
+        {"array": []},
+        [*finish_after, waited],
+        published=[],
+    )
+    case(
+        "finish.expired",
+        "an EXPIRED record is stored like any terminal record (1.1)",
+        "finish",
+        fin_before,
+        [P + "running", P + "abort", P + "waiters", P + "stream:5", P + "job:j1"],
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("0"),
+            tx(P + "events"),
+            tx("1-0"),
+            tx("j1"),
+            tx("86400000"),
+            hx(STATUS["expired"]),
+        ],
+        {"array": []},
+        [*finish_after[:2], string(P + "job:j1", STATUS["expired"], ttl_ms=86400000)],
     )
 
     # finish.lua with kept failures (1.1)
@@ -201,6 +298,7 @@ def build() -> list[Case]:
         [
             P + "running",
             P + "abort",
+            P + "waiters",
             P + "stream:5",
             P + "job:j1",
             P + "stream:5",
@@ -210,6 +308,8 @@ def build() -> list[Case]:
         [
             tx("ardiq"),
             tx("w1"),
+            tx("0"),
+            tx(P + "events"),
             tx("1-0"),
             tx("j1"),
             tx("86400000"),
@@ -256,9 +356,10 @@ def build() -> list[Case]:
         "1.1: a failure whose entry another worker owns now is neither finished nor kept",
         "finish",
         reclaimed_before,
-        [P + "running", P + "abort", P + "stream:5", P + "job:j1", P + "failed"],
+        [P + "running", P + "abort", P + "waiters", P + "stream:5", P + "job:j1", P + "failed"],
         [
-            *[tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx("86400000"), hx(failed), *kept_argv],
+            *[tx("ardiq"), tx("w1"), tx("0"), tx(P + "events"), tx("1-0"), tx("j1"), tx("86400000")],
+            *[hx(failed), *kept_argv],
             *[tx("1"), tx("add"), tx("ValueError"), hx(failure)],
         ],
         {"array": [{"bulk": tx("j1")}]},
@@ -268,9 +369,9 @@ def build() -> list[Case]:
     # retry.lua
     retried = job("j1", attempt=1, due_ms=str(NOW + 2000))
     retry_keys = [P + "stream:5", P + "job:j1", P + "delayed", P + "delayed:jobs", P + "running"]
-    retry_keys.append(P + "abort")
+    retry_keys += [P + "abort", P + "waiters"]
     retry_argv = [tx("ardiq"), tx("w1"), tx("1-0"), tx("j1"), tx(str(NOW + 2000)), hx(retried)]
-    retry_argv += [hx(aborted), tx("86400000")]
+    retry_argv += [hx(aborted), tx("86400000"), tx("0"), tx(P + "events")]
     other_abort: dict[str, Any] = {"key": P + "abort", "type": "set", "members": [tx("j9")]}
     kept = [k for k in fin_before if cast(dict[str, Any], k)["key"] != P + "abort"]
     retry_before = [string(P + "job:j1", QUEUED), *kept, other_abort]
@@ -313,6 +414,41 @@ def build() -> list[Case]:
     )
 
     case(
+        "retry.aborted_tells_waiters",
+        "an abort that ends the job instead of its retry tells its waiters (1.1)",
+        "retry",
+        [string(P + "job:j1", QUEUED), *fin_before, waited],
+        retry_keys,
+        [*retry_argv[:-2], tx(str(NOW)), tx(P + "events")],
+        {"int": 0},
+        [
+            stream_left,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            string(P + "job:j1", aborted, ttl_ms=86400000),
+            waits_left,
+        ],
+        published=[[P + "events", "done:j1"]],
+    )
+    case(
+        "retry.scheduled_tells_nobody",
+        "a scheduled retry has not ended the job: waiters are not told",
+        "retry",
+        [*retry_before, waited],
+        retry_keys,
+        [*retry_argv[:-2], tx(str(NOW)), tx(P + "events")],
+        {"int": 1},
+        [
+            stream_left,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            other_abort,
+            {"key": P + "delayed", "type": "zset", "members": [[tx("j1"), NOW + 2000]]},
+            {"key": P + "delayed:jobs", "type": "hash", "fields": [[tx("j1"), hx(retried)]]},
+            string(P + "job:j1", SCHEDULED),
+            waited,
+        ],
+        published=[],
+    )
+    case(
         "retry.not_owned",
         "an entry another consumer owns now: reply -1, nothing written",
         "retry",
@@ -324,7 +460,7 @@ def build() -> list[Case]:
     )
 
     # dead_letter.lua
-    dl_keys = [P + "stream:5", P + "dead", P + "running", P + "job:j1"]
+    dl_keys = [P + "stream:5", P + "dead", P + "running", P + "job:j1", P + "waiters"]
     dead_entry = {
         "fields": [
             [tx("id"), tx("j1")],
@@ -357,6 +493,8 @@ def build() -> list[Case]:
             hx(dead_status),
             tx("86400000"),
             tx("100000"),
+            tx("0"),
+            tx(P + "events"),
         ],
         dl_reply,
         [
@@ -384,6 +522,8 @@ def build() -> list[Case]:
             hx(dead_status),
             tx("0"),
             tx("100000"),
+            tx("0"),
+            tx(P + "events"),
         ],
         dl_reply,
         [
@@ -417,7 +557,7 @@ def build() -> list[Case]:
             },
             {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
         ],
-        [P + "stream:5", P + "dead", P + "running", P + "job:"],
+        [P + "stream:5", P + "dead", P + "running", P + "job:", P + "waiters"],
         [
             tx("ardiq"),
             tx("w1"),
@@ -429,6 +569,8 @@ def build() -> list[Case]:
             tx(""),
             tx("0"),
             tx("100000"),
+            tx("0"),
+            tx(P + "events"),
         ],
         dl_reply,
         [
@@ -472,6 +614,8 @@ def build() -> list[Case]:
             tx(""),
             tx("86400000"),
             tx("100000"),
+            tx("0"),
+            tx(P + "events"),
         ],
         dl_reply,
         [
@@ -500,8 +644,84 @@ def build() -> list[Case]:
             hx(dead_status),
             tx("86400000"),
             tx("100000"),
+            tx("0"),
+            tx(P + "events"),
         ],
         {"int": 0},
         reclaimed_after,
+    )
+    # dead_letter.lua telling waiters (1.1)
+    case(
+        "dead_letter.tells_waiters",
+        "a dead-lettered job someone waits on is published as done:<id> (1.1)",
+        "dead_letter",
+        [string(P + "job:j1", QUEUED), *fin_before, waited],
+        dl_keys,
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx("j1"),
+            tx("nope"),
+            tx("unknown_task"),
+            hx(letter),
+            hx(dead_status),
+            tx("86400000"),
+            tx("100000"),
+            tx(str(NOW)),
+            tx(P + "events"),
+        ],
+        dl_reply,
+        [
+            stream_after,
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+            {"key": P + "dead", "type": "stream", "entries": [dead_entry]},
+            string(P + "job:j1", dead_status, ttl_ms=86400000),
+            waits_left,
+        ],
+        published=[[P + "events", "done:j1"]],
+    )
+
+    # progress.lua (1.1)
+    running = STATUS["running_progress"]
+    case(
+        "progress.owned",
+        "the RUNNING records of owned entries are stored (no TTL); the reply counts them",
+        "progress",
+        [string(P + "job:j1", QUEUED), string(P + "job:j4", QUEUED), *fin_before],
+        [P + "stream:5", P + "job:j1", P + "job:j4"],
+        [tx("ardiq"), tx("w1"), tx("1-0"), hx(running), tx("2-0"), hx(running)],
+        {"int": 2},
+        [
+            string(P + "job:j1", running),
+            string(P + "job:j4", running),
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry("j1", j1, entry_id="1-0"), entry("j4", job("j4"), entry_id="2-0")],
+                "groups": [
+                    {
+                        "name": "ardiq",
+                        "pending": [
+                            {"id": "1-0", "consumer": "w1", "deliveries": 1},
+                            {"id": "2-0", "consumer": "w1", "deliveries": 1},
+                        ],
+                    }
+                ],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w1")], [tx("j4"), tx("w1")]]},
+            {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+        ],
+    )
+    case(
+        "progress.not_owned",
+        "an entry another consumer owns now (or finished: no longer pending) is left alone",
+        "progress",
+        reclaimed_before,
+        [P + "stream:5", P + "job:j1", P + "job:j4"],
+        [tx("ardiq"), tx("w1"), tx("1-0"), hx(running), tx("2-0"), hx(running)],
+        {"int": 1},
+        [*reclaimed_after, string(P + "job:j4", running)],
     )
     return cases

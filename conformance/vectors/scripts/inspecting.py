@@ -1,4 +1,4 @@
-"""Script cases of the operators' scripts (spec 1.1, SPEC.md section 15): `inspect.lua` (a
+"""Script cases of the operators' scripts (spec 1.1, SPEC.md section 20): `inspect.lua` (a
 queue at a glance), `held.lua` (a page of held entries) and `purge.lua` (jobs no worker holds
 yet)."""
 

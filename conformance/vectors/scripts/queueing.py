@@ -154,7 +154,7 @@ def build() -> list[Case]:
         "running",
         SCHEDULED,
     )
-    for state in ("complete", "failed", "aborted", "dead"):
+    for state in ("complete", "failed", "aborted", "dead", "expired"):
         status(
             state,
             f"a terminal {state.upper()} record is returned with its state",
@@ -162,6 +162,23 @@ def build() -> list[Case]:
             state,
             STATUS[state],
         )
+    status(
+        "running_with_progress",
+        "a RUNNING record with progress (1.1) is returned as it is while the job runs",
+        [
+            string(P + "job:j1", STATUS["running_progress"]),
+            {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w1")]]},
+        ],
+        "running",
+        STATUS["running_progress"],
+    )
+    status(
+        "handed_back_with_progress",
+        "a RUNNING record of a job no longer in running (handed back) reads as queued",
+        [string(P + "job:j1", STATUS["running_progress"])],
+        "queued",
+        STATUS["running_progress"],
+    )
     status(
         "terminal_wins_over_running",
         "a terminal record wins over a stale running field",
@@ -174,8 +191,8 @@ def build() -> list[Case]:
     )
 
     # abort.lua
-    ab_keys = [P + "job:j1", P + "delayed", P + "delayed:jobs", P + "abort"]
-    ab_argv = [tx("j1"), tx("86400000"), hx(aborted), tx(P + "events")]
+    ab_keys = [P + "job:j1", P + "delayed", P + "delayed:jobs", P + "abort", P + "waiters"]
+    ab_argv = [tx("j1"), tx("86400000"), hx(aborted), tx(P + "events"), tx(str(NOW))]
     case(
         "abort.not_found",
         "no status key: not_found, nothing written",
@@ -212,7 +229,7 @@ def build() -> list[Case]:
         "abort",
         scheduled_before,
         ab_keys,
-        [tx("j1"), tx("0"), hx(aborted), tx(P + "events")],
+        [tx("j1"), tx("0"), hx(aborted), tx(P + "events"), tx(str(NOW))],
         {"bulk": tx("aborted")},
         rest,
     )
@@ -272,7 +289,44 @@ def build() -> list[Case]:
         {"bulk": tx("abort_requested")},
         [string(P + "job:j1", SCHEDULED), {"key": P + "abort", "type": "set", "members": [tx("j1")]}],
     )
-    for state in ("complete", "failed", "aborted", "dead"):
+    case(
+        "abort.scheduled_tells_waiters",
+        "aborting a scheduled job someone waits on publishes done:<id> and removes the wait (1.1)",
+        "abort",
+        [
+            *scheduled_before,
+            {
+                "key": P + "waiters",
+                "type": "zset",
+                "members": [[tx("j1"), NOW + 60_000], [tx("j8"), NOW + 60_000]],
+            },
+        ],
+        ab_keys,
+        ab_argv,
+        {"bulk": tx("aborted")},
+        [
+            string(P + "job:j1", aborted, ttl_ms=86400000),
+            *rest,
+            {"key": P + "waiters", "type": "zset", "members": [[tx("j8"), NOW + 60_000]]},
+        ],
+        published=[[P + "events", "done:j1"]],
+    )
+    case(
+        "abort.scheduled_wait_passed",
+        "a wait whose deadline has passed is not told (nor removed: wait.lua clears it)",
+        "abort",
+        [*scheduled_before, {"key": P + "waiters", "type": "zset", "members": [[tx("j1"), NOW - 1]]}],
+        ab_keys,
+        ab_argv,
+        {"bulk": tx("aborted")},
+        [
+            string(P + "job:j1", aborted, ttl_ms=86400000),
+            *rest,
+            {"key": P + "waiters", "type": "zset", "members": [[tx("j1"), NOW - 1]]},
+        ],
+        published=[],
+    )
+    for state in ("complete", "failed", "aborted", "dead", "expired"):
         case(
             f"abort.{state}",
             f"a {state} job is left alone; the reply names its state",
@@ -284,6 +338,37 @@ def build() -> list[Case]:
             [string(P + "job:j1", STATUS[state])],
             published=[],
         )
+
+    # wait.lua (1.1)
+    wt_keys = [P + "waiters"]
+    case(
+        "wait.register",
+        "registers waits with their deadline, clears passed ones, tells workers someone waits",
+        "wait",
+        [{"key": P + "waiters", "type": "zset", "members": [[tx("old"), NOW - 1], [tx("j9"), NOW + 5]]}],
+        wt_keys,
+        [tx(str(NOW)), tx(str(NOW + 30_000)), tx(P + "events"), tx("j1"), tx("j2")],
+        {"int": 3},
+        [
+            {
+                "key": P + "waiters",
+                "type": "zset",
+                "members": [[tx("j9"), NOW + 5], [tx("j1"), NOW + 30_000], [tx("j2"), NOW + 30_000]],
+            }
+        ],
+        published=[[P + "events", f"waiting:{NOW + 30_000}"]],
+    )
+    case(
+        "wait.keeps_the_later_deadline",
+        "a shorter wait on a job someone waits on longer does not shorten that wait (ZADD GT)",
+        "wait",
+        [{"key": P + "waiters", "type": "zset", "members": [[tx("j1"), NOW + 60_000]]}],
+        wt_keys,
+        [tx(str(NOW)), tx(str(NOW + 1_000)), tx(P + "events"), tx("j1")],
+        {"int": 1},
+        [{"key": P + "waiters", "type": "zset", "members": [[tx("j1"), NOW + 60_000]]}],
+        published=[[P + "events", f"waiting:{NOW + 1_000}"]],
+    )
 
     # promote.lua
     pr_keys = [P + "delayed", P + "delayed:jobs", *[P + f"stream:{p}" for p in range(10)]]

@@ -54,6 +54,29 @@ STATUS = {
             "task": "nope",
         },
     ),
+    "expired": records.encode(
+        "Status",
+        {
+            "spec_version": "1.1",
+            "state": 8,
+            "error": {"type": "JobExpired", "message": f"not started before its expiry at {NOW}"},
+            "finished_ms": str(NOW + 1),
+            "worker_id": "w1",
+            "task": "add",
+        },
+    ),
+    "running_progress": records.encode(
+        "Status",
+        {
+            "spec_version": "1.1",
+            "state": 3,
+            "attempts": 1,
+            "started_ms": str(NOW),
+            "worker_id": "w1",
+            "task": "add",
+            "progress": {"fraction": 0.5, "message": "half", "updated_ms": str(NOW + 10)},
+        },
+    ),
 }
 
 

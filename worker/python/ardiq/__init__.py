@@ -16,9 +16,12 @@ Run workers with `ardiq run module:app`. Delivery is at least once; the
 job id is the idempotency key.
 """
 
+from importlib.metadata import version as _distribution_version
+
 from ardiq._core import SPEC_VERSION
 from ardiq.app import Ardiq, Lifespan
 from ardiq.context import JobContext, current_job
+from ardiq.cron import CatchUp, CronDecorator, Schedule, ScheduleState
 from ardiq.errors import (
     ArdiqError,
     AuthenticationFailed,
@@ -28,9 +31,11 @@ from ardiq.errors import (
     InvalidOption,
     InvalidPriority,
     InvalidQueueName,
+    InvalidSchedule,
     InvalidTaskName,
     JobAborted,
     JobDead,
+    JobExpired,
     JobFailed,
     LifespanFailed,
     PayloadTooLarge,
@@ -45,8 +50,10 @@ from ardiq.job import (
     DeadLetter,
     EnqueueOutcome,
     Job,
+    JobEvent,
     JobInfo,
     JobStatus,
+    Progress,
     RemoteError,
 )
 from ardiq.task import AsyncTask, JobOptions, PreparedJob, SyncTask, Task
@@ -60,7 +67,9 @@ __all__ = [
     "AsyncTask",
     "AuthenticationFailed",
     "BlockingJob",
+    "CatchUp",
     "ContextUnavailable",
+    "CronDecorator",
     "DeadLetter",
     "EnqueueOutcome",
     "InvalidDelay",
@@ -68,11 +77,14 @@ __all__ = [
     "InvalidOption",
     "InvalidPriority",
     "InvalidQueueName",
+    "InvalidSchedule",
     "InvalidTaskName",
     "Job",
     "JobAborted",
     "JobContext",
     "JobDead",
+    "JobEvent",
+    "JobExpired",
     "JobFailed",
     "JobInfo",
     "JobOptions",
@@ -82,12 +94,18 @@ __all__ = [
     "Middleware",
     "PayloadTooLarge",
     "PreparedJob",
+    "Progress",
     "RedisUnavailable",
     "RemoteError",
     "Retry",
+    "Schedule",
+    "ScheduleState",
     "SyncTask",
     "Task",
     "UnknownTask",
     "UnsupportedValue",
     "current_job",
 ]
+
+#: The installed distribution's version (its one source is the workspace version in Cargo.toml).
+__version__ = _distribution_version("ardiq")

@@ -7,8 +7,10 @@ name, so a process task lives at the top level of an importable module. The
 parent and child speak over a socket pair in frames of a 4-byte big-endian
 length and a MessagePack body (the spec's value table, as on the wire; no
 pickle): the request `[module, qualname, args, kwargs, job]` (`job` the
-run's `current_job()` context), the reply
-`["ok", value]` or `["error", type, message, traceback]`. Children are kept
+run's `current_job()` context), then from the child any number of
+`["progress", fraction, message]` frames (the task's progress reports, which
+the parent hands to the core) and the reply `["ok", value]` or
+`["error", type, message, traceback]`. Children are kept
 and reused; a child that overruns its time or whose job is aborted is
 killed, and a fresh one is started for the next job.
 """
@@ -59,11 +61,17 @@ class _Child:
         parent_end.setblocking(False)
         self.sock = parent_end
 
-    async def call(self, request: bytes) -> bytes:
+    async def call(self, request: bytes, handle: int, reporter: context.Reporter) -> list[Any]:
+        """Sends a request; hands its progress frames to `reporter`; returns the reply."""
         loop = asyncio.get_running_loop()
         await loop.sock_sendall(self.sock, _HEADER.pack(len(request)) + request)
-        (length,) = _HEADER.unpack(await self._read(_HEADER.size))
-        return await self._read(length)
+        while True:
+            (length,) = _HEADER.unpack(await self._read(_HEADER.size))
+            frame = cast("list[Any]", _core.decode_value(await self._read(length)))
+            if frame[0] != "progress":
+                return frame
+            with contextlib.suppress(ValueError, TypeError):  # the child checked it
+                reporter.progress(handle, frame[1], frame[2])
 
     async def _read(self, count: int) -> bytes:
         loop = asyncio.get_running_loop()
@@ -108,7 +116,7 @@ class ProcessPool:
         passes (raising `TimeoutError`) or when the run is cancelled."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.size)
-        job_id, task, attempt, extras, worker_id = job
+        job_id, task, attempt, extras, worker_id, handle, reporter = job
         request = _core.encode_value(
             [
                 module,
@@ -122,7 +130,7 @@ class ProcessPool:
             child = self.idle.pop() if self.idle else _Child()
             try:
                 async with asyncio.timeout(timeout_s):
-                    reply = await child.call(request)
+                    outcome = await child.call(request, handle, reporter)
             except TimeoutError:
                 child.kill()
                 raise TimeoutError(
@@ -132,7 +140,6 @@ class ProcessPool:
                 child.kill()
                 raise
             self.idle.append(child)
-        outcome = cast("list[Any]", _core.decode_value(reply))
         if outcome[0] == "ok":
             return outcome[1]
         _, kind, message, traceback_text = outcome
@@ -163,9 +170,23 @@ def _read_exactly(sock: socket.socket, count: int) -> bytes | None:
     return bytes(chunks)
 
 
+class _ToParent:
+    """The child's reporter: each progress report is checked here, then sent
+    to the parent as a frame."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def progress(self, handle: int, fraction: float, message: str) -> None:
+        _core.check_progress(fraction, message)
+        frame = _core.encode_value(["progress", float(fraction), message])
+        self.sock.sendall(_HEADER.pack(len(frame)) + frame)
+
+
 def _serve(fd: int) -> None:
     """The child's loop: one request at a time until the parent goes away."""
     sock = socket.socket(fileno=fd)
+    reporter = _ToParent(sock)
     functions: dict[tuple[str, str], Any] = {}
     while (header := _read_exactly(sock, _HEADER.size)) is not None:
         body = _read_exactly(sock, _HEADER.unpack(header)[0])
@@ -173,7 +194,7 @@ def _serve(fd: int) -> None:
             return
         module, qualname, args, kwargs, job = cast("list[Any]", _core.decode_value(body))
         job_id, task, attempt, extras, worker_id = job
-        token = context.enter((job_id, task, attempt, tuple(extras), worker_id))
+        token = context.enter((job_id, task, attempt, tuple(extras), worker_id, 0, reporter))
         try:
             fn = functions.get((module, qualname))
             if fn is None:

@@ -1,6 +1,7 @@
 """The application object: one Redis, its registered tasks (each routed to
-a queue), the producer API (async and blocking), middleware, the lifespan
-that builds the context tasks share, and worker runs."""
+a queue) and cron schedules, the producer API (async and blocking),
+middleware, the lifespan that builds the context tasks share, and worker
+runs."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import inspect
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
+from zoneinfo import ZoneInfo
 
 from typing_extensions import TypeVar as DefaultingTypeVar
 
 from ardiq import trace
-from ardiq._core import Core, TaskConfig
+from ardiq._core import Core, InvalidSchedule, ScheduleConfig, TaskConfig
 from ardiq._link import Link
+from ardiq.cron import CatchUp, CronDecorator, Schedule, ScheduleState, interval_ms, timezone_name
 from ardiq.errors import ContextUnavailable, LifespanFailed, UnknownTask
 from ardiq.inspect import (
     Failure,
@@ -26,7 +30,7 @@ from ardiq.inspect import (
     QueueInfo,
     WorkerInfo,
 )
-from ardiq.job import BlockingJob, DeadLetter, EnqueueOutcome, Job
+from ardiq.job import BlockingJob, DeadLetter, EnqueueOutcome, Job, JobEvent
 from ardiq.task import (
     NO_OPTIONS,
     AsyncTask,
@@ -135,6 +139,7 @@ class Ardiq(Generic[C]):
         self.queue = queue
         self.result_ttl_s = result_ttl_s
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.schedules: dict[str, Schedule] = {}
         self.lifespan = lifespan
         self.middlewares: list[Middleware] = []
         self._context: object = _NO_CONTEXT
@@ -261,6 +266,117 @@ class Ardiq(Generic[C]):
             return register(fn)
         return TaskDecorator(register)
 
+    @overload
+    def cron(
+        self,
+        schedule: str,
+        /,
+        *,
+        timezone: str | ZoneInfo = "UTC",
+        name: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> CronDecorator: ...
+    @overload
+    def cron(
+        self,
+        schedule: str,
+        job: PreparedJob | Task[[], Any],
+        /,
+        *,
+        timezone: str | ZoneInfo = "UTC",
+        name: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> Schedule: ...
+    @overload
+    def cron(
+        self, *, every: timedelta, name: str | None = None, catch_up: CatchUp = "latest"
+    ) -> CronDecorator: ...
+    @overload
+    def cron(
+        self,
+        *,
+        every: timedelta,
+        job: PreparedJob | Task[[], Any],
+        name: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> Schedule: ...
+
+    def cron(
+        self,
+        schedule: str | None = None,
+        job: PreparedJob | Task[Any, Any] | None = None,
+        *,
+        every: timedelta | None = None,
+        timezone: str | ZoneInfo | None = None,
+        name: str | None = None,
+        catch_up: CatchUp = "latest",
+    ) -> CronDecorator | Schedule:
+        """Schedules a job on a cron expression or an interval; the workers
+        that consume the job's queue enqueue it once per tick, with the job
+        id `cron:<name>:<tick_ms>`, however many of them run.
+
+        `@app.cron("*/5 * * * *", timezone="Europe/Paris")` above a function
+        registers it as a task and schedules it; above `@app.task(...)` it
+        schedules that task. `app.cron("0 9 * * mon-fri", digest.prepare("weekly",
+        limit=10))` schedules an existing task with arguments (and the
+        options of `digest.options(...)`); `every=timedelta(seconds=30)`
+        instead of an expression ticks at the multiples of the interval since
+        the Unix epoch. An expression has 5 fields, or 6 with seconds first.
+        `name` (default: the task's) is unique in the app. `catch_up` says what
+        runs of the ticks that passed while no worker ran: the latest once
+        (`latest`), none (`skip`) or each (`all`). A bad expression, time zone,
+        interval, name or job raises `InvalidSchedule` (or the option's typed
+        error) here."""
+        if (schedule is None) == (every is None):
+            raise InvalidSchedule("give either a cron expression or every=timedelta(...)")
+        if schedule is not None and not isinstance(schedule, str):
+            raise InvalidSchedule(f"a cron expression is a str, not {schedule!r}")
+        timing: dict[str, Any] = {
+            "cron": schedule,
+            "every_ms": None if every is None else interval_ms(every),
+            "timezone": None if timezone is None else timezone_name(timezone),
+        }
+
+        def register(target: PreparedJob | Task[Any, Any]) -> Schedule:
+            prepared = target.prepare() if isinstance(target, Task) else target
+            schedule_name = prepared.task if name is None else name
+            task = self.tasks.get(prepared.task)
+            if task is None:
+                raise UnknownTask(
+                    f"schedule {schedule_name!r}: no task named {prepared.task!r} is registered"
+                )
+            if schedule_name in self.schedules:
+                raise InvalidSchedule(f"a schedule named {schedule_name!r} is already registered: give name=")
+            try:
+                inspect.signature(task.fn).bind(*prepared.args, **prepared.kwargs)
+            except TypeError as exc:
+                raise InvalidSchedule(
+                    f"schedule {schedule_name!r}: the arguments do not fit task {task.name!r}: {exc}"
+                ) from None
+            config = ScheduleConfig(
+                schedule_name, prepared, queue=prepared.queue or self.queue, catch_up=catch_up, **timing
+            )
+            registered = Schedule(config)
+            self.schedules[schedule_name] = registered
+            return registered
+
+        if job is not None:
+            return register(job)
+        # The expression, time zone and policy are checked here, before the function.
+        ScheduleConfig.check_timing(catch_up=catch_up, **timing)
+
+        def define(fn: Callable[..., Any]) -> Task[Any, Any]:
+            task = cast(Task[Any, Any], self.task(fn))
+            try:
+                register(task)
+            except BaseException:
+                # A function the schedule cannot call is not left registered.
+                del self.tasks[task.name]
+                raise
+            return task
+
+        return CronDecorator(define, register)
+
     def middleware(self, fn: Middleware) -> Middleware:
         """Registers a middleware: `async def m(job: JobContext, call_next)`,
         awaited around every run (the first registered outermost); it returns
@@ -282,13 +398,22 @@ class Ardiq(Generic[C]):
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        expires_ms: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> Sender:
         """Options for `send`: `await app.options(priority=9).send("add", 1, 2)`."""
         return Sender(
             self,
             JobOptions(
-                priority, delay_ms, schedule_ms, job_id, max_retries, timeout_ms, backoff_ms, result_ttl_ms
+                priority,
+                delay_ms,
+                schedule_ms,
+                job_id,
+                max_retries,
+                timeout_ms,
+                backoff_ms,
+                result_ttl_ms,
+                expires_ms,
             ),
             headers,
         )
@@ -320,7 +445,7 @@ class Ardiq(Generic[C]):
             raise
         # The handles are built while Redis works on the batch.
         handles: list[Job[Any]] = [
-            Job(link, job_id, None, item[11]) for job_id, item in zip(ids, items, strict=True)
+            Job(link, job_id, None, item.queue) for job_id, item in zip(ids, items, strict=True)
         ]
         outcomes: list[str] = await future
         for job, outcome in zip(handles, outcomes, strict=True):
@@ -341,7 +466,7 @@ class Ardiq(Generic[C]):
             items = trace.with_context(items)
         ids, outcomes = self._core.enqueue_blocking(items)
         return [
-            BlockingJob(self._core, job_id, _OUTCOMES[outcome], item[11])
+            BlockingJob(self._core, job_id, _OUTCOMES[outcome], item.queue)
             for job_id, outcome, item in zip(ids, outcomes, items, strict=True)
         ]
 
@@ -360,12 +485,54 @@ class Ardiq(Generic[C]):
         self._core.ping(request)
         await future
 
+    async def events(
+        self, queue: str | None = None, *, since: str = "$", block_s: float = 1.0
+    ) -> AsyncIterator[JobEvent]:
+        """The job events of `queue` (default the app's), as workers started
+        with `journal=True` (`ardiq run --journal`) write them: from now on
+        (`since="$"`), or from the oldest kept (`since="0"`), or after an
+        entry id; forever, so stop iterating when done. The journal is a
+        capped stream (10,000 entries by default)."""
+        name = queue or self.queue
+        after = since
+        block_ms = _timeout_ms("block_s", block_s)
+        while True:
+            request, future = self._link.request()
+            self._core.read_journal(request, after, 100, block_ms, queue)
+            entries: list[tuple[str, list[tuple[str, str]]]] = await future
+            for entry_id, pairs in entries:
+                after = entry_id
+                fields = dict(pairs)
+                yield JobEvent(
+                    event=fields.get("event", ""),
+                    job_id=fields.get("id", ""),
+                    task=fields.get("task", ""),
+                    queue=name,
+                    ms=int(fields.get("ms", "0")),
+                    attempt=int(fields.get("attempt", "0")),
+                    worker_id=fields.get("worker", ""),
+                    error=fields.get("error"),
+                    entry_id=entry_id,
+                )
+
     async def dead_letters(self, count: int = 100) -> list[DeadLetter]:
         """The oldest `count` dead letters of the app's queue."""
         request, future = self._link.request()
         self._core.dead_letters(request, count)
         letters: list[DeadLetter] = await future
         return letters
+
+    async def schedule_states(self, *, queue: str | None = None) -> list[ScheduleState]:
+        """The cron schedules workers registered in Redis on `queue` (default:
+        every queue of the app's tasks), each by next tick: what runs, its
+        last tick enqueued and its next. Schedules no longer in any app's code
+        stay listed until their keys are deleted (SPEC.md section 19)."""
+        states: list[ScheduleState] = []
+        for name in [queue] if queue is not None else self.queues:
+            request, future = self._link.request()
+            self._core.schedules(request, name)
+            states += await future
+        return states
 
     async def replay_dead_letter(self, entry_id: str) -> Job[Any] | None:
         """Queues a dead letter again (attempts reset); its job's handle, or
@@ -382,7 +549,7 @@ class Ardiq(Generic[C]):
         removed: int = await future
         return removed
 
-    # -- inspection (SPEC.md section 15) ----------------------------------
+    # -- inspection (SPEC.md section 20) ----------------------------------
 
     async def _ask(self, call: Callable[..., None], *args: Any, **kwargs: Any) -> Any:
         request, future = self._link.request()
@@ -498,6 +665,7 @@ class Ardiq(Generic[C]):
         failed_retention_s: float = 7 * 86_400,
         metrics_port: int | None = None,
         metrics_host: str = "0.0.0.0",
+        journal: bool | int = False,
         handle_signals: bool = False,
     ) -> None:
         """Runs a worker in this process until stopped (or, with `burst`,
@@ -510,6 +678,9 @@ class Ardiq(Generic[C]):
         `concurrency`) are fetched ahead so the next batch is ready when slots
         free; `visibility_ms` is the idle time after which a dead worker's jobs
         are reclaimed; `max_deliveries` bounds runs that end their worker.
+        `journal=True` keeps a journal of job events per queue (a capped
+        stream of 10,000 entries, or as many as an int says) for
+        `app.events()` and other tools; it costs one Redis command per event.
         Sync tasks run in a pool of `sync_concurrency` threads (default:
         `concurrency`, at most 32); `process=True` tasks in up to
         `process_concurrency` child processes (default: the CPU count).
@@ -535,6 +706,7 @@ class Ardiq(Generic[C]):
             failed_retention_ms=_timeout_ms("failed_retention_s", failed_retention_s, 3_155_760_000),
             metrics_port=metrics_port,
             metrics_host=metrics_host,
+            journal_maxlen=_journal_maxlen(journal),
         )
         await worker.run(handle_signals=handle_signals)
 
@@ -547,6 +719,7 @@ class Ardiq(Generic[C]):
             result_ttl_s=self.result_ttl_s,
             middlewares=list(self.middlewares),
             session=self._session,
+            schedules=list(self.schedules.values()),
             **options,
         )
 
@@ -565,6 +738,20 @@ class Ardiq(Generic[C]):
     async def close(self) -> None:
         """Stops watching the core from this loop."""
         self._link.close()
+
+
+#: Entries a journal keeps when `journal=True`.
+DEFAULT_JOURNAL_MAXLEN = 10_000
+
+
+def _journal_maxlen(journal: bool | int) -> int:
+    if journal is True:
+        return DEFAULT_JOURNAL_MAXLEN
+    if journal is False:
+        return 0
+    if not isinstance(journal, int) or journal < 1:
+        raise ValueError(f"journal must be a bool or a number of entries of at least 1, not {journal!r}")
+    return journal
 
 
 def _timeout_ms(name: str, seconds: float, most: int = 86_400) -> int:

@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import enum
 import importlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -23,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ardiq import logs
+from ardiq import __version__, logs
 from ardiq.app import DEFAULT_URL, Ardiq
 from ardiq.dashboard import command as dashboard_command
 from ardiq.errors import ArdiqError
@@ -414,18 +413,12 @@ async def _run(args: argparse.Namespace) -> None:
         heartbeat_ms=args.heartbeat_ms,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        journal=args.journal or False,
         handle_signals=True,
     )
 
 
 # -- the parser ------------------------------------------------------------
-
-
-def version() -> str:
-    try:
-        return importlib.metadata.version("ardiq")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _connection(parser: argparse.ArgumentParser, json_output: bool = True) -> None:
@@ -446,7 +439,7 @@ def _connection(parser: argparse.ArgumentParser, json_output: bool = True) -> No
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ardiq", description="ArdiQ: a task queue on Redis streams.")
-    top.add_argument("--version", action="version", version=f"ardiq {version()}")
+    top.add_argument("--version", action="version", version=f"ardiq {__version__}")
     top.add_argument(
         "--log-level",
         default=os.environ.get("ARDIQ_LOG_LEVEL", "INFO"),
@@ -489,6 +482,14 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=5_000,
         help="ms between heartbeats; a worker silent for 3 of them is taken as gone (default 5000)",
+    )
+    run.add_argument(
+        "--journal",
+        nargs="?",
+        type=int,
+        const=10_000,
+        metavar="ENTRIES",
+        help="keep a journal of job events per queue for app.events() (capped at ENTRIES, default 10000)",
     )
     run.add_argument(
         "--metrics-port",

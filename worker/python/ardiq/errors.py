@@ -12,6 +12,7 @@ from ardiq._core import (
     InvalidOption,
     InvalidPriority,
     InvalidQueueName,
+    InvalidSchedule,
     InvalidTaskName,
     MalformedRecord,
     PayloadTooLarge,
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidOption",
     "InvalidPriority",
     "InvalidQueueName",
+    "InvalidSchedule",
     "InvalidTaskName",
     "JobAborted",
     "JobDead",
@@ -64,6 +66,14 @@ class JobAborted(ArdiqError):
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id} was aborted")
+        self.job_id = job_id
+
+
+class JobExpired(ArdiqError):
+    """No worker started the job before its `expires_ms`: it never ran."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} expired before a worker started it")
         self.job_id = job_id
 
 

@@ -1,4 +1,4 @@
-"""What an operator sees (SPEC.md section 15): a queue at a glance, its
+"""What an operator sees (SPEC.md section 20): a queue at a glance, its
 workers, its jobs by state a page at a time, one job's full record, and the
 kept failures. The `Ardiq` methods (`queue_info`, `workers`, `jobs`,
 `job_details`, `failures`, ...) return these; the core reads Redis with the

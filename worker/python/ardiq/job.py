@@ -4,13 +4,12 @@ records Redis returned."""
 
 from __future__ import annotations
 
-import asyncio
 import enum
-import time
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar, cast
 
-from ardiq.errors import JobAborted, JobDead, JobFailed
+from ardiq.errors import JobAborted, JobDead, JobExpired, JobFailed
 
 if TYPE_CHECKING:
     from ardiq._core import Core
@@ -31,13 +30,15 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
     ABORTED = "aborted"
     DEAD = "dead"
+    #: No worker started it before its `expires_ms`.
+    EXPIRED = "expired"
 
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
 
 
-_TERMINAL = {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.ABORTED, JobStatus.DEAD}
+_TERMINAL = {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.ABORTED, JobStatus.DEAD, JobStatus.EXPIRED}
 
 
 class AbortReply(enum.StrEnum):
@@ -51,6 +52,7 @@ class AbortReply(enum.StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"
     DEAD = "dead"
+    EXPIRED = "expired"
 
     @property
     def accepted(self) -> bool:
@@ -75,9 +77,18 @@ class RemoteError(NamedTuple):
     traceback: str
 
 
+class Progress(NamedTuple):
+    """How far a job said it is (`current_job().progress(...)`), and when."""
+
+    fraction: float
+    message: str
+    updated_ms: int
+
+
 @dataclass(frozen=True, slots=True)
 class JobInfo:
-    """A job's status with the details of its result."""
+    """A job's status with the details of its result, and its last progress
+    report (while it runs, and with its result)."""
 
     status: JobStatus
     value: object
@@ -87,6 +98,26 @@ class JobInfo:
     started_ms: int
     finished_ms: int
     worker_id: str
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """One entry of a queue's journal (`Ardiq.events`): `event` is one of
+    `enqueued`, `started`, `retried`, `completed`, `failed`, `aborted`,
+    `expired`, `dead`; `ms` when it happened (for `enqueued`, the producer's
+    enqueue time); `error` is `<type>: <message>` for failures, retries and
+    dead letters."""
+
+    event: str
+    job_id: str
+    task: str
+    queue: str
+    ms: int
+    attempt: int
+    worker_id: str
+    error: str | None
+    entry_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +143,24 @@ def _raise_for(job_id: str, info: JobInfo) -> None:
         raise error_class(job_id, kind, message, traceback)
     if info.status is JobStatus.ABORTED:
         raise JobAborted(job_id)
+    if info.status is JobStatus.EXPIRED:
+        raise JobExpired(job_id)
+
+
+def _timeout_ms(timeout_s: float | None) -> int:
+    """A wait's length for the core: `None` waits (practically) forever."""
+    if timeout_s is None or math.isinf(timeout_s):
+        return 2**62
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not timeout_s >= 0:
+        raise ValueError(f"timeout_s must be a number of seconds of at least 0, not {timeout_s!r}")
+    return round(timeout_s * 1000)
+
+
+def _result_of(job_id: str, info: JobInfo, timeout_s: float | None) -> object:
+    if info.status is JobStatus.COMPLETE:
+        return info.value
+    _raise_for(job_id, info)
+    raise TimeoutError(f"job {job_id} is still {info.status.value} after {timeout_s} s")
 
 
 class Job(Generic[R]):
@@ -145,25 +194,29 @@ class Job(Generic[R]):
         """Where the job is now."""
         return (await self.info()).status
 
-    async def result(self, timeout_s: float | None = None, poll_interval_s: float = 0.05) -> R:
+    async def progress(self) -> Progress | None:
+        """The job's last progress report (while it runs, and after it
+        ended), `None` when it made none."""
+        return (await self.info()).progress
+
+    async def wait(self, timeout_s: float | None = None) -> JobInfo:
+        """Waits up to `timeout_s` (`None`: as long as it takes) for the job
+        to end and returns its info; not terminal when the time ran out.
+        The worker that ends the job wakes the wait (no polling), with a
+        status read every second as the fallback."""
+        request, future = self._link.request()
+        self._link.core.wait(request, self.id, _timeout_ms(timeout_s), self.queue)
+        return cast(JobInfo, await future)
+
+    async def result(self, timeout_s: float | None = None) -> R:
         """Waits for the job to finish and returns its value.
 
         Raises `JobFailed` (with the remote type, message and traceback),
-        `JobDead`, `JobAborted`, or `TimeoutError` when `timeout_s` passes
-        first. A job that is not found raises `LookupError`.
+        `JobDead`, `JobAborted`, `JobExpired`, or `TimeoutError` when
+        `timeout_s` passes first. A job that is not found raises
+        `LookupError`.
         """
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        pause = 0.002
-        while True:
-            info = await self.info()
-            if info.status is JobStatus.COMPLETE:
-                return cast(R, info.value)
-            _raise_for(self.id, info)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {self.id} is still {info.status.value} after {timeout_s} s")
-            wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
-            await asyncio.sleep(wait)
-            pause = min(pause * 2, poll_interval_s)
+        return cast(R, _result_of(self.id, await self.wait(timeout_s), timeout_s))
 
     async def abort(self) -> AbortReply:
         """Aborts the job: at once when scheduled, through its worker when
@@ -204,21 +257,18 @@ class BlockingJob(Generic[R]):
         """Where the job is now."""
         return self.info().status
 
-    def result(self, timeout_s: float | None = None, poll_interval_s: float = 0.05) -> R:
+    def progress(self) -> Progress | None:
+        """The job's last progress report, as `Job.progress`."""
+        return self.info().progress
+
+    def wait(self, timeout_s: float | None = None) -> JobInfo:
+        """Waits for the job to end, as `Job.wait`."""
+        return cast(JobInfo, self._core.wait_blocking(self.id, _timeout_ms(timeout_s), self.queue))
+
+    def result(self, timeout_s: float | None = None) -> R:
         """Waits for the job to finish and returns its value; raises as
         `Job.result` does."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        pause = 0.002
-        while True:
-            info = self.info()
-            if info.status is JobStatus.COMPLETE:
-                return cast(R, info.value)
-            _raise_for(self.id, info)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {self.id} is still {info.status.value} after {timeout_s} s")
-            wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
-            time.sleep(wait)
-            pause = min(pause * 2, poll_interval_s)
+        return cast(R, _result_of(self.id, self.wait(timeout_s), timeout_s))
 
     def abort(self) -> AbortReply:
         """Aborts the job, as `Job.abort` does."""

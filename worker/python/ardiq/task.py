@@ -27,6 +27,8 @@ class JobOptions(NamedTuple):
     timeout_ms: int | None = None
     backoff_ms: int | None = None
     result_ttl_ms: int | None = None
+    #: Not started by this time (ms since the epoch), the job ends expired unrun.
+    expires_ms: int | None = None
 
 
 class PreparedJob(NamedTuple):
@@ -45,6 +47,7 @@ class PreparedJob(NamedTuple):
     timeout_ms: int | None = None
     backoff_ms: int | None = None
     result_ttl_ms: int | None = None
+    expires_ms: int | None = None
     #: The queue it goes to; `None`: the app's.
     queue: str | None = None
     #: Headers for the worker (spec 1.1), such as the W3C trace context;
@@ -54,7 +57,7 @@ class PreparedJob(NamedTuple):
 
     @property
     def options(self) -> JobOptions:
-        return JobOptions(*self[3:11])
+        return JobOptions(*self[3:12])
 
 
 # `PreparedJob` from a full tuple of its fields, without the keyword-argument
@@ -120,11 +123,14 @@ class Task(Generic[P, R]):
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        expires_ms: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> Task[P, R]:
-        """The same task with per-enqueue options; `headers` (spec 1.1: at
-        most 64, names without white space, values 1 to 8192 bytes) reach
-        the run as `current_job().headers`."""
+        """The same task with per-enqueue options. `expires_ms` (ms since the
+        epoch): a job no worker has started by then is not run and ends
+        `expired`. `headers` (spec 1.1: at most 64, names without white
+        space, values 1 to 8192 bytes) reach the run as
+        `current_job().headers`."""
         given: dict[str, Any] = {
             "priority": priority,
             "delay_ms": delay_ms,
@@ -134,6 +140,7 @@ class Task(Generic[P, R]):
             "timeout_ms": timeout_ms,
             "backoff_ms": backoff_ms,
             "result_ttl_ms": result_ttl_ms,
+            "expires_ms": expires_ms,
         }
         options = self._options._replace(**{k: v for k, v in given.items() if v is not None})
         return type(self)(

@@ -43,7 +43,7 @@ def with_context(items: list[PreparedJob]) -> list[PreparedJob]:
     if not carrier:
         return items
     return [
-        prepared(PreparedJob, (*item[:12], carrier if not item[12] else {**carrier, **item[12]}))
+        prepared(PreparedJob, (*item[:13], carrier if not item[13] else {**carrier, **item[13]}))
         for item in items
     ]
 

@@ -47,6 +47,7 @@ from ardiq.metrics import MetricsServer, serve_metrics
 if TYPE_CHECKING:
     from ardiq._core import Failure, Outcome, StartJob
     from ardiq._link import Link
+    from ardiq.cron import Schedule
     from ardiq.task import Task
 
 logger = logging.getLogger("ardiq.worker")
@@ -119,6 +120,8 @@ class Worker:
         failed_retention_ms: int = 604_800_000,
         metrics_port: int | None = None,
         metrics_host: str = "0.0.0.0",
+        schedules: Sequence[Schedule] = (),
+        journal_maxlen: int = 0,
     ) -> None:
         worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # The core checks every engine option here, each once; the pools'
@@ -142,6 +145,9 @@ class Worker:
             failed_maxlen=failed_maxlen,
             failed_retention_ms=failed_retention_ms,
             metrics=metrics_port is not None,
+            # Each engine runs the schedules of its queue (none in a burst run).
+            schedules=[schedule.config for schedule in schedules],
+            journal_maxlen=journal_maxlen,
         )
         if metrics_port is not None and (
             isinstance(metrics_port, bool)
@@ -285,12 +291,13 @@ class Worker:
         tasks = self.tasks
         worker_id = self.worker_id
         spans = self.spans
+        core = self.core
         for handle, name, args, kwargs, job_id, attempt, timeout_s, extras in jobs:
             task = tasks[name]
             # The run's `current_job()`: set while the run starts, so that a
             # coroutine stepped here, an asyncio Task and a sync task's copied
             # context all see it; so is its span, when tracing.
-            token = context.enter((job_id, name, attempt, extras, worker_id))
+            token = context.enter((job_id, name, attempt, extras, worker_id, handle, core))
             if spans is not None:
                 assert self.tracer is not None
                 spans[handle], span_token = trace.start_span(

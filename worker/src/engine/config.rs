@@ -1,6 +1,9 @@
 //! Settings of a worker run and of each task, as the engine reads them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::cron::Schedule;
 
 /// Per-task settings the engine needs.
 #[derive(Debug, Clone)]
@@ -40,6 +43,10 @@ pub struct WorkerConfig {
     pub promote_interval_ms: u64,
     /// Heartbeat interval, ms.
     pub heartbeat_ms: u64,
+    /// Longest time a job's progress report waits to be stored, ms.
+    pub progress_interval_ms: u64,
+    /// Cap of the journal stream; 0 keeps no journal (SPEC.md section 18).
+    pub journal_maxlen: u64,
     /// Registered tasks.
     pub tasks: HashMap<String, TaskConfig>,
     /// Cap of the dead-letter stream.
@@ -54,4 +61,6 @@ pub struct WorkerConfig {
     pub hostname: String,
     /// For the heartbeat.
     pub pid: u32,
+    /// Cron schedules; each engine runs those of its queue.
+    pub schedules: Vec<Arc<Schedule>>,
 }

@@ -30,17 +30,45 @@ impl Engine {
     /// Takes this queue's next waiting job (by priority, with the
     /// starvation rule) to start it.
     pub(super) fn start_next(&self) -> Option<StartJob> {
+        let mut expired = Vec::new();
+        let started = self.take_next(&mut expired);
+        if !expired.is_empty() {
+            let now = now_ms();
+            for held in expired {
+                let action = self.expired_action(held, now);
+                self.send(action);
+            }
+        }
+        started
+    }
+
+    /// The next waiting job that has not expired; the expired ones met on
+    /// the way are taken out into `expired` (SPEC.md section 17).
+    fn take_next(&self, expired: &mut Vec<super::Held>) -> Option<StartJob> {
         let mut local = self.local.lock().expect("local");
         if local.stopping {
             return None;
         }
-        let handle = local.next_waiting()?;
+        let now = now_ms();
+        let handle = loop {
+            let handle = local.next_waiting()?;
+            let expiry = local.held.get(&handle).and_then(|held| held.job.expires_ms);
+            match expiry {
+                Some(at) if now >= at => {
+                    if let Some(held) = local.remove(handle) {
+                        expired.push(held);
+                    }
+                }
+                _ => break handle,
+            }
+        };
         local.running += 1;
         local.started += 1;
         let held = local.held.get_mut(&handle).expect("waiting job is held");
         held.running = true;
         held.started_ms = now_ms();
         held.started_at = Some(std::time::Instant::now());
+        self.journal("started", &held.job, held.started_ms, None);
         let (args, kwargs) = held.values.take().unwrap_or_default();
         if let Some(metrics) = &self.metrics {
             metrics.started(&held.job.task);

@@ -111,6 +111,7 @@ impl Engine {
                     running: false,
                     cancel_sent: false,
                     values: Some((accepted.args, accepted.kwargs)),
+                    progress: None,
                 };
                 if is_aborted {
                     let action = self.outcome_action(held, Outcome::Aborted, now);
@@ -121,6 +122,9 @@ impl Engine {
                     self.send(action);
                     local = self.local.lock().expect("local");
                     continue;
+                }
+                if held.job.attempt == 0 {
+                    self.journal("enqueued", &held.job, held.job.enqueued_ms, None);
                 }
                 local.held.insert(handle, held);
                 local.waiting[priority as usize].push_back(handle);

@@ -128,6 +128,7 @@ impl Engine {
                                 .key(self.keys.delayed_jobs())
                                 .key(self.keys.running())
                                 .key(self.keys.abort())
+                                .key(self.keys.waiters())
                                 .arg(GROUP)
                                 .arg(&self.config.worker_id)
                                 .arg(&entry_id)
@@ -135,7 +136,9 @@ impl Engine {
                                 .arg(due_ms)
                                 .arg(record.as_slice())
                                 .arg(aborted.as_slice())
-                                .arg(ttl_ms);
+                                .arg(ttl_ms)
+                                .arg(self.notify_clock())
+                                .arg(self.keys.events());
                             async move { call.invoke_async::<i64>(&mut conn).await }
                         })
                         .await;
@@ -225,8 +228,11 @@ impl Engine {
                 .persist("storing results", conn, |mut conn| {
                     let mut call = self.scripts.finish.key(self.keys.running());
                     call.key(self.keys.abort())
+                        .key(self.keys.waiters())
                         .arg(GROUP)
-                        .arg(&self.config.worker_id);
+                        .arg(&self.config.worker_id)
+                        .arg(self.notify_clock())
+                        .arg(self.keys.events());
                     for item in &chunk {
                         call.key(self.keys.stream(item.priority))
                             .key(self.keys.job(&item.job.id));
@@ -326,6 +332,7 @@ impl Engine {
                 call.key(self.keys.dead())
                     .key(self.keys.running())
                     .key(self.keys.job(&dead.job_id))
+                    .key(self.keys.waiters())
                     .arg(GROUP)
                     .arg(&self.config.worker_id)
                     .arg(&dead.entry_id)
@@ -335,7 +342,9 @@ impl Engine {
                     .arg(dead.record.as_slice())
                     .arg(dead.status.as_slice())
                     .arg(dead.ttl_ms)
-                    .arg(self.config.dead_maxlen);
+                    .arg(self.config.dead_maxlen)
+                    .arg(self.notify_clock())
+                    .arg(self.keys.events());
                 async move { call.invoke_async::<RedisValue>(&mut conn).await }
             })
             .await;

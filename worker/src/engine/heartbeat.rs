@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ardiq_spec::Heartbeat;
-use ardiq_spec::SPEC_VERSION;
+use ardiq_spec::RECORD_VERSION;
 use prost::Message as _;
 
 use super::now_ms;
@@ -27,7 +27,7 @@ impl Engine {
             };
             let now = now_ms();
             let beat = Heartbeat {
-                spec_version: SPEC_VERSION.to_owned(),
+                spec_version: RECORD_VERSION.to_owned(),
                 worker_id: self.config.worker_id.clone(),
                 hostname: self.config.hostname.clone(),
                 pid: self.config.pid,

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use ardiq_spec::Job;
+use ardiq_spec::Progress;
 use ardiq_spec::Value;
 use ardiq_spec::PRIORITY_LEVELS;
 
@@ -27,6 +28,8 @@ pub(super) struct Held {
     pub(super) running: bool,
     pub(super) cancel_sent: bool,
     pub(super) values: Option<Arguments>,
+    /// The run's last progress report (SPEC.md section 16).
+    pub(super) progress: Option<Progress>,
 }
 
 /// Positional and keyword arguments of a job.
@@ -45,6 +48,8 @@ pub(super) struct Local {
     pub(super) failed: u64,
     pub(super) started: u64,
     pub(super) retried: u64,
+    /// Handles whose progress changed since it was last stored.
+    pub(super) progress_dirty: HashSet<u64>,
 }
 
 impl Local {

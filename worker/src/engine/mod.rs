@@ -4,15 +4,18 @@
 //! priority queue, hands them to Python through the bridge, and stores what
 //! Python reports in batched `finish.lua` calls. Background tasks promote due
 //! delayed jobs, renew ownership of held entries, reclaim entries of dead
-//! workers, poll abort requests and write heartbeats.
+//! workers, poll abort requests, write heartbeats and enqueue the ticks of
+//! cron schedules.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ardiq_spec::{scripts, Job, QueueKeys, DEFAULT_RESULT_TTL_MS};
 use redis::Script;
 use tokio::sync::{mpsc, watch, Notify};
+
+use ardiq_client::pubsub::Hub;
 
 use crate::bridge::Bridge;
 use crate::conn::Conn;
@@ -21,22 +24,27 @@ use crate::error::CoreError;
 mod abort;
 mod admission;
 mod config;
+mod cron;
 mod dispatch;
 mod fetch;
 mod finish;
 mod heartbeat;
+mod journal;
 mod local;
 pub mod metrics;
 mod outcome;
+mod progress;
 mod promote;
 mod reclaim;
 mod renew;
 mod run;
 #[cfg(test)]
 mod tests;
+mod waiters;
 
 pub use admission::{validate, Accepted, Rejection};
 pub use config::{TaskConfig, WorkerConfig};
+pub use cron::{CatchUp, Schedule, Timing, MAX_NAME_BYTES as MAX_SCHEDULE_NAME_BYTES};
 use fetch::create_groups;
 use local::{Held, Local};
 use outcome::Action;
@@ -59,6 +67,8 @@ struct WorkerScripts {
     renew: Script,
     release: Script,
     retire: Script,
+    cron: Script,
+    progress: Script,
 }
 
 /// The work of one queue in a worker run.
@@ -84,6 +94,14 @@ pub struct Engine {
     started_ms: i64,
     /// Counters for `/metrics`, when the run has them.
     metrics: Option<metrics::Metrics>,
+    /// The latest deadline of a wait on this queue's jobs that the engine
+    /// knows of, ms (SPEC.md section 15).
+    waiters_until: AtomicI64,
+    /// A progress report came while none was waiting to be stored.
+    progress_ready: Notify,
+    /// Journal events not written yet, and the signal that one came.
+    journal_pending: Mutex<Vec<journal::Event>>,
+    journal_ready: Notify,
 }
 
 impl std::fmt::Debug for Engine {
@@ -102,14 +120,29 @@ impl Engine {
         conn: Conn,
         reader: Conn,
         receiver: mpsc::UnboundedReceiver<Action>,
+        hub: Arc<Hub>,
     ) -> Result<(), CoreError> {
         create_groups(&self.keys, &mut conn.clone()).await?;
+        tokio::spawn(Arc::clone(&self).waiter_listener(hub, conn.clone()));
+        tokio::spawn(Arc::clone(&self).progress_reporter(conn.clone()));
+        tokio::spawn(Arc::clone(&self).journal_writer(conn.clone()));
         tokio::spawn(Arc::clone(&self).finisher(conn.clone(), receiver));
         tokio::spawn(Arc::clone(&self).promoter(conn.clone()));
         tokio::spawn(Arc::clone(&self).reclaimer(conn.clone()));
         tokio::spawn(Arc::clone(&self).renewer(conn.clone()));
         tokio::spawn(Arc::clone(&self).abort_poller(conn.clone()));
         tokio::spawn(Arc::clone(&self).heartbeat(conn.clone()));
+        // A burst run drains what is queued; it enqueues no ticks.
+        let schedules: Vec<Arc<Schedule>> = self
+            .config
+            .schedules
+            .iter()
+            .filter(|s| s.queue == self.keys.queue())
+            .cloned()
+            .collect();
+        if !schedules.is_empty() && !self.config.burst {
+            tokio::spawn(Arc::clone(&self).scheduler(conn.clone(), schedules));
+        }
         tokio::spawn(self.fetcher(conn, reader));
         Ok(())
     }
@@ -148,12 +181,18 @@ impl Engine {
                 renew: Script::new(scripts::RENEW),
                 release: Script::new(scripts::RELEASE),
                 retire: Script::new(scripts::RETIRE),
+                cron: Script::new(scripts::CRON),
+                progress: Script::new(scripts::PROGRESS),
             },
             started_ms: now_ms(),
             metrics: config
                 .metrics
                 .then(|| metrics::Metrics::new(config.tasks.keys())),
             config,
+            waiters_until: AtomicI64::new(0),
+            progress_ready: Notify::new(),
+            journal_pending: Mutex::new(Vec::new()),
+            journal_ready: Notify::new(),
         });
         (engine, receiver)
     }

@@ -11,7 +11,7 @@ use ardiq_spec::Job;
 use ardiq_spec::State;
 use ardiq_spec::Status;
 use ardiq_spec::DEFAULT_RESULT_TTL_MS;
-use ardiq_spec::SPEC_VERSION;
+use ardiq_spec::{RECORD_VERSION, RECORD_VERSION_1_1};
 use prost::Message as _;
 use rand::Rng as _;
 
@@ -97,6 +97,20 @@ pub(super) struct DeadItem {
     pub(super) ttl_ms: u64,
 }
 
+/// An error as one journal field: `<type>: <message>`.
+fn error_line(error: &WireError) -> String {
+    format!("{}: {}", error.r#type, error.message)
+}
+
+/// A record's `spec_version`: "1.1" when it sets a field added in 1.1.
+pub(super) fn record_version(uses_1_1: bool) -> &'static str {
+    if uses_1_1 {
+        RECORD_VERSION_1_1
+    } else {
+        RECORD_VERSION
+    }
+}
+
 /// Longest retry delay.
 pub(super) const MAX_BACKOFF_MS: u64 = 3_600_000;
 
@@ -116,11 +130,12 @@ impl Engine {
             priority,
             started_ms,
             started_at,
+            progress,
             ..
         } = held;
         let ran = started_at.map(|at| at.elapsed());
         let status = |job: &Job, state: State, value: Vec<u8>, error: Option<WireError>| Status {
-            spec_version: SPEC_VERSION.to_owned(),
+            spec_version: record_version(progress.is_some()).to_owned(),
             state: state as i32,
             value,
             error,
@@ -130,6 +145,8 @@ impl Engine {
             finished_ms: now,
             worker_id: self.config.worker_id.clone(),
             task: job.task.clone(),
+            // The last progress stays with the result (SPEC.md section 16).
+            progress: progress.clone(),
         };
         let finish = |job: Job, record: Status, failure: Option<KeptFailure>| {
             Action::Finish(FinishItem {
@@ -144,6 +161,7 @@ impl Engine {
         // A final failure: counted, logged with its traceback, kept.
         let failed = |job: Job, error: WireError| {
             self.local.lock().expect("local").failed += 1;
+            self.journal("failed", &job, now, Some(error_line(&error)));
             self.ended(&job, Ended::Failed, ran);
             self.job_event(
                 &job,
@@ -190,6 +208,7 @@ impl Engine {
                     self.job_event(&job, 20, "completed", ran, message, &WireError::default());
                 }
                 let record = status(&job, State::Complete, value, None);
+                self.journal("completed", &job, now, None);
                 finish(job, record, None)
             }
             Outcome::Failed {
@@ -210,6 +229,7 @@ impl Engine {
                 let delay = retry_delay_ms
                     .unwrap_or_else(|| backoff_ms(base, job.attempt, rand::rng().random::<f64>()));
                 self.local.lock().expect("local").retried += 1;
+                self.journal("retried", &job, now, Some(error_line(&error)));
                 self.ended(&job, Ended::Retried, ran);
                 // A failure that will be retried: one line, no traceback.
                 self.job_event(
@@ -262,6 +282,7 @@ impl Engine {
                     traceback: String::new(),
                 };
                 let record = status(&job, State::Aborted, Vec::new(), Some(error));
+                self.journal("aborted", &job, now, None);
                 finish(job, record, None)
             }
             Outcome::Interrupted => Action::Release {
@@ -315,7 +336,7 @@ impl Engine {
             return None;
         }
         let record = Failure {
-            spec_version: SPEC_VERSION.to_owned(),
+            spec_version: RECORD_VERSION.to_owned(),
             job_id: job.id.clone(),
             task: job.task.clone(),
             job: job.encode_to_vec(),
@@ -328,6 +349,48 @@ impl Engine {
         Some(KeptFailure {
             error_type: error.r#type.clone(),
             record: record.encode_to_vec(),
+        })
+    }
+
+    /// The end of a job a worker was to start at or after its expiry
+    /// (SPEC.md section 17): EXPIRED, and the task is not called.
+    pub(super) fn expired_action(&self, held: Held, now: i64) -> Action {
+        let Held {
+            job,
+            entry_id,
+            priority,
+            ..
+        } = held;
+        let expires_ms = job.expires_ms.unwrap_or_default();
+        let error = WireError {
+            r#type: "JobExpired".into(),
+            message: format!("not started before its expiry at {expires_ms}"),
+            traceback: String::new(),
+        };
+        let message = format!(
+            "job {} ({}) expired at {expires_ms} before it started: not run",
+            job.id, job.task
+        );
+        self.job_event(&job, 30, "expired", None, message, &error);
+        self.journal("expired", &job, now, None);
+        let record = Status {
+            spec_version: RECORD_VERSION_1_1.to_owned(),
+            state: State::Expired as i32,
+            error: Some(error),
+            attempts: job.attempt,
+            enqueued_ms: job.enqueued_ms,
+            finished_ms: now,
+            worker_id: self.config.worker_id.clone(),
+            task: job.task.clone(),
+            ..Status::default()
+        };
+        Action::Finish(FinishItem {
+            priority,
+            entry_id,
+            ttl_ms: self.ttl_of(&job),
+            job,
+            status: record.encode_to_vec(),
+            failure: None,
         })
     }
 
@@ -363,8 +426,13 @@ impl Engine {
                 rejection.job_id, rejection.task, rejection.reason, rejection.detail
             ),
         );
+        self.journal_dead(
+            &rejection.job_id,
+            &rejection.task,
+            format!("{}: {}", rejection.reason, rejection.detail),
+        );
         let record = DeadLetter {
-            spec_version: SPEC_VERSION.to_owned(),
+            spec_version: RECORD_VERSION.to_owned(),
             job_id: rejection.job_id.clone(),
             task: rejection.task.clone(),
             reason: rejection.reason.to_owned(),
@@ -377,7 +445,7 @@ impl Engine {
         };
         // SPEC.md section 6: the reason code first, then the detail.
         let status = Status {
-            spec_version: SPEC_VERSION.to_owned(),
+            spec_version: RECORD_VERSION.to_owned(),
             state: State::Dead as i32,
             error: Some(WireError {
                 r#type: "DeadLetter".into(),

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::mpsc;
 
+use ardiq_client::pubsub::Hub;
+
 use super::{Engine, WorkerConfig};
 use crate::bridge::{Bridge, StartJob};
 use crate::conn::Conn;
@@ -86,7 +88,12 @@ impl Run {
     /// Starts every engine: creates its consumer groups, then spawns its
     /// tasks on the current tokio runtime. Reports may arrive from the first
     /// engine on, so the run must be reachable before this is called.
-    pub async fn spawn(&self, conn: Conn, readers: Vec<Conn>) -> Result<(), CoreError> {
+    pub async fn spawn(
+        &self,
+        conn: Conn,
+        readers: Vec<Conn>,
+        hub: &Arc<Hub>,
+    ) -> Result<(), CoreError> {
         assert_eq!(
             readers.len(),
             self.engines.len(),
@@ -95,7 +102,7 @@ impl Run {
         let receivers = std::mem::take(&mut *self.receivers.lock().expect("receivers"));
         for ((engine, receiver), reader) in self.engines.iter().zip(receivers).zip(readers) {
             Arc::clone(engine)
-                .spawn(conn.clone(), reader, receiver)
+                .spawn(conn.clone(), reader, receiver, Arc::clone(hub))
                 .await?;
         }
         Ok(())
@@ -167,6 +174,13 @@ impl Run {
             if !outcomes.is_empty() {
                 engine.report(outcomes);
             }
+        }
+    }
+
+    /// A running job reports its progress (SPEC.md section 16).
+    pub fn report_progress(&self, handle: u64, fraction: f64, message: String) {
+        if let Some(engine) = self.engine_of(handle) {
+            engine.report_progress(handle, fraction, message);
         }
     }
 

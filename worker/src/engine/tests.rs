@@ -10,7 +10,7 @@ use ardiq_spec::State;
 use ardiq_spec::Status;
 use ardiq_spec::Value;
 use ardiq_spec::GROUP;
-use ardiq_spec::SPEC_VERSION;
+use ardiq_spec::RECORD_VERSION;
 use prost::Message as _;
 use redis::streams::StreamId;
 use redis::Value as RedisValue;
@@ -146,6 +146,7 @@ fn higher_priority_starts_first_and_starved_jobs_jump_ahead() {
                 running: false,
                 cancel_sent: false,
                 values: None,
+                progress: None,
             },
         );
         local.waiting[priority as usize].push_back(handle);
@@ -170,6 +171,8 @@ mod against_redis {
             prefetch: 0,
             burst: false,
             burst_waits_delayed: false,
+            progress_interval_ms: 250,
+            journal_maxlen: 0,
             visibility_ms: 30_000,
             max_deliveries: 3,
             block_ms: 100,
@@ -182,6 +185,7 @@ mod against_redis {
             metrics: true,
             hostname: "test".into(),
             pid: 1,
+            schedules: Vec::new(),
         }
     }
 
@@ -211,7 +215,7 @@ mod against_redis {
         let mut items = Vec::new();
         for n in 0..7 {
             let job = Job {
-                spec_version: SPEC_VERSION.into(),
+                spec_version: RECORD_VERSION.into(),
                 id: format!("j{n}"),
                 task: "add".into(),
                 ..Job::default()
@@ -229,7 +233,7 @@ mod against_redis {
                 .await
                 .unwrap();
             let status = Status {
-                spec_version: SPEC_VERSION.into(),
+                spec_version: RECORD_VERSION.into(),
                 state: State::Complete as i32,
                 ..Status::default()
             };

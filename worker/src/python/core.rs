@@ -4,12 +4,16 @@
 //! bridge, converted in `drain`. Producer calls go through the Rust client
 //! (`ardiq_client`), the same producer every Rust program uses; a worker run
 //! is an `Engine`.
+//!
+//! Longer than most rooms (about 550 lines) because PyO3 takes one
+//! `#[pymethods]` block per class; the request bodies live in `requests.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ardiq_client::connection::ConnectOptions;
+use ardiq_client::pubsub::Hub;
 use ardiq_client::{Client, ListState};
 use ardiq_spec::limits;
 use ardiq_spec::Error as WireError;
@@ -18,7 +22,9 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 use tokio::sync::OnceCell;
 
 use super::convert;
-use super::requests::{abort_work, client_for, queue_info_work, reply_to_python, status_work};
+use super::requests::{
+    abort_work, client_for, journal_work, queue_info_work, reply_to_python, status_work, wait_work,
+};
 use super::runtime::runtime;
 use super::types::{WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};
 use crate::bridge::{Bridge, ReplyValue};
@@ -36,6 +42,8 @@ pub struct Core {
     pub(super) bridge: Arc<Bridge>,
     pub(super) client: Arc<OnceCell<Client>>,
     engine: Arc<Mutex<EngineSlot>>,
+    /// The connection of journal reads, which block (opened on first use).
+    journal_reader: Arc<tokio::sync::Mutex<Option<Conn>>>,
 }
 
 /// The worker run of a core, if any.
@@ -163,6 +171,7 @@ impl Core {
             bridge: Arc::new(Bridge::new()?),
             client: Arc::new(OnceCell::new()),
             engine: Arc::new(Mutex::new(EngineSlot::Idle)),
+            journal_reader: Arc::new(tokio::sync::Mutex::new(None)),
         })
     }
 
@@ -322,6 +331,58 @@ impl Core {
         });
     }
 
+    /// Reads the journal of `queue` (the app's when `None`) after entry id
+    /// `after` ("$": from now on), waiting up to `block_ms` for an entry:
+    /// replies `[(entry id, [(field, value), ...]), ...]`. Blocking reads
+    /// share one connection of their own, apart from every other request.
+    #[pyo3(signature = (request, after, count, block_ms, queue = None))]
+    fn read_journal(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        after: String,
+        count: usize,
+        block_ms: u64,
+        queue: Option<String>,
+    ) {
+        let reader = Arc::clone(&self.journal_reader);
+        let target = self.target.clone();
+        let key = ardiq_spec::QueueKeys::new(queue.as_deref().unwrap_or(&self.queue)).journal();
+        self.spawn_request(py, request, move |_client| {
+            journal_work(reader, target, key, after, count, block_ms)
+        });
+    }
+
+    /// Waits up to `timeout_ms` for a job to end: replies its
+    /// `ardiq.job.JobInfo`, not terminal when the time ran out.
+    #[pyo3(signature = (request, job_id, timeout_ms, queue = None))]
+    fn wait(
+        &self,
+        py: Python<'_>,
+        request: u64,
+        job_id: String,
+        timeout_ms: u64,
+        queue: Option<String>,
+    ) {
+        let timeout = Duration::from_millis(timeout_ms);
+        self.spawn_request(py, request, move |client| {
+            wait_work(client, job_id, queue, timeout)
+        });
+    }
+
+    /// `wait` for sync code: waits in the calling thread.
+    #[pyo3(signature = (job_id, timeout_ms, queue = None))]
+    fn wait_blocking(
+        &self,
+        py: Python<'_>,
+        job_id: String,
+        timeout_ms: u64,
+        queue: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let timeout = Duration::from_millis(timeout_ms);
+        self.request_blocking(py, move |client| wait_work(client, job_id, queue, timeout))
+    }
+
     /// Aborts a job: replies the `abort.lua` outcome's name.
     #[pyo3(signature = (request, job_id, queue = None))]
     fn abort(&self, py: Python<'_>, request: u64, job_id: String, queue: Option<String>) {
@@ -332,6 +393,18 @@ impl Core {
     fn dead_letters(&self, py: Python<'_>, request: u64, count: usize) {
         self.spawn_request(py, request, move |client| {
             Box::pin(async move { Ok(ReplyValue::DeadLetters(client.dead_letters(count).await?)) })
+        });
+    }
+
+    /// Lists the cron schedules of `queue` (default the app's) as Redis
+    /// holds them: replies `ardiq.cron.ScheduleState`s.
+    #[pyo3(signature = (request, queue = None))]
+    fn schedules(&self, py: Python<'_>, request: u64, queue: Option<String>) {
+        self.spawn_request(py, request, move |client| {
+            Box::pin(async move {
+                let client = client_for(&client, queue.as_deref())?;
+                Ok(ReplyValue::Schedules(client.schedules().await?))
+            })
         });
     }
 
@@ -423,7 +496,9 @@ impl Core {
             // Reachable before its first engine starts: reports may come at once.
             let run = Run::new(&worker, &queues, &bridge);
             *slot.lock().expect("engine") = EngineSlot::Running(Arc::clone(&run));
-            if let Err(err) = run.spawn(conn, readers).await {
+            // One subscriber connection for the run's events channels.
+            let hub = Hub::new(target.url.clone(), target.options.clone());
+            if let Err(err) = run.spawn(conn, readers, &hub).await {
                 run.request_stop();
                 *slot.lock().expect("engine") = EngineSlot::Idle;
                 bridge.reply(request, Err(err));
@@ -496,6 +571,16 @@ impl Core {
             EngineSlot::Starting(cancelled) => cancelled.store(true, Ordering::Release),
             EngineSlot::Idle => {}
         }
+    }
+
+    /// A running job reports its progress (SPEC.md section 16): `fraction`
+    /// 0.0 to 1.0 and a message of at most 1,024 bytes, else `ValueError`.
+    fn progress(&self, handle: u64, fraction: f64, message: String) -> PyResult<()> {
+        check_progress(fraction, &message)?;
+        if let Some(engine) = self.running_engine() {
+            engine.report_progress(handle, fraction, message);
+        }
+        Ok(())
     }
 
     /// Hands back jobs that have not started (end of the grace period).
@@ -670,4 +755,11 @@ impl Core {
     fn worker_counters(&self) -> (usize, usize, u64, u64) {
         self.running_engine().map_or((0, 0, 0, 0), |e| e.counters())
     }
+}
+
+/// Checks a progress report (SPEC.md section 16): `ValueError` saying what
+/// is wrong with it.
+#[pyfunction]
+pub fn check_progress(fraction: f64, message: &str) -> PyResult<()> {
+    limits::check_progress(fraction, message).map_err(pyo3::exceptions::PyValueError::new_err)
 }

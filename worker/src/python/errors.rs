@@ -58,6 +58,12 @@ pyo3::create_exception!(
 );
 pyo3::create_exception!(
     _core,
+    InvalidSchedule,
+    ArdiqError,
+    "A cron schedule that cannot run: a bad expression, time zone, interval, name or job."
+);
+pyo3::create_exception!(
+    _core,
     RedisUnavailable,
     ArdiqError,
     "Redis could not be reached."
@@ -90,12 +96,12 @@ impl From<CoreError> for PyErr {
             CoreError::Invalid(InvalidJob::JobId(_)) => InvalidJobId::new_err(message),
             CoreError::Invalid(InvalidJob::Priority(_)) => InvalidPriority::new_err(message),
             CoreError::Invalid(InvalidJob::Delay { .. }) => InvalidDelay::new_err(message),
-            CoreError::Invalid(InvalidJob::Option { .. } | InvalidJob::Headers(_)) => {
-                InvalidOption::new_err(message)
-            }
+            CoreError::Invalid(
+                InvalidJob::Option { .. } | InvalidJob::Headers(_) | InvalidJob::Expiry { .. },
+            )
+            | CoreError::Argument(_) => InvalidOption::new_err(message),
             CoreError::Invalid(InvalidJob::PayloadTooLarge(_)) => PayloadTooLarge::new_err(message),
             CoreError::Value(_) => UnsupportedValue::new_err(message),
-            CoreError::Argument(_) => InvalidOption::new_err(message),
             CoreError::Unreachable(_) => RedisUnavailable::new_err(message),
             CoreError::Auth(_) => AuthenticationFailed::new_err(message),
             CoreError::Redis(_) => RedisCommandError::new_err(message),
@@ -117,6 +123,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InvalidQueueName", py.get_type::<InvalidQueueName>())?;
     m.add("InvalidOption", py.get_type::<InvalidOption>())?;
     m.add("PayloadTooLarge", py.get_type::<PayloadTooLarge>())?;
+    m.add("InvalidSchedule", py.get_type::<InvalidSchedule>())?;
     m.add("RedisUnavailable", py.get_type::<RedisUnavailable>())?;
     m.add(
         "AuthenticationFailed",

@@ -66,9 +66,9 @@ fn bounded(name: &'static str, max: i64) -> impl Fn(String) -> InvalidJob {
     move |value| InvalidJob::Option { name, value, max }
 }
 
-/// The queue an enqueue item names (its 12th field), `None` for the app's.
+/// The queue an enqueue item names (its 13th field), `None` for the app's.
 pub fn queue_of(tuple: &Bound<'_, PyTuple>) -> Result<Option<String>, CoreError> {
-    match tuple.get_item(11) {
+    match tuple.get_item(12) {
         Ok(queue) if !queue.is_none() => {
             let queue = text(&queue, InvalidJob::QueueName)?;
             limits::check_queue_name(&queue)?;
@@ -84,7 +84,7 @@ fn headers_of(
     tuple: &Bound<'_, PyTuple>,
 ) -> Result<std::collections::BTreeMap<String, String>, CoreError> {
     let mut headers = std::collections::BTreeMap::new();
-    let Ok(given) = tuple.get_item(12) else {
+    let Ok(given) = tuple.get_item(13) else {
         return Ok(headers);
     };
     if given.is_none() {
@@ -111,7 +111,7 @@ fn headers_of(
 
 /// Reads one enqueue item tuple (an `ardiq.PreparedJob`): `(task, args,
 /// kwargs, priority, delay_ms, schedule_ms, job_id, max_retries,
-/// timeout_ms, backoff_ms, result_ttl_ms, queue, headers)`.
+/// timeout_ms, backoff_ms, result_ttl_ms, expires_ms, queue, headers)`.
 pub fn item_from(tuple: &Bound<'_, PyTuple>) -> Result<JobRequest, CoreError> {
     let get = |index| {
         tuple
@@ -135,6 +135,7 @@ pub fn item_from(tuple: &Bound<'_, PyTuple>) -> Result<JobRequest, CoreError> {
         timeout_ms: int_option(&get(8)?, bounded("timeout_ms", MAX_DURATION_MS))?,
         backoff_ms: int_option(&get(9)?, bounded("backoff_ms", MAX_DURATION_MS))?,
         result_ttl_ms: int_option(&get(10)?, bounded("result_ttl_ms", MAX_DURATION_MS))?,
+        expires_ms: int_option(&get(11)?, limits::expires_not_an_integer)?,
         headers: headers_of(tuple)?,
     })
 }

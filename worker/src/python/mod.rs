@@ -22,9 +22,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<core::Drained>()?;
     m.add_class::<types::TaskConfig>()?;
     m.add_class::<types::WorkerConfig>()?;
+    m.add_class::<types::ScheduleConfig>()?;
     m.add_function(wrap_pyfunction!(items::build_enqueue, m)?)?;
     m.add_function(wrap_pyfunction!(convert::encode_value, m)?)?;
     m.add_function(wrap_pyfunction!(convert::decode_value, m)?)?;
+    m.add_function(wrap_pyfunction!(core::check_progress, m)?)?;
     m.add("SPEC_VERSION", ardiq_spec::SPEC_VERSION)?;
     m.add("OUTCOME_COMPLETE", types::OUTCOME_COMPLETE)?;
     m.add("OUTCOME_FAILED", types::OUTCOME_FAILED)?;

@@ -145,7 +145,77 @@ impl Core {
 pub(super) fn status_work(client: Client, job_id: String, queue: Option<String>) -> BoxedReply {
     Box::pin(async move {
         let client = client_for(&client, queue.as_deref())?;
-        Ok(ReplyValue::Status(client.job(job_id).info().await?))
+        Ok(ReplyValue::Status(Box::new(
+            client.job(job_id).info().await?,
+        )))
+    })
+}
+
+/// Waits up to `timeout` for the job to end (woken by its worker, SPEC.md
+/// section 15); replies its info, which is not terminal when time ran out.
+pub(super) fn wait_work(
+    client: Client,
+    job_id: String,
+    queue: Option<String>,
+    timeout: std::time::Duration,
+) -> BoxedReply {
+    Box::pin(async move {
+        let client = client_for(&client, queue.as_deref())?;
+        let job = client.job(job_id);
+        match job.wait(timeout).await {
+            Ok(info) => Ok(ReplyValue::Status(Box::new(info))),
+            Err(ardiq_client::Error::Timeout) => {
+                Ok(ReplyValue::Status(Box::new(job.info().await?)))
+            }
+            Err(err) => Err(err.into()),
+        }
+    })
+}
+
+/// One `XREAD` of a journal on the core's journal connection (opened on
+/// first use; its reads block, so no other request shares it).
+pub(super) fn journal_work(
+    reader: Arc<tokio::sync::Mutex<Option<crate::conn::Conn>>>,
+    target: crate::conn::Target,
+    key: String,
+    after: String,
+    count: usize,
+    block_ms: u64,
+) -> BoxedReply {
+    Box::pin(async move {
+        let mut reader = reader.lock().await;
+        if reader.is_none() {
+            *reader = Some(target.connect(std::time::Duration::from_secs(60)).await?);
+        }
+        let conn = reader.as_mut().expect("connected above");
+        let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(block_ms)
+            .arg("STREAMS")
+            .arg(&key)
+            .arg(&after)
+            .query_async(conn)
+            .await?;
+        let entries = reply
+            .into_iter()
+            .flat_map(|reply| reply.keys)
+            .flat_map(|stream| stream.ids)
+            .map(|entry| {
+                let fields = entry
+                    .map
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        redis::from_redis_value::<String>(value)
+                            .ok()
+                            .map(|text| (name.clone(), text))
+                    })
+                    .collect();
+                (entry.id, fields)
+            })
+            .collect();
+        Ok(ReplyValue::Journal(entries))
     })
 }
 
@@ -177,12 +247,19 @@ pub(super) fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<
             let names: Vec<&str> = outcomes.iter().map(|o| o.as_str()).collect();
             PyList::new(py, names)?.into_any().unbind()
         }
-        ReplyValue::Status(info) => types::job_info(py, info)?,
+        ReplyValue::Status(info) => types::job_info(py, *info)?,
         ReplyValue::Abort(outcome) => outcome.as_str().into_pyobject(py)?.into_any().unbind(),
         ReplyValue::DeadLetters(letters) => {
             let list = PyList::empty(py);
             for letter in letters {
                 list.append(types::dead_letter(py, letter)?)?;
+            }
+            list.into_any().unbind()
+        }
+        ReplyValue::Schedules(states) => {
+            let list = PyList::empty(py);
+            for state in states {
+                list.append(types::schedule_state(py, state)?)?;
             }
             list.into_any().unbind()
         }
@@ -194,6 +271,7 @@ pub(super) fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<
         ReplyValue::Details(details) => super::inspect::job_details(py, *details)?,
         ReplyValue::Names(names) => PyList::new(py, names)?.into_any().unbind(),
         ReplyValue::Failures(failures) => super::inspect::failures(py, failures)?,
+        ReplyValue::Journal(entries) => entries.into_pyobject(py)?.into_any().unbind(),
         ReplyValue::Unit => py.None(),
     })
 }

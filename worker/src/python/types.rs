@@ -1,13 +1,15 @@
 //! The typed things that cross the GIL boundary besides user values: the
 //! validated configuration of a task and of a worker run (each option is
-//! checked here, once, with an error that names it), the outcome and cancel
+//! checked here, once, with an error that names it), the cron schedules
+//! (parsed and checked when they are registered), the outcome and cancel
 //! codes, and the Python records (`ardiq.job.JobInfo`, `DeadLetter`) built
 //! straight from what Redis returned.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use ardiq_client::{DeadLetter as DeadLetterEntry, JobInfo as JobInfoRecord};
-use ardiq_spec::limits::{MAX_DURATION_MS, MAX_RETRIES};
+use ardiq_client::{DeadLetter as DeadLetterEntry, JobInfo as JobInfoRecord, ScheduleState};
+use ardiq_spec::limits::{InvalidJob, MAX_DURATION_MS, MAX_RETRIES};
 use ardiq_spec::{Error as WireError, State};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -15,7 +17,13 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
 use super::convert;
-use crate::engine::{TaskConfig as EngineTask, WorkerConfig as EngineWorker, MAX_QUEUES};
+use super::errors::InvalidSchedule;
+use super::items::item_from;
+use crate::engine::{
+    CatchUp, Schedule, TaskConfig as EngineTask, Timing, WorkerConfig as EngineWorker, MAX_QUEUES,
+    MAX_SCHEDULE_NAME_BYTES,
+};
+use crate::error::CoreError;
 
 /// Outcome code: the run returned; the payload is the value.
 pub const OUTCOME_COMPLETE: u8 = 0;
@@ -86,7 +94,7 @@ impl TaskConfig {
         queue: Option<String>,
     ) -> PyResult<Self> {
         if let Some(queue) = &queue {
-            ardiq_spec::limits::check_queue_name(queue).map_err(crate::error::CoreError::from)?;
+            ardiq_spec::limits::check_queue_name(queue).map_err(CoreError::from)?;
         }
         ardiq_spec::limits::check_task_name(&name)
             .map_err(|e| invalid(format!("task name: {e}")))?;
@@ -106,6 +114,162 @@ impl TaskConfig {
     }
 }
 
+/// A cron schedule and the job of each of its ticks, checked when it is
+/// registered: every error a tick could meet is raised here.
+#[pyclass(module = "ardiq._core", frozen)]
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    schedule: Arc<Schedule>,
+}
+
+#[pymethods]
+impl ScheduleConfig {
+    #[new]
+    #[allow(clippy::needless_pass_by_value)]
+    #[pyo3(signature = (name, job, *, queue, cron = None, every_ms = None, timezone = None, catch_up = "latest"))]
+    fn new(
+        name: String,
+        job: &Bound<'_, PyTuple>,
+        queue: String,
+        cron: Option<String>,
+        every_ms: Option<i64>,
+        timezone: Option<String>,
+        catch_up: &str,
+    ) -> PyResult<Self> {
+        let bad =
+            |message: String| InvalidSchedule::new_err(format!("schedule {name:?}: {message}"));
+        let (timing, catch_up) =
+            timing_of(cron, every_ms, timezone.as_deref(), catch_up).map_err(bad)?;
+        let request = item_from(job)?;
+        if request.delay_ms.is_some() || request.schedule_ms.is_some() || request.job_id.is_some() {
+            return Err(bad(
+                "a tick's job runs at its tick, with the id cron:<name>:<tick_ms>: prepare it without delay_ms, schedule_ms or job_id"
+                    .to_owned(),
+            ));
+        }
+        let schedule = Schedule::new(name.clone(), queue, timing, catch_up, request).map_err(
+            |err| match err {
+                InvalidJob::JobId(_) => bad(format!(
+                    "a schedule name is 1 to {MAX_SCHEDULE_NAME_BYTES} bytes of UTF-8 without white space"
+                )),
+                other => PyErr::from(CoreError::from(other)),
+            },
+        )?;
+        Ok(Self {
+            schedule: Arc::new(schedule),
+        })
+    }
+
+    /// Checks a schedule's expression (or interval), time zone and catch-up
+    /// policy alone, before its job is known.
+    #[staticmethod]
+    #[pyo3(signature = (*, cron = None, every_ms = None, timezone = None, catch_up = "latest"))]
+    fn check_timing(
+        cron: Option<String>,
+        every_ms: Option<i64>,
+        timezone: Option<&str>,
+        catch_up: &str,
+    ) -> PyResult<()> {
+        timing_of(cron, every_ms, timezone, catch_up).map_err(InvalidSchedule::new_err)?;
+        Ok(())
+    }
+
+    /// The schedule's name, unique in its queue.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.schedule.name
+    }
+
+    /// The task each tick runs.
+    #[getter]
+    fn task(&self) -> &str {
+        &self.schedule.job.task
+    }
+
+    /// The queue its jobs go to.
+    #[getter]
+    fn queue(&self) -> &str {
+        &self.schedule.queue
+    }
+
+    /// The cron expression, `None` for an interval.
+    #[getter]
+    fn cron(&self) -> Option<&str> {
+        match &self.schedule.timing {
+            Timing::Cron { expression, .. } => Some(expression),
+            Timing::Every { .. } => None,
+        }
+    }
+
+    /// The IANA time zone of a cron expression, `None` for an interval.
+    #[getter]
+    fn timezone(&self) -> Option<&str> {
+        match &self.schedule.timing {
+            Timing::Cron { zone, .. } => Some(zone.name()),
+            Timing::Every { .. } => None,
+        }
+    }
+
+    /// The interval, ms, `None` for a cron expression.
+    #[getter]
+    fn every_ms(&self) -> Option<i64> {
+        match &self.schedule.timing {
+            Timing::Every { interval_ms } => Some(*interval_ms),
+            Timing::Cron { .. } => None,
+        }
+    }
+
+    /// `latest`, `skip` or `all`.
+    #[getter]
+    fn catch_up(&self) -> &'static str {
+        self.schedule.catch_up.as_str()
+    }
+
+    /// The next `count` ticks strictly after `after_ms`, ms since the epoch.
+    fn next_ticks(&self, after_ms: i64, count: usize) -> Vec<i64> {
+        let mut ticks = Vec::with_capacity(count.min(1000));
+        let mut cursor = after_ms;
+        while ticks.len() < count {
+            let Some(tick) = self.schedule.timing.next_after(cursor) else {
+                break;
+            };
+            ticks.push(tick);
+            cursor = tick;
+        }
+        ticks
+    }
+
+    /// The latest tick at or before `at_ms`.
+    fn latest_tick(&self, at_ms: i64) -> Option<i64> {
+        self.schedule.timing.latest_at_or_before(at_ms)
+    }
+
+    /// The job id of the tick at `tick_ms`.
+    fn job_id(&self, tick_ms: i64) -> String {
+        self.schedule.job_id(tick_ms)
+    }
+}
+
+fn timing_of(
+    cron: Option<String>,
+    every_ms: Option<i64>,
+    timezone: Option<&str>,
+    catch_up: &str,
+) -> Result<(Timing, CatchUp), String> {
+    let timing = match (cron, every_ms) {
+        (Some(expression), None) => Timing::cron(&expression, timezone.unwrap_or("UTC"))?,
+        (None, Some(_)) if timezone.is_some() => {
+            return Err(
+                "a time zone is for cron expressions: an interval ticks at the same instants everywhere"
+                    .to_owned(),
+            )
+        }
+        (None, Some(interval_ms)) => Timing::every(interval_ms)?,
+        _ => return Err("give either a cron expression or an interval (every=)".to_owned()),
+    };
+    Ok((timing, CatchUp::parse(catch_up)?))
+}
+
 /// The settings of one worker run, checked when it is made.
 #[pyclass(module = "ardiq._core", frozen)]
 #[derive(Debug, Clone)]
@@ -122,7 +286,7 @@ impl WorkerConfig {
         *, worker_id, hostname, queues, tasks, result_ttl_s, concurrency, prefetch, burst,
         visibility_ms, max_deliveries, block_ms, promote_interval_ms, heartbeat_ms, dead_maxlen,
         burst_waits_delayed = false, failed_maxlen = 10_000, failed_retention_ms = 604_800_000,
-        metrics = false
+        metrics = false, schedules = Vec::new(), progress_interval_ms = 250, journal_maxlen = 0
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -144,6 +308,9 @@ impl WorkerConfig {
         failed_maxlen: i64,
         failed_retention_ms: i64,
         metrics: bool,
+        schedules: Vec<ScheduleConfig>,
+        progress_interval_ms: i64,
+        journal_maxlen: i64,
     ) -> PyResult<Self> {
         let concurrency = within("concurrency", concurrency, 1, 100_000)? as usize;
         if queues.is_empty() || queues.len() > MAX_QUEUES {
@@ -152,7 +319,7 @@ impl WorkerConfig {
                 queues.len()
             )));
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut weighted = Vec::with_capacity(queues.len());
         for (queue, weight) in queues {
             ardiq_spec::limits::check_queue_name(&queue).map_err(|e| invalid(e.to_string()))?;
@@ -162,6 +329,22 @@ impl WorkerConfig {
             let weight = within(&format!("the weight of queue {queue:?}"), weight, 1, 1_000)?;
             weighted.push((queue, weight as u32));
         }
+        let mut names = HashSet::new();
+        for ScheduleConfig { schedule } in &schedules {
+            if !tasks.iter().any(|t| t.name == schedule.job.task) {
+                return Err(invalid(format!(
+                    "schedule {:?}: no task named {:?} is registered",
+                    schedule.name, schedule.job.task
+                )));
+            }
+            if !names.insert((&schedule.queue, &schedule.name)) {
+                return Err(invalid(format!(
+                    "schedule {:?} is named twice on queue {:?}",
+                    schedule.name, schedule.queue
+                )));
+            }
+        }
+        let schedules: Vec<Arc<Schedule>> = schedules.into_iter().map(|s| s.schedule).collect();
         let default_ttl_ms = ms_of("result_ttl_s", result_ttl_s, true)?;
         let tasks: HashMap<String, EngineTask> = tasks
             .into_iter()
@@ -196,6 +379,13 @@ impl WorkerConfig {
                     60_000,
                 )?,
                 heartbeat_ms: within("heartbeat_ms", heartbeat_ms, 100, 60_000)?,
+                progress_interval_ms: within(
+                    "progress_interval_ms",
+                    progress_interval_ms,
+                    10,
+                    60_000,
+                )?,
+                journal_maxlen: within("journal_maxlen", journal_maxlen, 0, 100_000_000)?,
                 tasks,
                 dead_maxlen: within("dead_maxlen", dead_maxlen, 1, 100_000_000)?,
                 failed_maxlen: within("failed_maxlen", failed_maxlen, 0, 100_000_000)?,
@@ -208,6 +398,7 @@ impl WorkerConfig {
                 metrics,
                 hostname,
                 pid: std::process::id(),
+                schedules,
             },
             queues: weighted,
         })
@@ -234,10 +425,12 @@ impl WorkerConfig {
 
 /// The Python classes that records become, from `ardiq.job`.
 struct Records {
+    schedule_state: Py<PyAny>,
     job_info: Py<PyAny>,
     job_status: Py<PyAny>,
     dead_letter: Py<PyAny>,
     remote_error: Py<PyAny>,
+    progress: Py<PyAny>,
 }
 
 static RECORDS: PyOnceLock<Records> = PyOnceLock::new();
@@ -246,10 +439,12 @@ fn records(py: Python<'_>) -> PyResult<&Records> {
     RECORDS.get_or_try_init(py, || {
         let module = py.import("ardiq.job")?;
         Ok(Records {
+            schedule_state: py.import("ardiq.cron")?.getattr("ScheduleState")?.unbind(),
             job_info: module.getattr("JobInfo")?.unbind(),
             job_status: module.getattr("JobStatus")?.unbind(),
             dead_letter: module.getattr("DeadLetter")?.unbind(),
             remote_error: module.getattr("RemoteError")?.unbind(),
+            progress: module.getattr("Progress")?.unbind(),
         })
     })
 }
@@ -270,47 +465,43 @@ fn remote_error<'py>(py: Python<'py>, error: Option<&WireError>) -> PyResult<Bou
 pub fn job_info(py: Python<'_>, info: JobInfoRecord) -> PyResult<Py<PyAny>> {
     let records = records(py)?;
     let status = records.job_status.bind(py).call1((info.status.as_str(),))?;
-    let terminal = info
-        .record
-        .filter(|r| State::try_from(r.state).is_ok_and(State::is_terminal));
-    let args = match terminal {
-        Some(record) => {
-            let value = if record.value.is_empty() {
-                py.None()
-            } else {
-                let value = ardiq_spec::value::decode(&record.value).map_err(|e| {
-                    crate::error::CoreError::Malformed(format!("the result does not decode: {e}"))
-                })?;
-                convert::to_python(py, &value)?
-            };
-            PyTuple::new(
-                py,
-                [
-                    status,
-                    value.into_bound(py),
-                    remote_error(py, record.error.as_ref())?,
-                    record.attempts.into_pyobject(py)?.into_any(),
-                    record.enqueued_ms.into_pyobject(py)?.into_any(),
-                    record.started_ms.into_pyobject(py)?.into_any(),
-                    record.finished_ms.into_pyobject(py)?.into_any(),
-                    record.worker_id.into_pyobject(py)?.into_any(),
-                ],
-            )?
-        }
-        None => PyTuple::new(
-            py,
-            [
-                status,
-                py.None().into_bound(py),
-                py.None().into_bound(py),
-                0u32.into_pyobject(py)?.into_any(),
-                0i64.into_pyobject(py)?.into_any(),
-                0i64.into_pyobject(py)?.into_any(),
-                0i64.into_pyobject(py)?.into_any(),
-                "".into_pyobject(py)?.into_any(),
-            ],
-        )?,
+    let record = info.record.unwrap_or_default();
+    let terminal = State::try_from(record.state).is_ok_and(State::is_terminal);
+    let value = if !terminal || record.value.is_empty() {
+        py.None()
+    } else {
+        let value = ardiq_spec::value::decode(&record.value)
+            .map_err(|e| CoreError::Malformed(format!("the result does not decode: {e}")))?;
+        convert::to_python(py, &value)?
     };
+    let error = if terminal {
+        remote_error(py, record.error.as_ref())?
+    } else {
+        py.None().into_bound(py)
+    };
+    let progress = match &record.progress {
+        Some(p) => {
+            records
+                .progress
+                .bind(py)
+                .call1((p.fraction, p.message.as_str(), p.updated_ms))?
+        }
+        None => py.None().into_bound(py),
+    };
+    let args = PyTuple::new(
+        py,
+        [
+            status,
+            value.into_bound(py),
+            error,
+            record.attempts.into_pyobject(py)?.into_any(),
+            record.enqueued_ms.into_pyobject(py)?.into_any(),
+            record.started_ms.into_pyobject(py)?.into_any(),
+            record.finished_ms.into_pyobject(py)?.into_any(),
+            record.worker_id.into_pyobject(py)?.into_any(),
+            progress,
+        ],
+    )?;
     Ok(records.job_info.bind(py).call1(args)?.unbind())
 }
 
@@ -330,6 +521,26 @@ pub fn dead_letter(py: Python<'_>, letter: DeadLetterEntry) -> PyResult<Py<PyAny
             record.detail,
             record.dead_ms,
             error,
+        ))?
+        .unbind())
+}
+
+/// An `ardiq.cron.ScheduleState`.
+pub fn schedule_state(py: Python<'_>, state: ScheduleState) -> PyResult<Py<PyAny>> {
+    Ok(records(py)?
+        .schedule_state
+        .bind(py)
+        .call1((
+            state.name,
+            state.task,
+            state.cron,
+            state.timezone,
+            state.every_ms,
+            state.catch_up,
+            state.last_ms,
+            state.next_ms,
+            state.since_ms,
+            state.registered_ms,
         ))?
         .unbind())
 }

@@ -1,9 +1,9 @@
 """ArdiQ's pure-Python producer: enqueue jobs on Redis streams for ArdiQ workers.
 
 `AsyncClient` (asyncio) and `Client` (blocking) offer the same methods:
-`send`, `send_many`, `job`, `status`, `result`, `abort`, `close`. They speak
-the wire spec version 1.0 (spec/SPEC.md) and need neither the `ardiq`
-package nor its native module.
+`send`, `send_many`, `job`, `status`, `progress`, `result`, `abort`, `close`.
+They speak the wire spec version 1.1 (spec/SPEC.md) and need neither the
+`ardiq` package nor its native module.
 """
 
 from ardiq_client.client import AsyncClient, AsyncJob
@@ -18,6 +18,7 @@ from ardiq_client.errors import (
     InvalidTaskName,
     JobAborted,
     JobDead,
+    JobExpired,
     JobFailed,
     JobNotFound,
     MalformedRecord,
@@ -28,7 +29,7 @@ from ardiq_client.errors import (
     UnsupportedValue,
 )
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest
-from ardiq_client.records import SPEC_VERSION, JobStatus
+from ardiq_client.records import SPEC_VERSION, JobStatus, Progress
 from ardiq_client.sync_client import Client, Job
 from ardiq_client.values import decode_value, encode_value
 
@@ -50,6 +51,7 @@ __all__ = [
     "Job",
     "JobAborted",
     "JobDead",
+    "JobExpired",
     "JobFailed",
     "JobNotFound",
     "JobRequest",
@@ -57,6 +59,7 @@ __all__ = [
     "MalformedRecord",
     "NotConnected",
     "PayloadTooLarge",
+    "Progress",
     "RedisUnavailable",
     "ResultTimeout",
     "UnsupportedValue",

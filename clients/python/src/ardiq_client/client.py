@@ -14,6 +14,11 @@ serves the queue's slot: all keys of a queue share one hash tag.
 A call whose connection broke is sent once more on a new connection; one
 that timed out is not (see `ardiq_client.connection`).
 
+`result` is woken by the worker that ends the job (SPEC.md section 15; the
+rules are in `ardiq_client.waiting`): the client's first wait subscribes to
+the queue's events channel with redis-py's `PubSub`, read by one task and
+shared by every later wait until the client closes.
+
 Delivery is at least once: the worker may run a job more than once, and
 the job id is the idempotency key. Enqueueing an id that exists already
 writes nothing and returns a job whose `duplicate` is true.
@@ -23,29 +28,96 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import redis.asyncio
 import redis.exceptions
+from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 
-from ardiq_client import connection, inspect, limits, protocol, scripts, trace
-from ardiq_client.errors import NotConnected, ResultTimeout
+from ardiq_client import connection, inspect, limits, protocol, scripts, trace, waiting
+from ardiq_client.errors import ArdiqError, NotConnected, ResultTimeout
 from ardiq_client.inspect import JobPage, ListState, QueueInfo, WorkerInfo
 from ardiq_client.keys import QueueKeys
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
-from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
-
-#: Polling of `result`: the first wait, its growth per poll, and its cap, in seconds.
-POLL_FIRST_S = 0.005
-POLL_GROWTH = 1.5
-POLL_MAX_S = 0.25
+from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus, Progress
 
 T = TypeVar("T")
+
+
+class _Events:
+    """The async client's subscription to its queue's events channel (SPEC.md section 15): one
+    redis-py `PubSub`, opened by the first wait and read by one task that wakes the waits."""
+
+    def __init__(self, channel: str, timeout_s: float) -> None:
+        self.state = waiting.Subscription()
+        self._channel = channel
+        self._timeout_s = timeout_s
+        self._opening = asyncio.Lock()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def ensure(self, redis_client: redis.asyncio.Redis | RedisCluster) -> int | None:
+        """The live subscription's generation, subscribing first if there is none; None when
+        there is none to be had (refused, or Redis unreachable: the waits poll)."""
+        generation = self.state.generation
+        if generation is not None or not self.state.may_open():
+            return generation
+        async with self._opening:
+            generation = self.state.generation
+            if generation is not None or not self.state.may_open():
+                return generation
+            pubsub: PubSub = redis_client.pubsub()
+            try:
+                await pubsub.subscribe(self._channel)
+                await asyncio.wait_for(self._confirmed(pubsub), self._timeout_s)
+            except (*connection.ERRORS, OSError, TimeoutError) as error:
+                await self._close(pubsub)
+                self.state.failed(error)
+                return None
+            if self.state.closed:
+                await self._close(pubsub)
+                return None
+            generation = self.state.opened()
+            self._reader = asyncio.create_task(self._read(pubsub, generation))
+            return generation
+
+    @staticmethod
+    async def _confirmed(pubsub: PubSub) -> None:
+        """Reads until Redis confirms the subscription (or refuses it: that raises)."""
+        while True:
+            message = await pubsub.get_message(timeout=None)
+            if message is not None and message["type"] == "subscribe":
+                return
+
+    async def _read(self, pubsub: PubSub, generation: int) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                if message is not None and message["type"] == "message":
+                    self.state.dispatch(message["data"])
+        except Exception:  # the connection is gone (however it broke): the next wait subscribes again
+            pass
+        finally:
+            self.state.lost(generation)
+            await self._close(pubsub)
+
+    @staticmethod
+    async def _close(pubsub: PubSub) -> None:
+        # redis-py leaves aclose untyped.
+        aclose: Callable[[], Awaitable[None]] = pubsub.aclose
+        with contextlib.suppress(*connection.ERRORS, OSError):
+            await aclose()
+
+    async def close(self) -> None:
+        self.state.close()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
 
 
 class AsyncJob:
@@ -75,6 +147,10 @@ class AsyncJob:
         """Waits for the job to finish and returns its value (see `AsyncClient.result`)."""
         return await self._client.result(self.id, timeout_s=timeout_s)
 
+    async def progress(self) -> Progress | None:
+        """The job's last progress report (see `AsyncClient.progress`)."""
+        return await self._client.progress(self.id)
+
     async def abort(self, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
         """Aborts the job (see `AsyncClient.abort`)."""
         return await self._client.abort(self.id, result_ttl_ms=result_ttl_ms)
@@ -93,12 +169,14 @@ class AsyncClient:
     def __init__(self, redis_client: redis.asyncio.Redis | RedisCluster, queue: str = "default") -> None:
         """Wraps a redis-py asyncio client, or its cluster client (it must not decode responses)."""
         connection_kwargs: Callable[[], dict[str, Any]] = redis_client.get_connection_kwargs
-        connection.check_connection_kwargs(connection_kwargs())
+        kwargs = connection_kwargs()
+        connection.check_connection_kwargs(kwargs)
         self._keys = QueueKeys(queue)
         self._redis: redis.asyncio.Redis | RedisCluster | None = redis_client
         self._scripts = {
             script.name: redis_client.register_script(script.source) for script in scripts.PRODUCER
         }
+        self._events = _Events(self._keys.events, connection.command_timeout_s(kwargs))
 
     @classmethod
     def from_url(
@@ -146,6 +224,7 @@ class AsyncClient:
 
     async def close(self) -> None:
         """Closes the connections; the client cannot be used afterwards."""
+        await self._events.close()
         if self._redis is not None:
             redis_client, self._redis = self._redis, None
             await redis_client.aclose()
@@ -290,6 +369,7 @@ class AsyncClient:
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        expires_ms: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncJob:
         """Enqueues one call of `task` and returns its handle.
@@ -309,6 +389,7 @@ class AsyncClient:
             timeout_ms=timeout_ms,
             backoff_ms=backoff_ms,
             result_ttl_ms=result_ttl_ms,
+            expires_ms=expires_ms,
             headers=headers,
         )
         job = protocol.encode_request(request, protocol.now_ms(), trace.current_headers())
@@ -350,30 +431,61 @@ class AsyncClient:
         state, _ = await self._status(job_id)
         return state
 
+    async def progress(self, job_id: str) -> Progress | None:
+        """The last progress the job reported (SPEC.md section 16), while it runs and after it
+        ended; None when it reported none (or is not found)."""
+        _, record = await self._status(job_id)
+        return protocol.progress_of(record)
+
     async def result(self, job_id: str, timeout_s: float | None = None) -> Any:
         """Waits until the job finishes and returns its return value.
 
-        Polls `status.lua` with a growing pause (5 ms up to 250 ms). Raises
-        `JobFailed` (with the remote type, message and traceback), `JobDead`,
-        `JobAborted`, `JobNotFound`, or `ResultTimeout` (a `TimeoutError`)
-        when `timeout_s` passes first; None waits without limit.
+        The worker that ends the job wakes the wait: the status is read when
+        the wait starts, when told, and every second anyway (SPEC.md section
+        15); a client whose user may not subscribe polls it (5 ms, growing to
+        250 ms). Raises `JobFailed` (with the remote type, message and
+        traceback), `JobDead`, `JobAborted`, `JobExpired`, `JobNotFound`, or
+        `ResultTimeout` (a `TimeoutError`) when `timeout_s` passes first;
+        None waits without limit.
         """
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        pause = POLL_FIRST_S
-        while True:
-            state, record = await self._status(job_id)
-            if state.is_terminal or state is JobStatus.NOT_FOUND:
-                return protocol.result_of(job_id, state, record)
-            if deadline is None:
-                await asyncio.sleep(pause)
-            else:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ResultTimeout(job_id, timeout_s or 0.0)
-                await asyncio.sleep(min(pause, remaining))
-            pause = min(pause * POLL_GROWTH, POLL_MAX_S)
+        state, record = await self._wait(limits.check_job_id(job_id), timeout_s)
+        return protocol.result_of(job_id, state, record)
 
-    # -- inspection, read-only (SPEC.md section 15) ------------------------
+    async def _wait(self, job_id: str, timeout_s: float | None) -> tuple[JobStatus, bytes | None]:
+        """The job's final state and record once it has one (or is not found); see `waiting`."""
+        plan = waiting.WaitPlan(timeout_s)
+        woken = asyncio.Event()
+        with self._events.state.listen(job_id, woken.set):
+            while True:
+                generation = await self._events.ensure(self._live()) if plan.subscribes() else None
+                if generation is not None:
+                    clock_ms = protocol.now_ms()
+                    deadline_ms = plan.registration(generation, clock_ms)
+                    if deadline_ms is not None:
+                        try:
+                            await self._run(protocol.wait_call(self._keys, job_id, clock_ms, deadline_ms))
+                        except ArdiqError as error:
+                            plan.forget_registration()
+                            if not waiting.is_refusal(error):
+                                raise
+                            self._events.state.refuse()
+                            generation = None
+                woken.clear()
+                state, record = await self._status(job_id)
+                if state.is_terminal or state is JobStatus.NOT_FOUND:
+                    return state, record
+                pause = plan.pause(subscribed=generation is not None)
+                if pause is None:
+                    raise ResultTimeout(job_id, timeout_s or 0.0)
+                told = False
+                if generation is None:
+                    await asyncio.sleep(pause)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        told = await asyncio.wait_for(woken.wait(), pause)
+                plan.paused(woken=told)
+
+    # -- inspection, read-only (SPEC.md section 20) ------------------------
 
     async def queue_info(self) -> QueueInfo:
         """The queue at a glance: waiting and held jobs per priority, scheduled ones and

@@ -107,6 +107,13 @@ def translate(error: Exception) -> ArdiqError:
     return ArdiqError(f"Redis error: {error}")
 
 
+def command_timeout_s(kwargs: dict[str, Any]) -> float:
+    """The reply timeout of a redis-py client's connections (its ``socket_timeout``), or the
+    default when it has none."""
+    timeout = kwargs.get("socket_timeout")
+    return float(timeout) if isinstance(timeout, int | float) and timeout > 0 else DEFAULT_COMMAND_TIMEOUT_S
+
+
 def check_connection_kwargs(kwargs: dict[str, Any]) -> None:
     """Replies are read as bytes: a client that decodes them to str cannot be used."""
     if kwargs.get("decode_responses"):

@@ -50,7 +50,8 @@ class InvalidDelay(ArdiqError, ValueError):
 
 class InvalidOption(ArdiqError, ValueError):
     """A job override is not an int in its range: `max_retries` 0..1,000; `timeout_ms`,
-    `backoff_ms` and `result_ttl_ms` 0..3,155,760,000,000 (100 years)."""
+    `backoff_ms` and `result_ttl_ms` 0..3,155,760,000,000 (100 years); `expires_ms`
+    1..253,402,300,799,999 and later than now and than a delayed job's due time."""
 
 
 class PayloadTooLarge(ArdiqError, ValueError):
@@ -106,6 +107,14 @@ class JobAborted(ArdiqError):
 
     def __init__(self, job_id: str, message: str = "") -> None:
         super().__init__(f"job {job_id!r} was aborted" + (f": {message}" if message else ""))
+        self.job_id = job_id
+
+
+class JobExpired(ArdiqError):
+    """No worker started the job before its `expires_ms`: it never ran."""
+
+    def __init__(self, job_id: str, message: str = "") -> None:
+        super().__init__(f"job {job_id!r} expired" + (f": {message}" if message else ""))
         self.job_id = job_id
 
 

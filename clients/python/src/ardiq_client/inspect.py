@@ -1,4 +1,4 @@
-"""The read-only half of inspection (spec 1.1, SPEC.md section 15): a queue
+"""The read-only half of inspection (spec 1.1, SPEC.md section 20): a queue
 at a glance (`inspect.lua`), its workers from their heartbeats, and its jobs
 by state a page at a time. Pure: the calls to send and the reading of their
 replies; the clients do the I/O (`AsyncClient.queue_info`, ...)."""
@@ -97,7 +97,7 @@ class WorkerInfo:
 @dataclass(frozen=True, slots=True)
 class ListedJob:
     """One listed job; which fields mean something depends on its state (as
-    in SPEC.md section 15): `entry_id` is its stream entry (running) or its
+    in SPEC.md section 20): `entry_id` is its stream entry (running) or its
     entry in the kept-failures or dead-letter store; `at_ms` its due time,
     failure or death; `job` the `Job` record when known."""
 

@@ -23,6 +23,7 @@ class QueueKeys:
         "queue",
         "running",
         "streams",
+        "waiters",
         "workers",
     )
 
@@ -34,10 +35,13 @@ class QueueKeys:
         self.delayed_jobs = f"{self.prefix}delayed:jobs"
         self.running = f"{self.prefix}running"
         self.abort = f"{self.prefix}abort"
+        #: Pub/sub channel: ``abort:<id>`` hints, and (1.1) ``done:<id>`` and ``waiting:<ms>``.
         self.events = f"{self.prefix}events"
         self.dead = f"{self.prefix}dead"
         self.failed = f"{self.prefix}failed"  # spec 1.1
         self.workers = f"{self.prefix}workers"
+        #: Sorted set of job ids someone waits on, by the wait's deadline (1.1).
+        self.waiters = f"{self.prefix}waiters"
 
     def worker(self, worker_id: str) -> str:
         """The heartbeat key of a worker, ``ardiq:{q}:worker:<id>``."""

@@ -27,7 +27,7 @@ PRIORITY_LEVELS = 10
 DEFAULT_PRIORITY = 5
 #: 100 years of 365.25 days: the longest `delay_ms`, timeout, backoff and result TTL.
 MAX_DURATION_MS = 3_155_760_000_000
-#: 9999-12-31T23:59:59.999Z: the latest `schedule_ms`.
+#: 9999-12-31T23:59:59.999Z: the latest `schedule_ms` and `expires_ms`.
 MAX_SCHEDULE_MS = 253_402_300_799_999
 MAX_RETRIES = 1_000
 
@@ -166,6 +166,24 @@ def check_override(name: str, value: object, maximum: int) -> int | None:
     if type(value) is not int or not 0 <= value <= maximum:
         raise InvalidOption(f"invalid {name} {value!r}: it must be an int from 0 to {maximum:,}")
     return value
+
+
+def check_expires(expires_ms: object, now_ms: int, due_ms: int) -> int | None:
+    """Returns the job's `expires_ms` (1.1), None when not given: an int from 1 to the end of
+    year 9999, later than `now_ms` and, for a delayed job (`due_ms` > 0), later than its due
+    time (SPEC.md sections 5 and 17). The rules and their order are the Rust core's.
+    """
+    if expires_ms is None:
+        return None
+    if type(expires_ms) is not int or not 1 <= expires_ms <= MAX_SCHEDULE_MS:
+        rule = f"it must be an int from 1 to {MAX_SCHEDULE_MS:,}"
+    elif expires_ms <= now_ms:
+        rule = f"it must be later than now ({now_ms})"
+    elif due_ms > 0 and expires_ms <= due_ms:
+        rule = f"it must be later than the job's due time ({due_ms})"
+    else:
+        return expires_ms
+    raise InvalidOption(f"invalid expires_ms {expires_ms!r}: {rule}")
 
 
 def check_record_size(size: int) -> None:

@@ -1,9 +1,9 @@
 """What the client sends to Redis and how it reads the replies.
 
 Pure functions, shared by the async and the sync client: turning a
-`JobRequest` into a `Job` record, the `enqueue.lua`, `status.lua` and
-`abort.lua` calls (KEYS and ARGV exactly as the scripts' headers name
-them), and the meaning of each reply. No I/O happens here.
+`JobRequest` into a `Job` record, the `enqueue.lua`, `status.lua`,
+`abort.lua` and `wait.lua` calls (KEYS and ARGV exactly as the scripts'
+headers name them), and the meaning of each reply. No I/O happens here.
 
 `ScriptCall.pack` writes a batch call's RESP by hand, and the clients send
 batches over a connection of redis-py's pool themselves. redis-py's own
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ardiq_client import limits, records, scripts
-from ardiq_client.errors import JobAborted, JobDead, JobFailed, JobNotFound, MalformedRecord
+from ardiq_client.errors import JobAborted, JobDead, JobExpired, JobFailed, JobNotFound, MalformedRecord
 from ardiq_client.job_id import new_job_id
 from ardiq_client.keys import QueueKeys
-from ardiq_client.records import JobStatus
+from ardiq_client.records import JobStatus, Progress
 from ardiq_client.values import decode_value, encode_args, encode_kwargs
 
 
@@ -61,6 +61,7 @@ class AbortOutcome(enum.StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"
     DEAD = "dead"
+    EXPIRED = "expired"
 
 
 class JobRequest(NamedTuple):
@@ -69,7 +70,10 @@ class JobRequest(NamedTuple):
     Options left as None take the spec's defaults (priority 5, run now) or
     the task's settings in the worker (retries, timeout, backoff, result TTL).
     `delay_ms` is relative to now; `schedule_ms` is an absolute time in
-    milliseconds since the Unix epoch; give at most one. (A named tuple,
+    milliseconds since the Unix epoch; give at most one. `expires_ms` (ms
+    since the Unix epoch): a job no worker has started by then is not run
+    and ends ``expired``; it must be later than now and than the job's due
+    time. (A named tuple,
     because batches build many of them and a tuple is the cheapest
     immutable record to create.)
     """
@@ -85,6 +89,7 @@ class JobRequest(NamedTuple):
     timeout_ms: int | None = None
     backoff_ms: int | None = None
     result_ttl_ms: int | None = None
+    expires_ms: int | None = None
     #: Spec 1.1: strings for the worker, such as the W3C trace context; the
     #: current OpenTelemetry context is added when OpenTelemetry is installed.
     headers: Mapping[str, str] | None = None
@@ -110,6 +115,7 @@ def encode_request(
     job_id = new_job_id() if request.job_id is None else limits.check_job_id(request.job_id)
     priority = limits.check_priority(request.priority)
     due = limits.due_ms(request.delay_ms, request.schedule_ms, clock_ms)
+    expires = limits.check_expires(request.expires_ms, clock_ms, due)
     record = records.encode_job(
         job_id=job_id,
         task=task,
@@ -122,6 +128,7 @@ def encode_request(
         timeout_ms=limits.check_override("timeout_ms", request.timeout_ms, limits.MAX_DURATION_MS),
         backoff_ms=limits.check_override("backoff_ms", request.backoff_ms, limits.MAX_DURATION_MS),
         result_ttl_ms=limits.check_override("result_ttl_ms", request.result_ttl_ms, limits.MAX_DURATION_MS),
+        expires_ms=expires,
         headers=limits.check_headers({**(context or {}), **(request.headers or {})})
         if context or request.headers
         else None,
@@ -208,14 +215,36 @@ def parse_status_reply(reply: object) -> tuple[JobStatus, bytes | None]:
 
 
 def abort_call(keys: QueueKeys, job_id: str, result_ttl_ms: int, clock_ms: int) -> ScriptCall:
-    """The `abort.lua` call for one job; `result_ttl_ms` is how long an aborted status is kept."""
+    """The `abort.lua` call for one job; `result_ttl_ms` is how long an aborted status is kept.
+
+    `clock_ms` stamps the aborted status and tells `abort.lua` which waits on
+    the job have not passed (1.1): those are told it ended.
+    """
     ttl = limits.check_override("result_ttl_ms", result_ttl_ms, limits.MAX_DURATION_MS)
     if ttl is None:
         ttl = records.DEFAULT_RESULT_TTL_MS
     return ScriptCall(
         scripts.ABORT,
-        [key.encode() for key in (keys.job(job_id), keys.delayed, keys.delayed_jobs, keys.abort)],
-        [job_id.encode(), b"%d" % ttl, records.encode_aborted_status(clock_ms), keys.events.encode()],
+        [
+            key.encode()
+            for key in (keys.job(job_id), keys.delayed, keys.delayed_jobs, keys.abort, keys.waiters)
+        ],
+        [
+            job_id.encode(),
+            b"%d" % ttl,
+            records.encode_aborted_status(clock_ms),
+            keys.events.encode(),
+            b"%d" % clock_ms,
+        ],
+    )
+
+
+def wait_call(keys: QueueKeys, job_id: str, clock_ms: int, deadline_ms: int) -> ScriptCall:
+    """The `wait.lua` call registering a wait on one job until `deadline_ms` (SPEC.md section 15)."""
+    return ScriptCall(
+        scripts.WAIT,
+        [keys.waiters.encode()],
+        [b"%d" % clock_ms, b"%d" % deadline_ms, keys.events.encode(), job_id.encode()],
     )
 
 
@@ -230,8 +259,8 @@ def parse_abort_reply(reply: object) -> AbortOutcome:
 def result_of(job_id: str, state: JobStatus, record: bytes | None) -> Any:
     """The value of a finished job, or the error it finished with.
 
-    Raises `JobFailed`, `JobDead` (a `JobFailed`), `JobAborted`, or
-    `JobNotFound`; `state` must be terminal or ``not_found``.
+    Raises `JobFailed`, `JobDead` (a `JobFailed`), `JobAborted`,
+    `JobExpired`, or `JobNotFound`; `state` must be terminal or ``not_found``.
     """
     if state is JobStatus.NOT_FOUND or record is None:
         raise JobNotFound(job_id)
@@ -241,8 +270,15 @@ def result_of(job_id: str, state: JobStatus, record: bytes | None) -> Any:
     error = status.error or records.RemoteError("", "", "")
     if state is JobStatus.ABORTED:
         raise JobAborted(job_id, error.message)
+    if state is JobStatus.EXPIRED:
+        raise JobExpired(job_id, error.message)
     if state is JobStatus.DEAD:
         raise JobDead(job_id, error.type or "DeadLetter", error.message, error.traceback)
     if state is JobStatus.FAILED:
         raise JobFailed(job_id, error.type, error.message, error.traceback)
     raise ValueError(f"job {job_id!r} is {state}, not finished")
+
+
+def progress_of(record: bytes | None) -> Progress | None:
+    """The last progress a job reported, from the `Status` record `status.lua` returned."""
+    return None if record is None else records.decode_status(record).progress

@@ -20,7 +20,13 @@ from google.protobuf.message import DecodeError
 from ardiq_client._proto import records_pb2 as pb
 from ardiq_client.errors import MalformedRecord
 
-SPEC_VERSION = "1.0"
+#: The version of the spec this client implements (spec/VERSION).
+SPEC_VERSION = "1.1"
+#: A record's ``spec_version`` when it sets no field added after 1.0: such a record is byte
+#: for byte what a 1.0 writer writes (SPEC.md section 12).
+RECORD_VERSION = "1.0"
+#: A record's ``spec_version`` when it sets a field added in 1.1 (``Job.expires_ms``).
+RECORD_VERSION_1_1 = "1.1"
 
 #: The `Status` records producers write (SPEC.md section 6); `enqueue.lua` holds the same bytes.
 STATUS_QUEUED = b"\x0a\x031.0\x10\x01"
@@ -41,6 +47,8 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
     ABORTED = "aborted"
     DEAD = "dead"
+    #: Not started before its ``expires_ms`` (1.1): it never ran.
+    EXPIRED = "expired"
 
     @property
     def is_terminal(self) -> bool:
@@ -48,7 +56,9 @@ class JobStatus(enum.StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.ABORTED, JobStatus.DEAD})
+_TERMINAL = frozenset(
+    {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.ABORTED, JobStatus.DEAD, JobStatus.EXPIRED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +71,19 @@ class RemoteError:
 
 
 @dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a job said it is (SPEC.md section 16): a fraction from 0.0 to 1.0, a message,
+    and when it was reported (ms since the Unix epoch)."""
+
+    fraction: float
+    message: str
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatusRecord:
-    """A decoded `Status` record. `value` is MessagePack (COMPLETE only)."""
+    """A decoded `Status` record. `value` is MessagePack (COMPLETE only); `progress` is the
+    last progress the run reported (1.1), if any."""
 
     spec_version: str
     state: int
@@ -74,6 +95,7 @@ class StatusRecord:
     finished_ms: int
     worker_id: str
     task: str
+    progress: Progress | None = None
 
 
 def _varint(value: int) -> bytes:
@@ -90,7 +112,8 @@ def _varint(value: int) -> bytes:
 
 _SMALL = [bytes([i]) for i in range(0x80)]
 # Field keys: (field number << 3) | wire type (0 varint, 2 length-delimited).
-_JOB_HEAD = b"\x0a\x03" + SPEC_VERSION.encode() + b"\x12"  # spec_version, then the key of id
+_JOB_HEAD = b"\x0a\x03" + RECORD_VERSION.encode() + b"\x12"  # spec_version, then the key of id
+_JOB_HEAD_1_1 = b"\x0a\x03" + RECORD_VERSION_1_1.encode() + b"\x12"  # with a field added in 1.1
 _TASK = b"\x1a"
 _ARGS = b"\x22"
 _KWARGS = b"\x2a"
@@ -101,6 +124,7 @@ _MAX_RETRIES = b"\x50"
 _TIMEOUT_MS = b"\x58"
 _BACKOFF_MS = b"\x60"
 _RESULT_TTL_MS = b"\x68"
+_EXPIRES_MS = b"\x70"
 _HEADER = b"\x7a"  # field 15, a map entry
 
 
@@ -117,6 +141,7 @@ def encode_job(
     timeout_ms: int | None = None,
     backoff_ms: int | None = None,
     result_ttl_ms: int | None = None,
+    expires_ms: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> bytes:
     """The `Job` record of a new job (attempt 0, so field 9 is omitted);
@@ -124,11 +149,14 @@ def encode_job(
     with its key and its value.
 
     Integers must be in their field's range and non-negative (callers check);
-    `enqueued_ms` and `due_ms` are timestamps, never negative.
+    `enqueued_ms`, `due_ms` and `expires_ms` are timestamps, never negative.
+    The record says ``spec_version`` 1.1 exactly when `expires_ms` is given
+    (SPEC.md section 12).
     """
     id_bytes = job_id.encode()
     task_bytes = task.encode()
-    parts = [_JOB_HEAD, _varint(len(id_bytes)), id_bytes]
+    head = _JOB_HEAD if expires_ms is None else _JOB_HEAD_1_1
+    parts = [head, _varint(len(id_bytes)), id_bytes]
     if task_bytes:
         parts += (_TASK, _varint(len(task_bytes)), task_bytes)
     if args:
@@ -149,6 +177,8 @@ def encode_job(
         parts += (_BACKOFF_MS, _varint(backoff_ms))
     if result_ttl_ms is not None:
         parts += (_RESULT_TTL_MS, _varint(result_ttl_ms))
+    if expires_ms is not None:
+        parts += (_EXPIRES_MS, _varint(expires_ms))
     if headers:
         for name in sorted(headers, key=str.encode):
             key, value = name.encode(), headers[name].encode()
@@ -160,7 +190,7 @@ def encode_job(
 def encode_aborted_status(now_ms: int) -> bytes:
     """The `Status` a producer hands `abort.lua` for a job aborted before it ran (SPEC.md section 6)."""
     record = pb.Status(
-        spec_version=SPEC_VERSION,
+        spec_version=RECORD_VERSION,
         state=pb.STATE_ABORTED,
         error=pb.Error(type="JobAborted", message="aborted before it ran"),
         finished_ms=now_ms,
@@ -178,6 +208,10 @@ def decode_status(data: bytes) -> StatusRecord:
     error = None
     if record.HasField("error"):
         error = RemoteError(record.error.type, record.error.message, record.error.traceback)
+    progress = None
+    if record.HasField("progress"):
+        reported = record.progress
+        progress = Progress(reported.fraction, reported.message, reported.updated_ms)
     return StatusRecord(
         spec_version=record.spec_version,
         state=record.state,
@@ -189,4 +223,5 @@ def decode_status(data: bytes) -> StatusRecord:
         finished_ms=record.finished_ms,
         worker_id=record.worker_id,
         task=record.task,
+        progress=progress,
     )

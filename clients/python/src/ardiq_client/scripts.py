@@ -51,8 +51,9 @@ def load_script(name: str) -> Script:
 ENQUEUE = load_script("enqueue.lua")
 STATUS = load_script("status.lua")
 ABORT = load_script("abort.lua")
+WAIT = load_script("wait.lua")
 #: Spec 1.1, read-only: a queue at a glance, a page of held entries.
 INSPECT = load_script("inspect.lua")
 HELD = load_script("held.lua")
-#: The scripts this client runs.
-PRODUCER = (ENQUEUE, STATUS, ABORT, INSPECT, HELD)
+#: The scripts a producer runs.
+PRODUCER = (ENQUEUE, STATUS, ABORT, WAIT, INSPECT, HELD)

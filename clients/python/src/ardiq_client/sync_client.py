@@ -7,6 +7,10 @@ event loop. One `Client` may be shared by threads.
 redis-py's blocking cluster client reads the slot table when it is built,
 so `Client.from_url(..., cluster=True)` builds it on first use (usually
 `connect`), keeping `from_url` free of I/O as for a single Redis.
+
+`result` is woken by the worker that ends the job, as in `AsyncClient`: the
+client's first wait subscribes with redis-py's `PubSub`, read by redis-py's
+worker thread (`run_in_thread`) and shared by every later wait.
 """
 
 from __future__ import annotations
@@ -20,19 +24,90 @@ from typing import Any, Self, TypeVar
 
 import redis
 import redis.exceptions
+from redis.client import PubSub, PubSubWorkerThread
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from ardiq_client import connection, inspect, limits, protocol, scripts, trace
-from ardiq_client.client import POLL_FIRST_S, POLL_GROWTH, POLL_MAX_S
-from ardiq_client.errors import NotConnected, ResultTimeout
+from ardiq_client import connection, inspect, limits, protocol, scripts, trace, waiting
+from ardiq_client.errors import ArdiqError, NotConnected, ResultTimeout
 from ardiq_client.inspect import JobPage, ListState, QueueInfo, WorkerInfo
 from ardiq_client.keys import QueueKeys
 from ardiq_client.protocol import AbortOutcome, EnqueueOutcome, JobRequest, ScriptCall
-from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus
+from ardiq_client.records import DEFAULT_RESULT_TTL_MS, JobStatus, Progress
 
 T = TypeVar("T")
+
+#: How often the reader thread looks up from the socket (to notice that the client closed).
+_READER_TICK_S = 1.0
+
+
+class _Events:
+    """The blocking client's subscription to its queue's events channel (SPEC.md section 15):
+    one redis-py `PubSub`, opened by the first wait and read by redis-py's worker thread,
+    which wakes the waits."""
+
+    def __init__(self, channel: str, timeout_s: float) -> None:
+        self.state = waiting.Subscription()
+        self._channel = channel
+        self._timeout_s = timeout_s
+        self._opening = threading.Lock()
+        self._reader: PubSubWorkerThread | None = None
+
+    def ensure(self, redis_client: redis.Redis | RedisCluster) -> int | None:
+        """The live subscription's generation, subscribing first if there is none; None when
+        there is none to be had (refused, or Redis unreachable: the waits poll)."""
+        generation = self.state.generation
+        if generation is not None or not self.state.may_open():
+            return generation
+        with self._opening:
+            generation = self.state.generation
+            if generation is not None or not self.state.may_open():
+                return generation
+            # redis-py leaves the blocking clients' pubsub untyped.
+            open_pubsub: Callable[[], PubSub] = redis_client.pubsub
+            pubsub = open_pubsub()
+            try:
+                pubsub.subscribe(**{self._channel: self._on_message})
+                self._confirm(pubsub)
+            except (*connection.ERRORS, OSError, TimeoutError) as error:
+                with contextlib.suppress(*connection.ERRORS, OSError):
+                    pubsub.close()
+                self.state.failed(error)
+                return None
+            generation = self.state.opened()
+            self._reader = pubsub.run_in_thread(
+                sleep_time=_READER_TICK_S,
+                daemon=True,
+                exception_handler=lambda error, _, thread: self._lost(generation, thread),
+            )
+            if self.state.closed:
+                self._reader.stop()
+                return None
+            return generation
+
+    def _confirm(self, pubsub: PubSub) -> None:
+        """Reads until Redis confirms the subscription (or refuses it: that raises)."""
+        deadline = time.monotonic() + self._timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            message = pubsub.get_message(timeout=left)
+            if message is not None and message["type"] == "subscribe":
+                return
+        raise TimeoutError(f"Redis did not confirm the subscription within {self._timeout_s} s")
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        self.state.dispatch(message["data"])
+
+    def _lost(self, generation: int, thread: PubSubWorkerThread) -> None:
+        # The connection is gone: the thread ends (closing the pubsub), the next wait subscribes.
+        self.state.lost(generation)
+        thread.stop()
+
+    def close(self) -> None:
+        self.state.close()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.stop()  # the thread closes its pubsub within one tick
 
 
 def _register_scripts(redis_client: redis.Redis | RedisCluster) -> dict[str, Script]:
@@ -66,6 +141,10 @@ class Job:
         """Waits for the job to finish and returns its value (see `Client.result`)."""
         return self._client.result(self.id, timeout_s=timeout_s)
 
+    def progress(self) -> Progress | None:
+        """The job's last progress report (see `AsyncClient.progress`)."""
+        return self._client.progress(self.id)
+
     def abort(self, result_ttl_ms: int = DEFAULT_RESULT_TTL_MS) -> AbortOutcome:
         """Aborts the job (see `Client.abort`)."""
         return self._client.abort(self.id, result_ttl_ms=result_ttl_ms)
@@ -84,16 +163,19 @@ class Client:
     def __init__(self, redis_client: redis.Redis | RedisCluster, queue: str = "default") -> None:
         """Wraps a redis-py client, or its cluster client (it must not decode responses)."""
         connection_kwargs: Callable[[], dict[str, Any]] = redis_client.get_connection_kwargs
-        connection.check_connection_kwargs(connection_kwargs())
-        self._adopt(queue, redis_client, None)
+        kwargs = connection_kwargs()
+        connection.check_connection_kwargs(kwargs)
+        self._adopt(queue, redis_client, None, connection.command_timeout_s(kwargs))
 
     def _adopt(
         self,
         queue: str,
         redis_client: redis.Redis | RedisCluster | None,
         open_cluster: Callable[[], RedisCluster] | None,
+        command_timeout_s: float,
     ) -> None:
         self._keys = QueueKeys(queue)
+        self._events = _Events(self._keys.events, command_timeout_s)
         self._scripts = {} if redis_client is None else _register_scripts(redis_client)
         self._redis = redis_client
         # Builds the cluster client on first use (see the module doc); None once built or closed.
@@ -122,7 +204,7 @@ class Client:
         if not cluster:
             return cls(redis.Redis.from_url(url, **options), queue)
         client = cls.__new__(cls)
-        client._adopt(queue, None, lambda: RedisCluster.from_url(url, **options))
+        client._adopt(queue, None, lambda: RedisCluster.from_url(url, **options), command_timeout_s)
         return client
 
     @property
@@ -151,6 +233,7 @@ class Client:
 
     def close(self) -> None:
         """Closes the connections; the client cannot be used afterwards."""
+        self._events.close()
         with self._opening:
             redis_client, self._redis, self._open_cluster = self._redis, None, None
         if redis_client is not None:
@@ -278,6 +361,7 @@ class Client:
         timeout_ms: int | None = None,
         backoff_ms: int | None = None,
         result_ttl_ms: int | None = None,
+        expires_ms: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Job:
         """Enqueues one call of `task` and returns its handle (see `AsyncClient.send`)."""
@@ -293,6 +377,7 @@ class Client:
             timeout_ms=timeout_ms,
             backoff_ms=backoff_ms,
             result_ttl_ms=result_ttl_ms,
+            expires_ms=expires_ms,
             headers=headers,
         )
         job = protocol.encode_request(request, protocol.now_ms(), trace.current_headers())
@@ -330,24 +415,50 @@ class Client:
         state, _ = self._status(job_id)
         return state
 
+    def progress(self, job_id: str) -> Progress | None:
+        """The last progress the job reported (see `AsyncClient.progress`)."""
+        _, record = self._status(job_id)
+        return protocol.progress_of(record)
+
     def result(self, job_id: str, timeout_s: float | None = None) -> Any:
         """Waits until the job finishes and returns its return value (see `AsyncClient.result`)."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        pause = POLL_FIRST_S
-        while True:
-            state, record = self._status(job_id)
-            if state.is_terminal or state is JobStatus.NOT_FOUND:
-                return protocol.result_of(job_id, state, record)
-            if deadline is None:
-                time.sleep(pause)
-            else:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ResultTimeout(job_id, timeout_s or 0.0)
-                time.sleep(min(pause, remaining))
-            pause = min(pause * POLL_GROWTH, POLL_MAX_S)
+        state, record = self._wait(limits.check_job_id(job_id), timeout_s)
+        return protocol.result_of(job_id, state, record)
 
-    # -- inspection, read-only (SPEC.md section 15) ------------------------
+    def _wait(self, job_id: str, timeout_s: float | None) -> tuple[JobStatus, bytes | None]:
+        """The job's final state and record once it has one (see `AsyncClient._wait`)."""
+        plan = waiting.WaitPlan(timeout_s)
+        woken = threading.Event()
+        with self._events.state.listen(job_id, woken.set):
+            while True:
+                generation = self._events.ensure(self._live()) if plan.subscribes() else None
+                if generation is not None:
+                    clock_ms = protocol.now_ms()
+                    deadline_ms = plan.registration(generation, clock_ms)
+                    if deadline_ms is not None:
+                        try:
+                            self._run(protocol.wait_call(self._keys, job_id, clock_ms, deadline_ms))
+                        except ArdiqError as error:
+                            plan.forget_registration()
+                            if not waiting.is_refusal(error):
+                                raise
+                            self._events.state.refuse()
+                            generation = None
+                woken.clear()
+                state, record = self._status(job_id)
+                if state.is_terminal or state is JobStatus.NOT_FOUND:
+                    return state, record
+                pause = plan.pause(subscribed=generation is not None)
+                if pause is None:
+                    raise ResultTimeout(job_id, timeout_s or 0.0)
+                told = False
+                if generation is None:
+                    time.sleep(pause)
+                else:
+                    told = woken.wait(pause)
+                plan.paused(woken=told)
+
+    # -- inspection, read-only (SPEC.md section 20) ------------------------
 
     def queue_info(self) -> QueueInfo:
         """The queue at a glance: waiting and held jobs per priority, scheduled ones and

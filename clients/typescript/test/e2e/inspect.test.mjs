@@ -1,4 +1,4 @@
-// The read-only inspection of the TypeScript client (SPEC.md section 15)
+// The read-only inspection of the TypeScript client (SPEC.md section 20)
 // against a known state: jobs queued at priorities and scheduled ones, the
 // kept failures and dead letters a burst of the Python worker leaves, and a
 // live worker holding jobs.

@@ -5,8 +5,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { JobAbortedError, JobFailedError, createClient } from '../../dist/index.js';
-import { freshQueue, redisUrl } from '../support.mjs';
+import {
+  JobAbortedError,
+  JobExpiredError,
+  JobFailedError,
+  createClient,
+} from '../../dist/index.js';
+import { freshQueue, rawRedis, redisUrl } from '../support.mjs';
 import { RESULT_TIMEOUT_MS, startWorker } from './worker.mjs';
 
 /** Enqueues with a fresh client on a fresh queue, then drains it with a burst worker. */
@@ -83,6 +88,133 @@ describe('the Python worker runs jobs this client enqueued', () => {
       assert.ok(error.remoteTraceback.length > 0, 'the traceback text is empty');
       return true;
     });
+  });
+});
+
+/** A worker that runs until the test ends. */
+function runningWorker(t, queue) {
+  const worker = startWorker(queue, { burst: false });
+  t.after(async () => {
+    if (worker.child.exitCode !== null) return;
+    worker.child.kill('SIGTERM');
+    await worker.exit();
+  });
+  return worker;
+}
+
+/** The messages of the queue's events channel from now until the test ends. */
+async function eventsOf(t, client) {
+  const redis = await rawRedis();
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  await subscriber.connect();
+  t.after(async () => {
+    await subscriber.close();
+    await redis.close();
+  });
+  const messages = [];
+  await subscriber.subscribe(client.keys.events, (message) => messages.push(String(message)));
+  return { redis, messages };
+}
+
+/**
+ * Resolves to what `check()` resolves to once that is truthy; fails (with
+ * the worker's output) after RESULT_TIMEOUT_MS.
+ */
+async function until(worker, check, what) {
+  const deadline = Date.now() + RESULT_TIMEOUT_MS;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    assert.ok(Date.now() < deadline, `never: ${what}\n${worker.output()}`);
+    assert.equal(worker.child.exitCode, null, `the worker exited:\n${worker.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('jobs that expire', () => {
+  test('jobs not started before their expiry end expired unrun; the others run', async (t) => {
+    const { jobs } = await runInBurst(t, async (client) => {
+      const soon = Date.now() + 50;
+      const batch = await client.enqueueMany(
+        Array.from({ length: 20 }, (_, i) => ({
+          task: 'add',
+          args: [i, 1],
+          expiresMs: i % 2 === 0 ? soon : Date.now() + 3_600_000,
+        })),
+      );
+      // The worker starts after the early expiry has passed.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return batch;
+    });
+    for (const [i, job] of jobs.entries()) {
+      if (i % 2 === 0) {
+        assert.equal(await job.status(), 'expired');
+        await assert.rejects(job.result({ timeoutMs: RESULT_TIMEOUT_MS }), JobExpiredError);
+      } else {
+        assert.equal(await job.result({ timeoutMs: RESULT_TIMEOUT_MS }), i + 1);
+      }
+    }
+  });
+});
+
+describe('progress and waiting for results', () => {
+  test('progress() reads what the task reported, while it runs and with its result', async (t) => {
+    const queue = freshQueue('ts-e2e');
+    const client = await createClient({ url: redisUrl(), queue });
+    t.after(() => client.close());
+    const worker = runningWorker(t, queue);
+    const job = await client.enqueue('report', [4, 0.5]);
+    assert.equal(await job.progress(), null);
+    const running = await until(worker, () => job.progress(), 'a progress report');
+    assert.ok(running, 'no progress was read');
+    assert.ok(running.fraction > 0 && running.fraction < 1, String(running.fraction));
+    assert.match(running.message, /^step [123] of 4$/);
+    assert.ok(running.updatedMs <= Date.now());
+    assert.equal(await job.result({ timeoutMs: RESULT_TIMEOUT_MS }), 4);
+    const last = await job.progress();
+    assert.ok(last, 'the result has no progress');
+    assert.equal(last.fraction, 1);
+    assert.equal(last.message, 'step 4 of 4');
+    assert.ok(last.updatedMs >= running.updatedMs);
+  });
+
+  test('the worker that ends a job tells every waiting result()', async (t) => {
+    const queue = freshQueue('ts-e2e');
+    const client = await createClient({ url: redisUrl(), queue });
+    t.after(() => client.close());
+    const { messages } = await eventsOf(t, client);
+    runningWorker(t, queue);
+    const jobs = await client.enqueueMany(
+      Array.from({ length: 10 }, (_, i) => ({ task: 'sleep', args: [0.2 + i / 20] })),
+    );
+    const results = await Promise.all(
+      jobs.map((job) => job.result({ timeoutMs: RESULT_TIMEOUT_MS })),
+    );
+    assert.deepEqual(
+      results,
+      jobs.map((_, i) => 0.2 + i / 20),
+    );
+    for (const job of jobs) assert.ok(messages.includes(`done:${job.id}`), job.id);
+  });
+
+  test('a wait the worker does not know of still ends, by the fallback read', async (t) => {
+    const queue = freshQueue('ts-e2e');
+    const client = await createClient({ url: redisUrl(), queue });
+    t.after(() => client.close());
+    const { redis, messages } = await eventsOf(t, client);
+    const worker = runningWorker(t, queue);
+    const job = await client.enqueue('sleep', [1.5]);
+    const pending = job.result({ timeoutMs: RESULT_TIMEOUT_MS });
+    await until(
+      worker,
+      async () => (await redis.zScore(client.keys.waiters, job.id)) !== null,
+      'the wait is registered',
+    );
+    // The wait is dropped before the job ends: the worker publishes nothing.
+    await redis.zRem(client.keys.waiters, job.id);
+    assert.equal(await pending, 1.5);
+    assert.ok(!messages.includes(`done:${job.id}`), messages.join(', '));
   });
 });
 

@@ -70,6 +70,7 @@ impl From<Error> for Failure {
                 }
             }
             Error::JobAborted => "JobAborted",
+            Error::JobExpired => "JobExpired",
             Error::Timeout => "Timeout",
             Error::UnexpectedResult(_) => "UnexpectedResult",
             _ => "RedisError",
@@ -208,6 +209,17 @@ impl Testee {
                     .runtime
                     .block_on(job.result_value(Duration::from_millis(timeout_ms)))?;
                 Ok(to_typed(&value))
+            }
+            "progress" => {
+                let job = self.client()?.job(str_arg(request, "job_id")?);
+                Ok(match self.runtime.block_on(job.progress())? {
+                    Some(progress) => json!({
+                        "fraction": progress.fraction,
+                        "message": progress.message,
+                        "updated_ms": progress.updated_ms.to_string(),
+                    }),
+                    None => Json::Null,
+                })
             }
             "abort" => {
                 let job = self.client()?.job(str_arg(request, "job_id")?);
@@ -375,6 +387,7 @@ fn enqueue_request(request: &Json) -> Result<EnqueueRequest, Failure> {
                 }
                 job
             }
+            "expires_ms" => job.expires_ms(int()?),
             other => return Err(Failure::bad_request(format!("unknown option {other:?}"))),
         };
     }

@@ -3,7 +3,7 @@
 //! hex, enums as numbers, default-valued fields omitted, optional fields
 //! present when set).
 
-use ardiq_client::spec::{Error as RemoteError, Job, Status};
+use ardiq_client::spec::{Error as RemoteError, Job, Progress, Status};
 use prost::Message as _;
 use serde_json::{Map, Value as Json};
 
@@ -114,6 +114,7 @@ fn job_from(fields: &Fields) -> Result<Job, String> {
                 .collect::<Result<_, String>>()?,
             Some(other) => return Err(format!("headers must be an object, found {other}")),
         },
+        expires_ms: decimal(fields, "expires_ms")?,
     })
 }
 
@@ -127,6 +128,20 @@ fn status_from(fields: &Fields) -> Result<Status, String> {
         }),
         Some(other) => return Err(format!("error must be an object, found {other}")),
     };
+    let progress = match fields.get("progress") {
+        None => None,
+        Some(Json::Object(progress)) => Some(Progress {
+            fraction: match progress.get("fraction") {
+                None => 0.0,
+                Some(value) => value
+                    .as_f64()
+                    .ok_or_else(|| format!("fraction must be a number, found {value}"))?,
+            },
+            message: text(progress, "message")?,
+            updated_ms: decimal(progress, "updated_ms")?.unwrap_or(0),
+        }),
+        Some(other) => return Err(format!("progress must be an object, found {other}")),
+    };
     Ok(Status {
         spec_version: text(fields, "spec_version")?,
         state: enum_number(fields, "state")?,
@@ -138,6 +153,7 @@ fn status_from(fields: &Fields) -> Result<Status, String> {
         finished_ms: decimal(fields, "finished_ms")?.unwrap_or(0),
         worker_id: text(fields, "worker_id")?,
         task: text(fields, "task")?,
+        progress,
     })
 }
 
@@ -177,7 +193,7 @@ impl Out {
         }
         self
     }
-    fn optional_decimal(mut self, name: &str, value: Option<u64>) -> Self {
+    fn optional_decimal(mut self, name: &str, value: Option<impl ToString>) -> Self {
         if let Some(value) = value {
             self.0
                 .insert(name.to_owned(), Json::from(value.to_string()));
@@ -200,7 +216,8 @@ fn job_fields(job: &Job) -> Fields {
         .optional_number("max_retries", job.max_retries)
         .optional_decimal("timeout_ms", job.timeout_ms)
         .optional_decimal("backoff_ms", job.backoff_ms)
-        .optional_decimal("result_ttl_ms", job.result_ttl_ms);
+        .optional_decimal("result_ttl_ms", job.result_ttl_ms)
+        .optional_decimal("expires_ms", job.expires_ms);
     if !job.headers.is_empty() {
         let headers = job
             .headers
@@ -224,11 +241,23 @@ fn status_fields(status: &Status) -> Fields {
             .text("traceback", &error.traceback);
         out.0.insert("error".to_owned(), Json::Object(error.0));
     }
-    out.number("attempts", status.attempts.into())
+    let mut out = out
+        .number("attempts", status.attempts.into())
         .decimal("enqueued_ms", status.enqueued_ms)
         .decimal("started_ms", status.started_ms)
         .decimal("finished_ms", status.finished_ms)
         .text("worker_id", &status.worker_id)
-        .text("task", &status.task)
-        .0
+        .text("task", &status.task);
+    if let Some(progress) = &status.progress {
+        let mut fields = Out::default()
+            .text("message", &progress.message)
+            .decimal("updated_ms", progress.updated_ms);
+        if progress.fraction != 0.0 {
+            fields
+                .0
+                .insert("fraction".to_owned(), Json::from(progress.fraction));
+        }
+        out.0.insert("progress".to_owned(), Json::Object(fields.0));
+    }
+    out.0
 }

@@ -5,10 +5,13 @@ installed; nothing starts until a test asks for one of its fixtures. Where
 plugin autoloading is off, ``-p ardiq.testing.plugin`` (or
 ``pytest_plugins = ["ardiq.testing.plugin"]`` in a conftest) loads it.
 
-- ``ardiq_redis_url`` (session): the URL of one Redis for the whole session:
-  ``ARDIQ_REDIS_URL`` or ``REDIS_URL`` when set, else a throwaway
-  ``redis-server`` of its own on a free loopback port (the binary must be on
-  PATH), stopped when the session ends;
+- ``ardiq_redis_url`` (session): the URL of one Redis for the whole session,
+  chosen by ardiq-testing's `choose_redis()`: ``ARDIQ_REDIS_URL`` or
+  ``REDIS_URL`` when set, else a throwaway ``redis-server`` on a free
+  loopback port when the binary is on PATH, else a throwaway Redis container
+  through testcontainers when a Docker engine answers (``ARDIQ_TEST_REDIS``
+  = ``server``, ``container`` or a URL forces one), gone when the session
+  ends;
 - ``ardiq_app``: the app named by the ini option ``ardiq_app``
   (``module:attribute``, as for ``ardiq run``), pointed at that Redis with its
   database emptied before the test, and back at its own URL after it.
@@ -28,7 +31,6 @@ def ardiq_app(ardiq_redis_url):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,20 +50,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def ardiq_redis_url() -> Iterator[str]:
-    """One Redis for the session: ``ARDIQ_REDIS_URL``/``REDIS_URL``, or a throwaway redis-server."""
-    url = os.environ.get("ARDIQ_REDIS_URL") or os.environ.get("REDIS_URL")
-    if url:
-        yield url
-        return
+    """One Redis for the session, as ardiq-testing's `choose_redis()` picks it."""
     try:
-        from ardiq_testing import RedisServer
+        from ardiq_testing import choose_redis
     except ImportError:
         raise pytest.UsageError(
-            "the ardiq_redis_url fixture starts a redis-server through ardiq-testing, which is not "
-            'installed: pip install "ardiq[testing]" (or set ARDIQ_REDIS_URL to a Redis you may empty)'
+            "the ardiq_redis_url fixture gets its Redis through ardiq-testing, which is not "
+            'installed: pip install "ardiq[testing]"'
         ) from None
-    with RedisServer() as server:
-        yield server.url
+    with choose_redis() as redis:
+        yield redis.url
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STATE_FAILED: _ClassVar[State]
     STATE_ABORTED: _ClassVar[State]
     STATE_DEAD: _ClassVar[State]
+    STATE_EXPIRED: _ClassVar[State]
 STATE_UNSPECIFIED: State
 STATE_QUEUED: State
 STATE_SCHEDULED: State
@@ -26,9 +27,10 @@ STATE_COMPLETE: State
 STATE_FAILED: State
 STATE_ABORTED: State
 STATE_DEAD: State
+STATE_EXPIRED: State
 
 class Job(_message.Message):
-    __slots__ = ("spec_version", "id", "task", "args", "kwargs", "priority", "enqueued_ms", "due_ms", "attempt", "max_retries", "timeout_ms", "backoff_ms", "result_ttl_ms", "headers")
+    __slots__ = ("spec_version", "id", "task", "args", "kwargs", "priority", "enqueued_ms", "due_ms", "attempt", "max_retries", "timeout_ms", "backoff_ms", "result_ttl_ms", "expires_ms", "headers")
     class HeadersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +51,7 @@ class Job(_message.Message):
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     BACKOFF_MS_FIELD_NUMBER: _ClassVar[int]
     RESULT_TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_MS_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     spec_version: str
     id: str
@@ -63,8 +66,9 @@ class Job(_message.Message):
     timeout_ms: int
     backoff_ms: int
     result_ttl_ms: int
+    expires_ms: int
     headers: _containers.ScalarMap[str, str]
-    def __init__(self, spec_version: _Optional[str] = ..., id: _Optional[str] = ..., task: _Optional[str] = ..., args: _Optional[bytes] = ..., kwargs: _Optional[bytes] = ..., priority: _Optional[int] = ..., enqueued_ms: _Optional[int] = ..., due_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., max_retries: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., backoff_ms: _Optional[int] = ..., result_ttl_ms: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, spec_version: _Optional[str] = ..., id: _Optional[str] = ..., task: _Optional[str] = ..., args: _Optional[bytes] = ..., kwargs: _Optional[bytes] = ..., priority: _Optional[int] = ..., enqueued_ms: _Optional[int] = ..., due_ms: _Optional[int] = ..., attempt: _Optional[int] = ..., max_retries: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., backoff_ms: _Optional[int] = ..., result_ttl_ms: _Optional[int] = ..., expires_ms: _Optional[int] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("type", "message", "traceback")
@@ -76,8 +80,18 @@ class Error(_message.Message):
     traceback: str
     def __init__(self, type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ...) -> None: ...
 
+class Progress(_message.Message):
+    __slots__ = ("fraction", "message", "updated_ms")
+    FRACTION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_MS_FIELD_NUMBER: _ClassVar[int]
+    fraction: float
+    message: str
+    updated_ms: int
+    def __init__(self, fraction: _Optional[float] = ..., message: _Optional[str] = ..., updated_ms: _Optional[int] = ...) -> None: ...
+
 class Status(_message.Message):
-    __slots__ = ("spec_version", "state", "value", "error", "attempts", "enqueued_ms", "started_ms", "finished_ms", "worker_id", "task")
+    __slots__ = ("spec_version", "state", "value", "error", "attempts", "enqueued_ms", "started_ms", "finished_ms", "worker_id", "task", "progress")
     SPEC_VERSION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +102,7 @@ class Status(_message.Message):
     FINISHED_MS_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
     spec_version: str
     state: State
     value: bytes
@@ -98,7 +113,8 @@ class Status(_message.Message):
     finished_ms: int
     worker_id: str
     task: str
-    def __init__(self, spec_version: _Optional[str] = ..., state: _Optional[_Union[State, str]] = ..., value: _Optional[bytes] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., attempts: _Optional[int] = ..., enqueued_ms: _Optional[int] = ..., started_ms: _Optional[int] = ..., finished_ms: _Optional[int] = ..., worker_id: _Optional[str] = ..., task: _Optional[str] = ...) -> None: ...
+    progress: Progress
+    def __init__(self, spec_version: _Optional[str] = ..., state: _Optional[_Union[State, str]] = ..., value: _Optional[bytes] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., attempts: _Optional[int] = ..., enqueued_ms: _Optional[int] = ..., started_ms: _Optional[int] = ..., finished_ms: _Optional[int] = ..., worker_id: _Optional[str] = ..., task: _Optional[str] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ...) -> None: ...
 
 class DeadLetter(_message.Message):
     __slots__ = ("spec_version", "job_id", "task", "reason", "detail", "job", "stream_id", "dead_ms", "worker_id", "error")

@@ -93,9 +93,30 @@ impl QueueKeys {
         format!("{}worker:{worker_id}", self.prefix)
     }
 
-    /// Pub/sub channel carrying `abort:<id>` hints.
+    /// Sorted set of cron schedule names by next tick (SPEC.md section 19).
+    pub fn cron(&self) -> String {
+        format!("{}cron", self.prefix)
+    }
+
+    /// Hash of one cron schedule's state and description.
+    pub fn cron_schedule(&self, name: &str) -> String {
+        format!("{}cron:{name}", self.prefix)
+    }
+
+    /// Pub/sub channel carrying `abort:<id>` hints and (1.1) `done:<id>`
+    /// and `waiting:<deadline ms>` messages.
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
+    }
+
+    /// Sorted set of job ids someone waits on, by the wait's deadline (1.1).
+    pub fn waiters(&self) -> String {
+        format!("{}waiters", self.prefix)
+    }
+
+    /// Capped stream of job events, written by workers that keep one (1.1).
+    pub fn journal(&self) -> String {
+        format!("{}journal", self.prefix)
     }
 }
 
@@ -109,6 +130,8 @@ mod tests {
         assert_eq!(keys.stream(7), "ardiq:{mail}:stream:7");
         assert_eq!(keys.job("a1"), "ardiq:{mail}:job:a1");
         assert_eq!(keys.delayed_jobs(), "ardiq:{mail}:delayed:jobs");
+        assert_eq!(keys.cron(), "ardiq:{mail}:cron");
+        assert_eq!(keys.cron_schedule("digest"), "ardiq:{mail}:cron:digest");
         assert_eq!(keys.streams_high_to_low()[0], "ardiq:{mail}:stream:9");
         assert_eq!(keys.streams_low_to_high()[0], "ardiq:{mail}:stream:0");
     }

@@ -21,6 +21,8 @@ pub const MAX_DEPTH: usize = 64;
 pub const MAX_DURATION_MS: i64 = 3_155_760_000_000;
 /// Latest `schedule_ms`: 9999-12-31T23:59:59.999Z.
 pub const MAX_SCHEDULE_MS: i64 = 253_402_300_799_999;
+/// Longest progress message, in bytes (SPEC.md section 16).
+pub const MAX_PROGRESS_MESSAGE_BYTES: usize = 1_024;
 /// Most retries a job may ask for.
 pub const MAX_RETRIES: i64 = 1_000;
 /// Most headers on one job (spec 1.1).
@@ -69,6 +71,15 @@ pub enum InvalidJob {
     /// reported as `InvalidOption`.
     #[error("invalid headers: {0}")]
     Headers(String),
+    /// An `expires_ms` outside its bounds, not after now, or not after the
+    /// job's due time (1.1).
+    #[error("invalid expires_ms {value}: {rule}")]
+    Expiry {
+        /// The value as given.
+        value: String,
+        /// What it must be.
+        rule: String,
+    },
     /// The encoded job is over the size limit.
     #[error("job of {0} bytes is larger than the limit of 1048576 bytes")]
     PayloadTooLarge(usize),
@@ -221,6 +232,49 @@ pub fn check_duration(name: &'static str, ms: i64) -> Result<u64, InvalidJob> {
     }
 }
 
+/// Checks `expires_ms` (1.1): an integer 1..=`MAX_SCHEDULE_MS`, later than
+/// the clock `now_ms`, and later than `due_ms` when the job is delayed.
+pub fn check_expires(expires_ms: i64, now_ms: i64, due_ms: i64) -> Result<i64, InvalidJob> {
+    let rule = if !(1..=MAX_SCHEDULE_MS).contains(&expires_ms) {
+        format!("it must be an integer from 1 to {MAX_SCHEDULE_MS}")
+    } else if expires_ms <= now_ms {
+        format!("it must be later than now ({now_ms})")
+    } else if due_ms > 0 && expires_ms <= due_ms {
+        format!("it must be later than the job's due time ({due_ms})")
+    } else {
+        return Ok(expires_ms);
+    };
+    Err(InvalidJob::Expiry {
+        value: expires_ms.to_string(),
+        rule,
+    })
+}
+
+/// An `expires_ms` that is not an integer.
+pub fn expires_not_an_integer(value: String) -> InvalidJob {
+    InvalidJob::Expiry {
+        value,
+        rule: format!("it must be an integer from 1 to {MAX_SCHEDULE_MS}"),
+    }
+}
+
+/// Checks a progress report (SPEC.md section 16): a finite fraction from 0
+/// to 1 and a message of at most 1,024 bytes. The error says which.
+pub fn check_progress(fraction: f64, message: &str) -> Result<(), String> {
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(format!(
+            "progress {fraction} is not a fraction from 0.0 to 1.0"
+        ));
+    }
+    if message.len() > MAX_PROGRESS_MESSAGE_BYTES {
+        return Err(format!(
+            "progress message of {} bytes is longer than {MAX_PROGRESS_MESSAGE_BYTES}",
+            message.len()
+        ));
+    }
+    Ok(())
+}
+
 /// Checks an encoded job's size.
 pub fn check_record_size(len: usize) -> Result<(), InvalidJob> {
     if len > MAX_RECORD_BYTES {
@@ -266,6 +320,13 @@ mod tests {
         assert!(check_max_retries(MAX_RETRIES + 1).is_err());
         assert!(check_duration("timeout_ms", MAX_DURATION_MS).is_ok());
         assert!(check_duration("timeout_ms", -1).is_err());
+        assert_eq!(check_expires(MAX_SCHEDULE_MS, 10, 0), Ok(MAX_SCHEDULE_MS));
+        assert!(check_expires(MAX_SCHEDULE_MS + 1, 10, 0).is_err());
+        assert!(check_expires(0, -5, 0).is_err());
+        assert!(check_expires(11, 10, 0).is_ok());
+        assert!(check_expires(10, 10, 0).is_err());
+        assert!(check_expires(20, 10, 20).is_err());
+        assert!(check_expires(21, 10, 20).is_ok());
     }
 
     #[test]

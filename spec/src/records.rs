@@ -4,7 +4,7 @@
 //! vectors check that they do.
 #![allow(clippy::derive_partial_eq_without_eq)]
 
-use crate::SPEC_VERSION;
+use crate::RECORD_VERSION;
 
 /// The state of a job in its status record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
@@ -16,7 +16,7 @@ pub enum State {
     Queued = 1,
     /// Waiting for its due time.
     Scheduled = 2,
-    /// Being run (derived; never stored by this version).
+    /// Being run: derived from `running`; stored only with a progress (1.1).
     Running = 3,
     /// Returned a value.
     Complete = 4,
@@ -26,6 +26,8 @@ pub enum State {
     Aborted = 6,
     /// Dead-lettered.
     Dead = 7,
+    /// Not started before its `expires_ms` (1.1).
+    Expired = 8,
 }
 
 impl State {
@@ -40,6 +42,7 @@ impl State {
             Self::Failed => "failed",
             Self::Aborted => "aborted",
             Self::Dead => "dead",
+            Self::Expired => "expired",
         }
     }
 
@@ -47,7 +50,7 @@ impl State {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Complete | Self::Failed | Self::Aborted | Self::Dead
+            Self::Complete | Self::Failed | Self::Aborted | Self::Dead | Self::Expired
         )
     }
 }
@@ -94,6 +97,9 @@ pub struct Job {
     /// Overrides the task's result TTL, ms.
     #[prost(uint64, optional, tag = "13")]
     pub result_ttl_ms: Option<u64>,
+    /// Not started by this time (ms), it ends `Expired` unrun (1.1).
+    #[prost(int64, optional, tag = "14")]
+    pub expires_ms: Option<i64>,
     /// Spec 1.1: string headers carried to the worker, such as the W3C
     /// trace context (`traceparent`, `tracestate`). A `BTreeMap`, so the
     /// entries are written sorted by name, as SPEC.md section 3.1 asks.
@@ -148,6 +154,23 @@ pub struct Status {
     /// The task name.
     #[prost(string, tag = "10")]
     pub task: String,
+    /// The last progress the run reported (1.1).
+    #[prost(message, optional, tag = "11")]
+    pub progress: Option<Progress>,
+}
+
+/// How far a running job says it is (1.1).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Progress {
+    /// 0.0 ..= 1.0.
+    #[prost(double, tag = "1")]
+    pub fraction: f64,
+    /// At most 1,024 bytes.
+    #[prost(string, tag = "2")]
+    pub message: String,
+    /// When the task reported it, ms.
+    #[prost(int64, tag = "3")]
+    pub updated_ms: i64,
 }
 
 /// A dead-letter record.
@@ -260,7 +283,7 @@ impl Status {
     /// A status with only the version and a state.
     pub fn with_state(state: State) -> Self {
         Self {
-            spec_version: SPEC_VERSION.to_owned(),
+            spec_version: RECORD_VERSION.to_owned(),
             state: state as i32,
             ..Self::default()
         }

@@ -14,11 +14,18 @@ pub mod scripts;
 pub mod value;
 
 pub use keys::QueueKeys;
-pub use records::{DeadLetter, Error, Failure, Heartbeat, Job, State, Status};
+pub use records::{DeadLetter, Error, Failure, Heartbeat, Job, Progress, State, Status};
 pub use value::{Value, ValueError};
 
-/// The spec version every record carries.
-pub const SPEC_VERSION: &str = "1.0";
+/// The version of the spec this crate implements (`spec/VERSION`).
+pub const SPEC_VERSION: &str = "1.1";
+
+/// A record's `spec_version` when it sets no field added after 1.0: such a
+/// record is byte for byte what a 1.0 writer writes (SPEC.md section 12).
+pub const RECORD_VERSION: &str = "1.0";
+
+/// A record's `spec_version` when it sets a field added in 1.1.
+pub const RECORD_VERSION_1_1: &str = "1.1";
 
 /// The consumer group of every stream.
 pub const GROUP: &str = "ardiq";

@@ -8,10 +8,12 @@
 use prost::Message as _;
 
 use crate::limits::{
-    check_delay, check_duration, check_headers, check_job_id, check_max_retries, check_priority,
-    check_record_size, check_schedule, check_task_name, InvalidJob,
+    check_delay, check_duration, check_expires, check_headers, check_job_id, check_max_retries,
+    check_priority, check_record_size, check_schedule, check_task_name, InvalidJob,
 };
-use crate::{Job, QueueKeys, DEFAULT_PRIORITY, PRIORITY_LEVELS, SPEC_VERSION};
+use crate::{
+    Job, QueueKeys, DEFAULT_PRIORITY, PRIORITY_LEVELS, RECORD_VERSION, RECORD_VERSION_1_1,
+};
 
 /// One job as a caller describes it; user values already encoded
 /// (`args` an array, `kwargs` a map, each empty for none). Integers are
@@ -43,6 +45,9 @@ pub struct JobRequest {
     pub result_ttl_ms: Option<i64>,
     /// Spec 1.1: headers for the worker, such as the W3C trace context.
     pub headers: std::collections::BTreeMap<String, String>,
+    /// Not started by this time (ms since the Unix epoch), the job is not
+    /// run and ends `expired` (1.1).
+    pub expires_ms: Option<i64>,
 }
 
 impl JobRequest {
@@ -83,8 +88,18 @@ impl JobRequest {
         };
         // A due time not later than the clock means "run now" (SPEC.md 7).
         let due_ms = if due_ms > now_ms { due_ms } else { 0 };
+        let expires_ms = self
+            .expires_ms
+            .map(|at| check_expires(at, now_ms, due_ms))
+            .transpose()?;
         let job = Job {
-            spec_version: SPEC_VERSION.to_owned(),
+            // "1.1" only when a field added in 1.1 is set (SPEC.md section 12).
+            spec_version: if expires_ms.is_some() {
+                RECORD_VERSION_1_1
+            } else {
+                RECORD_VERSION
+            }
+            .to_owned(),
             id,
             task: self.task,
             args: self.args,
@@ -101,6 +116,7 @@ impl JobRequest {
                 check_headers(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
                 self.headers
             },
+            expires_ms,
         };
         check_record_size(job.encoded_len())?;
         Ok(job)
