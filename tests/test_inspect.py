@@ -153,7 +153,8 @@ async def test_job_details_of_a_scheduled_and_a_complete_job(app: Ardiq) -> None
     async def double(x: int) -> int:
         return 2 * x
 
-    later = await double.options(delay_ms=60_000, headers={"tenant": "t1"}).enqueue(4)
+    expires_ms = int(time.time() * 1000) + 3_600_000
+    later = await double.options(delay_ms=60_000, headers={"tenant": "t1"}, expires_ms=expires_ms).enqueue(4)
     now = await double.enqueue(21)
     await run_burst(app)
 
@@ -162,12 +163,14 @@ async def test_job_details_of_a_scheduled_and_a_complete_job(app: Ardiq) -> None
     assert scheduled.job is not None
     assert (scheduled.job.task, scheduled.job.args, scheduled.job.attempt) == ("double", [4], 0)
     assert scheduled.job.headers == {"tenant": "t1"}
+    assert scheduled.job.expires_ms == expires_ms
     assert scheduled.due_ms == scheduled.job.due_ms
     complete = await app.job_details(now.id)
     assert complete.status is JobStatus.COMPLETE
     assert complete.record is not None
     assert (complete.record.value, complete.record.attempts, complete.record.task) == (42, 1, "double")
     assert complete.record.finished_ms >= complete.record.started_ms > 0
+    assert complete.record.progress is None
     missing = await app.job_details("no-such-job")
     assert (missing.status, missing.record) == (JobStatus.NOT_FOUND, None)
 

@@ -91,3 +91,13 @@ async def fail_once_then_greet(flag: str, name: str) -> str:
     if counters.incr(f"{flag}:{name}") == 1:
         raise RuntimeError(f"first run of {name} fails")
     return f"hello {name}"
+
+
+@app.task
+async def report_then_sleep(fraction: float, message: str, seconds: float) -> str:
+    """Reports one progress, then runs on for `seconds`."""
+    from ardiq import current_job
+
+    current_job().progress(fraction, message)
+    await asyncio.sleep(seconds)
+    return message

@@ -310,3 +310,38 @@ def test_the_pages_fit_a_phone(
             shoot(page, f"phone-{name}")
     finally:
         context.close()
+
+
+def test_a_running_job_shows_its_progress(
+    page: Page,
+    producer: Ardiq,
+    queue: str,
+    start_dashboard: StartDashboard,
+    spawn_worker: SpawnWorker,
+    shoot: Shoot,
+) -> None:
+    job = producer.send_blocking("report_then_sleep", 0.4, "resized 4 of 10", 60.0)
+    dashboard = start_dashboard()
+    spawn_worker(APP, *WORKER_ARGS)
+    page.goto(f"{dashboard.url}/job?queue={queue}&id={job.id}")
+
+    expect(page.locator('[data-field="state"]')).to_have_text("running", timeout=WAIT_S * 1000)
+    progress = page.locator('[data-field="progress"]')
+    expect(progress).to_contain_text("40.0 %: resized 4 of 10", timeout=WAIT_S * 1000)
+    assert progress.locator("progress").get_attribute("value") == "0.4"
+    shoot(page, "job-progress")
+
+
+def test_the_queue_page_lists_its_cron_schedules(
+    page: Page, queue: str, start_dashboard: StartDashboard, spawn_worker: SpawnWorker, shoot: Shoot
+) -> None:
+    spawn_worker("cron_tasks:app", *WORKER_ARGS)
+    dashboard = start_dashboard()
+    page.goto(f"{dashboard.url}/queue?name={queue}")
+
+    row = page.locator('tr[data-schedule="every-second"]')
+    expect(row).to_have_count(1, timeout=WAIT_S * 1000)
+    expect(row).to_contain_text("tick")
+    expect(row).to_contain_text("* * * * * * (UTC)")
+    expect(row).to_contain_text("latest")
+    shoot(page, "queue-schedules")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ardiq.job import JobStatus, RemoteError
+from ardiq.job import JobStatus, Progress, RemoteError
 
 
 class ListState(enum.StrEnum):
@@ -109,6 +109,8 @@ class JobRecord:
     timeout_ms: int | None
     backoff_ms: int | None
     result_ttl_ms: int | None
+    #: Not started by this time (ms since the epoch), it ends expired (spec 1.1).
+    expires_ms: int | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -186,6 +188,8 @@ class StatusRecord:
     finished_ms: int
     worker_id: str
     task: str
+    #: The last progress the run reported (spec 1.1), while it runs and after.
+    progress: Progress | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +207,21 @@ class JobDetails:
     def of(cls, fields: tuple[Any, ...]) -> JobDetails:
         status, record, job, due_ms, worker_id = fields
         if record is not None:
-            state, value, error, *rest = record
-            record = StatusRecord(state, value, _error(error), *rest)
+            state, value, error, attempts, enqueued_ms, started_ms, finished_ms, worker, task, progress = (
+                record
+            )
+            record = StatusRecord(
+                state,
+                value,
+                _error(error),
+                attempts,
+                enqueued_ms,
+                started_ms,
+                finished_ms,
+                worker,
+                task,
+                None if progress is None else Progress(*progress),
+            )
         return cls(JobStatus(status), record, JobRecord.of(job), due_ms, worker_id)
 
 

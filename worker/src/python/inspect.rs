@@ -54,6 +54,7 @@ fn job<'py>(py: Python<'py>, job: Option<&Job>) -> PyResult<Bound<'py, PyAny>> {
         job.timeout_ms.into_pyobject(py)?.into_any(),
         job.backoff_ms.into_pyobject(py)?.into_any(),
         job.result_ttl_ms.into_pyobject(py)?.into_any(),
+        job.expires_ms.into_pyobject(py)?.into_any(),
         headers.into_any(),
     ];
     Ok(PyTuple::new(py, items)?.into_any())
@@ -150,6 +151,12 @@ fn status<'py>(py: Python<'py>, record: Option<&Status>) -> PyResult<Bound<'py, 
         record.finished_ms.into_pyobject(py)?.into_any(),
         record.worker_id.as_str().into_pyobject(py)?.into_any(),
         record.task.as_str().into_pyobject(py)?.into_any(),
+        match &record.progress {
+            Some(p) => (p.fraction, p.message.as_str(), p.updated_ms)
+                .into_pyobject(py)?
+                .into_any(),
+            None => py.None().into_bound(py),
+        },
     ];
     Ok(PyTuple::new(py, items)?.into_any())
 }

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ardiq.app import Ardiq
+from ardiq.cron import ScheduleState
 from ardiq.dashboard.display import now_ms
 from ardiq.errors import InvalidOption, InvalidQueueName
 from ardiq.inspect import JobDetails, JobPage, ListedJob, ListState, QueueInfo, WorkerInfo
@@ -235,6 +236,10 @@ class Reader:
 
     async def workers(self, queue: str) -> list[WorkerInfo]:
         return await self.app.workers(queue)
+
+    async def schedules(self, queue: str) -> list[ScheduleState]:
+        """The cron schedules workers registered on `queue`, by next tick."""
+        return await self.app.schedule_states(queue=queue)
 
     async def jobs(self, queue: str, state: ListState, count: int, cursor: str | None) -> JobPage:
         return await self.app.jobs(state, count=count, cursor=cursor, queue=queue)

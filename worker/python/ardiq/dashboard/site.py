@@ -227,6 +227,7 @@ class Site:
         cursor = request.query_params.get("cursor") or None
         info = await self.reader.queue(name)
         workers = await self.reader.workers(name)
+        schedules = await self.reader.schedules(name)
         try:
             page = await self.reader.jobs(name, state, self.settings.page_size, cursor)
         except ArdiqError as exc:
@@ -239,6 +240,7 @@ class Site:
             title=f"Queue {name}",
             info=info,
             workers=workers,
+            schedules=schedules,
             state=state,
             page=page,
             cursor=cursor,
