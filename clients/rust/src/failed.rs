@@ -25,8 +25,9 @@ impl Client {
     /// oldest), oldest first.
     ///
     /// # Errors
-    /// Connection and Redis errors; [`Error::MalformedRecord`] for an entry
-    /// that is not a `Failure` record.
+    /// Connection and Redis errors;
+    /// [`Error::MalformedRecord`](crate::Error::MalformedRecord) for an
+    /// entry that is not a `Failure` record.
     pub async fn failures(&self, count: usize, after: Option<&str>) -> Result<Vec<KeptFailure>> {
         let (entries, _) = self
             .stream_page(&self.inner.keys.failed(), count.max(1), after)
@@ -45,8 +46,8 @@ impl Client {
     /// is gone (replayed or deleted already, trimmed, or expired).
     ///
     /// # Errors
-    /// [`Error::MalformedRecord`] for an entry without a replayable job,
-    /// connection and Redis errors.
+    /// [`Error::MalformedRecord`](crate::Error::MalformedRecord) for an
+    /// entry without a replayable job, connection and Redis errors.
     pub async fn replay_failure(&self, entry_id: &str) -> Result<Option<Job>> {
         let stream = self.inner.keys.failed();
         let Some(fields) = self.read_entry(&stream, entry_id).await? else {
