@@ -90,6 +90,8 @@ test-bench: build-dev ## Smoke run of the benchmark harness (ArdiQ only, tiny co
 
 .PHONY: test-conformance
 test-conformance: build-dev ## Every vector and behaviour through every implementation, single Redis and cluster
+	# The Rust testee from this checkout (incremental): a binary left by an older build would test old code.
+	cargo build --release --quiet -p ardiq-conformance-testee
 	$(VENV)/bin/pytest -q conformance
 	$(PY) -m conformance.runner
 
