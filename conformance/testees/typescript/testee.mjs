@@ -223,6 +223,7 @@ function fieldsToRecord(spec, fields) {
         break;
       case 'headers':
         if (present) record[camel] = Object.entries(value);
+        break;
       case 'progress':
         if (present) {
           record[camel] = {
@@ -269,6 +270,7 @@ function recordToFields(spec, record) {
         break;
       case 'headers':
         if (value !== undefined && value.length > 0) fields[proto] = Object.fromEntries(value);
+        break;
       case 'progress':
         if (value !== undefined) {
           const progress = {};
