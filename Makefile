@@ -101,6 +101,8 @@ test-bench: build-dev ## Smoke run of the benchmark harness (ArdiQ only, tiny co
 
 .PHONY: test-conformance
 test-conformance: build-dev ## Every vector and behaviour through every implementation, single Redis and cluster
+	# The Rust testee from this checkout (incremental): a binary left by an older build would test old code.
+	cargo build --release --quiet -p ardiq-conformance-testee
 	$(VENV)/bin/pytest -q conformance
 	$(PY) -m conformance.runner
 
@@ -128,7 +130,8 @@ PROTOBUF_LOWEST := 4.22.0
 
 .PHONY: dist
 dist: build-dev ## Build every package into dist/: ardiq wheel (abi3, release, manylinux tag) and sdist, ardiq-client and ardiq-testing wheels and sdists, the npm tarball, the two crates
-	rm -rf $(DIST) target/npm-pack && mkdir -p $(DIST) target/npm-pack
+	# target/package too: cargo reuses the unpacked crates of an older package of the same version.
+	rm -rf $(DIST) target/npm-pack target/package && mkdir -p $(DIST) target/npm-pack
 	# The wheel from the checkout (the release build of build-dev is reused), the sdist apart.
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin build --quiet --release --out $(DIST)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin sdist --out $(DIST)
@@ -138,6 +141,12 @@ dist: build-dev ## Build every package into dist/: ardiq wheel (abi3, release, m
 	git ls-files -z --cached --others --exclude-standard $(TS) | xargs -0 cp --parents -t target/npm-pack
 	cd target/npm-pack/$(TS) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error \
 		&& npm pack --quiet --pack-destination $(CURDIR)/$(DIST) > /dev/null
+	# cargo verifies the two crates against a local registry, unpacked under CARGO_HOME/registry/src
+	# and built into target/debug; taking registry crates as immutable, it would reuse an older
+	# package of the same version: remove its sources and its build.
+	rm -rf $${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/ardiq-spec-$(VERSION) $${CARGO_HOME:-$$HOME/.cargo}/registry/src/-*/ardiq-client-$(VERSION)
+	for d in $$(grep -l '/registry/src/-' target/debug/deps/ardiq_*.d 2>/dev/null); do \
+		n=$$(basename $${d%.d}); rm -rf $$d target/debug/deps/lib$$n.* target/debug/.fingerprint/$$(echo $$n | tr _ -); done
 	cargo package --quiet --allow-dirty -p ardiq-spec -p ardiq-client
 	cp target/package/ardiq-spec-$(VERSION).crate target/package/ardiq-client-$(VERSION).crate $(DIST)/
 	@ls -1 $(DIST)
@@ -158,7 +167,7 @@ test-protobuf-lowest: dist ## The pure-Python client's tests on the lowest proto
 	grep -v '^protobuf==' requirements-dev.txt > target/protobuf-lowest/constraints.txt
 	target/protobuf-lowest/bin/pip install --quiet -c target/protobuf-lowest/constraints.txt \
 		$(DIST)/ardiq_client-*.whl $(DIST)/ardiq_testing-*.whl $(DIST)/ardiq-*.whl protobuf==$(PROTOBUF_LOWEST) \
-		pytest pytest-asyncio pytest-timeout
+		pytest pytest-asyncio pytest-timeout opentelemetry-api opentelemetry-sdk
 	target/protobuf-lowest/bin/python -c 'import google.protobuf as p, ardiq_client as c; \
 		assert p.__version__ == "$(PROTOBUF_LOWEST)", p.__version__; assert "/site-packages/" in c.__file__, c.__file__'
 	# Less the check of the generated files, whose protoc (grpcio-tools) needs a newer protobuf.

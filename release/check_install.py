@@ -246,6 +246,10 @@ def install_crates(work: Path, a: Artifacts) -> Path:
     for crate in (a.spec_crate, a.client_crate):
         with tarfile.open(crate) as archive:
             archive.extractall(crates, filter="data")
+    # A .crate's files all carry one fixed old time, and cargo takes a path dependency whose files
+    # are older than its last build in the shared target as built: dated now, they are rebuilt.
+    for path in crates.rglob("*"):
+        os.utime(path)
     project = work / "cargo-project"
     shutil.copytree(CONSUMERS / "rust", project)
     manifest = project / "Cargo.toml"

@@ -137,7 +137,7 @@ class Testee:
 
 
 def build_rust_testee() -> None:
-    """Builds the Rust testee when its binary is missing (the Makefile normally has)."""
+    """Builds the Rust testee when its binary is missing (`make test-conformance` always builds it)."""
     if RUST_TESTEE.exists() or shutil.which("cargo") is None:
         return
     if os.environ.get("ARDIQ_CONFORMANCE_BUILD") == "0":
