@@ -243,14 +243,22 @@ impl Engine {
         // job the promoter moved in between is not left behind.
         let mut drained_once = false;
         loop {
-            let want = {
+            let (want, low_water) = {
                 let local = self.local.lock().expect("local");
                 if local.stopping {
                     break;
                 }
-                (self.config.concurrency + self.config.prefetch).saturating_sub(local.held.len())
+                let config = &self.config;
+                let prefetch =
+                    local.prefetch(config.concurrency, config.prefetch, config.prefetch_max);
+                let want = (config.concurrency + prefetch).saturating_sub(local.held.len());
+                // Read again once half the prefetch has started, not at every
+                // freed slot: each pass costs the same few commands however
+                // many entries it reads. Idle slots always mean a read, since
+                // then more than the whole prefetch is missing.
+                (want, (prefetch / 2).max(1))
             };
-            if want == 0 {
+            if want < low_water {
                 // Jobs a wake-up read left waiting start now that no read is due.
                 self.dispatch();
                 self.slot_freed.notified().await;
