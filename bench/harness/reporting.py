@@ -34,7 +34,14 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
     for workload, peers in summary.items():
         for peer in peers:
             mine = [r for r in runs if r["workload"] == workload and r["peer"] == peer]
-            keys = {k for r in mine for k in r} - {"workload", "peer", "rep", "redis_commands", "error"}
+            keys = {k for r in mine for k in r} - {
+                "workload",
+                "peer",
+                "rep",
+                "redis_commands",
+                "redis_usec_per_call",
+                "error",
+            }
             keys -= POOLED.keys()
             peers[peer] = {k: median_of(mine, k) for k in sorted(keys)} or {"error": median_of(mine, "error")}
             for samples_key, name in POOLED.items():
@@ -71,6 +78,9 @@ COLUMNS: dict[str, list[tuple[str, str, int, bool]]] = {
         ("worker CPU s", "worker_cpu_s", 2, True),
         ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
         ("Redis cmds/task", "redis_commands_per_task", 2, True),
+        ("worker CPU µs/task", "worker_cpu_us_per_task", 1, True),
+        ("Redis CPU µs/task", "redis_cpu_us_per_task", 1, True),
+        ("Redis CPU µs/task staging", "redis_staging_cpu_us_per_task", 1, False),
     ],
     "cpu": [
         ("tasks/s", "tasks_per_s", 0, True),
@@ -78,6 +88,9 @@ COLUMNS: dict[str, list[tuple[str, str, int, bool]]] = {
         ("worker CPU s", "worker_cpu_s", 2, True),
         ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
         ("Redis cmds/task", "redis_commands_per_task", 2, True),
+        ("worker CPU µs/task", "worker_cpu_us_per_task", 1, True),
+        ("Redis CPU µs/task", "redis_cpu_us_per_task", 1, True),
+        ("Redis CPU µs/task staging", "redis_staging_cpu_us_per_task", 1, False),
     ],
     "io": [
         ("tasks/s", "tasks_per_s", 0, True),
@@ -85,6 +98,9 @@ COLUMNS: dict[str, list[tuple[str, str, int, bool]]] = {
         ("worker CPU s", "worker_cpu_s", 2, True),
         ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
         ("Redis cmds/task", "redis_commands_per_task", 2, True),
+        ("worker CPU µs/task", "worker_cpu_us_per_task", 1, True),
+        ("Redis CPU µs/task", "redis_cpu_us_per_task", 1, True),
+        ("Redis CPU µs/task staging", "redis_staging_cpu_us_per_task", 1, False),
     ],
     "enqueue": [
         ("single jobs/s", "single_jobs_per_s", 0, True),

@@ -72,14 +72,25 @@ class RedisProbe:
 
     def command_calls(self) -> dict[str, int]:
         """Calls per command since the last reset, without the harness's own CONFIG and INFO."""
+        return {name: calls for name, (calls, _) in self.command_stats().items()}
+
+    def command_stats(self) -> dict[str, tuple[int, float]]:
+        """(calls, microseconds) per command since the last reset, without the harness's own
+        CONFIG and INFO. A script's time includes the commands it calls, which are also
+        counted under their own names."""
         stats: dict[str, Any] = self.client.info("commandstats")
-        calls: dict[str, int] = {}
+        out: dict[str, tuple[int, float]] = {}
         for key, fields in stats.items():
             name = key.removeprefix("cmdstat_")
             if name.startswith("config") or name == "info":
                 continue
-            calls[name] = int(fields["calls"])
-        return calls
+            out[name] = (int(fields["calls"]), float(fields["usec"]))
+        return out
+
+    def cpu_s(self) -> float:
+        """Redis's own CPU seconds so far (`used_cpu_user` + `used_cpu_sys` of `INFO cpu`)."""
+        stats: dict[str, Any] = self.client.info("cpu")
+        return float(stats["used_cpu_user"]) + float(stats["used_cpu_sys"])
 
     def close(self) -> None:
         self.client.close()
@@ -134,8 +145,10 @@ class Bench:
                 "latency": count * 0.05,
             }
             timeout_s = 60 + bound_s[workload]
+            redis_cpu_start = probe.cpu_s()
             if workload != "latency":
                 self.enqueue(spec, workload, count, "setup", timeout_s)
+            redis_cpu_staged = probe.cpu_s()
             worker = self.adapter(
                 spec,
                 "worker",
@@ -152,13 +165,15 @@ class Bench:
                     time.sleep(1.0)  # an idle worker: connected, blocked on its first read
                     self.enqueue(spec, workload, count, "spaced", timeout_s)
                 done = worker.next_event("done", timeout_s)
+                redis_cpu_done = probe.cpu_s()
                 peak_mib, cpu_s = process_usage(worker.pid)
                 worker.finish()
             finally:
                 worker.kill()
-            calls = probe.command_calls()
+            stats = probe.command_stats()
         finally:
             probe.close()
+        calls = {name: n for name, (n, _) in stats.items()}
         seconds = done["seconds"]
         result: dict[str, Any] = {
             "tasks": done["tasks"],
@@ -168,6 +183,15 @@ class Bench:
             "worker_cpu_s": cpu_s,
             "redis_commands": calls,
             "redis_commands_per_task": sum(calls.values()) / count,
+            # Where Redis's time goes: per command, its calls and µs per call (INFO commandstats).
+            "redis_usec_per_call": {name: [n, round(usec / n, 2)] for name, (n, usec) in stats.items() if n},
+            # Per task, from the worker loop's start to its stop: the worker process's CPU (every
+            # thread) and Redis's (fetching, storing results, polls); staging is Redis's CPU for
+            # the producer's enqueues before the worker started (none for latency, whose
+            # enqueues run while the worker does and are counted in the Redis figure).
+            "worker_cpu_us_per_task": done["work_cpu_s"] * 1e6 / count if "work_cpu_s" in done else None,
+            "redis_cpu_us_per_task": (redis_cpu_done - redis_cpu_staged) * 1e6 / count,
+            "redis_staging_cpu_us_per_task": (redis_cpu_staged - redis_cpu_start) * 1e6 / count,
         }
         if workload == "io":
             ideal = concurrency / 0.1

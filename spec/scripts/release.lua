@@ -16,6 +16,11 @@
 -- Whether stream entry id `a` sorts before `b` (ids are "<ms>-<seq>";
 -- compared as decimal strings, exact for any size).
 local function id_before(a, b)
+  -- Ids of one length with the "-" at one place compare as plain strings
+  -- (decimal parts of equal lengths): no pattern match in the common case.
+  if #a == #b and string.find(a, "-", 1, true) == string.find(b, "-", 1, true) then
+    return a < b
+  end
   local a_ms, a_seq = string.match(a, "^(%d+)-(%d+)$")
   local b_ms, b_seq = string.match(b, "^(%d+)-(%d+)$")
   if not a_ms or not b_ms then return a < b end

@@ -674,9 +674,11 @@ class Ardiq(Generic[C]):
         `queues`: names, or names with weights (`{"emails": 3, "default":
         1}`: under contention emails gets three slots for each of default's);
         default every queue of the app's tasks, weight 1. `concurrency` is
-        shared by all of them. `prefetch` jobs per queue (default: as many as
-        `concurrency`) are fetched ahead so the next batch is ready when slots
-        free; `visibility_ms` is the idle time after which a dead worker's jobs
+        shared by all of them. `prefetch` jobs per queue are fetched ahead so
+        the next batch is ready when slots free (default: as many as
+        `concurrency`, growing up to 200 while jobs are short enough that the
+        slots start that many within about 10 ms, so short jobs come in big
+        batches); `visibility_ms` is the idle time after which a dead worker's jobs
         are reclaimed; `max_deliveries` bounds runs that end their worker.
         `journal=True` keeps a journal of job events per queue (a capped
         stream of 10,000 entries, or as many as an int says) for

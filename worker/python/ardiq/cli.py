@@ -475,7 +475,9 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--max-deliveries", type=int, default=3, help="deliveries before a job is dead-lettered")
     run.add_argument(
-        "--prefetch", type=int, help="jobs fetched ahead of free slots (default: as many as concurrency)"
+        "--prefetch",
+        type=int,
+        help="jobs fetched ahead of free slots (default: as many as concurrency, up to 200 for short jobs)",
     )
     run.add_argument(
         "--heartbeat-ms",

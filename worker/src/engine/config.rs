@@ -28,6 +28,10 @@ pub struct WorkerConfig {
     /// Jobs fetched ahead of free slots, so the next batch is ready when a
     /// slot frees.
     pub prefetch: usize,
+    /// The most the prefetch grows to while runs are short
+    /// (`Local::prefetch`); at most `prefetch` (0 included) keeps it at
+    /// `prefetch` exactly.
+    pub prefetch_max: usize,
     /// Drain the queue and stop.
     pub burst: bool,
     /// In burst mode, wait for delayed jobs (and retries) to come due and

@@ -109,7 +109,15 @@ impl Engine {
     pub fn report(&self, outcomes: Vec<(u64, Outcome)>) {
         let now = now_ms();
         for (handle, outcome) in outcomes {
-            let Some(held) = self.local.lock().expect("local").remove(handle) else {
+            let removed = {
+                let mut local = self.local.lock().expect("local");
+                let held = local.remove(handle);
+                if let Some(at) = held.as_ref().and_then(|held| held.started_at) {
+                    local.note_run(at.elapsed());
+                }
+                held
+            };
+            let Some(held) = removed else {
                 continue; // lost to a reclaim, or already handled
             };
             let action = self.outcome_action(held, outcome, now);

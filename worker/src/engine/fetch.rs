@@ -242,22 +242,51 @@ impl Engine {
         // Burst mode ends after two empty reads around a drained check, so a
         // job the promoter moved in between is not left behind.
         let mut drained_once = false;
+        // What the idle read woke up with, held but not started until a pass
+        // has read the levels down to theirs, and how many levels that is.
+        let mut woken: Vec<(u32, StreamId)> = Vec::new();
+        let mut levels = streams.len();
         loop {
-            let want = {
+            let (want, low_water) = {
                 let local = self.local.lock().expect("local");
                 if local.stopping {
                     break;
                 }
-                (self.config.concurrency + self.config.prefetch).saturating_sub(local.held.len())
+                let config = &self.config;
+                let prefetch =
+                    local.prefetch(config.concurrency, config.prefetch, config.prefetch_max);
+                let want =
+                    (config.concurrency + prefetch).saturating_sub(local.held.len() + woken.len());
+                // Read again once half the prefetch has started, not at every
+                // freed slot: each pass costs the same few commands however
+                // many entries it reads. Idle slots always mean a read, since
+                // then more than the whole prefetch is missing.
+                (want, (prefetch / 2).max(1))
             };
-            if want == 0 {
+            if want < low_water {
+                if !woken.is_empty() {
+                    // Full already: what the idle read brought starts in turn.
+                    self.accept(&mut conn, std::mem::take(&mut woken), true, None)
+                        .await;
+                    levels = streams.len();
+                    continue;
+                }
                 // Jobs a wake-up read left waiting start now that no read is due.
                 self.dispatch();
                 self.slot_freed.notified().await;
                 continue;
             }
-            let (entries, aborted) = match self.read_by_priority(&mut reader, &streams, want).await
-            {
+            let pass = self.read_by_priority(&mut reader, &streams[..levels], want);
+            let read = if woken.is_empty() {
+                pass.await
+            } else {
+                // The woken entries' registration and the pass over the
+                // levels above them share one round trip's wait.
+                let registered = self.accept(&mut conn, std::mem::take(&mut woken), false, None);
+                tokio::join!(registered, pass).1
+            };
+            levels = streams.len();
+            let (entries, aborted) = match read {
                 Ok(read) => read,
                 Err(err) => {
                     if self.read_failed(&mut conn, &err).await {
@@ -266,12 +295,14 @@ impl Engine {
                     continue;
                 }
             };
+            let filled = entries.len() >= want;
             if !entries.is_empty() {
                 drained_once = false;
                 self.accept(&mut conn, entries, true, Some(aborted)).await;
-                continue;
-            }
-            if self.config.burst {
+                if filled || self.config.burst {
+                    continue;
+                }
+            } else if self.config.burst {
                 if self.burst_drained(&mut conn).await {
                     if drained_once {
                         break;
@@ -282,16 +313,23 @@ impl Engine {
                 }
                 continue;
             }
-            // Nothing more to read: start what a wake-up read left waiting.
+            // The levels read had no more: start what is waiting. (A short
+            // pass needs no second one: the idle read below returns at once
+            // when entries came meanwhile.)
             self.dispatch();
             // Idle: wait on every level at once. What this wakes up with is
-            // held, not started, until the next pass has read the higher
-            // levels too.
+            // held, not started, until the next pass has read the levels
+            // above it (and its own, for the rest of a burst); lower ones
+            // wait for the next idle read, which returns at once.
             match self
                 .read(&mut reader, &streams, 1, Some(self.config.block_ms))
                 .await
             {
-                Ok(woken) if !woken.is_empty() => self.accept(&mut conn, woken, false, None).await,
+                Ok(read) if !read.is_empty() => {
+                    let lowest = read.iter().map(|(p, _)| *p).min().unwrap_or(0);
+                    levels = (PRIORITY_LEVELS - lowest) as usize;
+                    woken = read;
+                }
                 Ok(_) => {}
                 Err(err) => {
                     if self.read_failed(&mut conn, &err).await {
@@ -299,6 +337,11 @@ impl Engine {
                     }
                 }
             }
+        }
+        if !woken.is_empty() {
+            // Stopping: the woken entries are held like any other, so the
+            // stop hands them back.
+            self.accept(&mut conn, woken, false, None).await;
         }
         self.request_stop();
     }

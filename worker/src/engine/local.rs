@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::collections::VecDeque;
+use std::time::Duration;
 use std::time::Instant;
 
 use ardiq_spec::Job;
@@ -14,6 +15,13 @@ use ardiq_spec::PRIORITY_LEVELS;
 
 /// A job waiting this long in the local queue starts before fresher ones.
 pub(super) const STARVATION_MS: u128 = 10_000;
+
+/// The most an automatic prefetch grows to.
+pub const AUTO_PREFETCH_MAX: usize = 200;
+
+/// An automatic prefetch holds about as many jobs as the slots start in this
+/// long, at the recent mean run time, µs.
+const AUTO_PREFETCH_HORIZON_US: f64 = 10_000.0;
 
 /// A fetched entry this worker owns.
 #[derive(Debug)]
@@ -50,6 +58,9 @@ pub(super) struct Local {
     pub(super) retried: u64,
     /// Handles whose progress changed since it was last stored.
     pub(super) progress_dirty: HashSet<u64>,
+    /// Moving mean of recent runs' durations (start handed to Python to
+    /// outcome reported), µs; 0 before the first.
+    pub(super) mean_run_us: f64,
 }
 
 impl Local {
@@ -63,6 +74,33 @@ impl Local {
             self.waiting[held.priority as usize].retain(|&h| h != handle);
         }
         Some(held)
+    }
+
+    /// Takes a finished run's duration into the mean run time.
+    pub(super) fn note_run(&mut self, ran: Duration) {
+        let us = ran.as_secs_f64() * 1e6;
+        self.mean_run_us = if self.mean_run_us == 0.0 {
+            us
+        } else {
+            self.mean_run_us * 0.9 + us * 0.1
+        };
+    }
+
+    /// The prefetch now: as many jobs as the slots start within about
+    /// 10 ms at the mean run time, from `prefetch` up to `max` (equal for a
+    /// prefetch the caller chose). Short jobs then come in big batches, so
+    /// each fetch and finish call's fixed cost is shared by many jobs, while
+    /// a worker of long jobs holds no more than before (which would keep
+    /// them from other workers).
+    pub(super) fn prefetch(&self, concurrency: usize, prefetch: usize, max: usize) -> usize {
+        if self.mean_run_us <= 0.0 || prefetch >= max {
+            return prefetch;
+        }
+        let fits = concurrency as f64 * AUTO_PREFETCH_HORIZON_US / self.mean_run_us;
+        // Saturating float-to-int conversion; the clamp bounds it anyway.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let fits = fits as usize;
+        fits.clamp(prefetch, max)
     }
 
     /// The next waiting job: the longest-waiting one if it has starved,

@@ -46,6 +46,7 @@ pub use admission::{validate, Accepted, Rejection};
 pub use config::{TaskConfig, WorkerConfig};
 pub use cron::{CatchUp, Schedule, Timing, MAX_NAME_BYTES as MAX_SCHEDULE_NAME_BYTES};
 use fetch::create_groups;
+pub use local::AUTO_PREFETCH_MAX;
 use local::{Held, Local};
 use outcome::Action;
 pub use outcome::{backoff_ms, Outcome};

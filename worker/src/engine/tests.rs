@@ -19,6 +19,7 @@ use super::admission::validate;
 use super::fetch::create_groups;
 use super::local::Held;
 use super::local::Local;
+use super::local::AUTO_PREFETCH_MAX;
 use super::outcome::backoff_ms;
 use super::outcome::FinishItem;
 use super::outcome::MAX_BACKOFF_MS;
@@ -131,6 +132,36 @@ fn backoff_doubles_is_capped_and_jitters_a_quarter() {
 }
 
 #[test]
+fn automatic_prefetch_grows_for_short_runs_and_stays_for_long_ones() {
+    let mut local = Local::default();
+    // Before any run: the configured prefetch.
+    assert_eq!(local.prefetch(10, 10, AUTO_PREFETCH_MAX), 10);
+    // Runs of 50 µs: ten slots start 2,000 in 10 ms, so the cap.
+    for _ in 0..20 {
+        local.note_run(Duration::from_micros(50));
+    }
+    assert_eq!(local.prefetch(10, 10, AUTO_PREFETCH_MAX), AUTO_PREFETCH_MAX);
+    // A prefetch the caller chose is kept as it is.
+    assert_eq!(local.prefetch(10, 10, 10), 10);
+    assert_eq!(local.prefetch(10, 0, 0), 0);
+    // Runs of 100 ms: no more than the configured prefetch.
+    let mut slow = Local::default();
+    for _ in 0..20 {
+        slow.note_run(Duration::from_millis(100));
+    }
+    assert_eq!(slow.prefetch(10, 10, AUTO_PREFETCH_MAX), 10);
+    // Runs of 2 ms at ten slots: 50 fit in 10 ms.
+    let mut medium = Local::default();
+    medium.note_run(Duration::from_millis(2));
+    assert_eq!(medium.prefetch(10, 10, AUTO_PREFETCH_MAX), 50);
+    // The mean follows a change of run time.
+    for _ in 0..100 {
+        medium.note_run(Duration::from_millis(100));
+    }
+    assert_eq!(medium.prefetch(10, 10, AUTO_PREFETCH_MAX), 10);
+}
+
+#[test]
 fn higher_priority_starts_first_and_starved_jobs_jump_ahead() {
     let mut local = Local::default();
     for (handle, priority) in [(1u64, 1u32), (2, 9), (3, 5)] {
@@ -169,6 +200,7 @@ mod against_redis {
             worker_id: worker_id.into(),
             concurrency: 10,
             prefetch: 0,
+            prefetch_max: 0,
             burst: false,
             burst_waits_delayed: false,
             progress_interval_ms: 250,

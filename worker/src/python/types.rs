@@ -20,8 +20,8 @@ use super::convert;
 use super::errors::InvalidSchedule;
 use super::items::item_from;
 use crate::engine::{
-    CatchUp, Schedule, TaskConfig as EngineTask, Timing, WorkerConfig as EngineWorker, MAX_QUEUES,
-    MAX_SCHEDULE_NAME_BYTES,
+    CatchUp, Schedule, TaskConfig as EngineTask, Timing, WorkerConfig as EngineWorker,
+    AUTO_PREFETCH_MAX, MAX_QUEUES, MAX_SCHEDULE_NAME_BYTES,
 };
 use crate::error::CoreError;
 
@@ -366,6 +366,12 @@ impl WorkerConfig {
                 prefetch: match prefetch {
                     Some(n) => within("prefetch", n, 0, 100_000)? as usize,
                     None => concurrency,
+                },
+                // A prefetch the caller chose stays as chosen.
+                prefetch_max: if prefetch.is_some() {
+                    0
+                } else {
+                    AUTO_PREFETCH_MAX
                 },
                 burst,
                 burst_waits_delayed,
