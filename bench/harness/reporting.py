@@ -71,36 +71,31 @@ def ratio(values: dict[str, Any], peer: str, key: str) -> str:
     return "–"
 
 
+# What a run of tasks cost, the same columns for the dispatch, cpu and io workloads.
+TASK_COSTS: list[tuple[str, str, int, bool]] = [
+    ("worker CPU s", "worker_cpu_s", 2, True),
+    ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
+    ("Redis cmds/task", "redis_commands_per_task", 2, True),
+    ("worker CPU µs/task", "worker_cpu_us_per_task", 1, True),
+    ("Redis CPU µs/task", "redis_cpu_us_per_task", 1, True),
+    ("Redis CPU µs/task staging", "redis_staging_cpu_us_per_task", 1, False),
+]
+
 COLUMNS: dict[str, list[tuple[str, str, int, bool]]] = {
     # workload: (heading, key, decimals, with a ratio column)
     "dispatch": [
         ("tasks/s", "tasks_per_s", 0, True),
-        ("worker CPU s", "worker_cpu_s", 2, True),
-        ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
-        ("Redis cmds/task", "redis_commands_per_task", 2, True),
-        ("worker CPU µs/task", "worker_cpu_us_per_task", 1, True),
-        ("Redis CPU µs/task", "redis_cpu_us_per_task", 1, True),
-        ("Redis CPU µs/task staging", "redis_staging_cpu_us_per_task", 1, False),
+        *TASK_COSTS,
     ],
     "cpu": [
         ("tasks/s", "tasks_per_s", 0, True),
         ("task body ms", "cpu_body_ms", 2, False),
-        ("worker CPU s", "worker_cpu_s", 2, True),
-        ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
-        ("Redis cmds/task", "redis_commands_per_task", 2, True),
-        ("worker CPU µs/task", "worker_cpu_us_per_task", 1, True),
-        ("Redis CPU µs/task", "redis_cpu_us_per_task", 1, True),
-        ("Redis CPU µs/task staging", "redis_staging_cpu_us_per_task", 1, False),
+        *TASK_COSTS,
     ],
     "io": [
         ("tasks/s", "tasks_per_s", 0, True),
         ("% of ideal", "percent_of_ideal", 1, False),
-        ("worker CPU s", "worker_cpu_s", 2, True),
-        ("peak RSS MiB", "worker_peak_rss_mib", 1, True),
-        ("Redis cmds/task", "redis_commands_per_task", 2, True),
-        ("worker CPU µs/task", "worker_cpu_us_per_task", 1, True),
-        ("Redis CPU µs/task", "redis_cpu_us_per_task", 1, True),
-        ("Redis CPU µs/task staging", "redis_staging_cpu_us_per_task", 1, False),
+        *TASK_COSTS,
     ],
     "enqueue": [
         ("single jobs/s", "single_jobs_per_s", 0, True),
