@@ -114,13 +114,17 @@ def main(argv: list[str]) -> int:
         bench = Bench(url, sizes, pythons, logs)
         for rep in range(sizes.repetitions):
             for workload in args.selected:
-                turn = [p for p in rotated(peers, rep) if p.workloads is None or workload in p.workloads]
+                # dispatch10 is the dispatch workload at the lower concurrency: the same queues.
+                base = "dispatch" if workload == "dispatch10" else workload
+                turn = [p for p in rotated(peers, rep) if p.workloads is None or base in p.workloads]
                 if workload == "roundtrip":
                     # A queue without a way to await a result has no round trip: its row says so.
                     turn = [p for p in turn if results[p.name]]
-                if workload == "clients":
-                    # The clients' scripts need no worker: they run whenever ArdiQ is selected.
-                    turn = [p for p in args.peers if p.name == REFERENCE]
+                if workload in ("clients", "scaling"):
+                    # The clients' scripts need no worker, and the scaling run is ArdiQ's own
+                    # (several of its workers on one Redis): they run whenever ArdiQ is selected.
+                    pool = args.peers if workload == "clients" else peers
+                    turn = [p for p in pool if p.name == REFERENCE]
                 for spec in turn:
                     label = f"rep {rep + 1}/{sizes.repetitions} · {workload:<8} · {spec.name}"
                     progress(f"{label} …")
@@ -133,6 +137,10 @@ def main(argv: list[str]) -> int:
                             run |= bench.clients(args.quick)
                         elif workload == "roundtrip":
                             run |= bench.roundtrip(spec, sizes.roundtrip)
+                        elif workload == "scaling":
+                            run |= bench.scaling(spec)
+                        elif workload == "dispatch10":
+                            run |= bench.execute(spec, "dispatch", sizes.dispatch, sizes.low_concurrency)
                         else:
                             count = getattr(sizes, workload)
                             run |= bench.execute(spec, workload, count)
@@ -146,7 +154,7 @@ def main(argv: list[str]) -> int:
     summary = summarize(runs)
     for name, reason in unavailable.items():
         for workload in args.selected:
-            if workload != "clients":
+            if workload not in ("clients", "scaling"):
                 summary.setdefault(workload, {})[name] = {"error": reason}
     if "roundtrip" in args.selected:
         for spec in peers:

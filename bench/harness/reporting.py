@@ -87,6 +87,10 @@ COLUMNS: dict[str, list[tuple[str, str, int, bool]]] = {
         ("tasks/s", "tasks_per_s", 0, True),
         *TASK_COSTS,
     ],
+    "dispatch10": [
+        ("tasks/s", "tasks_per_s", 0, True),
+        *TASK_COSTS,
+    ],
     "cpu": [
         ("tasks/s", "tasks_per_s", 0, True),
         ("task body ms", "cpu_body_ms", 2, False),
@@ -126,6 +130,7 @@ COLUMNS: dict[str, list[tuple[str, str, int, bool]]] = {
 
 TITLES = {
     "dispatch": "Dispatch: no-op async tasks, pre-enqueued",
+    "dispatch10": "Dispatch at concurrency 10: the same, with fewer slots",
     "cpu": "CPU-bound: about 2 ms of pure-Python work per task",
     "io": "I/O-bound: each task awaits a 100 ms sleep",
     "enqueue": "Enqueue: single awaited enqueues, and batches where the queue offers them",
@@ -139,6 +144,7 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], me
     sizes = meta["sizes"]
     counts = {
         "dispatch": f"{sizes['dispatch']:,}",
+        "dispatch10": f"{sizes['dispatch']:,}, concurrency {sizes['low_concurrency']}",
         "cpu": f"{sizes['cpu']:,}",
         "io": f"{sizes['io']:,}",
         "enqueue": f"{sizes['enqueue']:,}",
@@ -157,6 +163,9 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], me
         if workload not in summary:
             continue
         values = summary[workload]
+        if workload == "scaling":
+            out += scaling_table(values.get(REFERENCE, {}), meta)
+            continue
         out += [f"### {TITLES[workload]} ({counts[workload]})", ""]
         heading = ["queue"]
         for title, _, _, with_ratio in COLUMNS[workload]:
@@ -186,6 +195,40 @@ def markdown(summary: dict[str, dict[str, dict[str, Any]]], order: list[str], me
                 "",
             ]
     return "\n".join(out)
+
+
+def scaling_table(values: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    """ArdiQ's workers side by side on one Redis: a row per number of worker processes."""
+    sizes = meta["sizes"]
+    out = [
+        f"### Scaling: ArdiQ worker processes on one Redis ({sizes['scaling']:,} no-op tasks per step, "
+        f"each worker at concurrency {sizes['concurrency']}, burst mode)",
+        "",
+    ]
+    if "error" in values and len(values) == 1:
+        return [*out, str(values["error"]), ""]
+    out += [
+        "| workers | tasks/s | × 1 worker | worker CPU µs/task | Redis CPU µs/task "
+        "| Redis CPU, % of one core |",
+        "|---|---|---|---|---|---|",
+    ]
+    one = values.get(f"tasks_per_s_{sizes['scaling_workers'][0]}")
+    for workers in sizes["scaling_workers"]:
+        rate = values.get(f"tasks_per_s_{workers}")
+        gain = f"{rate / one:.2f}×" if isinstance(rate, int | float) and isinstance(one, int | float) else "–"
+        worker_cpu = cell(values.get(f"worker_cpu_us_per_task_{workers}"), 1)
+        redis_cpu = cell(values.get(f"redis_cpu_us_per_task_{workers}"), 1)
+        redis_core = cell(values.get(f"redis_core_percent_{workers}"), 0)
+        out.append(f"| {workers} | {cell(rate)} | {gain} | {worker_cpu} | {redis_cpu} | {redis_core} |")
+    cores = meta["machine"].get("cpus")
+    out += [
+        "",
+        f"This machine has {cores} cores for Redis, every worker process and the harness together: "
+        "once the workers and Redis want more than that, more workers add no rate. Redis runs "
+        "commands on one thread, so near 100% of one core it is the limit on any machine.",
+        "",
+    ]
+    return out
 
 
 def variant_cost(values: dict[str, dict[str, Any]], variant: str, what: str) -> list[str]:

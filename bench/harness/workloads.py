@@ -17,7 +17,7 @@ import redis
 from harness import ROOT
 from harness.peers import Adapter, PeerSpec, process_usage
 
-WORKLOADS = ("dispatch", "cpu", "io", "enqueue", "latency", "roundtrip", "clients")
+WORKLOADS = ("dispatch", "dispatch10", "cpu", "io", "enqueue", "latency", "roundtrip", "clients", "scaling")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,11 @@ class Sizes:
     roundtrip_budget_s: float = 30.0  # per repetition and queue: fewer round trips past this
     batch_size: int = 1_000
     concurrency: int = 100
+    #: The second dispatch run's concurrency (the public `ardiq` package's own benchmark setting).
+    low_concurrency: int = 10
+    #: No-op jobs per step of the scaling run, and its steps: worker processes on one Redis.
+    scaling: int = 40_000
+    scaling_workers: tuple[int, ...] = (1, 2, 4)
     repetitions: int = 3
 
 
@@ -45,6 +50,8 @@ QUICK = Sizes(
     latency=50,
     roundtrip=20,
     roundtrip_budget_s=10.0,
+    scaling=600,
+    scaling_workers=(1, 2),
     repetitions=1,
 )
 
@@ -132,12 +139,14 @@ class Bench:
             producer.finish()
             producer.kill()
 
-    def execute(self, spec: PeerSpec, workload: str, count: int) -> dict[str, Any]:
+    def execute(
+        self, spec: PeerSpec, workload: str, count: int, concurrency: int | None = None
+    ) -> dict[str, Any]:
         """One worker over `count` tasks: pre-enqueued, or (latency) enqueued while it idles."""
         probe = RedisProbe(self.url)
         try:
             probe.reset()
-            concurrency = self.sizes.concurrency
+            concurrency = concurrency or self.sizes.concurrency
             bound_s = {
                 "dispatch": count / 50,
                 "cpu": count * 0.05,
@@ -204,6 +213,61 @@ class Bench:
             result["latency_p50_ms"] = percentile(latencies, 50)
             result["latency_p99_ms"] = percentile(latencies, 99)
             result["latency_max_ms"] = latencies[-1]
+        return result
+
+    def scaling(self, spec: PeerSpec) -> dict[str, Any]:
+        """Several worker processes on one Redis: for each step of `scaling_workers`, that many
+        burst workers (each at the run's concurrency) drain `scaling` pre-enqueued no-op tasks,
+        all told to start at once. Per step: the rate over the whole drain (from the start
+        signal to the last task's end in any worker, one clock), the workers' CPU and Redis's
+        CPU per task, and Redis's CPU as a share of one core (it runs on one thread: near 100%
+        it is the bottleneck, whatever the number of workers)."""
+        count = self.sizes.scaling
+        result: dict[str, Any] = {}
+        for workers in self.sizes.scaling_workers:
+            probe = RedisProbe(self.url)
+            try:
+                probe.reset()
+                self.enqueue(spec, "dispatch", count, "setup", 60 + count / 50)
+                started = [
+                    self.adapter(
+                        spec,
+                        "worker",
+                        "--workload",
+                        "dispatch",
+                        "--count",
+                        "0",  # each runs until the queue is drained (burst mode)
+                        "--concurrency",
+                        str(self.sizes.concurrency),
+                        "--wait-go",
+                    )
+                    for _ in range(workers)
+                ]
+                try:
+                    for worker in started:
+                        worker.next_event("ready", 60)
+                    redis_cpu = probe.cpu_s()
+                    go = time.perf_counter()
+                    for worker in started:
+                        worker.tell("go")
+                    done = [worker.next_event("done", 60 + count / 50) for worker in started]
+                    redis_cpu = probe.cpu_s() - redis_cpu
+                    for worker in started:
+                        worker.finish()
+                finally:
+                    for worker in started:
+                        worker.kill()
+            finally:
+                probe.close()
+            tasks = sum(int(d["tasks"]) for d in done)
+            if tasks != count:
+                raise RuntimeError(f"{workers} workers ran {tasks} of {count} tasks")
+            # `t_last` is each worker's perf_counter (CLOCK_MONOTONIC, one clock for the machine).
+            seconds = max(float(d["t_last"]) for d in done if d["tasks"]) - go
+            result[f"tasks_per_s_{workers}"] = count / seconds
+            result[f"worker_cpu_us_per_task_{workers}"] = sum(d["work_cpu_s"] for d in done) * 1e6 / count
+            result[f"redis_cpu_us_per_task_{workers}"] = redis_cpu * 1e6 / count
+            result[f"redis_core_percent_{workers}"] = 100 * redis_cpu / seconds
         return result
 
     def roundtrip(self, spec: PeerSpec, count: int) -> dict[str, Any]:

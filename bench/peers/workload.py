@@ -97,6 +97,8 @@ class Recorder:
             if waiter not in done:
                 waiter.cancel()
                 worker_run.result()
+                if self.target == 0:
+                    return  # no target: a burst worker that drained the queue is done
                 raise RuntimeError(f"the worker stopped after {self.done} of {self.target} tasks")
         await asyncio.sleep(grace_s)
 
@@ -250,8 +252,13 @@ def _watch_stdin(loop: asyncio.AbstractEventLoop) -> threading.Event:
 async def _run_worker(peer: Peer, args: argparse.Namespace) -> None:
     # The round-trip worker serves jobs until the harness, done counting, tells it to stop.
     RECORDER.target = 0 if args.workload == "roundtrip" else args.count
+    if args.wait_go:
+        # Several workers of one run start together: each waits for the harness's "go".
+        emit(event="ready", pid=os.getpid())
+        await asyncio.to_thread(sys.stdin.readline)
     stdin_closed = _watch_stdin(asyncio.get_running_loop())
-    emit(event="ready", pid=os.getpid())
+    if not args.wait_go:
+        emit(event="ready", pid=os.getpid())
     RECORDER.t0 = time.perf_counter()
     # CPU of every thread of this process (the library's own threads included), from the start
     # of the worker loop to its stop: the per-task cost without interpreter start and imports.
@@ -260,7 +267,12 @@ async def _run_worker(peer: Peer, args: argparse.Namespace) -> None:
     await peer.work(args.concurrency, drain=args.workload not in ("latency", "roundtrip"))
     work_cpu_s = time.process_time() - cpu_t0
     seconds = RECORDER.t_last - RECORDER.t0 if RECORDER.done else None
-    result: dict[str, Any] = {"tasks": RECORDER.done, "seconds": seconds, "work_cpu_s": work_cpu_s}
+    result: dict[str, Any] = {
+        "tasks": RECORDER.done,
+        "seconds": seconds,
+        "work_cpu_s": work_cpu_s,
+        "t_last": RECORDER.t_last,
+    }
     if RECORDER.done and args.workload == "cpu":
         result["cpu_body_ms"] = RECORDER.cpu_busy_s / RECORDER.done * 1000
     if RECORDER.latencies_ns:
@@ -282,6 +294,7 @@ def main(peer_class: type[Peer]) -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--interval-ms", type=float, default=2.0)
     parser.add_argument("--budget-s", type=float, default=30.0)
+    parser.add_argument("--wait-go", action="store_true", help="worker: start on a line on stdin")
     args = parser.parse_args()
     peer = peer_class(args.url)
     if args.role == "info":

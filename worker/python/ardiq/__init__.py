@@ -16,9 +16,7 @@ Run workers with `ardiq run module:app`. Delivery is at least once; the
 job id is the idempotency key.
 """
 
-from importlib.metadata import version as _distribution_version
-
-from ardiq._core import SPEC_VERSION
+from ardiq._core import SPEC_VERSION, VERSION
 from ardiq.app import Ardiq, Lifespan
 from ardiq.context import JobContext, current_job
 from ardiq.cron import CatchUp, CronDecorator, Schedule, ScheduleState
@@ -108,4 +106,4 @@ __all__ = [
 ]
 
 #: The installed distribution's version (its one source is the workspace version in Cargo.toml).
-__version__ = _distribution_version("ardiq")
+__version__ = VERSION

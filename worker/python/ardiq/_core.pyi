@@ -6,6 +6,7 @@ from typing import Literal
 from ardiq.task import PreparedJob
 
 SPEC_VERSION: str
+VERSION: str
 
 # A user value: the spec's type table (SPEC.md section 4).
 Value = None | bool | int | float | str | bytes | list["Value"] | tuple["Value", ...] | dict[str, "Value"]

@@ -66,7 +66,7 @@ impl Engine {
         local.started += 1;
         let held = local.held.get_mut(&handle).expect("waiting job is held");
         held.running = true;
-        held.started_ms = now_ms();
+        held.started_ms = now;
         held.started_at = Some(std::time::Instant::now());
         self.journal("started", &held.job, held.started_ms, None);
         let (args, kwargs) = held.values.take().unwrap_or_default();

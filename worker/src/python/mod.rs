@@ -28,6 +28,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::decode_value, m)?)?;
     m.add_function(wrap_pyfunction!(core::check_progress, m)?)?;
     m.add("SPEC_VERSION", ardiq_spec::SPEC_VERSION)?;
+    // The package's version is the workspace's (maturin takes it from
+    // Cargo.toml): read here, `import ardiq` needs no `importlib.metadata`.
+    m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
     m.add("OUTCOME_COMPLETE", types::OUTCOME_COMPLETE)?;
     m.add("OUTCOME_FAILED", types::OUTCOME_FAILED)?;
     m.add("OUTCOME_ABORTED", types::OUTCOME_ABORTED)?;
