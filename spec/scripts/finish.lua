@@ -28,7 +28,9 @@
 --                task name, error type, Failure record
 -- Reply: the job ids not finished because their entries are not this
 --        worker's (empty when every job was finished).
--- Commands: per stream XPENDING, XACK and XDEL; per job SET (or DEL); per
+-- Commands: per stream XPENDING twice (the ownership check, then the
+-- group's oldest pending entry), XACK, XTRIM and, only when a job finished
+-- before an older entry of its stream, XDEL; per job SET (or DEL); per
 -- call HDEL and SREM; when ARGV[3] is not "0", ZMSCORE, and PUBLISH per
 -- waited job and ZREM; with kept failures, XADD per failure, XTRIM and
 -- PEXPIRE per call.
@@ -51,19 +53,20 @@ local function id_before(a, b)
 end
 -- The set of `ids` (entry ids of one stream) pending under `consumer`: the
 -- group's pending entries list is the truth of ownership. One XPENDING over
--- the ids' range; a missing stream or group (NOGROUP) owns nothing.
+-- the ids' range; a missing stream or group (NOGROUP) owns nothing. Also
+-- returns the newest of `ids` (nil when there are none).
 local function owned(stream, group, consumer, ids)
   local set = {}
-  if #ids == 0 then return set end
+  if #ids == 0 then return set, nil end
   local first, last = ids[1], ids[1]
   for i = 2, #ids do
     if id_before(ids[i], first) then first = ids[i] end
     if id_before(last, ids[i]) then last = ids[i] end
   end
   local pending = redis.pcall("XPENDING", stream, group, first, last, 1000000000, consumer)
-  if type(pending) ~= "table" or pending.err then return set end
+  if type(pending) ~= "table" or pending.err then return set, last end
   for _, item in ipairs(pending) do set[item[1]] = true end
-  return set
+  return set, last
 end
 -- shared:end ownership
 -- shared:begin notify
@@ -97,9 +100,9 @@ for i = 1, n do
   local entries = by_stream[stream_key]
   entries[#entries + 1] = ARGV[4 + 4 * i - 3]
 end
-local mine = {}
+local mine, newest = {}, {}
 for _, stream_key in ipairs(order) do
-  mine[stream_key] = owned(stream_key, ARGV[1], ARGV[2], by_stream[stream_key])
+  mine[stream_key], newest[stream_key] = owned(stream_key, ARGV[1], ARGV[2], by_stream[stream_key])
 end
 local acked, ids, lost, finished = {}, {}, {}, {}
 for i = 1, n do
@@ -124,7 +127,24 @@ for _, stream_key in ipairs(order) do
   local entries = acked[stream_key]
   if entries then
     redis.call("XACK", stream_key, ARGV[1], unpack(entries))
-    redis.call("XDEL", stream_key, unpack(entries))
+    -- The acked entries are deleted. Every entry up to the batch's newest
+    -- (delivered, so nothing not yet delivered is among them) that is older
+    -- than the group's oldest pending entry has been acked: one exact XTRIM
+    -- MINID drops those a listpack node at a time, where XDEL would scan a
+    -- node per id. Acked entries not below that floor go by id with XDEL.
+    local floor = newest[stream_key]
+    local ms, seq = string.match(floor, "^(%d+)-(%d+)$")
+    if ms and #seq <= 13 then
+      floor = ms .. "-" .. tostring(tonumber(seq) + 1) -- the next possible id
+    end
+    local summary = redis.call("XPENDING", stream_key, ARGV[1])
+    if summary[1] > 0 and id_before(summary[2], floor) then floor = summary[2] end
+    redis.call("XTRIM", stream_key, "MINID", floor)
+    local rest = {}
+    for _, entry in ipairs(entries) do
+      if not id_before(entry, floor) then rest[#rest + 1] = entry end
+    end
+    if #rest > 0 then redis.call("XDEL", stream_key, unpack(rest)) end
   end
 end
 if #ids > 0 then

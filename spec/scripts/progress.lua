@@ -30,19 +30,20 @@ local function id_before(a, b)
 end
 -- The set of `ids` (entry ids of one stream) pending under `consumer`: the
 -- group's pending entries list is the truth of ownership. One XPENDING over
--- the ids' range; a missing stream or group (NOGROUP) owns nothing.
+-- the ids' range; a missing stream or group (NOGROUP) owns nothing. Also
+-- returns the newest of `ids` (nil when there are none).
 local function owned(stream, group, consumer, ids)
   local set = {}
-  if #ids == 0 then return set end
+  if #ids == 0 then return set, nil end
   local first, last = ids[1], ids[1]
   for i = 2, #ids do
     if id_before(ids[i], first) then first = ids[i] end
     if id_before(last, ids[i]) then last = ids[i] end
   end
   local pending = redis.pcall("XPENDING", stream, group, first, last, 1000000000, consumer)
-  if type(pending) ~= "table" or pending.err then return set end
+  if type(pending) ~= "table" or pending.err then return set, last end
   for _, item in ipairs(pending) do set[item[1]] = true end
-  return set
+  return set, last
 end
 -- shared:end ownership
 

@@ -24,6 +24,7 @@ from conformance.vectors.scripts.states import (
     reclaimed_after,
     reclaimed_before,
     string,
+    three_entries,
     tx,
 )
 
@@ -183,6 +184,72 @@ def build() -> list[Case]:
             },
             {"key": P + "running", "type": "hash", "fields": [[tx("j1"), tx("w2")]]},
             {"key": P + "abort", "type": "set", "members": [tx("j1")]},
+        ],
+    )
+    # Acked entries below the group's oldest pending one go with XTRIM MINID, the others by id.
+    three = [
+        {
+            "key": P + "stream:5",
+            "type": "stream",
+            "entries": three_entries(),
+            "groups": [{"name": "ardiq", "reads": [{"consumer": "w1", "count": 3}]}],
+        },
+        {
+            "key": P + "running",
+            "type": "hash",
+            "fields": [[tx("j1"), tx("w1")], [tx("j4"), tx("w1")], [tx("j5"), tx("w1")]],
+        },
+    ]
+
+    def left(job_id: str, entry_id: str) -> list[Any]:
+        pending = {"id": entry_id, "consumer": "w1", "deliveries": 1}
+        return [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [entry(job_id, j1 if job_id == "j1" else job(job_id), entry_id=entry_id)],
+                "groups": [{"name": "ardiq", "pending": [pending]}],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx(job_id), tx("w1")]]},
+        ]
+
+    def finishing(*jobs: tuple[str, str]) -> tuple[list[str], list[Any]]:
+        keys = [P + "running", P + "abort", P + "waiters"]
+        argv = [tx("ardiq"), tx("w1"), tx("0"), tx(P + "events")]
+        for job_id, entry_id in jobs:
+            keys += [P + "stream:5", P + "job:" + job_id]
+            argv += [tx(entry_id), tx(job_id), tx("60000"), hx(complete)]
+        return keys, argv
+
+    keys, argv = finishing(("j4", "2-0"), ("j5", "3-0"))
+    case(
+        "finish.behind_an_older_entry",
+        "the two newer entries finish while the oldest still runs: both are deleted, the oldest stays",
+        "finish",
+        three,
+        keys,
+        argv,
+        {"array": []},
+        [
+            *left("j1", "1-0"),
+            string(P + "job:j4", complete, ttl_ms=60000),
+            string(P + "job:j5", complete, ttl_ms=60000),
+        ],
+    )
+    keys, argv = finishing(("j5", "3-0"), ("j1", "1-0"))
+    case(
+        "finish.around_a_running_entry",
+        "the newest and the oldest entry finish, newest first, while the middle one runs: "
+        "both are deleted, the middle one stays",
+        "finish",
+        three,
+        keys,
+        argv,
+        {"array": []},
+        [
+            *left("j4", "2-0"),
+            string(P + "job:j5", complete, ttl_ms=60000),
+            string(P + "job:j1", complete, ttl_ms=60000),
         ],
     )
     case(

@@ -19,6 +19,7 @@ from conformance.vectors.scripts.states import (
     new_id,
     reclaimed_before,
     string,
+    three_entries,
     tx,
 )
 
@@ -64,14 +65,15 @@ def build() -> list[Case]:
     def fetch_reply(
         levels: dict[int, list[tuple[str, str]]], taken: dict[int, int], aborted: list[str]
     ) -> Any:
+        # Per level one flat array: the stream key, then per entry its id, its field count and fields.
         streams = []
         for priority in sorted(taken, reverse=True):
-            entries = []
+            flat: list[Any] = [{"bulk": tx(P + f"stream:{priority}")}]
             for job_id, entry_id in levels[priority][: taken[priority]]:
                 record = job(job_id, priority=priority)
                 fields = [tx("id"), tx(job_id), tx("task"), tx("add"), tx("job"), hx(record)]
-                entries.append({"array": [{"bulk": tx(entry_id)}, {"array": [{"bulk": f} for f in fields]}]})
-            streams.append({"array": [{"bulk": tx(P + f"stream:{priority}")}, {"array": entries}]})
+                flat += [{"bulk": tx(entry_id)}, {"int": len(fields)}, *({"bulk": f} for f in fields)]
+            streams.append({"array": flat})
         return {"array": [{"array": streams}, {"array": [{"bulk": tx(i)} for i in aborted]}]}
 
     fetch_levels = {9: [("j9", "1-0")], 5: [("j1", "1-0"), ("j4", "2-0"), ("j5", "3-0")], 1: [("jl", "1-0")]}
@@ -121,11 +123,7 @@ def build() -> list[Case]:
         {
             "key": P + "stream:5",
             "type": "stream",
-            "entries": [
-                entry("j1", j1, entry_id="1-0"),
-                entry("j4", job("j4"), entry_id="2-0"),
-                entry("j5", job("j5"), entry_id="3-0"),
-            ],
+            "entries": three_entries(),
             "groups": [
                 {
                     "name": "ardiq",

@@ -113,6 +113,15 @@ def entry(job_id: str, record: bytes, task: str = "add", entry_id: str | None = 
     return out
 
 
+def three_entries() -> list[dict[str, Any]]:
+    """Jobs j1, j4 and j5 of level 5 as entries 1-0, 2-0 and 3-0."""
+    return [
+        entry("j1", j1, entry_id="1-0"),
+        entry("j4", job("j4"), entry_id="2-0"),
+        entry("j5", job("j5"), entry_id="3-0"),
+    ]
+
+
 class ScriptCases(list[Case]):
     """The cases of some scripts, in order; `case` adds one."""
 

@@ -37,20 +37,49 @@ pub struct Accepted {
     pub kwargs: Vec<(String, Value)>,
 }
 
-pub(super) fn field<'a>(entry: &'a StreamId, name: &str) -> Option<&'a [u8]> {
-    match entry.map.get(name)? {
-        RedisValue::BulkString(b) => Some(b),
-        RedisValue::SimpleString(s) => Some(s.as_bytes()),
-        _ => None,
+/// A stream entry as the engine holds it: its id and its string fields (name,
+/// value) in the entry's order. Built straight from `fetch.lua`'s flat reply,
+/// or from redis-rs's `StreamId` for entries read or claimed otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entry {
+    /// The stream entry id.
+    pub id: String,
+    /// Field names and values; values that are not strings are left out.
+    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl From<StreamId> for Entry {
+    fn from(entry: StreamId) -> Self {
+        let fields = entry
+            .map
+            .into_iter()
+            .filter_map(|(name, value)| match value {
+                RedisValue::BulkString(b) => Some((name.into_bytes(), b)),
+                RedisValue::SimpleString(s) => Some((name.into_bytes(), s.into_bytes())),
+                _ => None,
+            })
+            .collect();
+        Self {
+            id: entry.id,
+            fields,
+        }
     }
+}
+
+/// A field's value; of a name given twice, the last (as a map of the fields
+/// would keep it).
+pub(super) fn field<'a>(entry: &'a Entry, name: &str) -> Option<&'a [u8]> {
+    entry
+        .fields
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name.as_bytes())
+        .map(|(_, value)| value.as_slice())
 }
 
 /// Checks one stream entry against SPEC.md section 9.
 #[allow(clippy::implicit_hasher)]
-pub fn validate(
-    entry: &StreamId,
-    tasks: &HashMap<String, TaskConfig>,
-) -> Result<Accepted, Rejection> {
+pub fn validate(entry: &Entry, tasks: &HashMap<String, TaskConfig>) -> Result<Accepted, Rejection> {
     let reject = |reason, detail: String, job_id: &str, task: &str| Rejection {
         reason,
         detail,

@@ -11,11 +11,12 @@ use std::time::Instant;
 use ardiq_spec::QueueKeys;
 use ardiq_spec::GROUP;
 use ardiq_spec::PRIORITY_LEVELS;
-use redis::streams::StreamId;
 use redis::streams::StreamReadReply;
+use redis::Value as RedisValue;
 
 use super::admission::field;
 use super::admission::validate;
+use super::admission::Entry;
 use super::local::Held;
 use super::now_ms;
 use super::outcome::Action;
@@ -50,6 +51,92 @@ pub(super) async fn create_groups(
     Ok(())
 }
 
+/// The priority of a stream key `ardiq:{q}:stream:<p>` (0 when unreadable).
+fn priority_of(key: &[u8]) -> u32 {
+    key.rsplit(|b| *b == b':')
+        .next()
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .and_then(|p| p.parse::<u32>().ok())
+        .unwrap_or(0)
+        .min(PRIORITY_LEVELS - 1)
+}
+
+fn reply_error(detail: &str) -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::TypeError,
+        "unexpected fetch.lua reply",
+        detail.to_owned(),
+    ))
+}
+
+fn into_bytes(value: RedisValue) -> Option<Vec<u8>> {
+    match value {
+        RedisValue::BulkString(b) => Some(b),
+        RedisValue::SimpleString(s) => Some(s.into_bytes()),
+        _ => None,
+    }
+}
+
+/// Entries read, with their levels, and the job ids among them that have an
+/// abort request.
+pub(super) type Fetched = (Vec<(u32, Entry)>, HashSet<String>);
+
+/// `fetch.lua`'s reply (SPEC.md section 10): per level one flat array of the
+/// stream key, then per entry its id, its number of field strings and those
+/// strings; then the aborted job ids. Taken apart here without a map per
+/// entry, the field values moved out of the reply, not copied.
+pub(super) fn parse_fetch_reply(reply: RedisValue) -> Result<Fetched, redis::RedisError> {
+    let RedisValue::Array(parts) = reply else {
+        return Err(reply_error("not an array"));
+    };
+    let mut parts = parts.into_iter();
+    let (Some(RedisValue::Array(levels)), Some(RedisValue::Array(aborted))) =
+        (parts.next(), parts.next())
+    else {
+        return Err(reply_error("not {streams, aborted}"));
+    };
+    let mut entries = Vec::new();
+    for level in levels {
+        let RedisValue::Array(items) = level else {
+            return Err(reply_error("a level is not an array"));
+        };
+        let mut items = items.into_iter();
+        let key = items
+            .next()
+            .and_then(into_bytes)
+            .ok_or_else(|| reply_error("a level without its stream key"))?;
+        let priority = priority_of(&key);
+        while let Some(id) = items.next() {
+            let id = into_bytes(id)
+                .and_then(|id| String::from_utf8(id).ok())
+                .ok_or_else(|| reply_error("an entry id is not a string"))?;
+            let count = match items.next() {
+                Some(RedisValue::Int(n)) => usize::try_from(n).unwrap_or(0),
+                _ => return Err(reply_error("an entry without its field count")),
+            };
+            let mut fields = Vec::with_capacity(count / 2);
+            for _ in 0..count / 2 {
+                let (Some(name), Some(value)) = (items.next(), items.next()) else {
+                    return Err(reply_error("an entry shorter than its field count"));
+                };
+                if let (Some(name), Some(value)) = (into_bytes(name), into_bytes(value)) {
+                    fields.push((name, value));
+                }
+            }
+            if count % 2 == 1 {
+                items.next(); // a name without a value cannot come from XADD
+            }
+            entries.push((priority, Entry { id, fields }));
+        }
+    }
+    let aborted = aborted
+        .into_iter()
+        .filter_map(into_bytes)
+        .filter_map(|id| String::from_utf8(id).ok())
+        .collect();
+    Ok((entries, aborted))
+}
+
 /// Whether an error says the stream's consumer group is gone.
 pub(super) fn is_nogroup(err: &redis::RedisError) -> bool {
     err.code() == Some("NOGROUP") || err.to_string().contains("NOGROUP")
@@ -63,7 +150,7 @@ impl Engine {
     pub(super) async fn accept(
         &self,
         conn: &mut Conn,
-        entries: Vec<(u32, StreamId)>,
+        entries: Vec<(u32, Entry)>,
         dispatch: bool,
         fetched: Option<HashSet<String>>,
     ) {
@@ -182,22 +269,17 @@ impl Engine {
         cmd
     }
 
-    pub(super) fn entries_of(
-        reply: Option<StreamReadReply>,
-    ) -> impl Iterator<Item = (u32, StreamId)> {
+    pub(super) fn entries_of(reply: Option<StreamReadReply>) -> impl Iterator<Item = (u32, Entry)> {
         reply
             .map(|r| r.keys)
             .unwrap_or_default()
             .into_iter()
             .flat_map(|stream| {
-                let priority = stream
-                    .key
-                    .rsplit(':')
-                    .next()
-                    .and_then(|p| p.parse::<u32>().ok())
-                    .unwrap_or(0)
-                    .min(PRIORITY_LEVELS - 1);
-                stream.ids.into_iter().map(move |entry| (priority, entry))
+                let priority = priority_of(stream.key.as_bytes());
+                stream
+                    .ids
+                    .into_iter()
+                    .map(move |entry| (priority, Entry::from(entry)))
             })
     }
 
@@ -207,7 +289,7 @@ impl Engine {
         streams: &[String],
         count: usize,
         block_ms: Option<u64>,
-    ) -> Result<Vec<(u32, StreamId)>, redis::RedisError> {
+    ) -> Result<Vec<(u32, Entry)>, redis::RedisError> {
         let reply: Option<StreamReadReply> = self
             .read_cmd(streams, count, block_ms)
             .query_async(reader)
@@ -223,18 +305,15 @@ impl Engine {
         reader: &mut Conn,
         streams: &[String],
         want: usize,
-    ) -> Result<(Vec<(u32, StreamId)>, HashSet<String>), redis::RedisError> {
+    ) -> Result<Fetched, redis::RedisError> {
         let mut fetch = self.scripts.fetch.key(self.keys.running());
         fetch.key(self.keys.abort());
         for stream in streams {
             fetch.key(stream);
         }
         fetch.arg(GROUP).arg(&self.config.worker_id).arg(want);
-        let (reply, aborted): (StreamReadReply, Vec<String>) = fetch.invoke_async(reader).await?;
-        Ok((
-            Self::entries_of(Some(reply)).collect(),
-            aborted.into_iter().collect(),
-        ))
+        let reply: RedisValue = fetch.invoke_async(reader).await?;
+        parse_fetch_reply(reply)
     }
 
     pub(super) async fn fetcher(self: Arc<Self>, mut conn: Conn, mut reader: Conn) {
@@ -244,7 +323,7 @@ impl Engine {
         let mut drained_once = false;
         // What the idle read woke up with, held but not started until a pass
         // has read the levels down to theirs, and how many levels that is.
-        let mut woken: Vec<(u32, StreamId)> = Vec::new();
+        let mut woken: Vec<(u32, Entry)> = Vec::new();
         let mut levels = streams.len();
         loop {
             let (want, low_water) = {

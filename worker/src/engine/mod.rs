@@ -42,7 +42,7 @@ mod run;
 mod tests;
 mod waiters;
 
-pub use admission::{validate, Accepted, Rejection};
+pub use admission::{validate, Accepted, Entry, Rejection};
 pub use config::{TaskConfig, WorkerConfig};
 pub use cron::{CatchUp, Schedule, Timing, MAX_NAME_BYTES as MAX_SCHEDULE_NAME_BYTES};
 use fetch::create_groups;

@@ -17,6 +17,7 @@ use redis::streams::StreamId;
 use redis::Value as RedisValue;
 
 use super::admission::field;
+use super::admission::Entry;
 use super::admission::Rejection;
 use super::fetch::create_groups;
 use super::fetch::is_nogroup;
@@ -174,7 +175,7 @@ impl Engine {
             ),
         );
         let mut runnable = Vec::new();
-        for entry in claimed {
+        for entry in claimed.into_iter().map(Entry::from) {
             let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
             if delivered > self.config.max_deliveries {
                 let text =

@@ -12,11 +12,12 @@ use ardiq_spec::Value;
 use ardiq_spec::GROUP;
 use ardiq_spec::RECORD_VERSION;
 use prost::Message as _;
-use redis::streams::StreamId;
 use redis::Value as RedisValue;
 
 use super::admission::validate;
+use super::admission::Entry;
 use super::fetch::create_groups;
+use super::fetch::parse_fetch_reply;
 use super::local::Held;
 use super::local::Local;
 use super::local::AUTO_PREFETCH_MAX;
@@ -29,12 +30,12 @@ use super::WorkerConfig;
 use crate::bridge::Bridge;
 use crate::conn::Conn;
 
-fn entry(fields: &[(&str, Vec<u8>)]) -> StreamId {
-    StreamId {
+fn entry(fields: &[(&str, Vec<u8>)]) -> Entry {
+    Entry {
         id: "1-0".into(),
-        map: fields
+        fields: fields
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), RedisValue::BulkString(v.clone())))
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.clone()))
             .collect(),
     }
 }
@@ -64,7 +65,7 @@ fn job(version: &str, task: &str, args: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn every_malformed_kind_gets_its_reason() {
-    let reason = |e: StreamId| validate(&e, &tasks()).unwrap_err().reason;
+    let reason = |e: Entry| validate(&e, &tasks()).unwrap_err().reason;
     assert_eq!(reason(entry(&[("id", b"j".to_vec())])), "malformed_entry");
     assert_eq!(
         reason(entry(&[
@@ -329,5 +330,86 @@ mod against_redis {
             left, 0,
             "every entry is acked and deleted, the refused one too"
         );
+    }
+}
+
+#[test]
+fn fetch_reply_is_taken_apart_per_level_and_entry() {
+    let bulk = |s: &str| RedisValue::BulkString(s.as_bytes().to_vec());
+    let reply = RedisValue::Array(vec![
+        RedisValue::Array(vec![
+            RedisValue::Array(vec![
+                bulk("ardiq:{q}:stream:9"),
+                bulk("5-0"),
+                RedisValue::Int(6),
+                bulk("id"),
+                bulk("a"),
+                bulk("task"),
+                bulk("add"),
+                bulk("job"),
+                RedisValue::BulkString(vec![0, 255, 1]),
+            ]),
+            RedisValue::Array(vec![
+                bulk("ardiq:{q}:stream:5"),
+                bulk("1-0"),
+                RedisValue::Int(2),
+                bulk("id"),
+                bulk("b"),
+                bulk("1-1"),
+                RedisValue::Int(4),
+                bulk("id"),
+                bulk("c"),
+                bulk("id"),
+                bulk("c2"),
+            ]),
+        ]),
+        RedisValue::Array(vec![bulk("c2")]),
+    ]);
+    let (entries, aborted) = parse_fetch_reply(reply).expect("a well-formed reply");
+    let ids: Vec<(u32, &str)> = entries.iter().map(|(p, e)| (*p, e.id.as_str())).collect();
+    assert_eq!(ids, [(9, "5-0"), (5, "1-0"), (5, "1-1")]);
+    assert_eq!(entries[0].1.fields.len(), 3);
+    assert_eq!(
+        super::admission::field(&entries[0].1, "job"),
+        Some(&[0, 255, 1][..])
+    );
+    // A name given twice: the last value, as a map of the fields keeps it.
+    assert_eq!(
+        super::admission::field(&entries[2].1, "id"),
+        Some(&b"c2"[..])
+    );
+    assert_eq!(aborted.into_iter().collect::<Vec<_>>(), ["c2"]);
+}
+
+#[test]
+fn fetch_reply_of_another_shape_is_an_error() {
+    let bulk = |s: &str| RedisValue::BulkString(s.as_bytes().to_vec());
+    for reply in [
+        RedisValue::Nil,
+        RedisValue::Array(vec![]),
+        // an entry whose field count runs past the level
+        RedisValue::Array(vec![
+            RedisValue::Array(vec![RedisValue::Array(vec![
+                bulk("ardiq:{q}:stream:5"),
+                bulk("1-0"),
+                RedisValue::Int(4),
+                bulk("id"),
+                bulk("a"),
+            ])]),
+            RedisValue::Array(vec![]),
+        ]),
+        // the old nested shape: an entry as {id, fields}
+        RedisValue::Array(vec![
+            RedisValue::Array(vec![RedisValue::Array(vec![
+                bulk("ardiq:{q}:stream:5"),
+                RedisValue::Array(vec![RedisValue::Array(vec![
+                    bulk("1-0"),
+                    RedisValue::Array(vec![bulk("id"), bulk("a")]),
+                ])]),
+            ])]),
+            RedisValue::Array(vec![]),
+        ]),
+    ] {
+        assert!(parse_fetch_reply(reply).is_err());
     }
 }
