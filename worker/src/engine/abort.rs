@@ -65,7 +65,8 @@ impl Engine {
                 }
             }
             for held in actions {
-                let action = self.outcome_action(held, Outcome::Aborted, now);
+                // Not started: nothing ran.
+                let action = self.outcome_action(held, Outcome::Aborted, now, None);
                 self.send(action);
             }
             self.bridge.cancel(cancels);

@@ -107,20 +107,26 @@ impl Engine {
 
     /// Python reports finished runs.
     pub fn report(&self, outcomes: Vec<(u64, Outcome)>) {
+        // One clock reading for the whole report: its runs ended together.
         let now = now_ms();
+        let instant = std::time::Instant::now();
         for (handle, outcome) in outcomes {
-            let removed = {
+            let (removed, ran) = {
                 let mut local = self.local.lock().expect("local");
                 let held = local.remove(handle);
-                if let Some(at) = held.as_ref().and_then(|held| held.started_at) {
-                    local.note_run(at.elapsed());
+                let ran = held
+                    .as_ref()
+                    .and_then(|held| held.started_at)
+                    .map(|at| instant.saturating_duration_since(at));
+                if let Some(ran) = ran {
+                    local.note_run(ran);
                 }
-                held
+                (held, ran)
             };
             let Some(held) = removed else {
                 continue; // lost to a reclaim, or already handled
             };
-            let action = self.outcome_action(held, outcome, now);
+            let action = self.outcome_action(held, outcome, now, ran);
             self.send(action);
         }
         self.slot_freed.notify_one();

@@ -201,7 +201,7 @@ impl Engine {
                     progress: None,
                 };
                 if is_aborted {
-                    let action = self.outcome_action(held, Outcome::Aborted, now);
+                    let action = self.outcome_action(held, Outcome::Aborted, now, None);
                     if let Action::Finish(item) = &action {
                         local.by_entry.remove(&(priority, item.entry_id.clone()));
                     }

@@ -123,17 +123,22 @@ pub fn backoff_ms(base_ms: u64, attempt: u32, jitter: f64) -> u64 {
 }
 
 impl Engine {
-    pub(super) fn outcome_action(&self, held: Held, outcome: Outcome, now: i64) -> Action {
+    /// What a run's outcome writes. `ran`: how long it ran, when it started.
+    pub(super) fn outcome_action(
+        &self,
+        held: Held,
+        outcome: Outcome,
+        now: i64,
+        ran: Option<std::time::Duration>,
+    ) -> Action {
         let Held {
             job,
             entry_id,
             priority,
             started_ms,
-            started_at,
             progress,
             ..
         } = held;
-        let ran = started_at.map(|at| at.elapsed());
         let status = |job: &Job, state: State, value: Vec<u8>, error: Option<WireError>| Status {
             spec_version: record_version(progress.is_some()).to_owned(),
             state: state as i32,

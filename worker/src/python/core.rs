@@ -198,10 +198,16 @@ impl Core {
         }
         let jobs = PyList::empty(py);
         for job in ready.jobs {
-            let args = PyList::empty(py);
-            for arg in &job.args {
-                args.append(convert::to_python(py, arg)?)?;
-            }
+            let args = if job.args.is_empty() {
+                PyTuple::empty(py)
+            } else {
+                let items = job
+                    .args
+                    .iter()
+                    .map(|arg| convert::to_python(py, arg))
+                    .collect::<PyResult<Vec<_>>>()?;
+                PyTuple::new(py, items)?
+            };
             let kwargs = PyDict::new(py);
             for (key, value) in &job.kwargs {
                 kwargs.set_item(key, convert::to_python(py, value)?)?;
@@ -222,7 +228,7 @@ impl Core {
             jobs.append((
                 job.handle,
                 job.task,
-                args.to_tuple(),
+                args,
                 kwargs,
                 job.job_id,
                 job.attempt,
