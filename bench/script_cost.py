@@ -46,11 +46,15 @@ def measure(client: Any, batch: int) -> None:
         )
         keys = ["ardiq:{q}:running", "ardiq:{q}:abort", "ardiq:{q}:waiters"]
         argv: list[Any] = ["ardiq", "w", "0", "ardiq:{q}:events"]
-        for stream, entries in streams:
-            for entry_id, fields in entries:
-                job_id = fields[1]  # fields: id, <job id>, task, <name>, job, <record>
+        for stream, *flat in streams:
+            # Per entry: its id, its field count, then the fields (id, <job id>, task, <name>, ...).
+            at = 0
+            while at < len(flat):
+                entry_id, count = flat[at], int(flat[at + 1])
+                job_id = flat[at + 3]
                 keys += [stream, b"ardiq:{q}:job:" + job_id]
                 argv += [entry_id, job_id, 86_400_000, STATUS]
+                at += 2 + count
         if len(keys) == 3:
             break
         client.eval(finish, len(keys), *keys, *argv)
