@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use ardiq_spec::{Progress, Status, Value};
+use ardiq_spec::{Progress, State, Status, Value};
 use prost::Message as _;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
@@ -79,46 +79,45 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every state of the wire spec, as `status.lua` names them.
+    const STATES: [(State, Self); 8] = [
+        (State::Queued, Self::Queued),
+        (State::Scheduled, Self::Scheduled),
+        (State::Running, Self::Running),
+        (State::Complete, Self::Complete),
+        (State::Failed, Self::Failed),
+        (State::Aborted, Self::Aborted),
+        (State::Dead, Self::Dead),
+        (State::Expired, Self::Expired),
+    ];
+
+    /// The spec's state (`None` for [`JobStatus::NotFound`], which has none).
+    fn state(self) -> Option<State> {
+        Self::STATES
+            .iter()
+            .find(|(_, status)| *status == self)
+            .map(|(state, _)| *state)
+    }
+
     /// The name `status.lua` uses: `not_found`, `queued`, ...
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotFound => "not_found",
-            Self::Queued => "queued",
-            Self::Scheduled => "scheduled",
-            Self::Running => "running",
-            Self::Complete => "complete",
-            Self::Failed => "failed",
-            Self::Aborted => "aborted",
-            Self::Dead => "dead",
-            Self::Expired => "expired",
-        }
+        self.state().map_or("not_found", State::name)
     }
 
     /// Whether the job has finished for good.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Complete | Self::Failed | Self::Aborted | Self::Dead | Self::Expired
-        )
+        self.state().is_some_and(State::is_terminal)
     }
 
     pub(crate) fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "not_found" => Self::NotFound,
-            "queued" => Self::Queued,
-            "scheduled" => Self::Scheduled,
-            "running" => Self::Running,
-            "complete" => Self::Complete,
-            "failed" => Self::Failed,
-            "aborted" => Self::Aborted,
-            "dead" => Self::Dead,
-            "expired" => Self::Expired,
-            other => {
-                return Err(Error::MalformedRecord(format!(
-                    "unknown job state {other:?}"
-                )))
-            }
-        })
+        if name == "not_found" {
+            return Ok(Self::NotFound);
+        }
+        Self::STATES
+            .iter()
+            .find(|(state, _)| state.name() == name)
+            .map(|(_, status)| *status)
+            .ok_or_else(|| Error::MalformedRecord(format!("unknown job state {name:?}")))
     }
 }
 
