@@ -96,8 +96,10 @@ test-ts-e2e: build-dev ## The TypeScript client's jobs run by the Python worker 
 	cd $(TS) && $(WITH_REDIS) npm run --silent test:e2e
 
 .PHONY: test-bench
-test-bench: build-dev ## Smoke run of the benchmark harness (ArdiQ only, tiny counts; no timing checks)
+test-bench: build-dev ## Smoke run of the benchmark harness and the floor probes (ArdiQ only, tiny counts; no timing checks)
 	$(PY) bench/run.py --quick --strict --only ardiq --output $${TMPDIR:-/tmp}/ardiq-bench-smoke.json > /dev/null
+	$(PY) bench/latency_floor.py 20 > /dev/null
+	$(PY) bench/call_floor.py 1 50 > /dev/null
 
 .PHONY: test-conformance
 test-conformance: build-dev ## Every vector and behaviour through every implementation, single Redis and cluster
