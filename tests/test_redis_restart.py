@@ -2,11 +2,15 @@
 running worker reconnects and goes on working, and a producer's first call
 after the restart succeeds; when Redis comes back empty (FLUSHALL, or a
 restart without persistence), a running worker creates its consumer groups
-again and new jobs run."""
+again and new jobs run; a worker started while Redis is still loading its
+data waits for it."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +18,7 @@ import redis
 from ardiq import Ardiq, JobStatus, RedisUnavailable
 from ardiq.worker import Worker
 from ardiq_testing import RedisServer
+from ardiq_testing.server import redis_server_binary
 from worker_harness import WAIT_S, running_worker, within
 
 
@@ -154,3 +159,67 @@ async def test_a_worker_stopped_before_redis_answers_ends_quietly(persistent_red
         await within(run, WAIT_S, "the worker to end once stopped")
     finally:
         await app.close()
+
+
+def start_loading_slowly(server: RedisServer, keys: int) -> subprocess.Popen[bytes]:
+    """Starts `server`'s redis-server again on its port and directory, loading
+    its `dump.rdb` one key per 300 µs (about `keys` × 0.3 ms) and answering
+    clients every KiB loaded, so they get `LOADING` meanwhile; returns once
+    it does."""
+    process = subprocess.Popen(
+        [
+            redis_server_binary(),
+            *("--port", str(server.port), "--bind", "127.0.0.1", "--dir", str(server.directory)),
+            *("--save", "", "--appendonly", "no"),
+            *("--key-load-delay", "300", "--loading-process-events-interval-bytes", "1024"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # A bare socket: redis-py waits out LOADING on its own.
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=1.0) as probe:
+                probe.sendall(b"PING\r\n")
+                reply = probe.recv(200)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+            continue
+        if reply.startswith(b"-LOADING"):
+            return process
+        process.terminate()
+        process.wait()
+        pytest.fail(f"redis-server answered {reply!r} before a client saw LOADING ({keys} keys)")
+
+
+async def test_a_worker_started_while_redis_loads_its_data_starts_once_loaded() -> None:
+    with RedisServer() as server:
+        app = Ardiq(server.url, queue="loading")
+
+        @app.task
+        async def add(x: int, y: int) -> int:
+            return x + y
+
+        loading: subprocess.Popen[bytes] | None = None
+        try:
+            job = await add.enqueue(20, 22)
+            keys = 4000
+            direct = redis.Redis(port=server.port)
+            direct.mset({f"pad:{i}": "x" for i in range(keys)})
+            direct.save()
+            direct.close()
+            server.stop()
+            loading = start_loading_slowly(server, keys)
+            run = asyncio.create_task(app.run_worker(burst=True, visibility_ms=1000))
+            await asyncio.sleep(0.3)
+            assert not run.done(), "the worker gave up while Redis was loading its data"
+            await within(run, WAIT_S, "the burst worker to start and drain once Redis has loaded")
+            assert await job.result(timeout_s=WAIT_S) == 42
+        finally:
+            await app.close()
+            if loading is not None:
+                loading.terminate()
+                loading.wait()

@@ -39,7 +39,7 @@ pub(super) enum Stored {
 
 /// Whether an error says Redis is unreachable or busy for now (so the same
 /// write may succeed later), rather than that it refuses this write.
-pub(super) fn is_transient(err: &redis::RedisError) -> bool {
+pub fn is_transient(err: &redis::RedisError) -> bool {
     err.is_io_error()
         || err.is_connection_dropped()
         || err.is_connection_refusal()

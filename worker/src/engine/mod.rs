@@ -19,7 +19,6 @@ use ardiq_client::pubsub::Hub;
 
 use crate::bridge::Bridge;
 use crate::conn::Conn;
-use crate::error::CoreError;
 
 mod abort;
 mod admission;
@@ -45,7 +44,7 @@ mod waiters;
 pub use admission::{validate, Accepted, Entry, Rejection};
 pub use config::{TaskConfig, WorkerConfig};
 pub use cron::{CatchUp, Schedule, Timing, MAX_NAME_BYTES as MAX_SCHEDULE_NAME_BYTES};
-use fetch::create_groups;
+pub use finish::is_transient;
 pub use local::AUTO_PREFETCH_MAX;
 use local::{Held, Local};
 use outcome::Action;
@@ -114,16 +113,15 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Creates the consumer groups, then spawns the fetcher and the
-    /// background tasks on the current tokio runtime.
-    async fn spawn(
+    /// Spawns the fetcher and the background tasks on the current tokio
+    /// runtime (its consumer groups exist: `Run::create_groups`).
+    fn spawn(
         self: Arc<Self>,
         conn: Conn,
         reader: Conn,
         receiver: mpsc::UnboundedReceiver<Action>,
         hub: Arc<Hub>,
-    ) -> Result<(), CoreError> {
-        create_groups(&self.keys, &mut conn.clone()).await?;
+    ) {
         tokio::spawn(Arc::clone(&self).waiter_listener(hub, conn.clone()));
         tokio::spawn(Arc::clone(&self).progress_reporter(conn.clone()));
         tokio::spawn(Arc::clone(&self).journal_writer(conn.clone()));
@@ -145,7 +143,6 @@ impl Engine {
             tokio::spawn(Arc::clone(&self).scheduler(conn.clone(), schedules));
         }
         tokio::spawn(self.fetcher(conn, reader));
-        Ok(())
     }
 
     /// An engine for `queue` (number `index` of the run's `queues`) that

@@ -15,7 +15,6 @@ use ardiq_client::pubsub::Hub;
 use super::{Engine, WorkerConfig};
 use crate::bridge::{Bridge, StartJob};
 use crate::conn::Conn;
-use crate::error::CoreError;
 
 /// Handles carry the queue's index in their low bits, so a report finds its
 /// engine without a table.
@@ -85,15 +84,20 @@ impl Run {
         run
     }
 
-    /// Starts every engine: creates its consumer groups, then spawns its
-    /// tasks on the current tokio runtime. Reports may arrive from the first
-    /// engine on, so the run must be reachable before this is called.
-    pub async fn spawn(
-        &self,
-        conn: Conn,
-        readers: Vec<Conn>,
-        hub: &Arc<Hub>,
-    ) -> Result<(), CoreError> {
+    /// Creates the consumer groups of every queue (a group that exists is
+    /// left as it is): before `spawn`, and again when it failed.
+    pub async fn create_groups(&self, conn: &mut Conn) -> Result<(), redis::RedisError> {
+        for engine in &self.engines {
+            super::fetch::create_groups(&engine.keys, conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts every engine (its consumer groups made by `create_groups`):
+    /// spawns its tasks on the current tokio runtime. Reports may arrive
+    /// from the first engine on, so the run must be reachable before this
+    /// is called.
+    pub fn spawn(&self, conn: &Conn, readers: Vec<Conn>, hub: &Arc<Hub>) {
         assert_eq!(
             readers.len(),
             self.engines.len(),
@@ -101,11 +105,8 @@ impl Run {
         );
         let receivers = std::mem::take(&mut *self.receivers.lock().expect("receivers"));
         for ((engine, receiver), reader) in self.engines.iter().zip(receivers).zip(readers) {
-            Arc::clone(engine)
-                .spawn(conn.clone(), reader, receiver, Arc::clone(hub))
-                .await?;
+            Arc::clone(engine).spawn(conn.clone(), reader, receiver, Arc::clone(hub));
         }
-        Ok(())
     }
 
     /// The handle for a fetched job of queue `index`, unique in the run.

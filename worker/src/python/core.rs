@@ -8,6 +8,7 @@
 //! Longer than most rooms (about 550 lines) because PyO3 takes one
 //! `#[pymethods]` block per class; the request bodies live in `requests.rs`.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ use super::runtime::runtime;
 use super::types::{WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};
 use crate::bridge::{Bridge, ReplyValue};
 use crate::conn::{Conn, Target};
-use crate::engine::{Outcome, Run};
+use crate::engine::{is_transient, Outcome, Run};
 use crate::error::CoreError;
 
 /// The native core of one `Ardiq` app: producer operations and at most one
@@ -58,24 +59,30 @@ enum EngineSlot {
 /// How long a starting worker waits for Redis to answer.
 const START_PATIENCE: Duration = Duration::from_secs(60);
 
-/// Connects for a starting worker: while Redis is unreachable (a restart, a
-/// worker started before its Redis), tries again with backoff for up to a
-/// minute, saying so in the log, instead of exiting at once. Other errors
-/// (credentials, configuration) and a stop end it at once.
-async fn connect_patiently(
-    target: &Target,
-    extra: Duration,
+/// Runs `attempt` for a starting worker until it succeeds: while Redis is
+/// unreachable or busy for now (a restart, a worker started before its
+/// Redis, a Redis still loading its data), tries again with backoff for up
+/// to a minute, saying so in the log, instead of exiting at once. Other
+/// errors (credentials, configuration) and a stop end it at once.
+async fn patiently<T, F, Fut>(
     bridge: &Bridge,
     cancelled: &AtomicBool,
-) -> Result<Conn, CoreError> {
+    mut attempt: F,
+) -> Result<T, CoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, redis::RedisError>>,
+{
     let began = Instant::now();
     let mut pause = Duration::from_millis(100);
     loop {
-        let err = match target.connect(extra).await {
-            Ok(conn) => return Ok(conn),
-            Err(err) => CoreError::from(err),
+        let err = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
         };
-        if !matches!(err, CoreError::Unreachable(_)) || began.elapsed() > START_PATIENCE {
+        let for_now = is_transient(&err);
+        let err = CoreError::from(err);
+        if !for_now || began.elapsed() > START_PATIENCE {
             return Err(err);
         }
         if cancelled.load(Ordering::Acquire) {
@@ -481,17 +488,25 @@ impl Core {
         let slot = Arc::clone(&self.engine);
         let block = Duration::from_millis(worker.block_ms);
         runtime(py).spawn(async move {
-            let connected = async {
-                let conn = connect_patiently(&target, Duration::ZERO, &bridge, &cancelled).await?;
+            let run = Run::new(&worker, &queues, &bridge);
+            let prepared = async {
+                let conn =
+                    patiently(&bridge, &cancelled, || target.connect(Duration::ZERO)).await?;
                 // A blocking read holds its connection: one reader per queue.
                 let mut readers = Vec::with_capacity(queues.len());
                 for _ in &queues {
-                    readers.push(connect_patiently(&target, block, &bridge, &cancelled).await?);
+                    readers.push(patiently(&bridge, &cancelled, || target.connect(block)).await?);
                 }
+                // A Redis still loading its data answers LOADING here.
+                patiently(&bridge, &cancelled, || {
+                    let (run, mut conn) = (Arc::clone(&run), conn.clone());
+                    async move { run.create_groups(&mut conn).await }
+                })
+                .await?;
                 Ok::<_, CoreError>((conn, readers))
             }
             .await;
-            let (conn, readers) = match connected {
+            let (conn, readers) = match prepared {
                 Ok(connections) => connections,
                 Err(err) => {
                     *slot.lock().expect("engine") = EngineSlot::Idle;
@@ -500,16 +515,10 @@ impl Core {
                 }
             };
             // Reachable before its first engine starts: reports may come at once.
-            let run = Run::new(&worker, &queues, &bridge);
             *slot.lock().expect("engine") = EngineSlot::Running(Arc::clone(&run));
             // One subscriber connection for the run's events channels.
             let hub = Hub::new(target.url.clone(), target.options.clone());
-            if let Err(err) = run.spawn(conn, readers, &hub).await {
-                run.request_stop();
-                *slot.lock().expect("engine") = EngineSlot::Idle;
-                bridge.reply(request, Err(err));
-                return;
-            }
+            run.spawn(&conn, readers, &hub);
             if cancelled.load(Ordering::Acquire) {
                 run.request_stop();
             }
