@@ -29,3 +29,27 @@ impl Target {
         Conn::open(&self.url, &self.options, extra).await
     }
 }
+
+/// Whether an error says Redis is unreachable or busy for now (so the same
+/// call may succeed later), rather than that it refuses this call.
+pub fn is_transient(err: &RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+        || matches!(
+            err.code(),
+            Some(
+                "LOADING"
+                    | "BUSY"
+                    | "OOM"
+                    | "READONLY"
+                    | "MASTERDOWN"
+                    | "CLUSTERDOWN"
+                    | "TRYAGAIN"
+                    | "MOVED"
+                    | "ASK"
+                    | "NOREPLICAS"
+            )
+        )
+}

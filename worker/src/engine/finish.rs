@@ -21,7 +21,7 @@ use super::outcome::Action;
 use super::outcome::DeadItem;
 use super::outcome::FinishItem;
 use super::Engine;
-use crate::conn::Conn;
+use crate::conn::{is_transient, Conn};
 
 /// Idle time given to handed-back entries: longer than any visibility
 /// timeout (about 30 years), so every reclaim pass takes them.
@@ -35,30 +35,6 @@ pub(super) enum Stored {
     Refused(redis::RedisError),
     /// Redis stayed unreachable while the worker was stopping.
     GaveUp,
-}
-
-/// Whether an error says Redis is unreachable or busy for now (so the same
-/// write may succeed later), rather than that it refuses this write.
-pub fn is_transient(err: &redis::RedisError) -> bool {
-    err.is_io_error()
-        || err.is_connection_dropped()
-        || err.is_connection_refusal()
-        || err.is_timeout()
-        || matches!(
-            err.code(),
-            Some(
-                "LOADING"
-                    | "BUSY"
-                    | "OOM"
-                    | "READONLY"
-                    | "MASTERDOWN"
-                    | "CLUSTERDOWN"
-                    | "TRYAGAIN"
-                    | "MOVED"
-                    | "ASK"
-                    | "NOREPLICAS"
-            )
-        )
 }
 
 impl Engine {

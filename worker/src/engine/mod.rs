@@ -44,7 +44,6 @@ mod waiters;
 pub use admission::{validate, Accepted, Entry, Rejection};
 pub use config::{TaskConfig, WorkerConfig};
 pub use cron::{CatchUp, Schedule, Timing, MAX_NAME_BYTES as MAX_SCHEDULE_NAME_BYTES};
-pub use finish::is_transient;
 pub use local::AUTO_PREFETCH_MAX;
 use local::{Held, Local};
 use outcome::Action;

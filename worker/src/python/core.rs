@@ -29,8 +29,8 @@ use super::requests::{
 use super::runtime::runtime;
 use super::types::{WorkerConfig, OUTCOME_ABORTED, OUTCOME_COMPLETE, OUTCOME_FAILED};
 use crate::bridge::{Bridge, ReplyValue};
-use crate::conn::{Conn, Target};
-use crate::engine::{is_transient, Outcome, Run};
+use crate::conn::{is_transient, Conn, Target};
+use crate::engine::{Outcome, Run};
 use crate::error::CoreError;
 
 /// The native core of one `Ardiq` app: producer operations and at most one
