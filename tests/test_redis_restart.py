@@ -3,7 +3,8 @@ running worker reconnects and goes on working, and a producer's first call
 after the restart succeeds; when Redis comes back empty (FLUSHALL, or a
 restart without persistence), a running worker creates its consumer groups
 again and new jobs run; a worker started while Redis is still loading its
-data waits for it."""
+data waits for it, and a producer call meanwhile fails with `RedisUnavailable`
+in both Python producers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import ardiq_client
 import pytest
 import redis
 from ardiq import Ardiq, JobStatus, RedisUnavailable
@@ -195,6 +197,37 @@ def start_loading_slowly(server: RedisServer, keys: int) -> subprocess.Popen[byt
         pytest.fail(f"redis-server answered {reply!r} before a client saw LOADING ({keys} keys)")
 
 
+def save_padding(server: RedisServer, keys: int) -> None:
+    """Writes `keys` small keys and an RDB of everything, then stops the server."""
+    direct = redis.Redis(port=server.port)
+    direct.mset({f"pad:{i}": "x" for i in range(keys)})
+    direct.save()
+    direct.close()
+    server.stop()
+
+
+async def test_a_producer_call_while_redis_loads_its_data_is_redis_unavailable() -> None:
+    with RedisServer() as server:
+        app = Ardiq(server.url, queue="loading")
+        client = await ardiq_client.AsyncClient.from_url(server.url, "loading").connect()
+        loading: subprocess.Popen[bytes] | None = None
+        try:
+            await app.send("add", 1, 2)
+            await client.send("add", (3, 4))
+            save_padding(server, 4000)
+            loading = start_loading_slowly(server, 4000)
+            with pytest.raises(RedisUnavailable, match="loading"):
+                await app.send("add", 5, 6)
+            with pytest.raises(ardiq_client.RedisUnavailable, match="loading"):
+                await client.send("add", (7, 8))
+        finally:
+            await client.close()
+            await app.close()
+            if loading is not None:
+                loading.terminate()
+                loading.wait()
+
+
 async def test_a_worker_started_while_redis_loads_its_data_starts_once_loaded() -> None:
     with RedisServer() as server:
         app = Ardiq(server.url, queue="loading")
@@ -206,13 +239,8 @@ async def test_a_worker_started_while_redis_loads_its_data_starts_once_loaded() 
         loading: subprocess.Popen[bytes] | None = None
         try:
             job = await add.enqueue(20, 22)
-            keys = 4000
-            direct = redis.Redis(port=server.port)
-            direct.mset({f"pad:{i}": "x" for i in range(keys)})
-            direct.save()
-            direct.close()
-            server.stop()
-            loading = start_loading_slowly(server, keys)
+            save_padding(server, 4000)
+            loading = start_loading_slowly(server, 4000)
             run = asyncio.create_task(app.run_worker(burst=True, visibility_ms=1000))
             await asyncio.sleep(0.3)
             assert not run.done(), "the worker gave up while Redis was loading its data"

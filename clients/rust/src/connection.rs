@@ -332,13 +332,15 @@ pub fn is_tls_failure(err: &RedisError) -> bool {
     .any(|word| text.contains(word))
 }
 
-/// Whether an error means the server could not be reached, or stopped
-/// answering.
+/// Whether an error means the server could not be reached, stopped
+/// answering, or does not serve yet: `LOADING`, a server still loading its
+/// data after a restart (SPEC.md section 14).
 pub fn is_unreachable(err: &RedisError) -> bool {
     err.is_io_error()
         || err.is_connection_refusal()
         || err.is_connection_dropped()
         || err.is_timeout()
+        || err.code() == Some("LOADING")
 }
 
 /// Whether an error means the credentials were refused.

@@ -49,7 +49,8 @@ pub enum Error {
     /// The URL could not be parsed or names an unsupported scheme.
     #[error("invalid Redis URL: {0}")]
     InvalidUrl(#[source] redis::RedisError),
-    /// Redis cannot be reached, or the connection dropped.
+    /// Redis cannot be reached, the connection dropped, or Redis is still
+    /// loading its data (`LOADING`).
     #[error("cannot reach Redis: {0}")]
     Connection(#[source] redis::RedisError),
     /// Redis refused the user name or password.

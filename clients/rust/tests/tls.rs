@@ -1,7 +1,8 @@
 //! `rediss://` against a redis-server started here whose certificate a
 //! private CA signed (made with `openssl`): trusted with `ca_file`, refused
-//! with another CA by an error that names TLS; and a restart of a plain
-//! redis-server on the same port, after which the next call succeeds.
+//! with another CA by an error that names TLS; a restart of a plain
+//! redis-server on the same port, after which the next call succeeds; and a
+//! redis-server still loading its data, whose `LOADING` is `Error::Connection`.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -228,5 +229,84 @@ async fn the_first_call_after_a_redis_restart_succeeds() {
         .await
         .expect("no error after the restart");
     assert_eq!(job.status().await.unwrap(), JobStatus::Queued);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Waits until the server on `port` answers `PING` with `-LOADING` (a bare
+/// socket, so nothing waits the loading out).
+async fn wait_until_loading(port: u16) {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut socket) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            socket.write_all(b"PING\r\n").unwrap();
+            let mut reply = [0_u8; 64];
+            let read = socket.read(&mut reply).unwrap_or(0);
+            assert!(
+                reply[..read].starts_with(b"-LOADING"),
+                "redis-server answered {:?} before LOADING was seen",
+                String::from_utf8_lossy(&reply[..read])
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-server on {port} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_call_while_redis_loads_its_data_is_a_connection_error() {
+    let dir = temp_dir("loading");
+    let port = free_port();
+    let mut args = vec![
+        "--port".to_owned(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        String::new(),
+        "--dir".into(),
+        dir.to_string_lossy().into_owned(),
+    ];
+    let server = redis_server(&args);
+    wait_until_up(port).await;
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let client = Client::connect_queue(&url, "loading").await.unwrap();
+    client.enqueue("t").send().await.unwrap();
+    let mut direct = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut padding = redis::cmd("MSET");
+    for i in 0..4000 {
+        padding.arg(format!("pad:{i}")).arg("x");
+    }
+    padding.query_async::<()>(&mut direct).await.unwrap();
+    redis::cmd("SAVE")
+        .query_async::<()>(&mut direct)
+        .await
+        .unwrap();
+    drop(direct);
+    drop(server);
+
+    // Loads its 4,001 keys at 300 µs each, answering clients every KiB.
+    args.extend(
+        [
+            "--key-load-delay",
+            "300",
+            "--loading-process-events-interval-bytes",
+            "1024",
+        ]
+        .map(String::from),
+    );
+    let _loading = redis_server(&args);
+    wait_until_loading(port).await;
+    let err = client.enqueue("t").send().await.unwrap_err();
+    assert!(matches!(err, Error::Connection(_)), "{err:?}");
+    assert!(err.to_string().contains("loading"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -149,6 +149,10 @@ export function translateRedisError(error: unknown): Error {
         cause: error,
       });
     }
+    // A server still loading its data after a restart does not serve yet (SPEC.md section 14).
+    if (/^LOADING\b/.test(message)) {
+      return new ConnectionError(`Redis is unreachable: ${message}`, { cause: error });
+    }
     return new RedisCommandError(message, { cause: error });
   }
   if (error instanceof Error && error.constructor.name === 'ConnectionTimeoutError') {

@@ -78,7 +78,7 @@ export class PayloadTooLargeError extends ArdiqError {
   }
 }
 
-/** Redis could not be reached, or the connection was lost. */
+/** Redis could not be reached, the connection was lost, or Redis is still loading its data. */
 export class ConnectionError extends ArdiqError {
   override readonly specType = 'ConnectionError';
 }

@@ -1,6 +1,7 @@
 // Connections (SPEC.md section 14): a producer rides out a Redis restart,
 // sends a call whose connection broke once more, never sends a timed-out call
-// again, and bounds how long it waits to connect.
+// again, bounds how long it waits to connect, and reports a Redis still
+// loading its data as ConnectionError.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
@@ -11,7 +12,7 @@ import {
   InvalidOptionError,
   createClient,
 } from '../dist/index.js';
-import { RestartableRedis } from './servers.mjs';
+import { LoadingRedis, RestartableRedis } from './servers.mjs';
 import { redisUrl } from './support.mjs';
 
 /** A client of `queue` on `url`, closed after the test. */
@@ -71,6 +72,18 @@ describe('reconnecting', () => {
       ['queued', 'scheduled'],
     );
     assert.equal(await jobs[1].abort(), 'aborted');
+  });
+
+  test('a call while Redis still loads its data is a ConnectionError', async (t) => {
+    const redis = await LoadingRedis.start(t, 4000);
+    const client = await clientOf(t, redis.url);
+    assert.equal((await client.enqueue('t')).outcome, 'queued');
+    await redis.reload();
+    await assert.rejects(
+      client.enqueue('t'),
+      (error) =>
+        error instanceof ConnectionError && /^Redis is unreachable: LOADING\b/.test(error.message),
+    );
   });
 
   test('a call whose connection breaks is sent once more on a new connection', async (t) => {

@@ -174,3 +174,72 @@ export async function startTlsRedis() {
     },
   };
 }
+
+/** What the server on `port` answers a bare `PING` with, or `null` while nothing listens. */
+function pingReply(port) {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ port, host: '127.0.0.1' });
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString());
+    });
+    socket.once('error', () => resolve(null));
+  });
+}
+
+/**
+ * A redis-server that holds `keys` small keys in its RDB and can be started
+ * again still loading them: at 300 µs a key, answering clients every KiB
+ * loaded, so that they get `LOADING` meanwhile.
+ */
+export class LoadingRedis {
+  constructor(port, server) {
+    this.port = port;
+    this.url = `redis://127.0.0.1:${port}/0`;
+    this.server = server;
+  }
+
+  /** Starts a server on a free port and saves `keys` keys; `t.after` stops it. */
+  static async start(t, keys) {
+    const port = await closedPort();
+    const redis = new LoadingRedis(port, await spawnRedis(port, ['--port', String(port)]));
+    t.after(() => stopRedis(redis.server));
+    const direct = createRedisClient({ url: redis.url });
+    direct.on('error', () => {});
+    await direct.connect();
+    const pairs = Array.from({ length: keys }, (_, i) => [`pad:${i}`, 'x']).flat();
+    await direct.sendCommand(['MSET', ...pairs]);
+    await direct.sendCommand(['SAVE']);
+    direct.destroy();
+    return redis;
+  }
+
+  /** Kills the server and starts it again on its directory; resolves once a PING gets `LOADING`. */
+  async reload() {
+    const { directory } = this.server;
+    this.server.process.kill('SIGKILL');
+    await this.server.exited;
+    const process = spawn(
+      'redis-server',
+      [
+        '--bind', '127.0.0.1', '--port', String(this.port), '--save', '', '--appendonly', 'no',
+        '--dir', directory, '--key-load-delay', '300', '--loading-process-events-interval-bytes', '1024',
+      ],
+      { stdio: 'ignore' },
+    ); // prettier-ignore
+    this.server = { process, exited: once(process, 'exit'), directory };
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const reply = await pingReply(this.port);
+      if (reply !== null) {
+        if (!reply.startsWith('-LOADING')) {
+          throw new Error(`redis-server answered ${JSON.stringify(reply)} before LOADING was seen`);
+        }
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}

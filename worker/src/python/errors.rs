@@ -66,7 +66,7 @@ pyo3::create_exception!(
     _core,
     RedisUnavailable,
     ArdiqError,
-    "Redis could not be reached."
+    "Redis could not be reached, or is still loading its data."
 );
 pyo3::create_exception!(
     _core,

@@ -63,7 +63,7 @@ class MalformedRecord(ArdiqError, ValueError):
 
 
 class RedisUnavailable(ArdiqError, ConnectionError):
-    """Redis cannot be reached (refused, reset, timed out, or TLS failed)."""
+    """Redis cannot be reached (refused, reset, timed out, or TLS failed), or is still loading its data."""
 
 
 class AuthenticationFailed(ArdiqError, ConnectionError):
