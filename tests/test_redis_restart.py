@@ -9,9 +9,6 @@ in both Python producers."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import ardiq_client
@@ -20,7 +17,6 @@ import redis
 from ardiq import Ardiq, JobStatus, RedisUnavailable
 from ardiq.worker import Worker
 from ardiq_testing import RedisServer
-from ardiq_testing.server import redis_server_binary
 from worker_harness import WAIT_S, running_worker, within
 
 
@@ -163,59 +159,14 @@ async def test_a_worker_stopped_before_redis_answers_ends_quietly(persistent_red
         await app.close()
 
 
-def start_loading_slowly(server: RedisServer, keys: int) -> subprocess.Popen[bytes]:
-    """Starts `server`'s redis-server again on its port and directory, loading
-    its `dump.rdb` one key per 300 µs (about `keys` × 0.3 ms) and answering
-    clients every KiB loaded, so they get `LOADING` meanwhile; returns once
-    it does."""
-    process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            *("--port", str(server.port), "--bind", "127.0.0.1", "--dir", str(server.directory)),
-            *("--save", "", "--appendonly", "no"),
-            *("--key-load-delay", "300", "--loading-process-events-interval-bytes", "1024"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    # A bare socket: redis-py waits out LOADING on its own.
-    deadline = time.monotonic() + 10.0
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=1.0) as probe:
-                probe.sendall(b"PING\r\n")
-                reply = probe.recv(200)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.005)
-            continue
-        if reply.startswith(b"-LOADING"):
-            return process
-        process.terminate()
-        process.wait()
-        pytest.fail(f"redis-server answered {reply!r} before a client saw LOADING ({keys} keys)")
-
-
-def save_padding(server: RedisServer, keys: int) -> None:
-    """Writes `keys` small keys and an RDB of everything, then stops the server."""
-    direct = redis.Redis(port=server.port)
-    direct.mset({f"pad:{i}": "x" for i in range(keys)})
-    direct.save()
-    direct.close()
-    server.stop()
-
-
 async def test_a_producer_call_while_redis_loads_its_data_is_redis_unavailable() -> None:
     with RedisServer() as server:
         app = Ardiq(server.url, queue="loading")
         client = await ardiq_client.AsyncClient.from_url(server.url, "loading").connect()
-        loading: subprocess.Popen[bytes] | None = None
         try:
             await app.send("add", 1, 2)
             await client.send("add", (3, 4))
-            save_padding(server, 4000)
-            loading = start_loading_slowly(server, 4000)
+            server.restart_loading()
             with pytest.raises(RedisUnavailable, match="loading"):
                 await app.send("add", 5, 6)
             with pytest.raises(ardiq_client.RedisUnavailable, match="loading"):
@@ -223,9 +174,6 @@ async def test_a_producer_call_while_redis_loads_its_data_is_redis_unavailable()
         finally:
             await client.close()
             await app.close()
-            if loading is not None:
-                loading.terminate()
-                loading.wait()
 
 
 async def test_a_worker_started_while_redis_loads_its_data_starts_once_loaded() -> None:
@@ -236,11 +184,9 @@ async def test_a_worker_started_while_redis_loads_its_data_starts_once_loaded() 
         async def add(x: int, y: int) -> int:
             return x + y
 
-        loading: subprocess.Popen[bytes] | None = None
         try:
             job = await add.enqueue(20, 22)
-            save_padding(server, 4000)
-            loading = start_loading_slowly(server, 4000)
+            server.restart_loading()
             run = asyncio.create_task(app.run_worker(burst=True, visibility_ms=1000))
             await asyncio.sleep(0.3)
             assert not run.done(), "the worker gave up while Redis was loading its data"
@@ -248,6 +194,3 @@ async def test_a_worker_started_while_redis_loads_its_data_starts_once_loaded() 
             assert await job.result(timeout_s=WAIT_S) == 42
         finally:
             await app.close()
-            if loading is not None:
-                loading.terminate()
-                loading.wait()

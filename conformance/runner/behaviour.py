@@ -17,6 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ardiq_testing import RedisServer
+
 from conformance import typed
 from conformance.runner.malformed import MALFORMED, check_dead_lettered
 from conformance.runner.responses import expect_error, ok
@@ -224,6 +226,18 @@ class Matrix:
         self.record(impl, "progress", lambda: self.progress(testee))
         self.record(impl, "result.notified", lambda: self.result_notified(testee))
         self.record(impl, "result.notification_lost", lambda: self.result_notification_lost(testee))
+        if not self.target.cluster:
+            self.record(impl, "redis_loading", lambda: self.redis_loading(testee))
+
+    def redis_loading(self, testee: Testee) -> None:
+        """A call while Redis still loads its data after a restart is `ConnectionError` (SPEC.md
+        section 14); on a server of the case's own, as the restart would break the target's."""
+        with RedisServer() as server:
+            testee.use(server.url, "loading", False)
+            enqueue(testee, "echo", [{"str": "before"}])
+            server.restart_loading()
+            response = testee.request("enqueue", task="echo", args=[], kwargs=[], options={})
+            expect_error(response, "ConnectionError")
 
     def delay(self, testee: Testee, options: dict[str, Any]) -> None:
         client = self.on_work_queue(testee)

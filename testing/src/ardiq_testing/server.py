@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -50,26 +52,63 @@ class RedisServer:
             self._directory = tempfile.TemporaryDirectory(prefix="ardiq-redis-")
         return Path(self._directory.name)
 
-    def start(self) -> RedisServer:
-        """Starts the process and waits until it answers PING."""
-        if self.process is not None:
-            return self
+    def _spawn(self, *more_args: str) -> subprocess.Popen[bytes]:
         self.process = subprocess.Popen(
             [
                 redis_server_binary(),
                 *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)),
                 *("--save", "", "--appendonly", "no"),
                 *self.extra_args,
+                *more_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        return self.process
+
+    def start(self) -> RedisServer:
+        """Starts the process and waits until it answers PING."""
+        if self.process is not None:
+            return self
+        process = self._spawn()
         try:
-            wait_for_redis(self.port, self.process, timeout_s=self.ready_timeout_s)
+            wait_for_redis(self.port, process, timeout_s=self.ready_timeout_s)
         except RuntimeError:
             self.stop()
             raise
         return self
+
+    def restart_loading(self, keys: int = 4000) -> None:
+        """Restarts the running server so that it is still loading its data when this returns.
+
+        It first adds `keys` small keys (``ardiq-testing:pad:<n>``) and saves everything to its
+        RDB file; the new process then loads them at 300 µs a key and, between keys, answers
+        clients with ``LOADING``, for about `keys` × 0.3 ms. For a server without an append-only
+        file. `restart()`, `stop()` and `close()` work on it as usual.
+        """
+        if self.process is None:
+            raise RuntimeError("restart_loading needs a running server")
+        pairs = [part for n in range(keys) for part in (f"ardiq-testing:pad:{n}", "x")]
+        for command in (["MSET", *pairs], ["SAVE"]):
+            reply = _call(self.port, command)
+            if not reply.startswith(b"+OK"):
+                raise RuntimeError(f"redis-server answered {command[0]} with {reply!r}")
+        self.stop()
+        process = self._spawn("--key-load-delay", "300", "--loading-process-events-interval-bytes", "1024")
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with code {process.returncode}")
+            try:
+                reply = _call(self.port, ["PING"])
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+                continue
+            if reply.startswith(b"-LOADING"):
+                return
+            raise RuntimeError(f"redis-server answered PING with {reply!r} before LOADING: give more keys")
 
     def stop(self) -> None:
         """SIGTERM (Redis writes and fsyncs its append-only file, if any, and exits); SIGKILL if it hangs."""
@@ -104,3 +143,13 @@ class RedisServer:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _call(port: int, command: list[str]) -> bytes:
+    """Sends one command on a fresh connection; the start of its reply (no client library: it
+    would wait out ``LOADING`` on its own)."""
+    parts = [part.encode() for part in command]
+    request = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+    with socket.create_connection(("127.0.0.1", port), timeout=10.0) as sock:
+        sock.sendall(request)
+        return sock.recv(256)
