@@ -199,11 +199,9 @@ async fn a_missing_ca_file_is_an_invalid_url_error() {
     assert!(matches!(err, Error::InvalidUrl(_)), "{err:?}");
 }
 
-#[tokio::test]
-async fn the_first_call_after_a_redis_restart_succeeds() {
-    let dir = temp_dir("restart");
-    let port = free_port();
-    let args = [
+/// The arguments of a plain redis-server on `port` that keeps its files in `dir`.
+fn plain_server_args(port: u16, dir: &Path) -> Vec<String> {
+    vec![
         "--port".to_owned(),
         port.to_string(),
         "--bind".into(),
@@ -212,7 +210,14 @@ async fn the_first_call_after_a_redis_restart_succeeds() {
         String::new(),
         "--dir".into(),
         dir.to_string_lossy().into_owned(),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn the_first_call_after_a_redis_restart_succeeds() {
+    let dir = temp_dir("restart");
+    let port = free_port();
+    let args = plain_server_args(port, &dir);
     let server = redis_server(&args);
     wait_until_up(port).await;
     let client = Client::connect_queue(&format!("redis://127.0.0.1:{port}/0"), "restart")
@@ -261,16 +266,7 @@ async fn wait_until_loading(port: u16) {
 async fn a_call_while_redis_loads_its_data_is_a_connection_error() {
     let dir = temp_dir("loading");
     let port = free_port();
-    let mut args = vec![
-        "--port".to_owned(),
-        port.to_string(),
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--save".into(),
-        String::new(),
-        "--dir".into(),
-        dir.to_string_lossy().into_owned(),
-    ];
+    let mut args = plain_server_args(port, &dir);
     let server = redis_server(&args);
     wait_until_up(port).await;
     let url = format!("redis://127.0.0.1:{port}/0");
