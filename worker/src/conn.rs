@@ -31,17 +31,15 @@ impl Target {
 }
 
 /// Whether an error says Redis is unreachable or busy for now (so the same
-/// call may succeed later), rather than that it refuses this call.
+/// call may succeed later), rather than that it refuses this call: what
+/// [`is_unreachable`] says (`LOADING` included), or a server that answers
+/// but cannot take the call yet.
 pub fn is_transient(err: &RedisError) -> bool {
-    err.is_io_error()
-        || err.is_connection_dropped()
-        || err.is_connection_refusal()
-        || err.is_timeout()
+    is_unreachable(err)
         || matches!(
             err.code(),
             Some(
-                "LOADING"
-                    | "BUSY"
+                "BUSY"
                     | "OOM"
                     | "READONLY"
                     | "MASTERDOWN"
