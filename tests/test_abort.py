@@ -201,6 +201,32 @@ async def test_other_jobs_of_a_batch_run_when_one_is_aborted(app: Ardiq) -> None
     ] * 2
 
 
+async def test_aborts_reach_jobs_in_every_batch_of_a_long_backlog(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    # Thousands of jobs, read in many batches: every batch is checked
+    # against the abort set before any of its jobs starts, not just the first.
+    runs: list[int] = []
+
+    @app.task
+    async def work(n: int) -> None:
+        runs.append(n)
+
+    jobs = await app.enqueue_many([work.prepare(n) for n in range(3_000)])
+    aborted = set(range(3, 3_000, 7))
+    for n in sorted(aborted):
+        assert await jobs[n].abort() is AbortReply.ABORT_REQUESTED
+    await run_burst(app, concurrency=10)
+
+    assert sorted(runs) == [n for n in range(3_000) if n not in aborted]
+    statuses = [await job.status() for job in jobs]
+    assert [n for n, status in enumerate(statuses) if status is JobStatus.ABORTED] == sorted(aborted)
+    assert statuses.count(JobStatus.COMPLETE) == 3_000 - len(aborted)
+    assert inspector.hlen(keys.running) == 0
+    assert inspector.scard(keys.abort) == 0
+    assert stream_length(inspector, keys.stream(5)) == 0
+
+
 async def test_job_waiting_in_a_workers_local_queue_is_aborted_without_running(app: Ardiq) -> None:
     release = asyncio.Event()
     runs: list[str] = []
