@@ -100,6 +100,7 @@ test-bench: build-dev ## Smoke run of the benchmark harness and the floor probes
 	$(PY) bench/run.py --quick --strict --only ardiq --output $${TMPDIR:-/tmp}/ardiq-bench-smoke.json > /dev/null
 	$(PY) bench/latency_floor.py 20 > /dev/null
 	$(PY) bench/call_floor.py 1 50 > /dev/null
+	$(PY) bench/batch_floor.py 2 > /dev/null
 
 .PHONY: test-conformance
 test-conformance: build-dev ## Every vector and behaviour through every implementation, single Redis and cluster

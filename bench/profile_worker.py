@@ -5,7 +5,10 @@
 `--pause` seconds (default 1.5) so a profiler can attach to that pid (`perf
 record -F 2999 -g -p <pid> -- sleep 3`, or `py-spy record --native --pid
 <pid>`), then drains them with `run_worker(burst=True)` at the given
-concurrency and prints the rate and the process's CPU µs per task.
+concurrency and prints the rate, the process's and Redis's CPU µs per task
+(`used_cpu_user + used_cpu_sys`), and per task each command's calls and µs
+as Redis's `INFO commandstats` counts them (commands inside scripts
+included, so a script's µs include its commands').
 """
 
 from __future__ import annotations
@@ -15,8 +18,14 @@ import asyncio
 import os
 import time
 
+import redis
 from ardiq import Ardiq
 from ardiq_testing import RedisServer
+
+
+def redis_cpu_s(client: redis.Redis) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 async def run(url: str, jobs: int, concurrency: int, pause_s: float) -> None:
@@ -30,10 +39,29 @@ async def run(url: str, jobs: int, concurrency: int, pause_s: float) -> None:
         await app.enqueue_many([noop.prepare() for _ in range(min(1000, jobs - first))])
     print("staged", os.getpid(), flush=True)
     await asyncio.sleep(pause_s)
-    started, cpu = time.perf_counter(), time.process_time()
+    client = redis.Redis.from_url(url)
+    client.config_resetstat()
+    started, cpu, redis_cpu = time.perf_counter(), time.process_time(), redis_cpu_s(client)
     await app.run_worker(burst=True, concurrency=concurrency)
     seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
-    print(f"{jobs / seconds:,.0f} tasks/s, {cpu_s * 1e6 / jobs:.1f} µs of worker CPU per task", flush=True)
+    redis_s = redis_cpu_s(client) - redis_cpu
+    print(
+        f"{jobs / seconds:,.0f} tasks/s, {cpu_s * 1e6 / jobs:.1f} µs of worker CPU and"
+        f" {redis_s * 1e6 / jobs:.1f} µs of Redis CPU per task",
+        flush=True,
+    )
+    stats = client.info("commandstats")
+    per_task = {
+        name.removeprefix("cmdstat_"): (stat["calls"] / jobs, stat["usec"] / jobs)
+        for name, stat in stats.items()
+        if stat["calls"] / jobs >= 0.001
+    }
+    print(
+        "per task (calls, µs): "
+        + ", ".join(f"{name} {calls:.3f} {usec:.2f}" for name, (calls, usec) in sorted(per_task.items())),
+        flush=True,
+    )
+    client.close()
     await app.close()
 
 
