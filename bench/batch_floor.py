@@ -23,16 +23,11 @@ import asyncio
 import sys
 import time
 
-import redis
 from ardiq import Ardiq
 from ardiq_testing import RedisServer
+from harness.workloads import RedisProbe
 
 BATCH = 1_000
-
-
-def redis_cpu_s(client: redis.Redis) -> float:
-    info = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 async def run(url: str, batches: int) -> None:
@@ -44,10 +39,10 @@ async def run(url: str, batches: int) -> None:
 
     for _ in range(5):  # connection open, script loaded, code warm
         await app.enqueue_many([noop.prepare() for _ in range(BATCH)])
-    client = redis.Redis.from_url(url)
+    probe = RedisProbe(url)
     link, core = app._link, app._core  # the two halves of `enqueue_many`, timed apart
     prepare = submit = wait = 0.0
-    redis_before, cpu_before, started = redis_cpu_s(client), time.process_time(), time.perf_counter()
+    redis_before, cpu_before, started = probe.cpu_s(), time.process_time(), time.perf_counter()
     for _ in range(batches):
         t0 = time.perf_counter()
         items = [noop.prepare() for _ in range(BATCH)]
@@ -59,13 +54,13 @@ async def run(url: str, batches: int) -> None:
         t3 = time.perf_counter()
         prepare, submit, wait = prepare + t1 - t0, submit + t2 - t1, wait + t3 - t2
     seconds = time.perf_counter() - started
-    cpu_s, redis_s = time.process_time() - cpu_before, redis_cpu_s(client) - redis_before
+    cpu_s, redis_s = time.process_time() - cpu_before, probe.cpu_s() - redis_before
     jobs = batches * BATCH
     print(f"{batches} batches of {BATCH:,}, each awaited before the next: {jobs / seconds:,.0f} jobs/s")
     steps = {"prepare": prepare, "submit": submit, "await": wait}
     print("  per job: " + ", ".join(f"{name} {value * 1e6 / jobs:.2f} µs" for name, value in steps.items()))
     print(f"  CPU per job: this process {cpu_s * 1e6 / jobs:.2f} µs, Redis {redis_s * 1e6 / jobs:.2f}")
-    client.close()
+    probe.close()
     await app.close()
 
 

@@ -18,14 +18,9 @@ import asyncio
 import os
 import time
 
-import redis
 from ardiq import Ardiq
 from ardiq_testing import RedisServer
-
-
-def redis_cpu_s(client: redis.Redis) -> float:
-    info = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+from harness.workloads import RedisProbe
 
 
 async def run(url: str, jobs: int, concurrency: int, pause_s: float) -> None:
@@ -39,29 +34,28 @@ async def run(url: str, jobs: int, concurrency: int, pause_s: float) -> None:
         await app.enqueue_many([noop.prepare() for _ in range(min(1000, jobs - first))])
     print("staged", os.getpid(), flush=True)
     await asyncio.sleep(pause_s)
-    client = redis.Redis.from_url(url)
-    client.config_resetstat()
-    started, cpu, redis_cpu = time.perf_counter(), time.process_time(), redis_cpu_s(client)
+    probe = RedisProbe(url)
+    probe.reset_counters()
+    started, cpu, redis_cpu = time.perf_counter(), time.process_time(), probe.cpu_s()
     await app.run_worker(burst=True, concurrency=concurrency)
     seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
-    redis_s = redis_cpu_s(client) - redis_cpu
+    redis_s = probe.cpu_s() - redis_cpu
     print(
         f"{jobs / seconds:,.0f} tasks/s, {cpu_s * 1e6 / jobs:.1f} µs of worker CPU and"
         f" {redis_s * 1e6 / jobs:.1f} µs of Redis CPU per task",
         flush=True,
     )
-    stats = client.info("commandstats")
     per_task = {
-        name.removeprefix("cmdstat_"): (stat["calls"] / jobs, stat["usec"] / jobs)
-        for name, stat in stats.items()
-        if stat["calls"] / jobs >= 0.001
+        name: (calls / jobs, usec / jobs)
+        for name, (calls, usec) in probe.command_stats().items()
+        if calls / jobs >= 0.001
     }
     print(
         "per task (calls, µs): "
         + ", ".join(f"{name} {calls:.3f} {usec:.2f}" for name, (calls, usec) in sorted(per_task.items())),
         flush=True,
     )
-    client.close()
+    probe.close()
     await app.close()
 
 
