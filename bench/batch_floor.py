@@ -11,6 +11,9 @@ the next is built, and times the three steps of each batch apart:
 - `await`: waiting for the reply: the records encoded on the runtime thread,
   one `enqueue.lua` call, and Redis's work on it.
 
+(`Ardiq.enqueue_many` also builds a `Job` handle per job, while Redis works;
+this probe calls the two halves directly and builds none.)
+
 It prints each step's µs per job, the process's and Redis's CPU µs per job
 (`used_cpu_user + used_cpu_sys`), and the jobs/s of the batches. `prepare`
 plus Redis's CPU per job bounds what one such loop can reach even if the rest
