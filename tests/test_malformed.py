@@ -4,12 +4,16 @@ worker goes on with the good jobs behind it."""
 
 from __future__ import annotations
 
+import random
+import time
+from typing import Any
+
 import msgpack
 import pytest
 import redis
-from ardiq import Ardiq, JobDead, JobStatus
-from wire_records import Keys, add_entry, encode_job, pending_ids, stream_length
-from worker_harness import WAIT_S, run_burst
+from ardiq import Ardiq, Job, JobDead, JobStatus
+from wire_records import Keys, add_entry, add_raw_entry, decode_fields, encode_job, pending_ids, stream_length
+from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst
 
 MIB = 1_048_576
 
@@ -111,6 +115,7 @@ async def test_malformed_entry_is_dead_lettered_with_its_reason_and_the_next_job
     assert letters[0].detail
     assert stream_length(inspector, keys.stream(5)) == 0
     assert pending_ids(inspector, keys.stream(5)) == []
+    assert not inspector.exists(keys.running)
 
 
 async def test_dead_letter_of_a_readable_entry_names_its_job_and_task(
@@ -248,3 +253,144 @@ def nested(levels: int) -> object:
     for _ in range(levels):
         value = [value]
     return value
+
+
+async def test_entries_no_producer_may_write_leave_no_running_job_and_no_status_key(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    @app.task
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    record = encode_job("x", "add", args=msgpack.packb([1, 2]))
+    raw: list[list[bytes]] = [
+        [b"id", b"\xff\xfe", b"task", b"add", b"job", record],
+        [b"id", b"a b", b"task", b"add", b"job", encode_job("a b", "add")],
+        [b"id", b"", b"task", b"add", b"job", encode_job("", "add")],
+        [b"id", b"x" * 257, b"task", b"add", b"job", encode_job("x" * 257, "add")],
+        # The id field twice: the last one counts, for `running` as for the dead letter.
+        [b"id", b"first", b"task", b"add", b"job", b"\xff", b"id", b"second"],
+    ]
+    for fields in raw:
+        add_raw_entry(inspector, keys.stream(5), fields)
+    good = await add.enqueue(1, 2)
+    await run_burst(app)
+
+    assert await good.result(timeout_s=WAIT_S) == 3
+    letters = [(letter.reason, letter.job_id) for letter in await app.dead_letters(count=100)]
+    assert letters == [
+        ("malformed_entry", ""),
+        ("malformed_entry", "a b"),
+        ("malformed_entry", ""),
+        ("malformed_entry", ""),
+        ("undecodable_job", "second"),
+    ]
+    assert inspector.hgetall(keys.running) == {}
+    status_keys = {key.decode() for key in inspector.scan_iter(match=f"{keys.prefix}job:*")}
+    assert status_keys == {keys.job(good.id), keys.job("second")}
+    assert await app.job("second").status() is JobStatus.DEAD
+    assert await app.job("first").status() is JobStatus.NOT_FOUND
+
+
+def mutated(rng: random.Random, job_id: str) -> list[bytes]:
+    """The fields of a `count_run` entry for `job_id`, broken one random way the way a foreign
+    producer might (or, for some, still a valid job)."""
+    record = encode_job(
+        job_id, "count_run", args=msgpack.packb([1, "two", 3.5]), kwargs=msgpack.packb({"k": [1, None]})
+    )
+    fields: list[bytes] = [b"id", job_id.encode(), b"task", b"count_run", b"job", record]
+    kind = rng.randrange(9)
+    if kind == 0:  # a few bytes of the record flipped
+        broken = bytearray(record)
+        for _ in range(rng.randint(1, 3)):
+            broken[rng.randrange(len(broken))] ^= rng.randint(1, 255)
+        fields[5] = bytes(broken)
+    elif kind == 1:  # the record cut short
+        fields[5] = record[: rng.randrange(len(record))]
+    elif kind == 2:  # bytes inserted into the record
+        at = rng.randrange(len(record) + 1)
+        fields[5] = record[:at] + rng.randbytes(rng.randint(1, 8)) + record[at:]
+    elif kind == 3:  # no record at all, just bytes
+        fields[5] = rng.randbytes(rng.randint(0, 64))
+    elif kind == 4:  # a byte of the id field flipped (maybe not UTF-8 any more)
+        broken = bytearray(fields[1])
+        broken[rng.randrange(len(broken))] ^= rng.randint(1, 255)
+        fields[1] = bytes(broken)
+    elif kind == 5:  # a field left out
+        drop = rng.randrange(3) * 2
+        del fields[drop : drop + 2]
+    elif kind == 6:  # the id field given twice, the first one different
+        fields = [b"id", b"other-" + job_id.encode(), *fields]
+    elif kind == 7:  # an id no producer may write, in the field and the record
+        bad = rng.choice([b"", b"a b", b"x" * 300, b"\xff\xfe"])
+        fields[1] = bad
+        fields[5] = encode_job(bad.decode(errors="replace"), "count_run")
+    else:  # arguments that are not MessagePack of the table
+        fields[5] = encode_job(job_id, "count_run", args=rng.randbytes(rng.randint(1, 12)))
+    return fields
+
+
+async def test_mutated_entries_among_good_jobs_on_three_workers_lose_and_repeat_nothing(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, queue: str, spawn_worker: SpawnWorker
+) -> None:
+    # 1,500 entries broken at random (seeded) among 500 good jobs, read by three live workers:
+    # each entry is dead-lettered or runs, once; nothing stays in a stream, pending or running.
+    rng = random.Random(20261202)
+    workers = [spawn_worker("process_tasks:app", "--concurrency", "20") for _ in range(3)]
+    await eventually(lambda: inspector.zcard(keys.workers) == 3, "the three workers are up")
+    written: dict[str, list[bytes]] = {}
+    good: list[Job[Any]] = []
+    for _ in range(10):
+        for _ in range(150):
+            fields = mutated(rng, f"m-{rng.getrandbits(64):016x}")
+            written[add_raw_entry(inspector, keys.stream(5), fields)] = fields
+        good += await app.enqueue_many([app.prepare("count_run", n) for n in range(50)])
+
+    def settled() -> bool:
+        streams = [stream for stream in keys.streams if inspector.exists(stream)]
+        if any(stream_length(inspector, stream) or pending_ids(inspector, stream) for stream in streams):
+            return False
+        delayed: Any = inspector.zrange(keys.delayed, 0, -1, withscores=True)
+        later = all(score > time.time() * 1000 + 5_000 for _, score in delayed)
+        return later and not inspector.exists(keys.running)
+
+    await eventually(settled, "every entry is dead-lettered or has run", 60)
+    counts: Any = inspector.hgetall(f"ardiq-test:runs:{queue}")
+    runs = {job_id.decode(): int(n) for job_id, n in counts.items()}
+    for job in good:
+        assert (await job.info()).status is JobStatus.COMPLETE
+        assert runs.pop(job.id) == 1
+    letters: dict[str, str] = {}
+    by_workers = set()
+    dead: Any = inspector.xrange(keys.dead)
+    for _, letter in dead:
+        record = decode_fields(letter[b"record"])
+        [stream_id] = record[7]
+        assert isinstance(stream_id, bytes)
+        assert stream_id.decode() not in letters, "an entry was dead-lettered twice"
+        letters[stream_id.decode()] = letter[b"reason"].decode()
+        by_workers.add(record[9][0])
+    assert len(by_workers) >= 2, "the bad entries were spread over several workers"
+    assert set(letters.values()) <= {reason for _, _, reason in BAD_ENTRIES} - {"oversize"}
+    ran = 0
+    for entry_id, fields in written.items():
+        if entry_id in letters:
+            continue
+        # Not dead-lettered: a valid job after all, which ran as its status says.
+        job_id = dict(zip(fields[::2], fields[1::2], strict=True))[b"id"].decode()
+        info = await app.job(job_id).info()
+        # A flipped byte may give it a timeout (a retry, or FAILED), an expiry, or a result TTL
+        # of a few ms (its result gone by now: it ran, as its count says).
+        count = runs.pop(job_id, 0)
+        if info.status is JobStatus.NOT_FOUND:
+            assert count >= 1, (job_id, fields)
+        elif info.status is not JobStatus.SCHEDULED:
+            assert info.status in {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.EXPIRED}, (job_id, fields)
+            assert count == info.attempts, (job_id, info.status, count, info.attempts)
+        ran += 1
+    assert runs == {}, "runs of jobs that were never written"
+    assert len(letters) + ran == len(written) == 1500
+    # The mix is seeded: most entries are broken, and some are valid jobs after all.
+    assert 300 < len(letters) < 1500, len(letters)
+    assert ran > 50, ran
+    assert all(worker.alive for worker in workers)

@@ -422,8 +422,8 @@ class Matrix:
 
     def malformed_cases(self) -> None:
         """Entries written raw into the stream: the worker must dead-letter them and keep running."""
-        for kind, (reason, build) in MALFORMED.items():
-            body = partial(check_dead_lettered, self.target, self.worker, reason, build)
+        for kind, malformed in MALFORMED.items():
+            body = partial(check_dead_lettered, self.target, self.worker, malformed)
             self.record(WORKER_ROW, f"malformed.{kind}", body)
 
 

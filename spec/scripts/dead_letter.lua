@@ -10,15 +10,18 @@
 -- ARGV[1]   consumer group name
 -- ARGV[2]   consumer name (the worker id)
 -- ARGV[3]   stream entry id
--- ARGV[4]   job id, "" when unknown
+-- ARGV[4]   job id, "" when unknown (the entry's `id` when it is UTF-8)
 -- ARGV[5]   task name, "" when unknown
 -- ARGV[6]   reason code
 -- ARGV[7]   DeadLetter record
 -- ARGV[8]   Status record (STATE_DEAD), "" to leave the status key alone
+--           (as for an `id` that is not a job id of SPEC.md section 1)
 -- ARGV[9]   ttl_ms of the status; "0" deletes it
 -- ARGV[10]  approximate maximum length of the dead-letter stream
 -- ARGV[11]  the worker's clock (ms) when someone may wait, "0" when nobody does
 -- ARGV[12]  pub/sub channel of waiters: ardiq:{q}:events
+-- ARGV[13]  the entry's `id` field as `fetch.lua` recorded it in `running`
+--           (any bytes, "" also when the entry has none): the field removed there
 -- Reply: the dead-letter entry id, or 0 when the entry is not this
 --        worker's (nothing written).
 -- shared:begin notify
@@ -46,15 +49,13 @@ redis.call("XACK", KEYS[1], ARGV[1], ARGV[3])
 redis.call("XDEL", KEYS[1], ARGV[3])
 local dead = redis.call("XADD", KEYS[2], "MAXLEN", "~", ARGV[10], "*",
   "id", ARGV[4], "task", ARGV[5], "reason", ARGV[6], "record", ARGV[7])
-if ARGV[4] ~= "" then
-  redis.call("HDEL", KEYS[3], ARGV[4])
-  if ARGV[8] ~= "" then
-    if ARGV[9] == "0" then
-      redis.call("DEL", KEYS[4])
-    else
-      redis.call("SET", KEYS[4], ARGV[8], "PX", ARGV[9])
-    end
-    if ARGV[11] ~= "0" then notify(KEYS[5], ARGV[12], tonumber(ARGV[11]), { ARGV[4] }) end
+redis.call("HDEL", KEYS[3], ARGV[13])
+if ARGV[4] ~= "" and ARGV[8] ~= "" then
+  if ARGV[9] == "0" then
+    redis.call("DEL", KEYS[4])
+  else
+    redis.call("SET", KEYS[4], ARGV[8], "PX", ARGV[9])
   end
+  if ARGV[11] ~= "0" then notify(KEYS[5], ARGV[12], tonumber(ARGV[11]), { ARGV[4] }) end
 end
 return dead

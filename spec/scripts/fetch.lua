@@ -2,7 +2,7 @@
 -- Reads up to ARGV[3] new entries for one consumer, level by level from
 -- the highest priority down, asking each level only for what is still
 -- missing, so a lower level is read only when the higher ones cannot fill
--- the batch; records every entry's job id in `running` for this worker and
+-- the batch; records every entry's `id` field in `running` for this worker and
 -- tells which of them have an abort request. One round trip for a pass.
 -- KEYS[1]     ardiq:{q}:running      hash, job id -> worker id
 -- KEYS[2]     ardiq:{q}:abort        set of job ids with an abort request
@@ -36,7 +36,9 @@ for i = 3, #KEYS do
       n = n + 2
       for f = 1, #fields do flat[n + f] = fields[f] end
       n = n + #fields
-      for f = 1, #fields - 1, 2 do
+      -- The entry's last `id` field, as a map of its fields keeps a name
+      -- given twice (SPEC.md section 3): the id the worker reads.
+      for f = #fields - 1, 1, -2 do
         if fields[f] == "id" then
           ids[#ids + 1] = fields[f + 1]
           break

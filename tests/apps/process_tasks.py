@@ -52,6 +52,14 @@ async def stall_once(key: str, tag: str) -> str:
 
 
 @app.task
+async def count_run(*args: object, **kwargs: object) -> int:
+    """Takes any arguments; counts its runs per job id in the hash `ardiq-test:runs:<queue>`."""
+    from ardiq import current_job
+
+    return int(counters.hincrby(f"ardiq-test:runs:{app.queue}", current_job().id, 1))
+
+
+@app.task
 async def greet(name: str) -> str:
     return f"hello {name}"
 

@@ -562,6 +562,7 @@ def build() -> list[Case]:
             tx("100000"),
             tx("0"),
             tx(P + "events"),
+            tx("j1"),
         ],
         dl_reply,
         [
@@ -591,6 +592,7 @@ def build() -> list[Case]:
             tx("100000"),
             tx("0"),
             tx(P + "events"),
+            tx("j1"),
         ],
         dl_reply,
         [
@@ -638,6 +640,7 @@ def build() -> list[Case]:
             tx("100000"),
             tx("0"),
             tx(P + "events"),
+            tx(""),
         ],
         dl_reply,
         [
@@ -664,6 +667,78 @@ def build() -> list[Case]:
             },
         ],
     )
+    not_an_id = records.encode(
+        "DeadLetter",
+        {
+            "spec_version": "1.0",
+            "reason": "malformed_entry",
+            "detail": "the entry needs UTF-8 fields id and task and a job field",
+            "stream_id": "1-0",
+            "dead_ms": str(NOW),
+            "worker_id": "w1",
+        },
+    )
+    case(
+        "dead_letter.recorded_id_not_utf8",
+        (
+            "an entry whose id field is not UTF-8: fetch.lua recorded those bytes in running, and"
+            " ARGV[13] removes exactly them; the dead entry names no id; no status"
+        ),
+        "dead_letter",
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [{"id": "1-0", "fields": [[tx("id"), hx(b"\xff\xfe")], [tx("task"), tx("add")]]}],
+                "groups": group_w1,
+            },
+            {
+                "key": P + "running",
+                "type": "hash",
+                "fields": [[hx(b"\xff\xfe"), tx("w1")], [tx("j4"), tx("w1")]],
+            },
+        ],
+        [P + "stream:5", P + "dead", P + "running", P + "job:", P + "waiters"],
+        [
+            tx("ardiq"),
+            tx("w1"),
+            tx("1-0"),
+            tx(""),
+            tx("add"),
+            tx("malformed_entry"),
+            hx(not_an_id),
+            tx(""),
+            tx("86400000"),
+            tx("100000"),
+            tx("0"),
+            tx(P + "events"),
+            hx(b"\xff\xfe"),
+        ],
+        dl_reply,
+        [
+            {
+                "key": P + "stream:5",
+                "type": "stream",
+                "entries": [],
+                "groups": [{"name": "ardiq", "pending": []}],
+            },
+            {"key": P + "running", "type": "hash", "fields": [[tx("j4"), tx("w1")]]},
+            {
+                "key": P + "dead",
+                "type": "stream",
+                "entries": [
+                    {
+                        "fields": [
+                            [tx("id"), tx("")],
+                            [tx("task"), tx("add")],
+                            [tx("reason"), tx("malformed_entry")],
+                            [tx("record"), hx(not_an_id)],
+                        ]
+                    }
+                ],
+            },
+        ],
+    )
     case(
         "dead_letter.keep_status",
         "an empty Status argument leaves the status key alone",
@@ -683,6 +758,7 @@ def build() -> list[Case]:
             tx("100000"),
             tx("0"),
             tx(P + "events"),
+            tx("j1"),
         ],
         dl_reply,
         [
@@ -713,6 +789,7 @@ def build() -> list[Case]:
             tx("100000"),
             tx("0"),
             tx(P + "events"),
+            tx("j1"),
         ],
         {"int": 0},
         reclaimed_after,
@@ -737,6 +814,7 @@ def build() -> list[Case]:
             tx("100000"),
             tx(str(NOW)),
             tx(P + "events"),
+            tx("j1"),
         ],
         dl_reply,
         [

@@ -107,6 +107,45 @@ def build() -> list[Case]:
             [],
         ),
     )
+    # An id field given twice: the last one counts, as a map of the entry's fields keeps it.
+    twice = [[tx("id"), tx("first")], [tx("task"), tx("add")], [tx("job"), hx(job("second"))]]
+    twice.append([tx("id"), tx("second")])
+
+    def twice_state(pending: bool, running: list[str]) -> list[Any]:
+        group: dict[str, Any] = {"name": "ardiq"}
+        if pending:
+            group["pending"] = [{"id": "1-0", "consumer": "w1", "deliveries": 1}]
+        states: list[Any] = [
+            {
+                "key": P + f"stream:{priority}",
+                "type": "stream",
+                "entries": [{"id": "1-0", "fields": twice}] if priority == 5 else [],
+                "groups": [group if priority == 5 else {"name": "ardiq"}],
+            }
+            for priority in range(9, -1, -1)
+        ]
+        if running:
+            states.append(
+                {"key": P + "running", "type": "hash", "fields": [[tx(i), tx("w1")] for i in running]}
+            )
+        states.append({"key": P + "abort", "type": "set", "members": [tx("second")]})
+        return states
+
+    twice_flat: list[Any] = [{"bulk": tx(P + "stream:5")}, {"bulk": tx("1-0")}, {"int": 8}]
+    twice_flat += [{"bulk": item} for pair in twice for item in pair]
+    case(
+        "fetch.last_id_field",
+        (
+            "an entry that gives its id field twice: the last one goes to running and is the one"
+            " looked up in abort, as a map of the entry's fields keeps it"
+        ),
+        "fetch",
+        twice_state(False, []),
+        fetch_keys,
+        [tx("ardiq"), tx("w1"), tx("10")],
+        {"array": [{"array": [{"array": twice_flat}]}, {"array": [{"bulk": tx("second")}]}]},
+        twice_state(True, ["second"]),
+    )
     case(
         "fetch.none",
         "nothing queued: two empty arrays, nothing written",

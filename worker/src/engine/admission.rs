@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use ardiq_spec::limits::check_job_id;
+use ardiq_spec::limits::MAX_NAME_BYTES;
 use ardiq_spec::limits::MAX_RECORD_BYTES;
 use ardiq_spec::Job;
 use ardiq_spec::Value;
@@ -24,6 +26,10 @@ pub struct Rejection {
     pub job_id: String,
     /// Task name when readable.
     pub task: String,
+    /// The entry's `id` field as `fetch.lua` recorded it in `running`, any
+    /// bytes (empty when the entry has none): what its dead letter removes
+    /// from `running`.
+    pub id_field: Vec<u8>,
 }
 
 /// A decoded entry ready to run.
@@ -80,13 +86,15 @@ pub(super) fn field<'a>(entry: &'a Entry, name: &str) -> Option<&'a [u8]> {
 /// Checks one stream entry against SPEC.md section 9.
 #[allow(clippy::implicit_hasher)]
 pub fn validate(entry: &Entry, tasks: &HashMap<String, TaskConfig>) -> Result<Accepted, Rejection> {
+    let id_field = field(entry, "id");
     let reject = |reason, detail: String, job_id: &str, task: &str| Rejection {
         reason,
         detail,
         job_id: job_id.to_owned(),
         task: task.to_owned(),
+        id_field: id_field.unwrap_or_default().to_vec(),
     };
-    let id = field(entry, "id").and_then(|b| std::str::from_utf8(b).ok());
+    let id = id_field.and_then(|b| std::str::from_utf8(b).ok());
     let task = field(entry, "task").and_then(|b| std::str::from_utf8(b).ok());
     let (Some(id), Some(task), Some(raw)) = (id, task, field(entry, "job")) else {
         return Err(reject(
@@ -96,6 +104,22 @@ pub fn validate(entry: &Entry, tasks: &HashMap<String, TaskConfig>) -> Result<Ac
             task.unwrap_or(""),
         ));
     };
+    // An id no producer may write (SPEC.md section 1) names no status key;
+    // one too long to be an id is not repeated in the dead letter.
+    if id.len() > MAX_NAME_BYTES {
+        return Err(reject(
+            "malformed_entry",
+            format!(
+                "the job id is {} bytes, over the limit of {MAX_NAME_BYTES}",
+                id.len()
+            ),
+            "",
+            task,
+        ));
+    }
+    if let Err(invalid) = check_job_id(id) {
+        return Err(reject("malformed_entry", invalid.to_string(), id, task));
+    }
     if raw.len() > MAX_RECORD_BYTES {
         return Err(reject(
             "oversize",

@@ -293,6 +293,7 @@ impl Engine {
             detail: format!("Redis refused to store the job's outcome: {err}"),
             job_id: job.id.clone(),
             task: job.task.clone(),
+            id_field: job.id.clone().into_bytes(),
         };
         let dead = self.dead_item(priority, entry_id, rejection, job.encode_to_vec(), None);
         self.store_dead(conn, &dead).await;
@@ -320,7 +321,8 @@ impl Engine {
                     .arg(dead.ttl_ms)
                     .arg(self.config.dead_maxlen)
                     .arg(self.notify_clock())
-                    .arg(self.keys.events());
+                    .arg(self.keys.events())
+                    .arg(dead.running_field.as_slice());
                 async move { call.invoke_async::<RedisValue>(&mut conn).await }
             })
             .await;

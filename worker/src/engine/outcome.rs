@@ -2,6 +2,7 @@
 //! that ends it (a terminal status, the next attempt with its backoff, a
 //! hand-back) or a dead letter with its reason.
 
+use ardiq_spec::limits::check_job_id;
 use ardiq_spec::limits::MAX_DURATION_MS;
 use ardiq_spec::limits::MAX_RECORD_BYTES;
 use ardiq_spec::DeadLetter;
@@ -95,6 +96,8 @@ pub(super) struct DeadItem {
     pub(super) record: Vec<u8>,
     pub(super) status: Vec<u8>,
     pub(super) ttl_ms: u64,
+    /// The entry's `id` field as `running` holds it (`Rejection::id_field`).
+    pub(super) running_field: Vec<u8>,
 }
 
 /// An error as one journal field: `<type>: <message>`.
@@ -462,6 +465,12 @@ impl Engine {
             task: rejection.task.clone(),
             ..Status::default()
         };
+        // An id that is not a job id names no status key (SPEC.md section 9).
+        let status = if check_job_id(&rejection.job_id).is_ok() {
+            status.encode_to_vec()
+        } else {
+            Vec::new()
+        };
         DeadItem {
             priority,
             entry_id,
@@ -469,9 +478,10 @@ impl Engine {
             task: rejection.task,
             reason: rejection.reason,
             record: record.encode_to_vec(),
-            status: status.encode_to_vec(),
+            status,
             // The default TTL: the job's own may be what was wrong with it.
             ttl_ms: DEFAULT_RESULT_TTL_MS,
+            running_field: rejection.id_field,
         }
     }
 }

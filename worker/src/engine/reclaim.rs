@@ -178,8 +178,11 @@ impl Engine {
         for entry in claimed.into_iter().map(Entry::from) {
             let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
             if delivered > self.config.max_deliveries {
-                let text =
-                    |name| field(&entry, name).map(|b| String::from_utf8_lossy(b).into_owned());
+                let text = |name| {
+                    field(&entry, name)
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .map(str::to_owned)
+                };
                 let rejection = Rejection {
                     reason: "delivery_limit",
                     detail: format!(
@@ -188,6 +191,7 @@ impl Engine {
                     ),
                     job_id: text("id").unwrap_or_default(),
                     task: text("task").unwrap_or_default(),
+                    id_field: field(&entry, "id").unwrap_or_default().to_vec(),
                 };
                 let raw = field(&entry, "job").unwrap_or_default().to_vec();
                 self.dead_letter(priority, entry.id, rejection, raw, None);

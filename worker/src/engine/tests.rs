@@ -110,6 +110,73 @@ fn every_malformed_kind_gets_its_reason() {
 }
 
 #[test]
+fn an_id_no_producer_may_write_is_malformed_and_its_field_is_kept_for_running() {
+    let record = |id: &str| {
+        Job {
+            spec_version: "1.0".into(),
+            id: id.into(),
+            task: "add".into(),
+            ..Job::default()
+        }
+        .encode_to_vec()
+    };
+    let long = "x".repeat(257);
+    for (id, job_id) in [
+        ("", ""),
+        ("a b", "a b"),
+        ("a\u{3000}b", "a\u{3000}b"),
+        (long.as_str(), ""),
+    ] {
+        let rejection = validate(
+            &entry(&[
+                ("id", id.as_bytes().to_vec()),
+                ("task", b"add".to_vec()),
+                ("job", record(id)),
+            ]),
+            &tasks(),
+        )
+        .unwrap_err();
+        assert_eq!(rejection.reason, "malformed_entry", "{id:?}");
+        assert_eq!(rejection.job_id, job_id, "{id:?}");
+        assert_eq!(rejection.id_field, id.as_bytes(), "{id:?}");
+        assert!(!rejection.detail.is_empty());
+    }
+    let rejection = validate(
+        &entry(&[
+            ("id", vec![0xff, 0xfe]),
+            ("task", b"add".to_vec()),
+            ("job", record("j")),
+        ]),
+        &tasks(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (rejection.reason, rejection.job_id.as_str()),
+        ("malformed_entry", "")
+    );
+    assert_eq!(rejection.id_field, [0xff, 0xfe]);
+    // A field given twice counts with its last value, the one `fetch.lua` records.
+    let twice = entry(&[
+        ("id", b"first".to_vec()),
+        ("task", b"add".to_vec()),
+        ("job", record("second")),
+        ("id", b"second".to_vec()),
+    ]);
+    assert_eq!(validate(&twice, &tasks()).unwrap().job.id, "second");
+    let rejection = validate(
+        &entry(&[
+            ("id", b"first".to_vec()),
+            ("task", b"add".to_vec()),
+            ("job", vec![0xff]),
+            ("id", b"second".to_vec()),
+        ]),
+        &tasks(),
+    )
+    .unwrap_err();
+    assert_eq!(rejection.id_field, b"second");
+}
+
+#[test]
 fn a_good_entry_decodes_its_arguments() {
     let args = ardiq_spec::value::to_vec(&Value::Array(vec![Value::Int(1), Value::Int(2)]));
     let accepted = validate(
