@@ -5,6 +5,7 @@
 //! the others; within a queue, priorities order the jobs as before. The run
 //! ends when every engine has ended.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -91,6 +92,44 @@ impl Run {
             super::fetch::create_groups(&engine.keys, conn).await?;
         }
         Ok(())
+    }
+
+    /// Warns when Redis may evict the queues' keys under memory pressure: with
+    /// a `maxmemory-policy` other than `noeviction`, Redis at its `maxmemory`
+    /// drops keys with a TTL (`volatile-*`: results, kept failures, worker
+    /// heartbeats) or any key (`allkeys-*`: queued jobs, held entries and
+    /// schedules too) without a trace. Read once from `INFO memory` (every
+    /// master of a cluster); a Redis that refuses it (an ACL without `+info`)
+    /// gets no warning.
+    pub async fn warn_if_redis_may_evict(&self, conn: &mut Conn) {
+        let Ok(info) = redis::cmd("INFO")
+            .arg("memory")
+            .query_async::<redis::Value>(conn)
+            .await
+        else {
+            return;
+        };
+        for (policy, maxmemory) in eviction_settings(&info) {
+            if policy != "noeviction" {
+                let limit = if maxmemory == "0" {
+                    "no maxmemory is set yet".to_owned()
+                } else {
+                    format!("maxmemory is {maxmemory} bytes")
+                };
+                self.bridge.log(
+                    30,
+                    format!(
+                        "Redis's maxmemory-policy is {policy} ({limit}): under memory pressure it may \
+                         evict {} without a trace; set it to noeviction",
+                        if policy.starts_with("allkeys") {
+                            "queued jobs, held entries and results"
+                        } else {
+                            "results, kept failures and worker heartbeats"
+                        }
+                    ),
+                );
+            }
+        }
     }
 
     /// Starts every engine (its consumer groups made by `create_groups`):
@@ -256,5 +295,88 @@ impl Run {
     /// The concurrency the run shares out.
     pub(super) fn concurrency(&self) -> usize {
         self.concurrency
+    }
+}
+
+/// The distinct (`maxmemory_policy`, `maxmemory`) pairs of an `INFO memory`
+/// reply: one text, or one per node of a cluster.
+fn eviction_settings(info: &redis::Value) -> BTreeSet<(String, String)> {
+    let mut texts = Vec::new();
+    collect_texts(info, &mut texts);
+    texts
+        .iter()
+        .filter_map(|text| {
+            let value = |name: &str| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                    .map(|value| value.trim().to_owned())
+            };
+            Some((
+                value("maxmemory_policy")?,
+                value("maxmemory").unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
+fn collect_texts(value: &redis::Value, out: &mut Vec<String>) {
+    match value {
+        redis::Value::BulkString(bytes) => out.push(String::from_utf8_lossy(bytes).into_owned()),
+        redis::Value::SimpleString(text) | redis::Value::VerbatimString { text, .. } => {
+            out.push(text.clone());
+        }
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            for item in items {
+                collect_texts(item, out);
+            }
+        }
+        redis::Value::Map(pairs) => {
+            for (_, item) in pairs {
+                collect_texts(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eviction_settings_are_read_from_one_node_or_many() {
+        let node = |policy: &str, max: &str| {
+            redis::Value::BulkString(
+                format!("# Memory\r\nmaxmemory:{max}\r\nmaxmemory_human:0B\r\nmaxmemory_policy:{policy}\r\n")
+                    .into_bytes(),
+            )
+        };
+        let one = eviction_settings(&node("allkeys-lru", "1048576"));
+        assert_eq!(
+            one,
+            BTreeSet::from([("allkeys-lru".into(), "1048576".into())])
+        );
+        let cluster = redis::Value::Map(vec![
+            (
+                redis::Value::SimpleString("a:1".into()),
+                node("noeviction", "0"),
+            ),
+            (
+                redis::Value::SimpleString("b:2".into()),
+                node("volatile-lru", "0"),
+            ),
+            (
+                redis::Value::SimpleString("c:3".into()),
+                node("noeviction", "0"),
+            ),
+        ]);
+        assert_eq!(
+            eviction_settings(&cluster),
+            BTreeSet::from([
+                ("noeviction".into(), "0".into()),
+                ("volatile-lru".into(), "0".into())
+            ])
+        );
+        assert!(eviction_settings(&redis::Value::Nil).is_empty());
     }
 }

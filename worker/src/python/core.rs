@@ -503,6 +503,7 @@ impl Core {
                     async move { run.create_groups(&mut conn).await }
                 })
                 .await?;
+                run.warn_if_redis_may_evict(&mut conn.clone()).await;
                 Ok::<_, CoreError>((conn, readers))
             }
             .await;
