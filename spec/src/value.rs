@@ -367,3 +367,85 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+
+    fn value() -> impl Strategy<Value = Value> {
+        // Lengths and magnitudes on both sides of every format's bound:
+        // ints shifted to every size, strings and bytes past 31, 255 and 65,535
+        // bytes, containers past 15 items.
+        let text = prop_oneof![16 => any::<String>(), 4 => "[a-zé]{30,300}", 1 => "x{65530,65540}"];
+        let leaf = prop_oneof![
+            Just(Value::Nil),
+            any::<bool>().prop_map(Value::Bool),
+            (any::<i64>(), 0..64u32).prop_map(|(i, shift)| Value::Int(i >> shift)),
+            // Every bit pattern: NaNs of any sign and payload, infinities, -0.0.
+            any::<u64>().prop_map(|bits| Value::Float(f64::from_bits(bits))),
+            text.clone().prop_map(Value::Str),
+            prop_oneof![20 => vec(any::<u8>(), 0..300), 1 => vec(any::<u8>(), 65530..65540)]
+                .prop_map(Value::Bytes),
+        ];
+        leaf.prop_recursive(4, 64, 10, move |inner| {
+            prop_oneof![
+                vec(inner.clone(), 0..20).prop_map(Value::Array),
+                vec((text.clone(), inner), 0..20).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_value_decodes_from_its_canonical_encoding_to_the_same_encoding(v in value()) {
+            let bytes = to_vec(&v);
+            let back = decode(&bytes).expect("a canonical encoding decodes");
+            prop_assert_eq!(to_vec(&back), bytes);
+        }
+
+        #[test]
+        fn any_bytes_are_a_value_or_an_error_and_a_value_re_encodes_canonically(
+            bytes in vec(any::<u8>(), 0..200)
+        ) {
+            if let Ok(v) = decode(&bytes) {
+                let canonical = to_vec(&v);
+                let again = decode(&canonical).expect("a canonical encoding decodes");
+                prop_assert_eq!(to_vec(&again), canonical);
+            }
+        }
+
+        #[test]
+        fn a_canonical_encoding_with_bytes_changed_never_panics(
+            v in value(),
+            changes in vec((any::<Index>(), 1..=255u8), 1..4),
+        ) {
+            let mut bytes = to_vec(&v);
+            for (at, x) in changes {
+                let i = at.index(bytes.len());
+                bytes[i] ^= x;
+            }
+            if let Ok(decoded) = decode(&bytes) {
+                prop_assert!(decode(&to_vec(&decoded)).is_ok());
+            }
+        }
+
+        #[test]
+        fn every_cut_of_a_canonical_encoding_is_malformed(v in value(), cut in any::<Index>()) {
+            let bytes = to_vec(&v);
+            let at = cut.index(bytes.len());
+            prop_assert!(matches!(decode(&bytes[..at]), Err(ValueError::Malformed(_))));
+        }
+
+        #[test]
+        fn arguments_nest_one_level_deeper_than_values(depth in 60..70usize) {
+            let mut bytes = vec![0x91; depth];
+            bytes.push(0x01);
+            prop_assert_eq!(decode(&bytes).is_ok(), depth <= MAX_DEPTH);
+            prop_assert_eq!(decode_arguments(&bytes, "args").is_ok(), depth <= MAX_DEPTH + 1);
+        }
+    }
+}

@@ -480,3 +480,120 @@ fn fetch_reply_of_another_shape_is_an_error() {
         assert!(parse_fetch_reply(reply).is_err());
     }
 }
+
+mod admission_properties {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    use super::*;
+    use crate::engine::admission::field;
+
+    /// The reasons admission may give (SPEC.md section 9, less the ones a
+    /// run or a store gives).
+    const REASONS: [&str; 7] = [
+        "malformed_entry",
+        "undecodable_job",
+        "unsupported_version",
+        "unknown_task",
+        "undecodable_args",
+        "oversize",
+        "invalid_option",
+    ];
+
+    fn good_record() -> Vec<u8> {
+        let value = |v: &Value| ardiq_spec::value::to_vec(v);
+        Job {
+            spec_version: "1.1".into(),
+            id: "j".into(),
+            task: "add".into(),
+            args: value(&Value::Array(vec![Value::Int(1), Value::Str("two".into())])),
+            kwargs: value(&Value::Map(vec![("k".into(), Value::Float(0.5))])),
+            priority: 5,
+            enqueued_ms: 1_700_000_000_000,
+            max_retries: Some(3),
+            timeout_ms: Some(1_000),
+            result_ttl_ms: Some(60_000),
+            headers: std::collections::BTreeMap::from([(
+                "traceparent".into(),
+                "00-ab-cd-01".into(),
+            )]),
+            ..Job::default()
+        }
+        .encode_to_vec()
+    }
+
+    /// What `validate` promises of any entry: a rejection with a reason of
+    /// the spec that keeps the entry's `id` field for `running`, or a job
+    /// whose id and task are the entry's and whose task is registered.
+    fn check(entry: &Entry) -> Result<(), TestCaseError> {
+        match validate(entry, &tasks()) {
+            Ok(accepted) => {
+                prop_assert_eq!(Some(accepted.job.id.as_bytes()), field(entry, "id"));
+                prop_assert_eq!(Some(accepted.job.task.as_bytes()), field(entry, "task"));
+                prop_assert!(tasks().contains_key(&accepted.job.task));
+                prop_assert!(ardiq_spec::limits::check_job_id(&accepted.job.id).is_ok());
+            }
+            Err(rejection) => {
+                prop_assert!(REASONS.contains(&rejection.reason), "{}", rejection.reason);
+                prop_assert!(!rejection.detail.is_empty());
+                prop_assert_eq!(
+                    rejection.id_field.as_slice(),
+                    field(entry, "id").unwrap_or_default()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn name() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"id".to_vec()),
+            Just(b"task".to_vec()),
+            Just(b"job".to_vec()),
+            vec(any::<u8>(), 0..4),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_fields_are_admitted_or_rejected_with_a_reason(
+            fields in vec((name(), vec(any::<u8>(), 0..40)), 0..7)
+        ) {
+            check(&Entry { id: "1-0".into(), fields })?;
+        }
+
+        #[test]
+        fn a_good_record_with_bytes_changed_cut_or_added_is_admitted_or_rejected_with_a_reason(
+            changes in vec((any::<Index>(), 1..=255u8), 0..4),
+            cut in proptest::option::of(any::<Index>()),
+            extra in vec(any::<u8>(), 0..8),
+        ) {
+            let mut record = good_record();
+            for (at, x) in changes {
+                let i = at.index(record.len());
+                record[i] ^= x;
+            }
+            if let Some(cut) = cut {
+                record.truncate(cut.index(record.len()));
+            }
+            record.extend(extra);
+            check(&entry(&[("id", b"j".to_vec()), ("task", b"add".to_vec()), ("job", record)]))?;
+        }
+    }
+
+    #[test]
+    fn the_good_record_is_admitted() {
+        let accepted = validate(
+            &entry(&[
+                ("id", b"j".to_vec()),
+                ("task", b"add".to_vec()),
+                ("job", good_record()),
+            ]),
+            &tasks(),
+        )
+        .unwrap();
+        assert_eq!(accepted.args.len(), 2);
+        assert_eq!(accepted.kwargs.len(), 1);
+    }
+}
