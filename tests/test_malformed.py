@@ -4,6 +4,7 @@ worker goes on with the good jobs behind it."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 import redis
 from ardiq import Ardiq, Job, JobDead, JobStatus
 from wire_records import Keys, add_entry, add_raw_entry, decode_fields, encode_job, pending_ids, stream_length
-from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst
+from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst, running_worker, wait_for_status
 
 MIB = 1_048_576
 
@@ -394,3 +395,73 @@ async def test_mutated_entries_among_good_jobs_on_three_workers_lose_and_repeat_
     assert 300 < len(letters) < 1500, len(letters)
     assert ran > 50, ran
     assert all(worker.alive for worker in workers)
+
+
+async def test_a_field_name_that_is_not_utf8_stalls_neither_the_idle_read_nor_the_reclaim(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    @app.task
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    def odd(job_id: str, *, with_job: bool = True) -> list[bytes]:
+        record = [b"job", encode_job(job_id, "add", args=msgpack.packb([2, 3]))] if with_job else []
+        return [b"id", job_id.encode(), b"task", b"add", *record, b"\xff\xfe", b"extra"]
+
+    # Reclaimed: entries a consumer that is gone read and never acked, among them
+    # two with a field name that is not UTF-8 (one runnable, one without its job).
+    stream = keys.stream(5)
+    inspector.xgroup_create(stream, "ardiq", id="0", mkstream=True)
+    stranded = [app.job(f"stranded-{n}") for n in range(20)]
+    for job in stranded:
+        add_raw_entry(
+            inspector,
+            stream,
+            [
+                b"id",
+                job.id.encode(),
+                b"task",
+                b"add",
+                b"job",
+                encode_job(job.id, "add", args=msgpack.packb([1, 1])),
+            ],
+        )
+    add_raw_entry(inspector, stream, odd("odd-stranded"))
+    add_raw_entry(inspector, stream, odd("odd-stranded-bad", with_job=False))
+    inspector.xreadgroup("ardiq", "gone", {stream: ">"}, count=100)
+    async with running_worker(app, visibility_ms=300, block_ms=2_000):
+        # Written raw, with no status key: waited for by status, then read.
+        for job in stranded:
+            await wait_for_status(job, JobStatus.COMPLETE)
+            assert await job.result(timeout_s=WAIT_S) == 2
+        await wait_for_status(app.job("odd-stranded"), JobStatus.COMPLETE)
+        assert await app.job("odd-stranded").result(timeout_s=WAIT_S) == 5
+        # Read by the idle worker's blocking read: one runnable, one without its job.
+        await asyncio.sleep(0.3)
+        add_raw_entry(inspector, stream, odd("odd-woken"))
+        await wait_for_status(app.job("odd-woken"), JobStatus.COMPLETE)
+        assert await app.job("odd-woken").result(timeout_s=WAIT_S) == 5
+        add_raw_entry(inspector, stream, odd("odd-woken-bad", with_job=False))
+        await eventually(
+            lambda: stream_length(inspector, keys.dead) == 2, "both entries without a job are dead"
+        )
+        after = await add.enqueue(4, 4)
+        assert await after.result(timeout_s=WAIT_S) == 8
+
+    letters = [(letter.job_id, letter.reason) for letter in await app.dead_letters()]
+    assert letters == [("odd-stranded-bad", "malformed_entry"), ("odd-woken-bad", "malformed_entry")]
+    assert stream_length(inspector, stream) == 0
+    assert pending_ids(inspector, stream) == []
+    assert not inspector.exists(keys.running)
+
+
+async def test_a_queue_holding_a_field_name_that_is_not_utf8_is_purged(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    good = await app.send("add", 1, 2)
+    add_raw_entry(inspector, keys.stream(5), [b"id", b"raw", b"task", b"add", b"\xff\xfe", b"x"])
+    add_raw_entry(inspector, keys.stream(5), [b"id", b"\xff", b"task", b"add"])
+
+    assert await app.purge() == 3
+    assert stream_length(inspector, keys.stream(5)) == 0
+    assert await good.status() is JobStatus.NOT_FOUND

@@ -35,6 +35,8 @@ mod client;
 pub mod connection;
 mod dead;
 mod enqueue;
+#[doc(hidden)]
+pub mod entries;
 mod error;
 mod failed;
 pub mod inspect;

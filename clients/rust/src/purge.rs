@@ -5,10 +5,10 @@
 use std::sync::LazyLock;
 
 use ardiq_spec::{scripts, GROUP, PRIORITY_LEVELS};
-use redis::streams::StreamRangeReply;
 use redis::Script;
 
 use crate::client::Client;
+use crate::entries::entries;
 use crate::{Error, Result};
 
 static PURGE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::PURGE));
@@ -31,7 +31,7 @@ impl Client {
             // entry fetched between this read and the call is left alone.
             let mut after = String::from("-");
             loop {
-                let page: StreamRangeReply = redis::cmd("XRANGE")
+                let reply: redis::Value = redis::cmd("XRANGE")
                     .arg(&stream)
                     .arg(&after)
                     .arg("+")
@@ -40,19 +40,24 @@ impl Client {
                     .query_async(&mut connection)
                     .await
                     .map_err(Error::from_redis)?;
-                let Some(last) = page.ids.last() else { break };
+                let page = entries(reply).map_err(Error::from_redis)?;
+                let Some(last) = page.last() else { break };
                 after = format!("({}", last.id);
                 let mut call = PURGE.key(&stream);
                 call.key(keys.delayed()).key(keys.delayed_jobs()).arg(GROUP);
-                for entry in &page.ids {
-                    let id: String = entry.get("id").unwrap_or_default();
-                    call.key(keys.job(&id)).arg(&entry.id).arg(&id);
+                for entry in &page {
+                    // An id written raw as other than UTF-8 names no status key.
+                    let id = entry
+                        .field("id")
+                        .and_then(|id| std::str::from_utf8(id).ok())
+                        .unwrap_or_default();
+                    call.key(keys.job(id)).arg(&entry.id).arg(id);
                 }
                 removed += call
                     .invoke_async::<u64>(&mut connection)
                     .await
                     .map_err(Error::from_redis)?;
-                if page.ids.len() < CHUNK {
+                if page.len() < CHUNK {
                     break;
                 }
             }

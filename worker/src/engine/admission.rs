@@ -10,8 +10,6 @@ use ardiq_spec::limits::MAX_RECORD_BYTES;
 use ardiq_spec::Job;
 use ardiq_spec::Value;
 use prost::Message as _;
-use redis::streams::StreamId;
-use redis::Value as RedisValue;
 
 use super::TaskConfig;
 
@@ -43,50 +41,15 @@ pub struct Accepted {
     pub kwargs: Vec<(String, Value)>,
 }
 
-/// A stream entry as the engine holds it: its id and its string fields (name,
-/// value) in the entry's order. Built straight from `fetch.lua`'s flat reply,
-/// or from redis-rs's `StreamId` for entries read or claimed otherwise.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Entry {
-    /// The stream entry id.
-    pub id: String,
-    /// Field names and values; values that are not strings are left out.
-    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-impl From<StreamId> for Entry {
-    fn from(entry: StreamId) -> Self {
-        let fields = entry
-            .map
-            .into_iter()
-            .filter_map(|(name, value)| match value {
-                RedisValue::BulkString(b) => Some((name.into_bytes(), b)),
-                RedisValue::SimpleString(s) => Some((name.into_bytes(), s.into_bytes())),
-                _ => None,
-            })
-            .collect();
-        Self {
-            id: entry.id,
-            fields,
-        }
-    }
-}
-
-/// A field's value; of a name given twice, the last (as a map of the fields
-/// would keep it).
-pub(super) fn field<'a>(entry: &'a Entry, name: &str) -> Option<&'a [u8]> {
-    entry
-        .fields
-        .iter()
-        .rev()
-        .find(|(key, _)| key == name.as_bytes())
-        .map(|(_, value)| value.as_slice())
-}
+/// A stream entry as the engine holds it: built straight from `fetch.lua`'s
+/// flat reply, or from an `XREADGROUP` or `XAUTOCLAIM` reply
+/// (`ardiq_client::entries`).
+pub use ardiq_client::entries::Entry;
 
 /// Checks one stream entry against SPEC.md section 9.
 #[allow(clippy::implicit_hasher)]
 pub fn validate(entry: &Entry, tasks: &HashMap<String, TaskConfig>) -> Result<Accepted, Rejection> {
-    let id_field = field(entry, "id");
+    let id_field = entry.field("id");
     let reject = |reason, detail: String, job_id: &str, task: &str| Rejection {
         reason,
         detail,
@@ -95,8 +58,10 @@ pub fn validate(entry: &Entry, tasks: &HashMap<String, TaskConfig>) -> Result<Ac
         id_field: id_field.unwrap_or_default().to_vec(),
     };
     let id = id_field.and_then(|b| std::str::from_utf8(b).ok());
-    let task = field(entry, "task").and_then(|b| std::str::from_utf8(b).ok());
-    let (Some(id), Some(task), Some(raw)) = (id, task, field(entry, "job")) else {
+    let task = entry
+        .field("task")
+        .and_then(|b| std::str::from_utf8(b).ok());
+    let (Some(id), Some(task), Some(raw)) = (id, task, entry.field("job")) else {
         return Err(reject(
             "malformed_entry",
             "the entry needs UTF-8 fields id and task and a job field".into(),

@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use ardiq_client::entries::{bytes, read_reply, text};
 use ardiq_spec::QueueKeys;
 use ardiq_spec::GROUP;
 use ardiq_spec::PRIORITY_LEVELS;
-use redis::streams::StreamReadReply;
 use redis::Value as RedisValue;
 
-use super::admission::field;
 use super::admission::validate;
 use super::admission::Entry;
 use super::local::Held;
@@ -69,14 +68,6 @@ fn reply_error(detail: &str) -> redis::RedisError {
     ))
 }
 
-fn into_bytes(value: RedisValue) -> Option<Vec<u8>> {
-    match value {
-        RedisValue::BulkString(b) => Some(b),
-        RedisValue::SimpleString(s) => Some(s.into_bytes()),
-        _ => None,
-    }
-}
-
 /// Entries read, with their levels, and the job ids among them that have an
 /// abort request.
 pub(super) type Fetched = (Vec<(u32, Entry)>, HashSet<String>);
@@ -103,13 +94,11 @@ pub(super) fn parse_fetch_reply(reply: RedisValue) -> Result<Fetched, redis::Red
         let mut items = items.into_iter();
         let key = items
             .next()
-            .and_then(into_bytes)
+            .and_then(bytes)
             .ok_or_else(|| reply_error("a level without its stream key"))?;
         let priority = priority_of(&key);
         while let Some(id) = items.next() {
-            let id = into_bytes(id)
-                .and_then(|id| String::from_utf8(id).ok())
-                .ok_or_else(|| reply_error("an entry id is not a string"))?;
+            let id = text(id).ok_or_else(|| reply_error("an entry id is not a string"))?;
             let count = match items.next() {
                 Some(RedisValue::Int(n)) => usize::try_from(n).unwrap_or(0),
                 _ => return Err(reply_error("an entry without its field count")),
@@ -119,7 +108,7 @@ pub(super) fn parse_fetch_reply(reply: RedisValue) -> Result<Fetched, redis::Red
                 let (Some(name), Some(value)) = (items.next(), items.next()) else {
                     return Err(reply_error("an entry shorter than its field count"));
                 };
-                if let (Some(name), Some(value)) = (into_bytes(name), into_bytes(value)) {
+                if let (Some(name), Some(value)) = (bytes(name), bytes(value)) {
                     fields.push((name, value));
                 }
             }
@@ -129,11 +118,7 @@ pub(super) fn parse_fetch_reply(reply: RedisValue) -> Result<Fetched, redis::Red
             entries.push((priority, Entry { id, fields }));
         }
     }
-    let aborted = aborted
-        .into_iter()
-        .filter_map(into_bytes)
-        .filter_map(|id| String::from_utf8(id).ok())
-        .collect();
+    let aborted = aborted.into_iter().filter_map(text).collect();
     Ok((entries, aborted))
 }
 
@@ -169,7 +154,7 @@ impl Engine {
             match validate(&entry, &self.config.tasks) {
                 Ok(accepted) => good.push((priority, entry.id, accepted)),
                 Err(rejection) => {
-                    let raw = field(&entry, "job").unwrap_or_default().to_vec();
+                    let raw = entry.field("job").unwrap_or_default().to_vec();
                     self.dead_letter(priority, entry.id, rejection, raw, None);
                 }
             }
@@ -269,20 +254,6 @@ impl Engine {
         cmd
     }
 
-    pub(super) fn entries_of(reply: Option<StreamReadReply>) -> impl Iterator<Item = (u32, Entry)> {
-        reply
-            .map(|r| r.keys)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|stream| {
-                let priority = priority_of(stream.key.as_bytes());
-                stream
-                    .ids
-                    .into_iter()
-                    .map(move |entry| (priority, Entry::from(entry)))
-            })
-    }
-
     pub(super) async fn read(
         &self,
         reader: &mut Conn,
@@ -290,11 +261,17 @@ impl Engine {
         count: usize,
         block_ms: Option<u64>,
     ) -> Result<Vec<(u32, Entry)>, redis::RedisError> {
-        let reply: Option<StreamReadReply> = self
+        let reply: RedisValue = self
             .read_cmd(streams, count, block_ms)
             .query_async(reader)
             .await?;
-        Ok(Self::entries_of(reply).collect())
+        Ok(read_reply(reply)?
+            .into_iter()
+            .flat_map(|(key, entries)| {
+                let priority = priority_of(&key);
+                entries.into_iter().map(move |entry| (priority, entry))
+            })
+            .collect())
     }
 
     /// Reads up to `want` entries level by level, highest priority first,

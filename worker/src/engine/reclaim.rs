@@ -8,15 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use ardiq_client::entries::autoclaim_reply;
 use ardiq_spec::limits::MAX_BATCH;
 use ardiq_spec::GROUP;
 use ardiq_spec::PRIORITY_LEVELS;
 use rand::Rng as _;
-use redis::streams::StreamAutoClaimReply;
-use redis::streams::StreamId;
 use redis::Value as RedisValue;
 
-use super::admission::field;
 use super::admission::Entry;
 use super::admission::Rejection;
 use super::fetch::create_groups;
@@ -111,7 +109,7 @@ impl Engine {
                 if room == 0 {
                     return Ok(true);
                 }
-                let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                let reply: RedisValue = redis::cmd("XAUTOCLAIM")
                     .arg(&stream)
                     .arg(GROUP)
                     .arg(&self.config.worker_id)
@@ -121,14 +119,15 @@ impl Engine {
                     .arg(room.min(MAX_BATCH))
                     .query_async(conn)
                     .await?;
-                if !claimed.claimed.is_empty() {
-                    self.take_reclaimed(conn, priority, &stream, claimed.claimed)
+                let (next, claimed) = autoclaim_reply(reply)?;
+                if !claimed.is_empty() {
+                    self.take_reclaimed(conn, priority, &stream, claimed)
                         .await?;
                 }
-                if claimed.next_stream_id == "0-0" {
+                if next == "0-0" {
                     break;
                 }
-                cursor = claimed.next_stream_id;
+                cursor = next;
             }
         }
         Ok(false)
@@ -141,7 +140,7 @@ impl Engine {
         conn: &mut Conn,
         priority: u32,
         stream: &str,
-        claimed: Vec<StreamId>,
+        claimed: Vec<Entry>,
     ) -> Result<(), redis::RedisError> {
         let mut first = &claimed[0].id;
         let mut last = first;
@@ -175,11 +174,12 @@ impl Engine {
             ),
         );
         let mut runnable = Vec::new();
-        for entry in claimed.into_iter().map(Entry::from) {
+        for entry in claimed {
             let delivered = deliveries.get(&entry.id).copied().unwrap_or(0) as u64;
             if delivered > self.config.max_deliveries {
                 let text = |name| {
-                    field(&entry, name)
+                    entry
+                        .field(name)
                         .and_then(|b| std::str::from_utf8(b).ok())
                         .map(str::to_owned)
                 };
@@ -191,9 +191,9 @@ impl Engine {
                     ),
                     job_id: text("id").unwrap_or_default(),
                     task: text("task").unwrap_or_default(),
-                    id_field: field(&entry, "id").unwrap_or_default().to_vec(),
+                    id_field: entry.field("id").unwrap_or_default().to_vec(),
                 };
-                let raw = field(&entry, "job").unwrap_or_default().to_vec();
+                let raw = entry.field("job").unwrap_or_default().to_vec();
                 self.dead_letter(priority, entry.id, rejection, raw, None);
             } else {
                 runnable.push((priority, entry));

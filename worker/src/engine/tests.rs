@@ -436,15 +436,9 @@ fn fetch_reply_is_taken_apart_per_level_and_entry() {
     let ids: Vec<(u32, &str)> = entries.iter().map(|(p, e)| (*p, e.id.as_str())).collect();
     assert_eq!(ids, [(9, "5-0"), (5, "1-0"), (5, "1-1")]);
     assert_eq!(entries[0].1.fields.len(), 3);
-    assert_eq!(
-        super::admission::field(&entries[0].1, "job"),
-        Some(&[0, 255, 1][..])
-    );
+    assert_eq!(entries[0].1.field("job"), Some(&[0, 255, 1][..]));
     // A name given twice: the last value, as a map of the fields keeps it.
-    assert_eq!(
-        super::admission::field(&entries[2].1, "id"),
-        Some(&b"c2"[..])
-    );
+    assert_eq!(entries[2].1.field("id"), Some(&b"c2"[..]));
     assert_eq!(aborted.into_iter().collect::<Vec<_>>(), ["c2"]);
 }
 
@@ -487,7 +481,6 @@ mod admission_properties {
     use proptest::sample::Index;
 
     use super::*;
-    use crate::engine::admission::field;
 
     /// The reasons admission may give (SPEC.md section 9, less the ones a
     /// run or a store gives).
@@ -529,8 +522,8 @@ mod admission_properties {
     fn check(entry: &Entry) -> Result<(), TestCaseError> {
         match validate(entry, &tasks()) {
             Ok(accepted) => {
-                prop_assert_eq!(Some(accepted.job.id.as_bytes()), field(entry, "id"));
-                prop_assert_eq!(Some(accepted.job.task.as_bytes()), field(entry, "task"));
+                prop_assert_eq!(Some(accepted.job.id.as_bytes()), entry.field("id"));
+                prop_assert_eq!(Some(accepted.job.task.as_bytes()), entry.field("task"));
                 prop_assert!(tasks().contains_key(&accepted.job.task));
                 prop_assert!(ardiq_spec::limits::check_job_id(&accepted.job.id).is_ok());
             }
@@ -539,7 +532,7 @@ mod admission_properties {
                 prop_assert!(!rejection.detail.is_empty());
                 prop_assert_eq!(
                     rejection.id_field.as_slice(),
-                    field(entry, "id").unwrap_or_default()
+                    entry.field("id").unwrap_or_default()
                 );
             }
         }
