@@ -2,7 +2,9 @@
 several long jobs on several live workers each run once however many
 visibility timeouts they last; a thousand jobs stranded by killed workers
 are all reclaimed and finished within three visibility timeouts; a gone
-worker's consumer is removed once it holds nothing."""
+worker's consumer is removed once it holds nothing; a worker frozen, or cut
+off from Redis, past its visibility timeout writes nothing for the jobs
+taken over meanwhile, starts none of the ones it held, and works on."""
 
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ import asyncio
 import signal
 import time
 import uuid
-from typing import cast
+from typing import Any, cast
 
 import redis
-from ardiq import Ardiq, JobStatus
+from ardiq import Ardiq, Job, JobStatus
 from wire_records import Keys
-from worker_harness import WAIT_S, SpawnWorker, eventually
+from worker_harness import WAIT_S, SpawnWorker, StallingProxy, WorkerProcess, eventually
 
 APP = "process_tasks:app"
 
@@ -107,3 +109,119 @@ async def test_a_gone_workers_consumer_is_removed_once_it_holds_nothing(
     await eventually(
         lambda: not consumers() & before, "the gone workers' consumers are deleted on every level"
     )
+
+
+def held_by_consumers(inspector: redis.Redis, keys: Keys) -> int:
+    return sum(int(inspector.xpending(stream, "ardiq")["pending"]) for stream in keys.streams)
+
+
+def tags_in(inspector: redis.Redis, key: str) -> dict[str, int]:
+    raw = cast("dict[bytes, bytes]", inspector.hgetall(key))
+    return {str(tag, "utf-8"): int(n) for tag, n in raw.items()}
+
+
+async def took_over(app: Ardiq, inspector: redis.Redis, keys: Keys, jobs: list[Job[Any]]) -> list[object]:
+    """Waits for every job's result from the worker that took them over;
+    their status records."""
+    for n, job in enumerate(jobs):
+        assert await job.result(timeout_s=WAIT_S) == f"t{n}"
+    assert len({(await job.info()).worker_id for job in jobs}) == 1, "one worker finished every job"
+    return [inspector.get(keys.job(job.id)) for job in jobs]
+
+
+async def check_the_loss(
+    app: Ardiq,
+    inspector: redis.Redis,
+    keys: Keys,
+    key: str,
+    jobs: list[Job[Any]],
+    statuses: list[object],
+    running_at_loss: set[str],
+    loser: WorkerProcess,
+    other: WorkerProcess,
+) -> None:
+    """Once the worker that lost its jobs `loser` goes on: it wrote nothing
+    for them and started none it had not started before, and it still works."""
+    await eventually(lambda: "lost entry" in loser.output(), "the worker notices its loss")
+    await asyncio.sleep(3.0)  # three renewal periods, and the ends of its earlier runs
+    started = tags_in(inspector, f"{key}:started")
+    assert {tag for tag, n in started.items() if n == 2} == running_at_loss
+    others = {f"t{n}" for n in range(len(jobs))} - running_at_loss
+    assert {tag for tag, n in started.items() if n == 1} == others
+    assert all(n <= 2 for n in tags_in(inspector, f"{key}:finished").values())
+    assert [inspector.get(keys.job(job.id)) for job in jobs] == statuses, "a lost job's status changed"
+    assert await app.dead_letters() == []
+    assert held_by_consumers(inspector, keys) == 0
+    assert inspector.hlen(keys.running) == 0
+    assert loser.alive
+
+    # With the other worker gone, it fetches and runs new jobs (its fetcher
+    # waited for room while the lost entries filled its prefetch).
+    other.signal(signal.SIGTERM)
+    assert await other.exited() == 0
+    more = await app.enqueue_many([app.prepare("tagged_sleep", key, f"u{n}", 0.1) for n in range(10)])
+    for n, job in enumerate(more):
+        assert await job.result(timeout_s=WAIT_S) == f"u{n}"
+
+
+async def test_a_worker_frozen_past_its_visibility_timeout_neither_writes_nor_starts_what_it_lost(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, spawn_worker: SpawnWorker
+) -> None:
+    # A worker stopped (SIGSTOP: a long pause of its host, a debugger) with
+    # ten jobs running and ten more fetched for later, while another worker
+    # takes them all over.
+    key = run_key()
+    frozen = spawn_worker(APP, "--visibility-ms", "1000", "--concurrency", "10", "--prefetch", "10")
+    await eventually(lambda: inspector.zcard(keys.workers) == 1, "the first worker is up")
+    jobs = await app.enqueue_many([app.prepare("tagged_sleep", key, f"t{n}", 2.0) for n in range(40)])
+    await eventually(
+        lambda: inspector.hlen(f"{key}:started") == 10 and held_by_consumers(inspector, keys) == 20,
+        "ten jobs running and ten more held",
+    )
+    frozen.signal(signal.SIGSTOP)
+    try:
+        running_at_loss = set(tags_in(inspector, f"{key}:started"))
+        other = spawn_worker(APP, "--visibility-ms", "1000", "--concurrency", "20", "--prefetch", "0")
+        statuses = await took_over(app, inspector, keys, jobs)
+    finally:
+        frozen.signal(signal.SIGCONT)
+    await check_the_loss(app, inspector, keys, key, jobs, statuses, running_at_loss, frozen, other)
+
+
+async def test_a_worker_cut_off_from_redis_past_its_visibility_timeout_starts_none_of_its_held_jobs(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, redis_url: str, queue: str, spawn_worker: SpawnWorker
+) -> None:
+    # A worker whose path to Redis stalls (a partition) with two jobs
+    # running and ten held for later: its runs end meanwhile, and the slots
+    # they free must not start held jobs whose ownership it cannot renew,
+    # which another worker takes over and runs.
+    key = run_key()
+    async with StallingProxy(redis_url) as proxy:
+        options = ("--visibility-ms", "1000", "--concurrency", "2", "--prefetch", "10")
+        # The task counts its runs on a path of its own, which never stalls.
+        cut_off = WorkerProcess(APP, proxy.url, queue, *options, env={"ARDIQ_TEST_COUNTERS_URL": redis_url})
+        try:
+            await eventually(lambda: inspector.zcard(keys.workers) == 1, "the first worker is up")
+            jobs = await app.enqueue_many([app.prepare("tagged_sleep", key, f"t{n}", 1.0) for n in range(12)])
+            await eventually(
+                lambda: inspector.hlen(f"{key}:started") == 2 and held_by_consumers(inspector, keys) == 12,
+                "two jobs running and ten more held",
+            )
+            proxy.stall()
+            try:
+                running_at_loss = set(tags_in(inspector, f"{key}:started"))
+                other = spawn_worker(APP, "--visibility-ms", "1000", "--concurrency", "20", "--prefetch", "0")
+                statuses = await took_over(app, inspector, keys, jobs)
+
+                # Its two runs ended a while ago, and it went on holding ten.
+                def both_runs_ended() -> bool:
+                    finished = tags_in(inspector, f"{key}:finished")
+                    return all(finished.get(tag) == 2 for tag in running_at_loss)
+
+                await eventually(both_runs_ended, "the cut-off worker's runs have ended")
+                await asyncio.sleep(1.5)
+            finally:
+                proxy.flow()
+            await check_the_loss(app, inspector, keys, key, jobs, statuses, running_at_loss, cut_off, other)
+        finally:
+            cut_off.kill()

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from ardiq import Ardiq, Job, JobStatus
@@ -98,10 +99,14 @@ class WorkerProcess:
     """`python -m ardiq run APP_SPEC ARGS...` in `tests/apps`, on one queue;
     its stdout and stderr go to a temporary file for failure messages."""
 
-    def __init__(self, app_spec: str, redis_url: str, queue: str, *args: str) -> None:
+    def __init__(
+        self, app_spec: str, redis_url: str, queue: str, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         # Closed by `kill`, which the `spawn_worker` fixture always calls.
         self.log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        env = dict(os.environ, ARDIQ_REDIS_URL=redis_url, ARDIQ_QUEUE=queue, PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ, **(env or {}), ARDIQ_REDIS_URL=redis_url, ARDIQ_QUEUE=queue, PYTHONUNBUFFERED="1"
+        )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ardiq", "run", app_spec, *args],
             cwd=APPS,
@@ -143,6 +148,61 @@ class WorkerProcess:
 
 
 SpawnWorker = Callable[..., WorkerProcess]
+
+
+class StallingProxy:
+    """A TCP relay to Redis, in this loop, that can stall: while stalled it
+    passes no byte either way (connections stay open, as in a network
+    partition or a long stall of the path), then passes on what waited."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.upstream = urlsplit(redis_url)
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.server: asyncio.Server | None = None
+        self.pumps: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return urlunsplit(self.upstream._replace(netloc=f"127.0.0.1:{port}"))
+
+    async def __aenter__(self) -> StallingProxy:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        for pump in self.pumps:
+            pump.cancel()
+        await asyncio.gather(*self.pumps, return_exceptions=True)
+
+    def stall(self) -> None:
+        self.flowing.clear()
+
+    def flow(self) -> None:
+        self.flowing.set()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = self.upstream.hostname or "127.0.0.1", self.upstream.port or 6379
+        up_reader, up_writer = await asyncio.open_connection(host, port)
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            pump = asyncio.create_task(self._pump(source, sink))
+            self.pumps.add(pump)
+            pump.add_done_callback(self.pumps.discard)
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                await self.flowing.wait()
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            sink.close()
 
 
 def run_cli(

@@ -13,7 +13,8 @@ import redis
 from ardiq import Ardiq
 
 app = Ardiq(os.environ.get("ARDIQ_REDIS_URL"), queue=os.environ.get("ARDIQ_QUEUE", "default"))
-counters = redis.Redis.from_url(app.url)
+# ARDIQ_TEST_COUNTERS_URL: a Redis reached apart from the worker's own path to it.
+counters = redis.Redis.from_url(os.environ.get("ARDIQ_TEST_COUNTERS_URL") or app.url)
 
 
 @app.task

@@ -50,17 +50,29 @@ impl Engine {
             return None;
         }
         let now = now_ms();
+        let unconfirmed = self.unconfirmed_after();
         let handle = loop {
             let handle = local.next_waiting()?;
-            let expiry = local.held.get(&handle).and_then(|held| held.job.expires_ms);
-            match expiry {
-                Some(at) if now >= at => {
-                    if let Some(held) = local.remove(handle) {
-                        expired.push(held);
-                    }
+            let Some(held) = local.held.get(&handle) else {
+                continue;
+            };
+            if held.job.expires_ms.is_some_and(|at| now >= at) {
+                if let Some(held) = local.remove(handle) {
+                    expired.push(held);
                 }
-                _ => break handle,
+                continue;
             }
+            if held.confirmed.elapsed() >= unconfirmed {
+                // Not renewed for too long (the worker was paused, or cut
+                // off from Redis): another worker may have claimed the entry
+                // meanwhile. It waits, first of its level, for the renewal
+                // that confirms or drops it.
+                let level = held.priority as usize;
+                local.waiting[level].push_front(handle);
+                self.renew_now.notify_one();
+                return None;
+            }
+            break handle;
         };
         local.running += 1;
         local.started += 1;

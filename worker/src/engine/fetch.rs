@@ -173,11 +173,13 @@ impl Engine {
                 let handle = Run::handle(self.index, local.next_handle);
                 local.next_handle += 1;
                 local.by_entry.insert((priority, entry_id.clone()));
+                let fetched = Instant::now();
                 let held = Held {
                     job: accepted.job,
                     entry_id,
                     priority,
-                    fetched: Instant::now(),
+                    fetched,
+                    confirmed: fetched,
                     started_ms: 0,
                     started_at: None,
                     running: false,

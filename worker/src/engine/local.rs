@@ -30,6 +30,10 @@ pub(super) struct Held {
     pub(super) entry_id: String,
     pub(super) priority: u32,
     pub(super) fetched: Instant,
+    /// When this worker last knew the entry to be its own: the reply of the
+    /// read or claim that gave it the entry (Redis delivered it just
+    /// before), then the start of every renewal that returned it.
+    pub(super) confirmed: Instant,
     pub(super) started_ms: i64,
     /// When the run started, for its duration.
     pub(super) started_at: Option<Instant>,

@@ -84,6 +84,8 @@ pub struct Engine {
     bridge: Arc<Bridge>,
     local: Mutex<Local>,
     slot_freed: Notify,
+    /// A waiting job could not start for want of a recent renewal.
+    renew_now: Notify,
     /// The heartbeat saw another worker's heartbeat expire.
     worker_gone: Notify,
     actions: mpsc::UnboundedSender<Action>,
@@ -165,6 +167,7 @@ impl Engine {
             bridge,
             local: Mutex::new(Local::default()),
             slot_freed: Notify::new(),
+            renew_now: Notify::new(),
             worker_gone: Notify::new(),
             actions,
             in_finisher: AtomicUsize::new(0),

@@ -1,11 +1,14 @@
 //! Renewal: every third of the visibility timeout, `renew.lua` renews every
 //! held entry of a level in one call; entries it does not return were lost
-//! to another worker and their runs are stopped.
+//! to another worker and their runs are stopped. A held job starts only
+//! while its last renewal is recent (`unconfirmed_after`); one that is not
+//! (the worker was paused, or cut off from Redis) asks for a renewal at once.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 
 use ardiq_spec::GROUP;
 
@@ -14,12 +17,41 @@ use crate::bridge::CancelReason;
 use crate::conn::Conn;
 
 impl Engine {
+    /// How long after its last confirmed ownership a held job may still
+    /// start: two thirds of the visibility timeout. Renewals come every
+    /// third, so only a worker whose renewals stalled gets there, and the
+    /// third left covers the time between a renewal's start and Redis's
+    /// reading of it, before another worker's reclaim could take the entry.
+    pub(super) fn unconfirmed_after(&self) -> Duration {
+        Duration::from_millis(self.config.visibility_ms * 2 / 3)
+    }
+
     pub(super) async fn renewer(self: Arc<Self>, mut conn: Conn) {
         let period = Duration::from_millis((self.config.visibility_ms / 3).max(1));
+        // A round asked for early comes at most once per tenth of the period:
+        // one that fails would otherwise be asked for again at once.
+        let early_gap = period / 10;
+        let mut last_round: Option<Instant> = None;
         loop {
-            if self.sleep_or_stop(period).await {
-                return;
+            let early = tokio::select! {
+                stopping = self.sleep_or_stop(period) => {
+                    if stopping {
+                        return;
+                    }
+                    false
+                }
+                () = self.renew_now.notified() => true,
+            };
+            if let Some(wait) = last_round
+                .filter(|_| early)
+                .and_then(|at| early_gap.checked_sub(at.elapsed()))
+            {
+                if self.sleep_or_stop(wait).await {
+                    return;
+                }
             }
+            let round = Instant::now();
+            last_round = Some(round);
             let mut by_stream: HashMap<u32, Vec<(u64, String)>> = HashMap::new();
             {
                 let local = self.local.lock().expect("local");
@@ -45,13 +77,18 @@ impl Engine {
                 };
                 let owned: HashSet<String> = owned.into_iter().collect();
                 let mut cancels = Vec::new();
+                let mut lost_any = false;
                 {
                     let mut local = self.local.lock().expect("local");
                     for (handle, entry_id) in held {
                         if owned.contains(&entry_id) {
+                            if let Some(held) = local.held.get_mut(&handle) {
+                                held.confirmed = round;
+                            }
                             continue;
                         }
                         if let Some(lost) = local.remove(handle) {
+                            lost_any = true;
                             if lost.running {
                                 cancels.push((handle, CancelReason::Lost));
                             }
@@ -66,6 +103,11 @@ impl Engine {
                     }
                 }
                 self.bridge.cancel(cancels);
+                if lost_any {
+                    // Room to fetch again: a fetcher whose prefetch was full
+                    // waits for this, and no run may end to tell it.
+                    self.slot_freed.notify_one();
+                }
             }
             self.dispatch();
             self.check_exit();

@@ -240,6 +240,7 @@ fn higher_priority_starts_first_and_starved_jobs_jump_ahead() {
                 entry_id: handle.to_string(),
                 priority,
                 fetched: Instant::now(),
+                confirmed: Instant::now(),
                 started_ms: 0,
                 started_at: None,
                 running: false,
