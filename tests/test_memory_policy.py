@@ -1,8 +1,11 @@
 """A worker warns at start when Redis's `maxmemory-policy` lets Redis evict
-the queue's keys (SPEC.md section 14), and says nothing under `noeviction`."""
+the queue's keys (SPEC.md section 14), and again when Redis comes back
+without the queues' data under such a policy; it says nothing under
+`noeviction`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any, cast
@@ -10,8 +13,9 @@ from typing import Any, cast
 import pytest
 import redis
 from ardiq import Ardiq
+from ardiq_testing import RedisServer
 from ardiq_testing.cluster import RedisCluster
-from worker_harness import run_burst
+from worker_harness import WAIT_S, eventually, run_burst, running_worker
 
 
 def warnings_about_eviction(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -75,3 +79,48 @@ async def test_on_a_cluster_each_master_is_read_and_an_evicting_one_is_named(
     [warning] = warnings_about_eviction(caplog)
     assert "maxmemory-policy is volatile-lru (no maxmemory is set yet)" in warning
     assert "results" in warning
+
+
+async def test_redis_back_empty_under_an_evicting_policy_is_warned_of_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Redis replaced by one with another policy (a failover, a fresh
+    # instance): the worker that creates its consumer groups again reads the
+    # policy again; both queues of the run find them gone, one warning.
+    with RedisServer() as server:
+        app = Ardiq(server.url, queue="evict-later")
+        client = redis.Redis.from_url(server.url)
+
+        @app.task
+        async def plain() -> None:
+            return None
+
+        @app.task(queue="evict-later-mail")
+        async def mail(to: str) -> str:
+            return to
+
+        def worker_up() -> bool:
+            return client.zcard("ardiq:{evict-later}:workers") == 1
+
+        try:
+            with caplog.at_level(logging.INFO, logger="ardiq"):
+                async with running_worker(app, queues=["evict-later", "evict-later-mail"]):
+                    await eventually(
+                        lambda: client.zcard("ardiq:{evict-later}:workers") == 1, "the worker is up"
+                    )
+                    assert warnings_about_eviction(caplog) == []
+                    client.config_set("maxmemory-policy", "allkeys-lfu")
+                    client.flushall()
+                    await eventually(lambda: warnings_about_eviction(caplog) != [], "a warning")
+                    assert (
+                        await (await mail.enqueue("a@example.com")).result(timeout_s=WAIT_S)
+                        == "a@example.com"
+                    )
+                    await asyncio.sleep(1.0)  # more reads of both queues
+        finally:
+            await app.close()
+            client.close()
+
+    [warning] = warnings_about_eviction(caplog)
+    assert "maxmemory-policy is allkeys-lfu (no maxmemory is set yet)" in warning
+    assert "queued jobs" in warning

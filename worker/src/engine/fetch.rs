@@ -127,8 +127,26 @@ pub(super) fn is_nogroup(err: &redis::RedisError) -> bool {
     err.code() == Some("NOGROUP") || err.to_string().contains("NOGROUP")
 }
 
+/// Whether a blocking read was ended by Redis (`UNBLOCKED`): its stream was
+/// deleted meanwhile (`FLUSHALL`, `DEL`), or a client unblocked it.
+fn is_unblocked(err: &redis::RedisError) -> bool {
+    err.code() == Some("UNBLOCKED")
+}
+
 impl Engine {
-    /// Turns fetched or reclaimed entries into held jobs (or dead letters).
+    /// Creates the queue's consumer groups again after Redis lost them, and
+    /// reads Redis's memory policy again: the data may be gone because
+    /// another server took over, with a policy of its own.
+    pub(super) async fn restore_groups(&self, conn: &mut Conn) -> Result<(), redis::RedisError> {
+        create_groups(&self.keys, conn).await?;
+        if let Some(run) = self.run.upgrade() {
+            run.warn_if_redis_may_evict(conn).await;
+        }
+        Ok(())
+    }
+
+    /// Turns fetched or reclaimed entries into held jobs (or dead letters);
+    /// `read_at` is when the read or claim that gave them replied.
     /// `fetched`: for entries `fetch.lua` read, the ids it found aborted (it
     /// has recorded them all in `running`); `None` for entries read or
     /// reclaimed otherwise, which this records and checks itself.
@@ -136,6 +154,7 @@ impl Engine {
         &self,
         conn: &mut Conn,
         entries: Vec<(u32, Entry)>,
+        read_at: Instant,
         dispatch: bool,
         fetched: Option<HashSet<String>>,
     ) {
@@ -173,13 +192,12 @@ impl Engine {
                 let handle = Run::handle(self.index, local.next_handle);
                 local.next_handle += 1;
                 local.by_entry.insert((priority, entry_id.clone()));
-                let fetched = Instant::now();
                 let held = Held {
                     job: accepted.job,
                     entry_id,
                     priority,
-                    fetched,
-                    confirmed: fetched,
+                    fetched: Instant::now(),
+                    confirmed: read_at,
                     started_ms: 0,
                     started_at: None,
                     running: false,
@@ -303,6 +321,8 @@ impl Engine {
         // What the idle read woke up with, held but not started until a pass
         // has read the levels down to theirs, and how many levels that is.
         let mut woken: Vec<(u32, Entry)> = Vec::new();
+        // When the idle read returned them: their ownership dates from then.
+        let mut woken_at = Instant::now();
         let mut levels = streams.len();
         loop {
             let (want, low_water) = {
@@ -324,7 +344,7 @@ impl Engine {
             if want < low_water {
                 if !woken.is_empty() {
                     // Full already: what the idle read brought starts in turn.
-                    self.accept(&mut conn, std::mem::take(&mut woken), true, None)
+                    self.accept(&mut conn, std::mem::take(&mut woken), woken_at, true, None)
                         .await;
                     levels = streams.len();
                     continue;
@@ -340,9 +360,11 @@ impl Engine {
             } else {
                 // The woken entries' registration and the pass over the
                 // levels above them share one round trip's wait.
-                let registered = self.accept(&mut conn, std::mem::take(&mut woken), false, None);
+                let registered =
+                    self.accept(&mut conn, std::mem::take(&mut woken), woken_at, false, None);
                 tokio::join!(registered, pass).1
             };
+            let read_at = Instant::now();
             levels = streams.len();
             let (entries, aborted) = match read {
                 Ok(read) => read,
@@ -356,7 +378,8 @@ impl Engine {
             let filled = entries.len() >= want;
             if !entries.is_empty() {
                 drained_once = false;
-                self.accept(&mut conn, entries, true, Some(aborted)).await;
+                self.accept(&mut conn, entries, read_at, true, Some(aborted))
+                    .await;
                 if filled || self.config.burst {
                     continue;
                 }
@@ -384,6 +407,7 @@ impl Engine {
                 .await
             {
                 Ok(read) if !read.is_empty() => {
+                    woken_at = Instant::now();
                     let lowest = read.iter().map(|(p, _)| *p).min().unwrap_or(0);
                     levels = (PRIORITY_LEVELS - lowest) as usize;
                     woken = read;
@@ -399,21 +423,22 @@ impl Engine {
         if !woken.is_empty() {
             // Stopping: the woken entries are held like any other, so the
             // stop hands them back.
-            self.accept(&mut conn, woken, false, None).await;
+            self.accept(&mut conn, woken, woken_at, false, None).await;
         }
         self.request_stop();
     }
 
-    /// After a failed read: a missing consumer group (Redis lost its data)
-    /// is created again at once; other errors wait a second. True when the
-    /// worker is stopping meanwhile.
+    /// After a failed read: a missing consumer group (Redis lost its data;
+    /// a blocking read learns it as `UNBLOCKED`) is created again at once;
+    /// other errors wait a second. True when the worker is stopping
+    /// meanwhile.
     pub(super) async fn read_failed(&self, conn: &mut Conn, err: &redis::RedisError) -> bool {
-        if is_nogroup(err) {
+        if is_nogroup(err) || is_unblocked(err) {
             self.log(
                 30,
                 format!("the consumer groups of queue {:?} are gone (Redis lost its data?): creating them again", self.keys.queue()),
             );
-            match create_groups(&self.keys, conn).await {
+            match self.restore_groups(conn).await {
                 Ok(()) => return false,
                 Err(err) => self.log(40, format!("creating the consumer groups failed: {err}")),
             }

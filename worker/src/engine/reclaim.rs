@@ -17,7 +17,6 @@ use redis::Value as RedisValue;
 
 use super::admission::Entry;
 use super::admission::Rejection;
-use super::fetch::create_groups;
 use super::fetch::is_nogroup;
 use super::Engine;
 use crate::conn::Conn;
@@ -53,7 +52,7 @@ impl Engine {
                 Ok(more) => more,
                 Err(err) => {
                     if is_nogroup(&err) {
-                        let _ = create_groups(&self.keys, &mut conn).await;
+                        let _ = self.restore_groups(&mut conn).await;
                     }
                     self.log(40, format!("reclaiming failed: {err}"));
                     false
@@ -119,9 +118,10 @@ impl Engine {
                     .arg(room.min(MAX_BATCH))
                     .query_async(conn)
                     .await?;
+                let claimed_at = Instant::now();
                 let (next, claimed) = autoclaim_reply(reply)?;
                 if !claimed.is_empty() {
-                    self.take_reclaimed(conn, priority, &stream, claimed)
+                    self.take_reclaimed(conn, priority, &stream, claimed, claimed_at)
                         .await?;
                 }
                 if next == "0-0" {
@@ -141,6 +141,7 @@ impl Engine {
         priority: u32,
         stream: &str,
         claimed: Vec<Entry>,
+        claimed_at: Instant,
     ) -> Result<(), redis::RedisError> {
         let mut first = &claimed[0].id;
         let mut last = first;
@@ -199,7 +200,7 @@ impl Engine {
                 runnable.push((priority, entry));
             }
         }
-        self.accept(conn, runnable, true, None).await;
+        self.accept(conn, runnable, claimed_at, true, None).await;
         Ok(())
     }
 

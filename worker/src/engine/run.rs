@@ -35,6 +35,8 @@ pub struct Run {
     concurrency: usize,
     bridge: Arc<Bridge>,
     ended: AtomicUsize,
+    /// The evicting `(maxmemory_policy, maxmemory)` settings last warned of.
+    evicting: Mutex<BTreeSet<(String, String)>>,
 }
 
 impl std::fmt::Debug for Run {
@@ -79,6 +81,7 @@ impl Run {
                 concurrency: config.concurrency,
                 bridge: Arc::clone(bridge),
                 ended: AtomicUsize::new(0),
+                evicting: Mutex::new(BTreeSet::new()),
             }
         });
         *run.receivers.lock().expect("receivers") = receivers;
@@ -98,9 +101,11 @@ impl Run {
     /// a `maxmemory-policy` other than `noeviction`, Redis at its `maxmemory`
     /// drops keys with a TTL (`volatile-*`: results, kept failures, worker
     /// heartbeats) or any key (`allkeys-*`: queued jobs, held entries and
-    /// schedules too) without a trace. Read once from `INFO memory` (every
-    /// master of a cluster); a Redis that refuses it (an ACL without `+info`)
-    /// gets no warning.
+    /// schedules too) without a trace. Read from `INFO memory` (every
+    /// master of a cluster) at start and whenever Redis comes back without
+    /// the queues' data (a new server may bring another policy); settings
+    /// already warned of are not repeated. A Redis that refuses it (an ACL
+    /// without `+info`) gets no warning.
     pub async fn warn_if_redis_may_evict(&self, conn: &mut Conn) {
         let Ok(info) = redis::cmd("INFO")
             .arg("memory")
@@ -109,26 +114,34 @@ impl Run {
         else {
             return;
         };
-        for (policy, maxmemory) in eviction_settings(&info) {
-            if policy != "noeviction" {
-                let limit = if maxmemory == "0" {
-                    "no maxmemory is set yet".to_owned()
-                } else {
-                    format!("maxmemory is {maxmemory} bytes")
-                };
-                self.bridge.log(
-                    30,
-                    format!(
-                        "Redis's maxmemory-policy is {policy} ({limit}): under memory pressure it may \
-                         evict {} without a trace; set it to noeviction",
-                        if policy.starts_with("allkeys") {
-                            "queued jobs, held entries and results"
-                        } else {
-                            "results, kept failures and worker heartbeats"
-                        }
-                    ),
-                );
-            }
+        let evicting: BTreeSet<(String, String)> = eviction_settings(&info)
+            .into_iter()
+            .filter(|(policy, _)| policy != "noeviction")
+            .collect();
+        let new: Vec<(String, String)> = {
+            let mut warned = self.evicting.lock().expect("evicting");
+            let new = evicting.difference(&warned).cloned().collect();
+            *warned = evicting;
+            new
+        };
+        for (policy, maxmemory) in new {
+            let limit = if maxmemory == "0" {
+                "no maxmemory is set yet".to_owned()
+            } else {
+                format!("maxmemory is {maxmemory} bytes")
+            };
+            self.bridge.log(
+                30,
+                format!(
+                    "Redis's maxmemory-policy is {policy} ({limit}): under memory pressure it may \
+                     evict {} without a trace; set it to noeviction",
+                    if policy.starts_with("allkeys") {
+                        "queued jobs, held entries and results"
+                    } else {
+                        "results, kept failures and worker heartbeats"
+                    }
+                ),
+            );
         }
     }
 
