@@ -175,9 +175,10 @@ class StallingProxy:
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.close()
-        for pump in self.pumps:
+        pumps = list(self.pumps)
+        for pump in pumps:
             pump.cancel()
-        await asyncio.gather(*self.pumps, return_exceptions=True)
+        await asyncio.gather(*pumps, return_exceptions=True)
 
     def stall(self) -> None:
         self.flowing.clear()

@@ -50,6 +50,8 @@ impl Engine {
             return None;
         }
         let now = now_ms();
+        // One monotonic reading for the hold's age and the run's start.
+        let instant = std::time::Instant::now();
         let unconfirmed = self.unconfirmed_after();
         let handle = loop {
             let handle = local.next_waiting()?;
@@ -62,7 +64,7 @@ impl Engine {
                 }
                 continue;
             }
-            if held.confirmed.elapsed() >= unconfirmed {
+            if instant.saturating_duration_since(held.confirmed) >= unconfirmed {
                 // Not renewed for too long (the worker was paused, or cut
                 // off from Redis): another worker may have claimed the entry
                 // meanwhile. It waits, first of its level, for the renewal
@@ -79,7 +81,7 @@ impl Engine {
         let held = local.held.get_mut(&handle).expect("waiting job is held");
         held.running = true;
         held.started_ms = now;
-        held.started_at = Some(std::time::Instant::now());
+        held.started_at = Some(instant);
         self.journal("started", &held.job, held.started_ms, None);
         let (args, kwargs) = held.values.take().unwrap_or_default();
         if let Some(metrics) = &self.metrics {
