@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any, cast
 
+import pytest
 import redis
 from ardiq import Ardiq, Job, JobStatus
 from wire_records import Keys
@@ -225,3 +226,51 @@ async def test_a_worker_cut_off_from_redis_past_its_visibility_timeout_starts_no
             await check_the_loss(app, inspector, keys, key, jobs, statuses, running_at_loss, cut_off, other)
         finally:
             cut_off.kill()
+
+
+def delivered(inspector: redis.Redis, keys: Keys) -> int:
+    """Entries the group has delivered so far, over every level."""
+    return sum(int(inspector.xinfo_groups(stream)[0]["entries-read"] or 0) for stream in keys.streams)
+
+
+@pytest.mark.parametrize("mode", ["idle", "burst"])
+async def test_entries_of_a_read_whose_reply_was_lost_run_at_once(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, redis_url: str, queue: str, mode: str
+) -> None:
+    # Redis runs a read of the worker, but the reply never arrives: the
+    # connection breaks first, and the read sent again on the new one gets
+    # the next entries. Those of the first are the worker's in Redis and
+    # unknown to it. They must run now, not after the visibility timeout
+    # (two minutes here), and a burst run must not end without them.
+    key = run_key()
+    options = ["--visibility-ms", "120000", "--concurrency", "4", "--prefetch", "4"]
+    calls = [app.prepare("tagged_sleep", key, f"t{n}", 0.3 if mode == "burst" else 0.0) for n in range(40)]
+    jobs: list[Job[Any]] = []
+    if mode == "burst":
+        options.append("--burst")
+        jobs = await app.enqueue_many(calls)
+    async with StallingProxy(redis_url) as proxy:
+        worker = WorkerProcess(APP, proxy.url, queue, *options, env={"ARDIQ_TEST_COUNTERS_URL": redis_url})
+        try:
+            if mode == "idle":
+                await eventually(lambda: inspector.zcard(keys.workers) == 1, "the worker is up")
+                await asyncio.sleep(0.5)  # into its blocking read
+            else:
+                await eventually(lambda: inspector.hlen(f"{key}:started") >= 4, "the first runs started")
+            before = delivered(inspector, keys)
+            proxy.discard_replies()
+            if mode == "idle":
+                jobs = await app.enqueue_many(calls)
+            await eventually(lambda: delivered(inspector, keys) > before, "Redis ran a read of the worker")
+            await asyncio.sleep(0.2)
+            proxy.sever()
+            for n, job in enumerate(jobs):
+                assert await job.result(timeout_s=WAIT_S) == f"t{n}"
+            assert tags_in(inspector, f"{key}:started") == {f"t{n}": 1 for n in range(len(jobs))}
+            assert held_by_consumers(inspector, keys) == 0
+            if mode == "burst":
+                assert await worker.exited() == 0
+            assert "took up" in worker.output()
+            assert await app.dead_letters() == []
+        finally:
+            worker.kill()

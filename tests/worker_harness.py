@@ -153,14 +153,18 @@ SpawnWorker = Callable[..., WorkerProcess]
 class StallingProxy:
     """A TCP relay to Redis, in this loop, that can stall: while stalled it
     passes no byte either way (connections stay open, as in a network
-    partition or a long stall of the path), then passes on what waited."""
+    partition or a long stall of the path), then passes on what waited.
+    It can also drop Redis's replies and then sever every connection: the
+    calls in flight ran in Redis, and their callers never hear of it."""
 
     def __init__(self, redis_url: str) -> None:
         self.upstream = urlsplit(redis_url)
         self.flowing = asyncio.Event()
         self.flowing.set()
+        self.discarding = False
         self.server: asyncio.Server | None = None
         self.pumps: set[asyncio.Task[None]] = set()
+        self.links: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
@@ -186,18 +190,33 @@ class StallingProxy:
     def flow(self) -> None:
         self.flowing.set()
 
+    def discard_replies(self) -> None:
+        """From now on, what Redis sends back is dropped; calls still reach it."""
+        self.discarding = True
+
+    def sever(self) -> None:
+        """Closes every relayed connection, with the replies dropped so far
+        lost for good; connections made after this relay as usual."""
+        for link in list(self.links):
+            link.close()
+        self.links.clear()
+        self.discarding = False
+
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = self.upstream.hostname or "127.0.0.1", self.upstream.port or 6379
         up_reader, up_writer = await asyncio.open_connection(host, port)
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            pump = asyncio.create_task(self._pump(source, sink))
+        self.links.update((writer, up_writer))
+        for source, sink, replies in ((reader, up_writer, False), (up_reader, writer, True)):
+            pump = asyncio.create_task(self._pump(source, sink, replies))
             self.pumps.add(pump)
             pump.add_done_callback(self.pumps.discard)
 
-    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, replies: bool) -> None:
         try:
             while data := await source.read(65536):
                 await self.flowing.wait()
+                if replies and self.discarding:
+                    continue
                 sink.write(data)
                 await sink.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

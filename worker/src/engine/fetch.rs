@@ -18,7 +18,7 @@ use super::admission::validate;
 use super::admission::Entry;
 use super::local::Held;
 use super::now_ms;
-use super::outcome::Action;
+use super::orphans::resent_calls;
 use super::outcome::Outcome;
 use super::run::Run;
 use super::Engine;
@@ -189,9 +189,12 @@ impl Engine {
         {
             let mut local = self.local.lock().expect("local");
             for ((priority, entry_id, accepted), is_aborted) in good.into_iter().zip(aborted) {
+                if !local.by_entry.insert((priority, entry_id.clone())) {
+                    // Taken up meanwhile by another read or claim.
+                    continue;
+                }
                 let handle = Run::handle(self.index, local.next_handle);
                 local.next_handle += 1;
-                local.by_entry.insert((priority, entry_id.clone()));
                 let held = Held {
                     job: accepted.job,
                     entry_id,
@@ -207,9 +210,6 @@ impl Engine {
                 };
                 if is_aborted {
                     let action = self.outcome_action(held, Outcome::Aborted, now, None);
-                    if let Action::Finish(item) = &action {
-                        local.by_entry.remove(&(priority, item.entry_id.clone()));
-                    }
                     drop(local);
                     self.send(action);
                     local = self.local.lock().expect("local");
@@ -325,6 +325,12 @@ impl Engine {
         let mut woken_at = Instant::now();
         let mut levels = streams.len();
         loop {
+            if let Err(err) = self.adopt_orphans_if_any(&mut conn).await {
+                if self.read_failed(&mut conn, &err).await {
+                    break;
+                }
+                continue;
+            }
             let (want, low_water) = {
                 let local = self.local.lock().expect("local");
                 if local.stopping {
@@ -354,6 +360,7 @@ impl Engine {
                 self.slot_freed.notified().await;
                 continue;
             }
+            let resent = resent_calls();
             let pass = self.read_by_priority(&mut reader, &streams[..levels], want);
             let read = if woken.is_empty() {
                 pass.await
@@ -365,10 +372,12 @@ impl Engine {
                 tokio::join!(registered, pass).1
             };
             let read_at = Instant::now();
+            self.note_resent_since(resent);
             levels = streams.len();
             let (entries, aborted) = match read {
                 Ok(read) => read,
                 Err(err) => {
+                    self.read_may_have_run(&err);
                     if self.read_failed(&mut conn, &err).await {
                         break;
                     }
@@ -385,7 +394,7 @@ impl Engine {
                 }
             } else if self.config.burst {
                 if self.burst_drained(&mut conn).await {
-                    if drained_once {
+                    if drained_once && !self.orphans_possible.load(Ordering::SeqCst) {
                         break;
                     }
                     drained_once = true;
@@ -402,10 +411,12 @@ impl Engine {
             // held, not started, until the next pass has read the levels
             // above it (and its own, for the rest of a burst); lower ones
             // wait for the next idle read, which returns at once.
-            match self
+            let resent = resent_calls();
+            let idle_read = self
                 .read(&mut reader, &streams, 1, Some(self.config.block_ms))
-                .await
-            {
+                .await;
+            self.note_resent_since(resent);
+            match idle_read {
                 Ok(read) if !read.is_empty() => {
                     woken_at = Instant::now();
                     let lowest = read.iter().map(|(p, _)| *p).min().unwrap_or(0);
@@ -414,6 +425,7 @@ impl Engine {
                 }
                 Ok(_) => {}
                 Err(err) => {
+                    self.read_may_have_run(&err);
                     if self.read_failed(&mut conn, &err).await {
                         break;
                     }
@@ -426,6 +438,15 @@ impl Engine {
             self.accept(&mut conn, woken, woken_at, false, None).await;
         }
         self.request_stop();
+    }
+
+    /// A read that failed without Redis's answer (the connection broke, or
+    /// the reply did not come in time, or could not be read) may have run:
+    /// its entries would then be this worker's, unknown to it.
+    fn read_may_have_run(&self, err: &redis::RedisError) {
+        if err.code().is_none() && !is_unblocked(err) {
+            self.may_have_orphans();
+        }
     }
 
     /// After a failed read: a missing consumer group (Redis lost its data;

@@ -17,6 +17,7 @@ use redis::Value as RedisValue;
 use tokio::sync::mpsc;
 
 use super::admission::Rejection;
+use super::orphans::resent_calls;
 use super::outcome::Action;
 use super::outcome::DeadItem;
 use super::outcome::FinishItem;
@@ -54,7 +55,20 @@ impl Engine {
                 }
             }
             let count = batch.len();
+            let entries: Vec<(u32, String)> = batch
+                .iter()
+                .map(|action| {
+                    let (priority, entry_id) = action.entry();
+                    (priority, entry_id.to_owned())
+                })
+                .collect();
             self.store(&mut conn, batch).await;
+            {
+                let mut local = self.local.lock().expect("local");
+                for (priority, entry_id) in entries {
+                    local.forget(priority, entry_id);
+                }
+            }
             self.in_finisher.fetch_sub(count, Ordering::SeqCst);
             self.slot_freed.notify_one();
             self.check_exit();
@@ -96,6 +110,7 @@ impl Engine {
                     ttl_ms,
                 } => {
                     let record = job.encode_to_vec();
+                    let resent = resent_calls();
                     let stored = self
                         .persist("scheduling a retry", conn, |mut conn| {
                             let mut call = self.scripts.retry.key(self.keys.stream(priority));
@@ -119,7 +134,7 @@ impl Engine {
                         })
                         .await;
                     match stored {
-                        Ok(-1) => self.log_lost(&job.id, &entry_id),
+                        Ok(-1) => self.log_lost(&job.id, &entry_id, resent),
                         Ok(_) | Err(Stored::GaveUp) => {}
                         Err(Stored::Refused(err)) => {
                             self.store_unstorable(conn, priority, entry_id, &job, &err)
@@ -200,6 +215,7 @@ impl Engine {
     pub(super) async fn store_finishes(&self, conn: &mut Conn, items: Vec<FinishItem>) {
         let mut work = vec![items];
         while let Some(chunk) = work.pop() {
+            let resent = resent_calls();
             let stored = self
                 .persist("storing results", conn, |mut conn| {
                     let mut call = self.scripts.finish.key(self.keys.running());
@@ -228,7 +244,7 @@ impl Engine {
                             .iter()
                             .find(|item| item.job.id == job_id)
                             .map_or("", |item| item.entry_id.as_str());
-                        self.log_lost(&job_id, entry);
+                        self.log_lost(&job_id, entry, resent);
                     }
                 }
                 Err(Stored::GaveUp) => {}
@@ -300,6 +316,7 @@ impl Engine {
     }
 
     pub(super) async fn store_dead(&self, conn: &mut Conn, dead: &DeadItem) {
+        let resent = resent_calls();
         let stored = self
             .persist("dead-lettering a job", conn, |mut conn| {
                 let mut call = self
@@ -327,7 +344,7 @@ impl Engine {
             })
             .await;
         match stored {
-            Ok(RedisValue::Int(0)) => self.log_lost(&dead.job_id, &dead.entry_id),
+            Ok(RedisValue::Int(0)) => self.log_lost(&dead.job_id, &dead.entry_id, resent),
             Ok(_) | Err(Stored::GaveUp) => {}
             Err(Stored::Refused(err)) => self.log(
                 50,
@@ -339,7 +356,20 @@ impl Engine {
         }
     }
 
-    pub(super) fn log_lost(&self, job_id: &str, entry_id: &str) {
+    /// Tells that a write found its entry no longer this worker's.
+    /// `resent_before`: `resent_calls()` when the write began. A write sent
+    /// again after its connection broke (SPEC.md section 14) finds the
+    /// entry gone when its first send ran: the outcome is stored then.
+    pub(super) fn log_lost(&self, job_id: &str, entry_id: &str, resent_before: u64) {
+        if resent_calls() != resent_before {
+            self.log(
+                20,
+                format!(
+                    "job {job_id} (entry {entry_id}): a write sent again after a broken connection found the entry done; the first send stored the outcome, unless another worker had reclaimed the entry"
+                ),
+            );
+            return;
+        }
         self.log(
             30,
             format!(

@@ -50,7 +50,10 @@ pub(super) type Arguments = (Vec<Value>, Vec<(String, Value)>);
 #[derive(Debug, Default)]
 pub(super) struct Local {
     pub(super) held: HashMap<u64, Held>,
-    /// `(priority, entry id)`: entry ids are unique per stream only.
+    /// `(priority, entry id)` of every entry this worker holds or is still
+    /// writing the outcome of (entry ids are unique per stream only): an
+    /// entry leaves when its write is done, so no read or claim takes up
+    /// again an entry whose write is under way.
     pub(super) by_entry: HashSet<(u32, String)>,
     pub(super) waiting: [VecDeque<u64>; PRIORITY_LEVELS as usize],
     pub(super) running: usize,
@@ -68,16 +71,22 @@ pub(super) struct Local {
 }
 
 impl Local {
+    /// Takes a held job out, its entry still known (`by_entry`) until
+    /// [`Local::forget`]: its write comes next, or it was lost.
     pub(super) fn remove(&mut self, handle: u64) -> Option<Held> {
         let held = self.held.remove(&handle)?;
-        self.by_entry
-            .remove(&(held.priority, held.entry_id.clone()));
         if held.running {
             self.running -= 1;
         } else {
             self.waiting[held.priority as usize].retain(|&h| h != handle);
         }
         Some(held)
+    }
+
+    /// The entry is no longer this worker's to write: its write is done, or
+    /// another worker owns it.
+    pub(super) fn forget(&mut self, priority: u32, entry_id: String) {
+        self.by_entry.remove(&(priority, entry_id));
     }
 
     /// Takes a finished run's duration into the mean run time.

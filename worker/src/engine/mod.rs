@@ -7,7 +7,7 @@
 //! workers, poll abort requests, write heartbeats and enqueue the ticks of
 //! cron schedules.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +31,7 @@ mod heartbeat;
 mod journal;
 mod local;
 pub mod metrics;
+mod orphans;
 mod outcome;
 mod progress;
 mod promote;
@@ -90,6 +91,9 @@ pub struct Engine {
     worker_gone: Notify,
     actions: mpsc::UnboundedSender<Action>,
     in_finisher: AtomicUsize,
+    /// A read or claim failed without Redis's answer, so Redis may have
+    /// given this worker entries it never heard of (`orphans`).
+    orphans_possible: AtomicBool,
     stop: watch::Sender<bool>,
     scripts: WorkerScripts,
     started_ms: i64,
@@ -171,6 +175,7 @@ impl Engine {
             worker_gone: Notify::new(),
             actions,
             in_finisher: AtomicUsize::new(0),
+            orphans_possible: AtomicBool::new(false),
             stop,
             scripts: WorkerScripts {
                 fetch: Script::new(scripts::FETCH),

@@ -64,6 +64,22 @@ pub(super) enum Action {
     Dead(DeadItem),
 }
 
+impl Action {
+    /// The level and id of the stream entry this write is for.
+    pub(super) fn entry(&self) -> (u32, &str) {
+        match self {
+            Self::Finish(item) => (item.priority, &item.entry_id),
+            Self::Retry {
+                priority, entry_id, ..
+            }
+            | Self::Release {
+                priority, entry_id, ..
+            } => (*priority, entry_id),
+            Self::Dead(dead) => (dead.priority, &dead.entry_id),
+        }
+    }
+}
+
 /// A terminal status to store with `finish.lua`.
 #[derive(Debug)]
 pub(super) struct FinishItem {
@@ -411,6 +427,12 @@ impl Engine {
         error: Option<WireError>,
     ) {
         let dead = self.dead_item(priority, entry_id, rejection, raw, error);
+        // Known until written, like a held entry's write (`Local::forget`).
+        self.local
+            .lock()
+            .expect("local")
+            .by_entry
+            .insert((priority, dead.entry_id.clone()));
         self.send(Action::Dead(dead));
     }
 

@@ -18,6 +18,7 @@ use redis::Value as RedisValue;
 use super::admission::Entry;
 use super::admission::Rejection;
 use super::fetch::is_nogroup;
+use super::orphans::resent_calls;
 use super::Engine;
 use crate::conn::Conn;
 
@@ -48,11 +49,18 @@ impl Engine {
         let mut boost_until: Option<Instant> = None;
         let mut last_retire: Option<Instant> = None;
         loop {
-            let more = match self.reclaim_once(&mut conn).await {
+            let resent = resent_calls();
+            let reclaimed = self.reclaim_once(&mut conn).await;
+            self.note_resent_since(resent);
+            let more = match reclaimed {
                 Ok(more) => more,
                 Err(err) => {
                     if is_nogroup(&err) {
                         let _ = self.restore_groups(&mut conn).await;
+                    } else {
+                        // A claim may have run without its reply, or its
+                        // entries not been taken up after it.
+                        self.may_have_orphans();
                     }
                     self.log(40, format!("reclaiming failed: {err}"));
                     false

@@ -88,6 +88,7 @@ impl Engine {
                             continue;
                         }
                         if let Some(lost) = local.remove(handle) {
+                            local.forget(priority, entry_id.clone());
                             lost_any = true;
                             if lost.running {
                                 cancels.push((handle, CancelReason::Lost));
