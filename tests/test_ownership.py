@@ -4,7 +4,8 @@ visibility timeouts they last; a thousand jobs stranded by killed workers
 are all reclaimed and finished within three visibility timeouts; a gone
 worker's consumer is removed once it holds nothing; a worker frozen, or cut
 off from Redis, past its visibility timeout writes nothing for the jobs
-taken over meanwhile, starts none of the ones it held, and works on."""
+taken over meanwhile, starts none of the ones it held, and works on; the
+entries of a read or claim whose reply was lost run at once."""
 
 from __future__ import annotations
 
@@ -270,6 +271,44 @@ async def test_entries_of_a_read_whose_reply_was_lost_run_at_once(
             assert held_by_consumers(inspector, keys) == 0
             if mode == "burst":
                 assert await worker.exited() == 0
+            assert "took up" in worker.output()
+            assert await app.dead_letters() == []
+        finally:
+            worker.kill()
+
+
+async def test_entries_of_a_claim_whose_reply_was_lost_run_at_once(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, redis_url: str, queue: str
+) -> None:
+    # A starting worker reclaims a dead worker's entries, but the reply of its
+    # claim never arrives: the connection breaks first, and the claim sent
+    # again takes the next ones. Those of the first are this worker's in
+    # Redis, idle again from zero: the reclaim would not take them before
+    # the visibility timeout (a minute here). They must run now.
+    key = run_key()
+    jobs = await app.enqueue_many([app.prepare("tagged_sleep", key, f"t{n}", 0.0) for n in range(40)])
+    (stream,) = [stream for stream in keys.streams if inspector.xlen(stream)]
+    inspector.xgroup_create(stream, "ardiq", id="0", mkstream=True)
+    reply: Any = inspector.xreadgroup("ardiq", "gone", {stream: ">"}, count=100)
+    ids = [entry_id for entry_id, _ in reply[0][1]]
+    inspector.xclaim(stream, "ardiq", "gone", 0, ids, idle=120_000)
+
+    def left_with_the_gone() -> int:
+        consumers = inspector.xpending(stream, "ardiq")["consumers"]
+        return sum(int(c["pending"]) for c in consumers if c["name"] == b"gone")
+
+    async with StallingProxy(redis_url) as proxy:
+        proxy.discard_replies_after("XAUTOCLAIM", stream)
+        options = ["--visibility-ms", "60000", "--concurrency", "4", "--prefetch", "4"]
+        worker = WorkerProcess(APP, proxy.url, queue, *options, env={"ARDIQ_TEST_COUNTERS_URL": redis_url})
+        try:
+            await eventually(lambda: left_with_the_gone() < len(ids), "Redis ran a claim of the worker")
+            await asyncio.sleep(0.2)
+            proxy.sever()
+            for n, job in enumerate(jobs):
+                assert await job.result(timeout_s=WAIT_S) == f"t{n}"
+            assert tags_in(inspector, f"{key}:started") == {f"t{n}": 1 for n in range(len(jobs))}
+            assert held_by_consumers(inspector, keys) == 0
             assert "took up" in worker.output()
             assert await app.dead_letters() == []
         finally:

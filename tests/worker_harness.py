@@ -150,18 +150,27 @@ class WorkerProcess:
 SpawnWorker = Callable[..., WorkerProcess]
 
 
+class _Link:
+    """One relayed connection of a `StallingProxy`: whether its replies are dropped."""
+
+    def __init__(self) -> None:
+        self.discarding = False
+
+
 class StallingProxy:
     """A TCP relay to Redis, in this loop, that can stall: while stalled it
     passes no byte either way (connections stay open, as in a network
     partition or a long stall of the path), then passes on what waited.
-    It can also drop Redis's replies and then sever every connection: the
-    calls in flight ran in Redis, and their callers never hear of it."""
+    It can also drop Redis's replies (all of them, or those of the
+    connection that sent a given command) and then sever every connection:
+    the calls in flight ran in Redis, and their callers never hear of it."""
 
     def __init__(self, redis_url: str) -> None:
         self.upstream = urlsplit(redis_url)
         self.flowing = asyncio.Event()
         self.flowing.set()
         self.discarding = False
+        self.trigger: bytes | None = None
         self.server: asyncio.Server | None = None
         self.pumps: set[asyncio.Task[None]] = set()
         self.links: set[asyncio.StreamWriter] = set()
@@ -194,6 +203,14 @@ class StallingProxy:
         """From now on, what Redis sends back is dropped; calls still reach it."""
         self.discarding = True
 
+    def discard_replies_after(self, *words: str) -> None:
+        """From the first call that begins with `words` (a command's name,
+        its key, ...) on, what Redis sends back on the connection that made
+        it is dropped; other connections relay as usual."""
+        # As RESP sends them (bulk strings), so that a script's text naming
+        # the command is no match.
+        self.trigger = b"".join(f"${len(word)}\r\n{word}\r\n".encode() for word in words)
+
     def sever(self) -> None:
         """Closes every relayed connection, with the replies dropped so far
         lost for good; connections made after this relay as usual."""
@@ -201,22 +218,28 @@ class StallingProxy:
             link.close()
         self.links.clear()
         self.discarding = False
+        self.trigger = None
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = self.upstream.hostname or "127.0.0.1", self.upstream.port or 6379
         up_reader, up_writer = await asyncio.open_connection(host, port)
         self.links.update((writer, up_writer))
+        link = _Link()
         for source, sink, replies in ((reader, up_writer, False), (up_reader, writer, True)):
-            pump = asyncio.create_task(self._pump(source, sink, replies))
+            pump = asyncio.create_task(self._pump(source, sink, link, replies))
             self.pumps.add(pump)
             pump.add_done_callback(self.pumps.discard)
 
-    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, replies: bool) -> None:
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, link: _Link, replies: bool
+    ) -> None:
         try:
             while data := await source.read(65536):
                 await self.flowing.wait()
-                if replies and self.discarding:
+                if replies and (self.discarding or link.discarding):
                     continue
+                if not replies and self.trigger is not None and self.trigger in data:
+                    link.discarding = True
                 sink.write(data)
                 await sink.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

@@ -3,7 +3,8 @@
 //! ran it) leaves its entries pending under this worker's name, where no
 //! other worker takes them before the visibility timeout, and a burst run
 //! would end without them. After such a failure the worker lists its own
-//! pending entries and takes up those it neither holds nor is writing.
+//! pending entries and takes up those it neither holds nor is writing:
+//! the fetcher before its next read, the reclaimer after its pass.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -61,7 +62,7 @@ impl Engine {
             Ok(adopted) => {
                 self.log(
                     30,
-                    format!("took up {adopted} entries Redis had given this worker by a read whose reply was lost"),
+                    format!("took up {adopted} entries Redis had given this worker by a read or claim whose reply was lost"),
                 );
                 Ok(())
             }

@@ -66,6 +66,14 @@ impl Engine {
                     false
                 }
             };
+            // Entries of a claim whose reply was lost are taken up now (so
+            // are a read's, while the fetcher waits on its next one).
+            if let Err(err) = self.adopt_orphans_if_any(&mut conn).await {
+                self.log(
+                    40,
+                    format!("taking up this worker's unknown entries failed: {err}"),
+                );
+            }
             if last_retire.is_none_or(|at| at.elapsed().as_millis() >= u128::from(period)) {
                 last_retire = Some(Instant::now());
                 if let Err(err) = self.retire_gone(&mut conn).await {
