@@ -234,6 +234,18 @@ def delivered(inspector: redis.Redis, keys: Keys) -> int:
     return sum(int(inspector.xinfo_groups(stream)[0]["entries-read"] or 0) for stream in keys.streams)
 
 
+async def check_taken_up(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, key: str, jobs: list[Job[Any]]
+) -> None:
+    """Each of `jobs` (tagged t0, t1, ...) ran once and completed; nothing is
+    left pending or dead-lettered."""
+    for n, job in enumerate(jobs):
+        assert await job.result(timeout_s=WAIT_S) == f"t{n}"
+    assert tags_in(inspector, f"{key}:started") == {f"t{n}": 1 for n in range(len(jobs))}
+    assert held_by_consumers(inspector, keys) == 0
+    assert await app.dead_letters() == []
+
+
 @pytest.mark.parametrize("mode", ["idle", "burst"])
 async def test_entries_of_a_read_whose_reply_was_lost_run_at_once(
     app: Ardiq, inspector: redis.Redis, keys: Keys, redis_url: str, queue: str, mode: str
@@ -265,14 +277,10 @@ async def test_entries_of_a_read_whose_reply_was_lost_run_at_once(
             await eventually(lambda: delivered(inspector, keys) > before, "Redis ran a read of the worker")
             await asyncio.sleep(0.2)
             proxy.sever()
-            for n, job in enumerate(jobs):
-                assert await job.result(timeout_s=WAIT_S) == f"t{n}"
-            assert tags_in(inspector, f"{key}:started") == {f"t{n}": 1 for n in range(len(jobs))}
-            assert held_by_consumers(inspector, keys) == 0
+            await check_taken_up(app, inspector, keys, key, jobs)
             if mode == "burst":
                 assert await worker.exited() == 0
             assert "took up" in worker.output()
-            assert await app.dead_letters() == []
         finally:
             worker.kill()
 
@@ -305,11 +313,7 @@ async def test_entries_of_a_claim_whose_reply_was_lost_run_at_once(
             await eventually(lambda: left_with_the_gone() < len(ids), "Redis ran a claim of the worker")
             await asyncio.sleep(0.2)
             proxy.sever()
-            for n, job in enumerate(jobs):
-                assert await job.result(timeout_s=WAIT_S) == f"t{n}"
-            assert tags_in(inspector, f"{key}:started") == {f"t{n}": 1 for n in range(len(jobs))}
-            assert held_by_consumers(inspector, keys) == 0
+            await check_taken_up(app, inspector, keys, key, jobs)
             assert "took up" in worker.output()
-            assert await app.dead_letters() == []
         finally:
             worker.kill()
