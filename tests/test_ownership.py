@@ -5,7 +5,8 @@ are all reclaimed and finished within three visibility timeouts; a gone
 worker's consumer is removed once it holds nothing; a worker frozen, or cut
 off from Redis, past its visibility timeout writes nothing for the jobs
 taken over meanwhile, starts none of the ones it held, and works on; the
-entries of a read or claim whose reply was lost run at once."""
+entries of a read or claim whose reply was lost run at once, and a burst
+worker whose connections keep breaking runs every job once."""
 
 from __future__ import annotations
 
@@ -315,5 +316,31 @@ async def test_entries_of_a_claim_whose_reply_was_lost_run_at_once(
             proxy.sever()
             await check_taken_up(app, inspector, keys, key, jobs)
             assert "took up" in worker.output()
+        finally:
+            worker.kill()
+
+
+async def test_a_burst_worker_whose_connections_keep_breaking_runs_every_job_once(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, redis_url: str, queue: str
+) -> None:
+    # Every 10 ms all of the worker's connections break, replies in flight
+    # lost: reads, claims, renewals and writes that ran in Redis unheard of,
+    # each sent again once. Nothing may be stranded, run twice or left.
+    key = run_key()
+    jobs = await app.enqueue_many([app.prepare("tagged_sleep", key, f"t{n}", 0.0) for n in range(3000)])
+    async with StallingProxy(redis_url) as proxy:
+        options = ["--burst", "--concurrency", "50"]
+        worker = WorkerProcess(APP, proxy.url, queue, *options, env={"ARDIQ_TEST_COUNTERS_URL": redis_url})
+        try:
+            await eventually(lambda: inspector.hlen(f"{key}:started") > 0, "the first run started")
+            breaks = 0
+            while worker.alive and breaks < 3000:
+                proxy.sever()
+                breaks += 1
+                await asyncio.sleep(0.01)
+            assert await worker.exited() == 0
+            assert breaks > 10, "the worker ended before its connections broke"
+            await check_taken_up(app, inspector, keys, key, jobs)
+            assert inspector.hlen(keys.running) == 0
         finally:
             worker.kill()
