@@ -11,10 +11,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
-from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
-from zoneinfo import ZoneInfo
-
-from typing_extensions import TypeVar as DefaultingTypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from ardiq import trace
 from ardiq._core import Core, InvalidSchedule, ScheduleConfig, TaskConfig
@@ -43,10 +40,20 @@ from ardiq.task import (
 )
 from ardiq.worker import Middleware, Worker
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from typing_extensions import TypeVar as DefaultingTypeVar
+
 P = ParamSpec("P")
 R = TypeVar("R")
 # The context type; a bare `Ardiq` annotation means an app without a lifespan.
-C = DefaultingTypeVar("C", default=None)
+# Its default matters to type checkers only, so a worker does not import
+# `typing_extensions` (0.4 MiB of memory) to run.
+if TYPE_CHECKING:
+    C = DefaultingTypeVar("C", default=None)
+else:
+    C = TypeVar("C")
 
 DEFAULT_URL = "redis://localhost:6379/0"
 DEFAULT_RESULT_TTL_S = 86_400

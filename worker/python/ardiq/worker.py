@@ -24,7 +24,6 @@ import signal
 import socket
 import traceback
 import types
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, cast
@@ -123,7 +122,7 @@ class Worker:
         schedules: Sequence[Schedule] = (),
         journal_maxlen: int = 0,
     ) -> None:
-        worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        worker_id = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}"
         # The core checks every engine option here, each once; the pools'
         # options are this side's.
         self.config = WorkerConfig(
