@@ -3,8 +3,8 @@
 //!
 //! A schedule is a cron expression in a time zone (5 fields, or 6 with
 //! seconds first; `croner` evaluates it, with the daylight saving rules of
-//! the Open Cron Pattern Specification, over `chrono-tz`'s compiled-in IANA
-//! database) or a plain interval, whose ticks are the multiples of the
+//! the Open Cron Pattern Specification, over the IANA database that `jiff`
+//! bundles) or a plain interval, whose ticks are the multiples of the
 //! interval since the Unix epoch. Every worker computes the same ticks, so
 //! they need no coordination beyond `cron.lua`, which claims a tick and
 //! enqueues its job in one script: of all the workers that try a tick, one
@@ -17,16 +17,15 @@
 //! until the next tick of any schedule. A tick that Redis could not take is
 //! tried again every second until it can.
 
-use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ardiq_spec::enqueue::{enqueue_call, JobRequest};
 use ardiq_spec::limits::{check_job_id, check_schedule, InvalidJob, MAX_DURATION_MS};
-use chrono::{DateTime, TimeZone as _, Utc};
-use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, Zoned};
 use redis::Value as RedisValue;
 
 use super::{now_ms, Engine};
@@ -55,7 +54,9 @@ pub enum Timing {
         /// The parsed expression.
         cron: Box<Cron>,
         /// Where its wall clock times are read.
-        zone: Tz,
+        zone: TimeZone,
+        /// The zone's IANA name, as given.
+        zone_name: String,
     },
     /// Every `interval_ms`, at the multiples of the interval since the epoch.
     Every {
@@ -69,9 +70,14 @@ impl Timing {
     /// first), or a nickname such as `@hourly`, read in the IANA time zone
     /// `timezone`.
     pub fn cron(expression: &str, timezone: &str) -> Result<Self, String> {
-        let zone = Tz::from_str(timezone).map_err(|_| {
-            format!("unknown time zone {timezone:?}: expected an IANA name such as \"Europe/Paris\" or \"UTC\"")
-        })?;
+        // jiff finds names whatever their case; a name is taken only as
+        // the database spells it, so every worker reads the same name back.
+        let zone = TimeZone::get(timezone)
+            .ok()
+            .filter(|zone| zone.iana_name() == Some(timezone))
+            .ok_or_else(|| {
+                format!("unknown time zone {timezone:?}: expected an IANA name such as \"Europe/Paris\" or \"UTC\"")
+            })?;
         let cron = CronParser::builder()
             .seconds(Seconds::Optional)
             .year(Year::Disallowed)
@@ -86,6 +92,7 @@ impl Timing {
             expression: expression.to_owned(),
             cron: Box::new(cron),
             zone,
+            zone_name: timezone.to_owned(),
         };
         if timing.next_after(now_ms()).is_none() {
             return Err(format!("cron expression {expression:?} never fires"));
@@ -111,10 +118,11 @@ impl Timing {
             Self::Cron { cron, zone, .. } => {
                 // Ticks are whole seconds: the first after the second that
                 // holds `after_ms` is the first after `after_ms`.
-                let start = at(*zone, after_ms.div_euclid(1000) * 1000)?;
+                let start = at(zone, after_ms.div_euclid(1000) * 1000)?;
                 cron.find_next_occurrence(&start, false)
                     .ok()?
-                    .timestamp_millis()
+                    .timestamp()
+                    .as_millisecond()
             }
         };
         check_schedule(tick).is_ok().then_some(tick)
@@ -125,11 +133,12 @@ impl Timing {
         match self {
             Self::Every { interval_ms } => Some(at_ms.div_euclid(*interval_ms) * interval_ms),
             Self::Cron { cron, zone, .. } => {
-                let start = at(*zone, at_ms.div_euclid(1000) * 1000)?;
+                let start = at(zone, at_ms.div_euclid(1000) * 1000)?;
                 Some(
                     cron.find_previous_occurrence(&start, true)
                         .ok()?
-                        .timestamp_millis(),
+                        .timestamp()
+                        .as_millisecond(),
                 )
             }
         }
@@ -154,10 +163,10 @@ impl Timing {
     }
 }
 
-fn at(zone: Tz, ms: i64) -> Option<DateTime<Tz>> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.with_timezone(&zone))
+fn at(zone: &TimeZone, ms: i64) -> Option<Zoned> {
+    Timestamp::from_millisecond(ms)
+        .ok()
+        .map(|t| t.to_zoned(zone.clone()))
 }
 
 /// What a schedule does with the ticks that passed while no worker ran it.
@@ -429,12 +438,14 @@ impl Engine {
                 .arg(next);
             match &schedule.timing {
                 Timing::Cron {
-                    expression, zone, ..
+                    expression,
+                    zone_name,
+                    ..
                 } => describe
                     .arg("cron")
                     .arg(expression)
                     .arg("timezone")
-                    .arg(zone.name()),
+                    .arg(zone_name),
                 Timing::Every { interval_ms } => describe.arg("every_ms").arg(*interval_ms),
             }
             .ignore();
@@ -574,6 +585,27 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_zones_know_the_rules_of_2026() {
+        // British Columbia stays on UTC-7 since 2026-03-08: it no longer
+        // falls back in November (IANA 2026 releases). So 09:00 in Vancouver
+        // on 2026-12-03 is 16:00 UTC; the 2025b database of earlier builds
+        // read UTC-8 and ran the tick an hour late.
+        let december_3_2026_utc = 1_796_256_000_000;
+        let daily = cron("0 9 * * *", "America/Vancouver");
+        assert_eq!(
+            daily.next_after(december_3_2026_utc),
+            Some(december_3_2026_utc + 16 * HOUR)
+        );
+        // A link name is taken as given and reads its target's rules.
+        let linked = cron("0 9 * * *", "Canada/Pacific");
+        assert_eq!(
+            linked.next_after(december_3_2026_utc),
+            Some(december_3_2026_utc + 16 * HOUR)
+        );
+        assert!(Timing::cron("0 9 * * *", "Etc/UTC").is_ok());
+    }
+
+    #[test]
     fn bad_expressions_and_zones_say_what_is_wrong() {
         let err = Timing::cron("*/5 * *", "UTC").unwrap_err();
         assert!(err.contains("invalid cron expression \"*/5 * *\""), "{err}");
@@ -581,6 +613,8 @@ mod tests {
         assert!(err.contains("invalid cron expression"), "{err}");
         let err = Timing::cron("* * * * *", "Europe/Pariss").unwrap_err();
         assert!(err.contains("unknown time zone \"Europe/Pariss\""), "{err}");
+        let err = Timing::cron("* * * * *", "europe/paris").unwrap_err();
+        assert!(err.contains("unknown time zone \"europe/paris\""), "{err}");
         let err = Timing::cron("0 0 30 2 *", "UTC").unwrap_err();
         assert!(err.contains("never fires"), "{err}");
         assert!(

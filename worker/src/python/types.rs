@@ -205,7 +205,7 @@ impl ScheduleConfig {
     #[getter]
     fn timezone(&self) -> Option<&str> {
         match &self.schedule.timing {
-            Timing::Cron { zone, .. } => Some(zone.name()),
+            Timing::Cron { zone_name, .. } => Some(zone_name.as_str()),
             Timing::Every { .. } => None,
         }
     }
