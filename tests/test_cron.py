@@ -335,6 +335,12 @@ def test_ticks_follow_the_time_zone_across_daylight_saving() -> None:
         datetime(2024, 3, 11, 6, 30, tzinfo=UTC),
         datetime(2024, 3, 12, 6, 30, tzinfo=UTC),
     ]
+    # British Columbia stopped changing its clocks in 2026 (IANA 2026
+    # releases): it stays on UTC-7, so 09:00 in Vancouver is 16:00 UTC in
+    # December too. The worker reads its own bundled rules, not the host's.
+    vancouver = app.cron("0 9 * * *", report.prepare(), timezone="America/Vancouver", name="bc")
+    runs = vancouver.next_runs(2, after=datetime(2026, 12, 3, tzinfo=UTC))
+    assert runs == [datetime(2026, 12, 3, 16, tzinfo=UTC), datetime(2026, 12, 4, 16, tzinfo=UTC)]
     # An interval ticks on the hour in UTC whatever the clocks of Paris do.
     runs = hourly.next_runs(3, after=datetime(2024, 3, 31, 0, 30, tzinfo=UTC))
     assert runs == [datetime(2024, 3, 31, h, tzinfo=UTC) for h in (1, 2, 3)]
