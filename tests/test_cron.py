@@ -7,8 +7,10 @@ registration."""
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import signal
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -371,6 +373,21 @@ def test_an_invalid_expression_or_time_zone_fails_at_registration(
             return None
 
     assert app.tasks == {}
+    assert app.schedules == {}
+
+
+def test_a_zone_without_an_iana_name_fails_at_registration() -> None:
+    app = Ardiq("redis://127.0.0.1:1/0", queue="cron-errors")
+    # A zone file of UTC (TZif version 2: no transitions, one type), read
+    # without a name.
+    block = (
+        b"TZif2" + bytes(15) + struct.pack(">6l", 0, 0, 0, 0, 1, 4) + struct.pack(">lbb", 0, 0, 0) + b"UTC\0"
+    )
+    keyless = ZoneInfo.from_file(io.BytesIO(block + block + b"\nUTC0\n"))
+
+    with pytest.raises(InvalidSchedule, match=re.escape("has no IANA name (key)")):
+        app.cron("0 9 * * *", timezone=keyless)
+
     assert app.schedules == {}
 
 

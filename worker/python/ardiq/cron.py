@@ -46,7 +46,12 @@ def timezone_name(timezone: str | ZoneInfo) -> str:
     # given names does not import it (0.9 MiB of memory).
     zoneinfo = sys.modules.get("zoneinfo")
     if zoneinfo is not None and isinstance(timezone, zoneinfo.ZoneInfo):
-        return str(timezone.key)
+        key: str | None = timezone.key
+        if key is None:
+            # `ZoneInfo.from_file` makes a zone without a name, which the
+            # worker cannot look up (it reads its own copy of the database).
+            raise InvalidSchedule(f"{timezone!r} has no IANA name (key): give ZoneInfo(name) or the name")
+        return key
     if isinstance(timezone, str):
         return timezone
     raise InvalidSchedule(f"timezone must be an IANA name or a ZoneInfo, not {timezone!r}")
