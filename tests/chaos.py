@@ -20,11 +20,16 @@ run twice, run twice at once, or dead-lettered.
    each kill it reads from Redis what the dead worker held: its pending
    entries (the PEL, SPEC.md section 8) and its fields of the `running`
    hash (section 2);
-4. once, at `--restart-at`, stops Redis (SIGTERM: a graceful shutdown that
+4. with `--sever-interval S`, severs every normal client connection to
+   Redis every S seconds of the chaos phase (`CLIENT KILL TYPE normal`):
+   workers, their tasks' record clients and this harness must reconnect,
+   and a reply lost with its connection must cost no job (SPEC.md section
+   14, "Lost replies");
+5. once, at `--restart-at`, stops Redis (SIGTERM: a graceful shutdown that
    writes and fsyncs the append-only file) and starts it again on the same
    port and directory while jobs run; workers and this producer must
    reconnect by themselves;
-5. waits until every job is terminal (`--deadline` bounds the whole run),
+6. waits until every job is terminal (`--deadline` bounds the whole run),
    stops the workers with SIGTERM, and counts from the records the tasks
    wrote (`tests/apps/chaos_tasks.py`) and the jobs' statuses.
 
@@ -69,6 +74,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import redis
+import redis.asyncio
 from ardiq import Ardiq, ArdiqError, JobInfo, JobStatus, PreparedJob
 from ardiq_testing import RedisServer
 
@@ -139,6 +145,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--restart-at", type=float, help="second of the chaos phase to restart Redis at")
     parser.add_argument("--visibility-ms", type=int, default=2000, help="workers' visibility timeout (2000)")
     parser.add_argument("--max-deliveries", type=int, default=3, help="workers' delivery limit (default 3)")
+    parser.add_argument(
+        "--sever-interval",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="sever every client connection to Redis each S seconds of the chaos phase (default 0: never)",
+    )
     parser.add_argument("--seed", type=int, help="seed of every random choice (default: random, printed)")
     parser.add_argument("--json", type=Path, help="write the summary as JSON to this file")
     parser.add_argument("--log-dir", type=Path, help="keep worker and Redis logs here (default: a temp dir)")
@@ -152,6 +165,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     low, high = args.kill_interval
     if not 0 < low <= high:
         parser.error("--kill-interval needs 0 < MIN_S <= MAX_S")
+    if args.sever_interval < 0:
+        parser.error("--sever-interval needs S >= 0")
     if args.jobs < 1 or args.workers < 2 or args.deadline <= args.duration:
         parser.error("need --jobs >= 1, --workers >= 2 and --deadline > --duration")
     if not 0 <= args.restart_at < args.duration * ENQUEUE_SHARE:
@@ -253,6 +268,7 @@ class Chaos:
         self.kills: list[Kill] = []
         self.events: list[str] = []
         self.restart: dict[str, Any] = {}
+        self.severed = {"rounds": 0, "connections": 0, "failed_rounds": 0}
         self.plan = self._plan()
         self.enqueued: set[str] = set()
         self.enqueue_failures = 0
@@ -330,8 +346,15 @@ class Chaos:
         deadline = chaos_start + args.deadline
         producer = asyncio.create_task(self._produce())
         tracker = asyncio.create_task(self._track())
+        severer = asyncio.create_task(self._sever(chaos_start + args.duration))
         try:
             await self._chaos(chaos_start + args.duration, chaos_start + args.restart_at)
+            severer.cancel()
+            await asyncio.gather(severer, return_exceptions=True)
+            if args.sever_interval:
+                self.say(
+                    f"severed {self.severed['connections']} connections in {self.severed['rounds']} rounds"
+                )
             self.marks_ms["drain"] = now_ms()
             self.say(f"chaos over after {self.elapsed():.1f} s; draining")
             while not self.done.is_set() and time.monotonic() < deadline:
@@ -342,7 +365,8 @@ class Chaos:
         finally:
             producer.cancel()
             tracker.cancel()
-            await asyncio.gather(producer, tracker, return_exceptions=True)
+            severer.cancel()
+            await asyncio.gather(producer, tracker, severer, return_exceptions=True)
         self.marks_ms["stop"] = now_ms()
         await asyncio.to_thread(self._stop_workers)
         self.marks_ms["end"] = now_ms()
@@ -421,6 +445,27 @@ class Chaos:
                 next_kill = time.monotonic() + self.rng.uniform(low, high)
             await self._replace_dead_workers()
             await asyncio.sleep(0.02)
+
+    async def _sever(self, end: float) -> None:
+        """Every `--sever-interval` seconds until `end`, close every normal
+        client connection but this one's on the server side. Rounds that
+        find Redis away (its restart) are counted and skipped."""
+        interval = self.args.sever_interval
+        if not interval:
+            return
+        client = redis.asyncio.Redis.from_url(self.url, socket_timeout=5)
+        try:
+            while time.monotonic() < end and not self.done.is_set():
+                await asyncio.sleep(interval)
+                try:
+                    killed = await client.client_kill_filter(_type="normal", skipme=True)
+                except redis.RedisError:
+                    self.severed["failed_rounds"] += 1
+                    continue
+                self.severed["rounds"] += 1
+                self.severed["connections"] += int(killed)
+        finally:
+            await client.aclose()
 
     async def _kill_one(self) -> None:
         victim = self.rng.choice(self.live)
@@ -597,6 +642,9 @@ class Chaos:
         duplicates = 0
         unexplained: dict[str, int] = {}
         causes: Counter[str] = Counter()
+        # Jobs that ran again although their previous run's worker lived on:
+        # excused only by a later kill, so they are shown with the others.
+        rerun_on_live: list[str] = []
         overlaps: list[str] = []
         restart_window = self.restart.get("window_ms")
         for job, runs in executions.items():
@@ -614,6 +662,8 @@ class Chaos:
                 ):
                     cause += ", across the Redis restart"
                 causes[cause] += 1
+                if "live worker" in cause or "LIVE" in cause:
+                    rerun_on_live.append(job)
             for run in runs:
                 if run.start_ms < latest_end:
                     overlaps.append(job)
@@ -681,6 +731,9 @@ class Chaos:
             )
         if overlaps:
             failures.append(f"{len(overlaps)} jobs ran twice at once: {_few(overlaps)}")
+        left = {name: count for name, count in leftovers.items() if isinstance(count, int) and count}
+        if left:
+            failures.append(f"left in Redis after the run: {left}; running: {leftovers['running_left']}")
         if self_exits:
             failures.append(f"{len(self_exits)} workers exited by themselves")
         if self.own_redis is not None and not self.restart:
@@ -708,6 +761,7 @@ class Chaos:
                 "deadline_s": args.deadline,
                 "visibility_ms": args.visibility_ms,
                 "max_deliveries": args.max_deliveries,
+                "sever_interval_s": args.sever_interval,
                 "redis": "REDIS_URL" if self.own_redis is None else "own, appendonly everysec",
             },
             "enqueued": len(self.enqueued),
@@ -749,13 +803,14 @@ class Chaos:
             ],
             "workers_exited_by_themselves": len(self_exits),
             "workers_started": self.started_workers,
+            "severed": self.severed if args.sever_interval else None,
             "redis_restart": {key: value for key, value in self.restart.items() if key != "window_ms"},
             "per_kind": per_kind,
             "leftovers": leftovers,
             "phases": self._phases(executions),
             "rerun_after_kill": self._rerun_delays(executions),
             "examples": self._examples(
-                [*overlaps, *unexplained, *unexcused, *lost], executions, held_at_kills
+                [*overlaps, *unexplained, *unexcused, *lost, *rerun_on_live], executions, held_at_kills
             ),
             "wall_s": round(self.elapsed(), 1),
         }
@@ -870,9 +925,10 @@ class Chaos:
             )
         return examples
 
-    def _leftovers(self) -> dict[str, int]:
+    def _leftovers(self) -> dict[str, Any]:
         """What the queue still holds once every job is terminal and every
-        worker stopped: acked entries are deleted, so all of it should be 0."""
+        worker stopped: acked entries are deleted, so all of it should be 0.
+        A field left in `running` is named with its worker."""
         prefix = f"ardiq:{{{self.queue}}}:"
         streams = [f"{prefix}stream:{p}" for p in range(PRIORITY_LEVELS)]
         pipe = self.inspector.pipeline(transaction=False)
@@ -886,6 +942,10 @@ class Chaos:
             "pending_entries": sum(r["pending"] for r in replies[PRIORITY_LEVELS:] if isinstance(r, dict)),
             "running_fields": int(self.inspector.hlen(f"{prefix}running")),
             "delayed": int(self.inspector.zcard(f"{prefix}delayed")),
+            "running_left": {
+                _text(job): _text(owner)
+                for job, owner in sorted(self.inspector.hgetall(f"{prefix}running").items())[:50]
+            },
         }
 
     def forget(self) -> None:
@@ -941,6 +1001,7 @@ def report(summary: dict[str, Any]) -> str:
         f"  run twice at once: {s['overlapping_jobs']} jobs",
         f"  rerun after a kill: {s['rerun_after_kill']}",
         f"  workers started {s['workers_started']}, exited by themselves {s['workers_exited_by_themselves']}",
+        f"  connections severed: {s['severed'] or 'none'}",
         f"  Redis restart: {s['redis_restart'] or 'skipped'}",
         f"  left in Redis after the run: {s['leftovers']}",
         "  per kind:",

@@ -14,7 +14,10 @@ Both writes are `HSET` of a field nobody else writes, so the client may
 resend one after a connection error (a Redis restart drops replies) without
 counting anything twice; a counter (`HINCRBY`) could not be resent safely.
 The clients retry for a while, so a run that overlaps the harness's Redis
-restart still records itself instead of failing."""
+restart still records itself instead of failing. redis-py retries a command
+but not the taking of a pooled connection, which fails when the server
+closes it as it is checked (the chaos run's `--sever-interval`), so each
+write is also retried here as a whole."""
 
 from __future__ import annotations
 
@@ -57,24 +60,51 @@ def _start_record(job: str) -> tuple[str, str]:
     return uuid.uuid4().hex, f"{job} {_PID} {_now_ms()}"
 
 
+# Whole writes tried again: 60 times, 0.1 s apart.
+_WRITE_TRIES = 60
+_WRITE_PAUSE_S = 0.1
+
+
+def _record(key: str, token: str, value: str) -> None:
+    for attempt in range(_WRITE_TRIES):
+        try:
+            _records.hset(key, token, value)
+            return
+        except _RETRIED:
+            if attempt == _WRITE_TRIES - 1:
+                raise
+            time.sleep(_WRITE_PAUSE_S)
+
+
+async def _record_async(key: str, token: str, value: str) -> None:
+    for attempt in range(_WRITE_TRIES):
+        try:
+            await _async_records.hset(key, token, value)
+            return
+        except _RETRIED:
+            if attempt == _WRITE_TRIES - 1:
+                raise
+            await asyncio.sleep(_WRITE_PAUSE_S)
+
+
 def _begin(run: str, job: str) -> str:
     token, value = _start_record(job)
-    _records.hset(f"chaos:{{{run}}}:runs", token, value)
+    _record(f"chaos:{{{run}}}:runs", token, value)
     return token
 
 
 def _end(run: str, token: str, outcome: str = "ok") -> None:
-    _records.hset(f"chaos:{{{run}}}:ends", token, f"{_now_ms()} {outcome}")
+    _record(f"chaos:{{{run}}}:ends", token, f"{_now_ms()} {outcome}")
 
 
 async def _begin_async(run: str, job: str) -> str:
     token, value = _start_record(job)
-    await _async_records.hset(f"chaos:{{{run}}}:runs", token, value)
+    await _record_async(f"chaos:{{{run}}}:runs", token, value)
     return token
 
 
 async def _end_async(run: str, token: str, outcome: str = "ok") -> None:
-    await _async_records.hset(f"chaos:{{{run}}}:ends", token, f"{_now_ms()} {outcome}")
+    await _record_async(f"chaos:{{{run}}}:ends", token, f"{_now_ms()} {outcome}")
 
 
 async def _sleep_recorded(run: str, job: str, seconds: float) -> str:
