@@ -5,8 +5,9 @@ are all reclaimed and finished within three visibility timeouts; a gone
 worker's consumer is removed once it holds nothing; a worker frozen, or cut
 off from Redis, past its visibility timeout writes nothing for the jobs
 taken over meanwhile, starts none of the ones it held, and works on; the
-entries of a read or claim whose reply was lost run at once, and a burst
-worker whose connections keep breaking runs every job once."""
+entries of a read or claim whose reply was lost run at once, a burst
+worker whose connections keep breaking runs every job once, and jobs whose
+results Redis refuses for a while (it is full) do not run again."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any, cast
 import pytest
 import redis
 from ardiq import Ardiq, Job, JobStatus
+from ardiq_testing import RedisServer
 from wire_records import Keys
 from worker_harness import WAIT_S, SpawnWorker, StallingProxy, WorkerProcess, eventually
 
@@ -344,3 +346,44 @@ async def test_a_burst_worker_whose_connections_keep_breaking_runs_every_job_onc
             assert inspector.hlen(keys.running) == 0
         finally:
             worker.kill()
+
+
+async def test_jobs_whose_results_redis_refuses_for_a_while_do_not_run_again(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, redis_url: str, queue: str
+) -> None:
+    # Two live workers run 40 jobs; as the runs end, Redis is full
+    # (`maxmemory` below its use): it refuses the results with OOM for three
+    # visibility timeouts, but not the renewals (`XCLAIM` may run when Redis
+    # is full). Each worker must keep renewing the entries it is still
+    # writing, so that the other worker's reclaim takes none of them and no
+    # job runs again; once Redis has room, every result is stored.
+    key = run_key()
+    with RedisServer() as counters_server:
+        counters = redis.Redis.from_url(counters_server.url)
+        env = {"ARDIQ_TEST_COUNTERS_URL": counters_server.url}
+        options = ("--visibility-ms", "1000", "--concurrency", "40", "--prefetch", "0")
+        workers = [WorkerProcess(APP, redis_url, queue, *options, env=env) for _ in range(2)]
+        try:
+            await eventually(lambda: inspector.zcard(keys.workers) == 2, "both workers are up")
+            jobs = await app.enqueue_many([app.prepare("tagged_sleep", key, f"t{n}", 0.5) for n in range(40)])
+            await eventually(lambda: counters.hlen(f"{key}:started") == 40, "every job started")
+            inspector.config_set("maxmemory", 1)
+            try:
+                await eventually(lambda: counters.hlen(f"{key}:finished") == 40, "every run ended")
+                await asyncio.sleep(3.0)
+                assert tags_in(counters, f"{key}:started") == {f"t{n}": 1 for n in range(40)}
+                refused = [worker for worker in workers if "OOM" in worker.output()]
+                assert refused, "Redis refused no result"
+            finally:
+                inspector.config_set("maxmemory", 0)
+            for n, job in enumerate(jobs):
+                assert await job.result(timeout_s=WAIT_S) == f"t{n}"
+            assert tags_in(counters, f"{key}:started") == {f"t{n}": 1 for n in range(40)}
+            assert held_by_consumers(inspector, keys) == 0
+            assert inspector.hlen(keys.running) == 0
+            assert await app.dead_letters() == []
+            assert all(worker.alive for worker in workers)
+        finally:
+            for worker in workers:
+                worker.kill()
+            counters.close()

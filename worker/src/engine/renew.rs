@@ -1,6 +1,9 @@
 //! Renewal: every third of the visibility timeout, `renew.lua` renews every
-//! held entry of a level in one call; entries it does not return were lost
-//! to another worker and their runs are stopped. A held job starts only
+//! entry of a level the worker holds or is still writing the outcome of,
+//! in one call; held entries it does not return were lost to another worker
+//! and their runs are stopped. An entry whose run has ended stays renewed
+//! until its write is done: a write that Redis makes wait (it is full, or
+//! away) must not let a reclaim run the job again. A held job starts only
 //! while its last renewal is recent (`unconfirmed_after`); one that is not
 //! (the worker was paused, or cut off from Redis) asks for a renewal at once.
 
@@ -52,14 +55,26 @@ impl Engine {
             }
             let round = Instant::now();
             last_round = Some(round);
-            let mut by_stream: HashMap<u32, Vec<(u64, String)>> = HashMap::new();
+            // Held entries with their handles; entries whose outcome is
+            // being written (known, no longer held) without.
+            let mut by_stream: HashMap<u32, Vec<(Option<u64>, String)>> = HashMap::new();
             {
                 let local = self.local.lock().expect("local");
+                let mut held_entries = HashSet::with_capacity(local.held.len());
                 for (&handle, held) in &local.held {
+                    held_entries.insert((held.priority, held.entry_id.as_str()));
                     by_stream
                         .entry(held.priority)
                         .or_default()
-                        .push((handle, held.entry_id.clone()));
+                        .push((Some(handle), held.entry_id.clone()));
+                }
+                for (priority, entry_id) in &local.by_entry {
+                    if !held_entries.contains(&(*priority, entry_id.as_str())) {
+                        by_stream
+                            .entry(*priority)
+                            .or_default()
+                            .push((None, entry_id.clone()));
+                    }
                 }
             }
             for (priority, held) in by_stream {
@@ -81,6 +96,9 @@ impl Engine {
                 {
                     let mut local = self.local.lock().expect("local");
                     for (handle, entry_id) in held {
+                        // An entry being written: its write checks
+                        // ownership itself and writes nothing if lost.
+                        let Some(handle) = handle else { continue };
                         if owned.contains(&entry_id) {
                             if let Some(held) = local.held.get_mut(&handle) {
                                 held.confirmed = round;
