@@ -387,3 +387,46 @@ async def test_jobs_whose_results_redis_refuses_for_a_while_do_not_run_again(
             for worker in workers:
                 worker.kill()
             counters.close()
+
+
+async def test_a_worker_whose_results_wait_takes_up_no_more_jobs_than_it_can_hold(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, redis_url: str, queue: str
+) -> None:
+    # While Redis refuses results (it is full), a worker runs what it holds
+    # but takes up at most a write batch's worth more (1,000 outcomes, more
+    # than its capacity of 100 here) instead of running the whole queue with
+    # every result waiting in its memory: 3,000 jobs of 20 ms at concurrency
+    # 50 would all start within 3 s. Once Redis has room, the worker writes
+    # what waited and goes on, each job run once.
+    key = run_key()
+    with RedisServer() as counters_server:
+        counters = redis.Redis.from_url(counters_server.url)
+        env = {"ARDIQ_TEST_COUNTERS_URL": counters_server.url}
+        options = ("--concurrency", "50", "--prefetch", "50")
+        worker = WorkerProcess(APP, redis_url, queue, *options, env=env)
+        try:
+            await eventually(lambda: inspector.zcard(keys.workers) == 1, "the worker is up")
+            jobs = await app.enqueue_many(
+                [app.prepare("tagged_sleep", key, f"t{n}", 0.02) for n in range(3000)]
+            )
+            await eventually(lambda: counters.hlen(f"{key}:started") >= 50, "the first runs started")
+            inspector.config_set("maxmemory", 1)
+            try:
+                at_full = counters.hlen(f"{key}:started")
+                await asyncio.sleep(3.0)
+                started_meanwhile = counters.hlen(f"{key}:started") - at_full
+                # Held (100), waiting to be written (1,000), a read's slack.
+                assert started_meanwhile <= 1200, (
+                    f"{started_meanwhile} jobs started while no result could be written"
+                )
+                assert "OOM" in worker.output()
+            finally:
+                inspector.config_set("maxmemory", 0)
+            for n, job in enumerate(jobs):
+                assert await job.result(timeout_s=WAIT_S) == f"t{n}"
+            assert tags_in(counters, f"{key}:started") == {f"t{n}": 1 for n in range(3000)}
+            assert held_by_consumers(inspector, keys) == 0
+            assert await app.dead_letters() == []
+        finally:
+            worker.kill()
+            counters.close()

@@ -158,15 +158,42 @@ impl Engine {
         dispatch: bool,
         fetched: Option<HashSet<String>>,
     ) {
+        self.take_up(conn, entries, read_at, dispatch, fetched, false)
+            .await;
+    }
+
+    /// [`Engine::accept`] for entries the caller has already put in
+    /// `by_entry` (reserved before reading them, so no other path could take
+    /// them up and finish them meanwhile): they are taken up whatever
+    /// `by_entry` says, and stay in it until their write is done.
+    pub(super) async fn accept_reserved(
+        &self,
+        conn: &mut Conn,
+        entries: Vec<(u32, Entry)>,
+        read_at: Instant,
+    ) {
+        self.take_up(conn, entries, read_at, true, None, true).await;
+    }
+
+    async fn take_up(
+        &self,
+        conn: &mut Conn,
+        entries: Vec<(u32, Entry)>,
+        read_at: Instant,
+        dispatch: bool,
+        fetched: Option<HashSet<String>>,
+        reserved: bool,
+    ) {
         let now = now_ms();
         let mut good = Vec::new();
         for (priority, entry) in entries {
-            if self
-                .local
-                .lock()
-                .expect("local")
-                .by_entry
-                .contains(&(priority, entry.id.clone()))
+            if !reserved
+                && self
+                    .local
+                    .lock()
+                    .expect("local")
+                    .by_entry
+                    .contains(&(priority, entry.id.clone()))
             {
                 continue;
             }
@@ -189,7 +216,7 @@ impl Engine {
         {
             let mut local = self.local.lock().expect("local");
             for ((priority, entry_id, accepted), is_aborted) in good.into_iter().zip(aborted) {
-                if !local.by_entry.insert((priority, entry_id.clone())) {
+                if !reserved && !local.by_entry.insert((priority, entry_id.clone())) {
                     // Taken up meanwhile by another read or claim.
                     continue;
                 }
@@ -339,8 +366,8 @@ impl Engine {
                 let config = &self.config;
                 let prefetch =
                     local.prefetch(config.concurrency, config.prefetch, config.prefetch_max);
-                let want =
-                    (config.concurrency + prefetch).saturating_sub(local.held.len() + woken.len());
+                let cap = config.concurrency + prefetch;
+                let want = cap.saturating_sub(local.occupying(cap) + woken.len());
                 // Read again once half the prefetch has started, not at every
                 // freed slot: each pass costs the same few commands however
                 // many entries it reads. Idle slots always mean a read, since

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 use std::time::Instant;
 
+use ardiq_spec::limits::MAX_BATCH;
 use ardiq_spec::Job;
 use ardiq_spec::Progress;
 use ardiq_spec::Value;
@@ -81,6 +82,19 @@ impl Local {
             self.waiting[held.priority as usize].retain(|&h| h != handle);
         }
         Some(held)
+    }
+
+    /// What takes room out of a capacity `cap` for more entries: the held
+    /// entries, and those whose outcomes are still being written beyond the
+    /// larger of `cap` and a full write batch ([`MAX_BATCH`]). So while
+    /// Redis makes the writes wait (it is full, or away), the worker takes
+    /// up no more jobs whose outcomes it could not record either, instead of
+    /// running the queue with every result kept in its memory; the writes
+    /// a healthy worker has in flight (short jobs end faster than one write
+    /// batch is stored) cost no room.
+    pub(super) fn occupying(&self, cap: usize) -> usize {
+        let writing = self.by_entry.len().saturating_sub(self.held.len());
+        self.held.len() + writing.saturating_sub(cap.max(MAX_BATCH))
     }
 
     /// The entry is no longer this worker's to write: its write is done, or

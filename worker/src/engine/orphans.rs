@@ -6,6 +6,7 @@
 //! pending entries and takes up those it neither holds nor is writing:
 //! the fetcher before its next read, the reclaimer after its pass.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use std::time::Instant;
@@ -135,13 +136,18 @@ impl Engine {
         listed_at: Instant,
     ) -> Result<usize, redis::RedisError> {
         let unconfirmed = self.unconfirmed_after();
+        // Each orphan is reserved in `by_entry` before it is read: an entry
+        // another path takes up, runs and writes (deleting it) between the
+        // listing and the reading is then either still known (not an
+        // orphan) or already gone from the stream (nothing to run), never
+        // read before its write and taken up after it, which ran it twice.
         let orphans: Vec<(String, Duration)> = {
-            let local = self.local.lock().expect("local");
+            let mut local = self.local.lock().expect("local");
             listed
                 .into_iter()
                 .map(|p| (p.id, Duration::from_millis(p.last_delivered_ms as u64)))
                 .filter(|(id, idle)| {
-                    *idle < unconfirmed && !local.by_entry.contains(&(priority, id.clone()))
+                    *idle < unconfirmed && local.by_entry.insert((priority, id.clone()))
                 })
                 .collect()
         };
@@ -153,12 +159,34 @@ impl Engine {
         for (id, _) in &orphans {
             pipe.cmd("XRANGE").arg(&stream).arg(id).arg(id);
         }
-        let ranges: Vec<RedisValue> = pipe.query_async(conn).await?;
-        let mut found = Vec::new();
-        for range in ranges {
-            // An entry deleted since its delivery has no fields: nothing to run.
-            found.extend(entries(range)?.into_iter().map(|entry| (priority, entry)));
-        }
+        let read = pipe
+            .query_async::<Vec<RedisValue>>(conn)
+            .await
+            .and_then(|ranges| {
+                let mut found = Vec::new();
+                for range in ranges {
+                    // An entry deleted since its delivery has no fields:
+                    // nothing to run.
+                    found.extend(entries(range)?.into_iter().map(|entry| (priority, entry)));
+                }
+                Ok(found)
+            });
+        let found = match read {
+            Ok(found) => found,
+            Err(err) => {
+                self.release_reserved(priority, orphans.iter().map(|(id, _)| id));
+                return Err(err);
+            }
+        };
+        // The reservations of entries not found are released.
+        let found_ids: HashSet<&str> = found.iter().map(|(_, entry)| entry.id.as_str()).collect();
+        self.release_reserved(
+            priority,
+            orphans
+                .iter()
+                .map(|(id, _)| id)
+                .filter(|id| !found_ids.contains(id.as_str())),
+        );
         // Their ownership dates from their delivery: the oldest one's.
         let idlest = orphans
             .iter()
@@ -167,7 +195,15 @@ impl Engine {
             .unwrap_or_default();
         let delivered = listed_at.checked_sub(idlest).unwrap_or(listed_at);
         let count = found.len();
-        self.accept(conn, found, delivered, true, None).await;
+        self.accept_reserved(conn, found, delivered).await;
         Ok(count)
+    }
+
+    /// Releases orphans reserved in `by_entry` that will not be taken up.
+    fn release_reserved<'a>(&self, priority: u32, ids: impl Iterator<Item = &'a String>) {
+        let mut local = self.local.lock().expect("local");
+        for id in ids {
+            local.forget(priority, id.clone());
+        }
     }
 }

@@ -35,13 +35,15 @@ pub(super) fn stream_id_before(a: &str, b: &str) -> bool {
 }
 
 impl Engine {
-    /// Free room for more entries: concurrency plus prefetch, minus what is held.
+    /// Free room for more entries: concurrency plus prefetch, minus what is
+    /// held (and what waits to be written beyond that, `Local::occupying`).
     pub(super) fn room(&self) -> usize {
         let local = self.local.lock().expect("local");
         if local.stopping {
             return 0;
         }
-        (self.config.concurrency + self.config.prefetch).saturating_sub(local.held.len())
+        let cap = self.config.concurrency + self.config.prefetch;
+        cap.saturating_sub(local.occupying(cap))
     }
 
     pub(super) async fn reclaimer(self: Arc<Self>, mut conn: Conn) {
