@@ -7,16 +7,28 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ardiq_client::{Client, Error, JobStatus};
 
+/// A loopback port nothing listens on, never one handed out before in this
+/// process: the tests run at once, and a port freed by one could otherwise
+/// be given to two of them.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn openssl(args: &[&str]) {
@@ -74,9 +86,14 @@ fn redis_server(args: &[String]) -> Server {
     )
 }
 
-async fn wait_until_up(port: u16) {
+/// Waits until `server` accepts connections on `port`; fails when it has
+/// exited (the port was taken), so no other server is mistaken for it.
+async fn wait_until_up(server: &mut Server, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("redis-server on {port} exited: {status}");
+        }
         assert!(
             Instant::now() < deadline,
             "redis-server on {port} did not start"
@@ -123,7 +140,7 @@ async fn tls_server(dir: &Path) -> (Server, u16, PathBuf) {
         &path(dir, "server.ext"),
     ]);
     let port = free_port();
-    let server = redis_server(&[
+    let mut server = redis_server(&[
         "--port".into(),
         "0".into(),
         "--tls-port".into(),
@@ -143,7 +160,7 @@ async fn tls_server(dir: &Path) -> (Server, u16, PathBuf) {
         "--dir".into(),
         dir.to_string_lossy().into_owned(),
     ]);
-    wait_until_up(port).await;
+    wait_until_up(&mut server, port).await;
     (server, port, ca)
 }
 
@@ -218,16 +235,16 @@ async fn the_first_call_after_a_redis_restart_succeeds() {
     let dir = temp_dir("restart");
     let port = free_port();
     let args = plain_server_args(port, &dir);
-    let server = redis_server(&args);
-    wait_until_up(port).await;
+    let mut server = redis_server(&args);
+    wait_until_up(&mut server, port).await;
     let client = Client::connect_queue(&format!("redis://127.0.0.1:{port}/0"), "restart")
         .await
         .unwrap();
     client.enqueue("t").send().await.unwrap();
 
     drop(server);
-    let _restarted = redis_server(&args);
-    wait_until_up(port).await;
+    let mut restarted = redis_server(&args);
+    wait_until_up(&mut restarted, port).await;
     let job = client
         .enqueue("t")
         .send()
@@ -267,8 +284,8 @@ async fn a_call_while_redis_loads_its_data_is_a_connection_error() {
     let dir = temp_dir("loading");
     let port = free_port();
     let mut args = plain_server_args(port, &dir);
-    let server = redis_server(&args);
-    wait_until_up(port).await;
+    let mut server = redis_server(&args);
+    wait_until_up(&mut server, port).await;
     let url = format!("redis://127.0.0.1:{port}/0");
     let client = Client::connect_queue(&url, "loading").await.unwrap();
     client.enqueue("t").send().await.unwrap();
