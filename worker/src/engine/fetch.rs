@@ -145,11 +145,40 @@ impl Engine {
         Ok(())
     }
 
-    /// Turns fetched or reclaimed entries into held jobs (or dead letters);
-    /// `read_at` is when the read or claim that gave them replied.
-    /// `fetched`: for entries `fetch.lua` read, the ids it found aborted (it
-    /// has recorded them all in `running`); `None` for entries read or
-    /// reclaimed otherwise, which this records and checks itself.
+    /// Puts entries a read or claim has just given this worker in
+    /// `by_entry`, at once, before any other wait: the list of its own
+    /// pending entries (orphans) then shows them as known, so no other path
+    /// takes them up, runs and writes them while they wait here, which would
+    /// have them taken up again after their write (run twice, their
+    /// `running` field left behind). Returns those not known already (taken
+    /// up meanwhile by another path, or an entry whose write is under way).
+    pub(super) fn reserve(&self, entries: Vec<(u32, Entry)>) -> Vec<(u32, Entry)> {
+        let mut local = self.local.lock().expect("local");
+        entries
+            .into_iter()
+            .filter(|(priority, entry)| local.by_entry.insert((*priority, entry.id.clone())))
+            .collect()
+    }
+
+    /// Releases entries reserved in `by_entry` that will not be taken up.
+    pub(super) fn release_reserved<'a>(
+        &self,
+        priority: u32,
+        ids: impl Iterator<Item = &'a String>,
+    ) {
+        let mut local = self.local.lock().expect("local");
+        for id in ids {
+            local.forget(priority, id.clone());
+        }
+    }
+
+    /// Turns entries a read or claim gave this worker, reserved in
+    /// `by_entry` ([`Engine::reserve`]), into held jobs (or dead letters);
+    /// they stay in `by_entry` until their write is done. `read_at` is when
+    /// the read or claim that gave them replied. `fetched`: for entries
+    /// `fetch.lua` read, the ids it found aborted (it has recorded them all
+    /// in `running`); `None` for entries read or reclaimed otherwise, which
+    /// this records and checks itself.
     pub(super) async fn accept(
         &self,
         conn: &mut Conn,
@@ -158,45 +187,9 @@ impl Engine {
         dispatch: bool,
         fetched: Option<HashSet<String>>,
     ) {
-        self.take_up(conn, entries, read_at, dispatch, fetched, false)
-            .await;
-    }
-
-    /// [`Engine::accept`] for entries the caller has already put in
-    /// `by_entry` (reserved before reading them, so no other path could take
-    /// them up and finish them meanwhile): they are taken up whatever
-    /// `by_entry` says, and stay in it until their write is done.
-    pub(super) async fn accept_reserved(
-        &self,
-        conn: &mut Conn,
-        entries: Vec<(u32, Entry)>,
-        read_at: Instant,
-    ) {
-        self.take_up(conn, entries, read_at, true, None, true).await;
-    }
-
-    async fn take_up(
-        &self,
-        conn: &mut Conn,
-        entries: Vec<(u32, Entry)>,
-        read_at: Instant,
-        dispatch: bool,
-        fetched: Option<HashSet<String>>,
-        reserved: bool,
-    ) {
         let now = now_ms();
         let mut good = Vec::new();
         for (priority, entry) in entries {
-            if !reserved
-                && self
-                    .local
-                    .lock()
-                    .expect("local")
-                    .by_entry
-                    .contains(&(priority, entry.id.clone()))
-            {
-                continue;
-            }
             match validate(&entry, &self.config.tasks) {
                 Ok(accepted) => good.push((priority, entry.id, accepted)),
                 Err(rejection) => {
@@ -216,10 +209,6 @@ impl Engine {
         {
             let mut local = self.local.lock().expect("local");
             for ((priority, entry_id, accepted), is_aborted) in good.into_iter().zip(aborted) {
-                if !reserved && !local.by_entry.insert((priority, entry_id.clone())) {
-                    // Taken up meanwhile by another read or claim.
-                    continue;
-                }
                 let handle = Run::handle(self.index, local.next_handle);
                 local.next_handle += 1;
                 let held = Held {
@@ -301,6 +290,8 @@ impl Engine {
         cmd
     }
 
+    /// One `XREADGROUP` of new entries ([`Engine::read_cmd`]); what it
+    /// returns is reserved in `by_entry` ([`Engine::reserve`]).
     pub(super) async fn read(
         &self,
         reader: &mut Conn,
@@ -312,18 +303,20 @@ impl Engine {
             .read_cmd(streams, count, block_ms)
             .query_async(reader)
             .await?;
-        Ok(read_reply(reply)?
+        let read = read_reply(reply)?
             .into_iter()
             .flat_map(|(key, entries)| {
                 let priority = priority_of(&key);
                 entries.into_iter().map(move |entry| (priority, entry))
             })
-            .collect())
+            .collect();
+        Ok(self.reserve(read))
     }
 
     /// Reads up to `want` entries level by level, highest priority first,
-    /// records them in `running` and returns them with the ids that have an
-    /// abort request (`fetch.lua`: one round trip for the whole pass).
+    /// records them in `running` and returns them, reserved in `by_entry`,
+    /// with the ids that have an abort request (`fetch.lua`: one round trip
+    /// for the whole pass).
     pub(super) async fn read_by_priority(
         &self,
         reader: &mut Conn,
@@ -337,7 +330,8 @@ impl Engine {
         }
         fetch.arg(GROUP).arg(&self.config.worker_id).arg(want);
         let reply: RedisValue = fetch.invoke_async(reader).await?;
-        parse_fetch_reply(reply)
+        let (read, aborted) = parse_fetch_reply(reply)?;
+        Ok((self.reserve(read), aborted))
     }
 
     pub(super) async fn fetcher(self: Arc<Self>, mut conn: Conn, mut reader: Conn) {

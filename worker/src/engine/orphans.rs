@@ -195,15 +195,7 @@ impl Engine {
             .unwrap_or_default();
         let delivered = listed_at.checked_sub(idlest).unwrap_or(listed_at);
         let count = found.len();
-        self.accept_reserved(conn, found, delivered).await;
+        self.accept(conn, found, delivered, true, None).await;
         Ok(count)
-    }
-
-    /// Releases orphans reserved in `by_entry` that will not be taken up.
-    fn release_reserved<'a>(&self, priority: u32, ids: impl Iterator<Item = &'a String>) {
-        let mut local = self.local.lock().expect("local");
-        for id in ids {
-            local.forget(priority, id.clone());
-        }
     }
 }

@@ -138,6 +138,14 @@ impl Engine {
                     .await?;
                 let claimed_at = Instant::now();
                 let (next, claimed) = autoclaim_reply(reply)?;
+                // Reserved at once (`Engine::reserve`); an entry of this
+                // worker's own idle past the timeout (its renewals failed)
+                // that it still holds or writes is left to that run.
+                let claimed: Vec<Entry> = self
+                    .reserve(claimed.into_iter().map(|entry| (priority, entry)).collect())
+                    .into_iter()
+                    .map(|(_, entry)| entry)
+                    .collect();
                 if !claimed.is_empty() {
                     self.take_reclaimed(conn, priority, &stream, claimed, claimed_at)
                         .await?;
@@ -151,8 +159,10 @@ impl Engine {
         Ok(false)
     }
 
-    /// Runs reclaimed entries again, or dead-letters those delivered more
-    /// than the delivery limit.
+    /// Runs reclaimed entries (reserved in `by_entry`) again, or
+    /// dead-letters those delivered more than the delivery limit; when their
+    /// delivery counts cannot be read, releases them: they are then this
+    /// worker's orphans, which the failed pass has the worker take up.
     pub(super) async fn take_reclaimed(
         &self,
         conn: &mut Conn,
@@ -171,7 +181,7 @@ impl Engine {
                 last = &entry.id;
             }
         }
-        let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+        let pending: redis::streams::StreamPendingCountReply = match redis::cmd("XPENDING")
             .arg(stream)
             .arg(GROUP)
             .arg(first)
@@ -179,7 +189,14 @@ impl Engine {
             .arg(claimed.len() + self.config.concurrency + self.config.prefetch)
             .arg(&self.config.worker_id)
             .query_async(conn)
-            .await?;
+            .await
+        {
+            Ok(pending) => pending,
+            Err(err) => {
+                self.release_reserved(priority, claimed.iter().map(|entry| &entry.id));
+                return Err(err);
+            }
+        };
         let deliveries: HashMap<String, usize> = pending
             .ids
             .into_iter()

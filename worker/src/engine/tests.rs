@@ -1,5 +1,6 @@
 //! Unit tests of the engine's pure parts, and one against real Redis.
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
@@ -398,6 +399,88 @@ mod against_redis {
             left, 0,
             "every entry is acked and deleted, the refused one too"
         );
+    }
+
+    /// Entries the idle read and a pass hand the worker are known at once
+    /// (`by_entry`), before they are taken up: an adoption of orphans
+    /// meanwhile (after some other call failed) lists them among the
+    /// worker's pending entries and must leave them alone. Taking them up
+    /// there too ran them twice, and the second run's write, finding the
+    /// entry done, left its `running` field behind (seen under chaos).
+    #[tokio::test]
+    async fn entries_a_read_gives_are_known_at_once_so_no_adoption_takes_them_up_too() {
+        let queue = format!("engine-reserve-{}", ardiq_spec::new_job_id());
+        let (engine, _receiver) = Engine::new(
+            config("w1"),
+            &queue,
+            std::slice::from_ref(&queue),
+            0,
+            std::sync::Weak::new(),
+            Arc::new(Bridge::new().unwrap()),
+        );
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        for n in 0..5 {
+            let job = Job {
+                spec_version: RECORD_VERSION.into(),
+                id: format!("r{n}"),
+                task: "add".into(),
+                ..Job::default()
+            };
+            let _: String = redis::cmd("XADD")
+                .arg(engine.keys.stream(5))
+                .arg("*")
+                .arg("id")
+                .arg(&job.id)
+                .arg("task")
+                .arg("add")
+                .arg("job")
+                .arg(job.encode_to_vec())
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+        let streams = engine.keys.streams_high_to_low();
+        let woken = engine
+            .read(&mut conn, &streams, 1, Some(100))
+            .await
+            .unwrap();
+        let (passed, _) = engine
+            .read_by_priority(&mut conn, &streams, 10)
+            .await
+            .unwrap();
+        assert_eq!((woken.len(), passed.len()), (1, 4));
+
+        engine.may_have_orphans();
+        engine.adopt_orphans_if_any(&mut conn).await.unwrap();
+        {
+            let local = engine.local.lock().unwrap();
+            assert!(
+                local.held.is_empty(),
+                "the adoption took up entries a read had given: {:?}",
+                local.held.values().map(|h| &h.job.id).collect::<Vec<_>>()
+            );
+            assert_eq!(local.by_entry.len(), 5);
+        }
+
+        // Taken up by their own read's path, each once.
+        engine
+            .accept(&mut conn, woken, Instant::now(), false, None)
+            .await;
+        engine
+            .accept(
+                &mut conn,
+                passed,
+                Instant::now(),
+                false,
+                Some(HashSet::new()),
+            )
+            .await;
+        let local = engine.local.lock().unwrap();
+        let mut ids: Vec<&str> = local.held.values().map(|h| h.job.id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["r0", "r1", "r2", "r3", "r4"]);
+        assert_eq!(local.by_entry.len(), 5);
     }
 }
 
