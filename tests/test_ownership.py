@@ -15,6 +15,8 @@ import asyncio
 import signal
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import pytest
@@ -355,6 +357,19 @@ async def test_a_burst_worker_whose_connections_keep_breaking_runs_every_job_onc
             worker.kill()
 
 
+@contextmanager
+def counters_redis() -> Iterator[tuple[redis.Redis, dict[str, str]]]:
+    """A Redis of its own for the tasks' run counters (it stays writable
+    while the queue's Redis is made full), and the worker environment that
+    points `tests/apps/process_tasks.py` at it."""
+    with RedisServer() as server:
+        counters = redis.Redis.from_url(server.url)
+        try:
+            yield counters, {"ARDIQ_TEST_COUNTERS_URL": server.url}
+        finally:
+            counters.close()
+
+
 async def test_jobs_whose_results_redis_refuses_for_a_while_do_not_run_again(
     app: Ardiq, inspector: redis.Redis, keys: Keys, redis_url: str, queue: str
 ) -> None:
@@ -365,9 +380,7 @@ async def test_jobs_whose_results_redis_refuses_for_a_while_do_not_run_again(
     # writing, so that the other worker's reclaim takes none of them and no
     # job runs again; once Redis has room, every result is stored.
     key = run_key()
-    with RedisServer() as counters_server:
-        counters = redis.Redis.from_url(counters_server.url)
-        env = {"ARDIQ_TEST_COUNTERS_URL": counters_server.url}
+    with counters_redis() as (counters, env):
         options = ("--visibility-ms", "1000", "--concurrency", "40", "--prefetch", "0")
         workers = [WorkerProcess(APP, redis_url, queue, *options, env=env) for _ in range(2)]
         try:
@@ -389,7 +402,6 @@ async def test_jobs_whose_results_redis_refuses_for_a_while_do_not_run_again(
         finally:
             for worker in workers:
                 worker.kill()
-            counters.close()
 
 
 async def test_a_worker_whose_results_wait_takes_up_no_more_jobs_than_it_can_hold(
@@ -402,9 +414,7 @@ async def test_a_worker_whose_results_wait_takes_up_no_more_jobs_than_it_can_hol
     # 50 would all start within 3 s. Once Redis has room, the worker writes
     # what waited and goes on, each job run once.
     key = run_key()
-    with RedisServer() as counters_server:
-        counters = redis.Redis.from_url(counters_server.url)
-        env = {"ARDIQ_TEST_COUNTERS_URL": counters_server.url}
+    with counters_redis() as (counters, env):
         options = ("--concurrency", "50", "--prefetch", "50")
         worker = WorkerProcess(APP, redis_url, queue, *options, env=env)
         try:
@@ -428,4 +438,3 @@ async def test_a_worker_whose_results_wait_takes_up_no_more_jobs_than_it_can_hol
             await check_taken_up(app, inspector, keys, key, jobs, counters)
         finally:
             worker.kill()
-            counters.close()

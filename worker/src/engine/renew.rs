@@ -1,7 +1,7 @@
-//! Renewal: every third of the visibility timeout, `renew.lua` renews every
-//! entry of a level the worker holds or is still writing the outcome of,
-//! in one call; held entries it does not return were lost to another worker
-//! and their runs are stopped. An entry whose run has ended stays renewed
+//! Renewal: every third of the visibility timeout (a tenth of that after a
+//! failed round), `renew.lua` renews every entry of a level the worker
+//! holds or is still writing the outcome of, in one call; held entries it
+//! does not return were lost to another worker and their runs are stopped. An entry whose run has ended stays renewed
 //! until its write is done: a write that Redis makes wait (it is full, or
 //! away) must not let a reclaim run the job again. A held job starts only
 //! while its last renewal is recent (`unconfirmed_after`); one that is not
@@ -34,10 +34,18 @@ impl Engine {
         // A round asked for early comes at most once per tenth of the period:
         // one that fails would otherwise be asked for again at once.
         let early_gap = period / 10;
+        // After a round that failed on some level, the next comes a tenth of
+        // the period later, not a whole one: at the usual pace two failures
+        // in a row (Redis loading after a restart, then a broken
+        // connection) leave the entries unrenewed for the whole visibility
+        // timeout, and another worker reclaims jobs still running here.
+        let retry_gap = early_gap.max(Duration::from_millis(5));
+        let mut failed_rounds: u32 = 0;
         let mut last_round: Option<Instant> = None;
         loop {
+            let wait = if failed_rounds > 0 { retry_gap } else { period };
             let early = tokio::select! {
-                stopping = self.sleep_or_stop(period) => {
+                stopping = self.sleep_or_stop(wait) => {
                     if stopping {
                         return;
                     }
@@ -77,6 +85,7 @@ impl Engine {
                     }
                 }
             }
+            let mut failed = false;
             for (priority, held) in by_stream {
                 let mut invocation = self.scripts.renew.key(self.keys.stream(priority));
                 invocation.arg(GROUP).arg(&self.config.worker_id);
@@ -86,7 +95,14 @@ impl Engine {
                 let owned: Vec<String> = match invocation.invoke_async(&mut conn).await {
                     Ok(owned) => owned,
                     Err(err) => {
-                        self.log(40, format!("renewing ownership failed: {err}"));
+                        // Once per run of failures (and every 20th round of it).
+                        if !failed && failed_rounds % 20 == 0 {
+                            self.log(
+                                40,
+                                format!("renewing ownership failed, trying again soon: {err}"),
+                            );
+                        }
+                        failed = true;
                         continue;
                     }
                 };
@@ -128,6 +144,7 @@ impl Engine {
                     self.slot_freed.notify_one();
                 }
             }
+            failed_rounds = if failed { failed_rounds + 1 } else { 0 };
             self.dispatch();
             self.check_exit();
         }

@@ -14,6 +14,7 @@ use ardiq_spec::GROUP;
 use ardiq_spec::RECORD_VERSION;
 use prost::Message as _;
 use redis::Value as RedisValue;
+use tokio::sync::mpsc;
 
 use super::admission::validate;
 use super::admission::Entry;
@@ -23,6 +24,7 @@ use super::local::Held;
 use super::local::Local;
 use super::local::AUTO_PREFETCH_MAX;
 use super::outcome::backoff_ms;
+use super::outcome::Action;
 use super::outcome::FinishItem;
 use super::outcome::MAX_BACKOFF_MS;
 use super::Engine;
@@ -300,17 +302,46 @@ mod against_redis {
             .expect("connect to REDIS_URL")
     }
 
-    #[tokio::test]
-    async fn a_result_redis_refuses_is_dead_lettered_and_the_rest_of_the_batch_is_stored() {
-        let queue = format!("engine-poison-{}", ardiq_spec::new_job_id());
-        let (engine, _receiver) = Engine::new(
-            config("w1"),
+    /// An engine of `config` on a fresh queue named after `label`, with the
+    /// receiving end of its finisher's channel.
+    fn engine(label: &str, config: WorkerConfig) -> (Arc<Engine>, mpsc::UnboundedReceiver<Action>) {
+        let queue = format!("engine-{label}-{}", ardiq_spec::new_job_id());
+        Engine::new(
+            config,
             &queue,
             std::slice::from_ref(&queue),
             0,
             std::sync::Weak::new(),
             Arc::new(Bridge::new().unwrap()),
-        );
+        )
+    }
+
+    /// Adds a job of task `add` with id `id` to `stream` as a producer
+    /// would; returns its entry id.
+    async fn add_job(conn: &mut Conn, stream: &str, id: &str) -> String {
+        let job = Job {
+            spec_version: RECORD_VERSION.into(),
+            id: id.into(),
+            task: "add".into(),
+            ..Job::default()
+        };
+        redis::cmd("XADD")
+            .arg(stream)
+            .arg("*")
+            .arg("id")
+            .arg(&job.id)
+            .arg("task")
+            .arg("add")
+            .arg("job")
+            .arg(job.encode_to_vec())
+            .query_async(conn)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_result_redis_refuses_is_dead_lettered_and_the_rest_of_the_batch_is_stored() {
+        let (engine, _receiver) = engine("poison", config("w1"));
         let mut conn = connect().await;
         create_groups(&engine.keys, &mut conn).await.unwrap();
         let stream = engine.keys.stream(5);
@@ -322,18 +353,7 @@ mod against_redis {
                 task: "add".into(),
                 ..Job::default()
             };
-            let entry_id: String = redis::cmd("XADD")
-                .arg(&stream)
-                .arg("*")
-                .arg("id")
-                .arg(&job.id)
-                .arg("task")
-                .arg("add")
-                .arg("job")
-                .arg(job.encode_to_vec())
-                .query_async(&mut conn)
-                .await
-                .unwrap();
+            let entry_id = add_job(&mut conn, &stream, &job.id).await;
             let status = Status {
                 spec_version: RECORD_VERSION.into(),
                 state: State::Complete as i32,
@@ -409,36 +429,11 @@ mod against_redis {
     /// entry done, left its `running` field behind (seen under chaos).
     #[tokio::test]
     async fn entries_a_read_gives_are_known_at_once_so_no_adoption_takes_them_up_too() {
-        let queue = format!("engine-reserve-{}", ardiq_spec::new_job_id());
-        let (engine, _receiver) = Engine::new(
-            config("w1"),
-            &queue,
-            std::slice::from_ref(&queue),
-            0,
-            std::sync::Weak::new(),
-            Arc::new(Bridge::new().unwrap()),
-        );
+        let (engine, _receiver) = engine("reserve", config("w1"));
         let mut conn = connect().await;
         create_groups(&engine.keys, &mut conn).await.unwrap();
         for n in 0..5 {
-            let job = Job {
-                spec_version: RECORD_VERSION.into(),
-                id: format!("r{n}"),
-                task: "add".into(),
-                ..Job::default()
-            };
-            let _: String = redis::cmd("XADD")
-                .arg(engine.keys.stream(5))
-                .arg("*")
-                .arg("id")
-                .arg(&job.id)
-                .arg("task")
-                .arg("add")
-                .arg("job")
-                .arg(job.encode_to_vec())
-                .query_async(&mut conn)
-                .await
-                .unwrap();
+            add_job(&mut conn, &engine.keys.stream(5), &format!("r{n}")).await;
         }
         let streams = engine.keys.streams_high_to_low();
         let woken = engine
@@ -481,6 +476,90 @@ mod against_redis {
         ids.sort_unstable();
         assert_eq!(ids, ["r0", "r1", "r2", "r3", "r4"]);
         assert_eq!(local.by_entry.len(), 5);
+    }
+
+    /// A renewal that failed is tried again a tenth of the period later, not
+    /// a whole period: a short outage that spans two rounds must not leave
+    /// the entries unrenewed for the whole visibility timeout. The worker's
+    /// ACL user loses its scripts for the first round (`NOPERM`), gets them
+    /// back, and its entry is renewed soon after.
+    #[tokio::test]
+    async fn a_failed_renewal_is_tried_again_soon() {
+        let user = format!("renewer-{}", ardiq_spec::new_job_id());
+        let mut admin = connect().await;
+        let set_scripts = |allowed: bool| {
+            let mut acl = redis::cmd("ACL");
+            acl.arg("SETUSER")
+                .arg(&user)
+                .arg("on")
+                .arg(">secret")
+                .arg("~*")
+                .arg("&*")
+                .arg("+@all");
+            if !allowed {
+                acl.arg("-evalsha").arg("-eval");
+            }
+            acl
+        };
+        let () = set_scripts(false).query_async(&mut admin).await.unwrap();
+        let url = std::env::var("REDIS_URL").unwrap();
+        let url = url.replacen("redis://", &format!("redis://{user}:secret@"), 1);
+        let conn = Connection::open(&url, &ConnectOptions::default(), Duration::ZERO)
+            .await
+            .unwrap();
+
+        let mut config = config("w1");
+        config.visibility_ms = 3_000; // rounds every 1,000 ms; after a failure, 100 ms
+        let (engine, _receiver) = engine("renew", config);
+        create_groups(&engine.keys, &mut admin).await.unwrap();
+        let stream = engine.keys.stream(5);
+        let entry_id = add_job(&mut admin, &stream, "j").await;
+        let _: RedisValue = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg("w1")
+            .arg("STREAMS")
+            .arg(&stream)
+            .arg(">")
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        engine
+            .local
+            .lock()
+            .unwrap()
+            .by_entry
+            .insert((5, entry_id.clone()));
+        let renewer = tokio::spawn(Arc::clone(&engine).renewer(conn));
+
+        // The first round (at 1 s) fails; the scripts come back at 1.3 s.
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
+        let () = set_scripts(true).query_async(&mut admin).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+            .arg(&stream)
+            .arg(GROUP)
+            .arg("-")
+            .arg("+")
+            .arg(10)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        renewer.abort();
+        let _: RedisValue = redis::cmd("ACL")
+            .arg("DELUSER")
+            .arg(&user)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(pending.ids.len(), 1);
+        // Renewed within about 100 ms of the scripts' return, so idle for
+        // some 300 ms; waiting out the period would leave it idle 1.7 s.
+        assert!(
+            pending.ids[0].last_delivered_ms < 1_000,
+            "idle {} ms: not renewed again after the failed round",
+            pending.ids[0].last_delivered_ms
+        );
     }
 }
 
