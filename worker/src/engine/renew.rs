@@ -1,11 +1,12 @@
 //! Renewal: every third of the visibility timeout (a tenth of that after a
 //! failed round), `renew.lua` renews every entry of a level the worker
 //! holds or is still writing the outcome of, in one call; held entries it
-//! does not return were lost to another worker and their runs are stopped. An entry whose run has ended stays renewed
-//! until its write is done: a write that Redis makes wait (it is full, or
-//! away) must not let a reclaim run the job again. A held job starts only
-//! while its last renewal is recent (`unconfirmed_after`); one that is not
-//! (the worker was paused, or cut off from Redis) asks for a renewal at once.
+//! does not return were lost to another worker and their runs are stopped.
+//! An entry whose run has ended stays renewed until its write is done: a
+//! write that Redis makes wait (it is full, or away) must not let a reclaim
+//! run the job again. A held job starts only while its last renewal is
+//! recent (`unconfirmed_after`); one that is not (the worker was paused, or
+//! cut off from Redis) asks for a renewal at once.
 
 use std::collections::HashMap;
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! Unit tests of the engine's pure parts, and one against real Redis.
+//! Unit tests of the engine's pure parts, and some against real Redis.
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::sync::Arc;
