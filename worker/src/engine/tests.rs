@@ -339,6 +339,21 @@ mod against_redis {
             .unwrap()
     }
 
+    /// Delivers every new entry of `stream` to `consumer` (its pending
+    /// entries then), as a worker's read would.
+    async fn deliver_all(conn: &mut Conn, stream: &str, consumer: &str) {
+        let _: RedisValue = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("STREAMS")
+            .arg(stream)
+            .arg(">")
+            .query_async(conn)
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn a_result_redis_refuses_is_dead_lettered_and_the_rest_of_the_batch_is_stored() {
         let (engine, _receiver) = engine("poison", config("w1"));
@@ -370,16 +385,7 @@ mod against_redis {
                 failure: None,
             });
         }
-        let _: redis::Value = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(GROUP)
-            .arg("w1")
-            .arg("STREAMS")
-            .arg(&stream)
-            .arg(">")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        deliver_all(&mut conn, &stream, "w1").await;
 
         engine.store_finishes(&mut conn, items).await;
 
@@ -514,16 +520,7 @@ mod against_redis {
         create_groups(&engine.keys, &mut admin).await.unwrap();
         let stream = engine.keys.stream(5);
         let entry_id = add_job(&mut admin, &stream, "j").await;
-        let _: RedisValue = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(GROUP)
-            .arg("w1")
-            .arg("STREAMS")
-            .arg(&stream)
-            .arg(">")
-            .query_async(&mut admin)
-            .await
-            .unwrap();
+        deliver_all(&mut admin, &stream, "w1").await;
         engine
             .local
             .lock()
