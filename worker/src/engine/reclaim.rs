@@ -126,26 +126,9 @@ impl Engine {
                 if room == 0 {
                     return Ok(true);
                 }
-                let reply: RedisValue = redis::cmd("XAUTOCLAIM")
-                    .arg(&stream)
-                    .arg(GROUP)
-                    .arg(&self.config.worker_id)
-                    .arg(self.config.visibility_ms)
-                    .arg(&cursor)
-                    .arg("COUNT")
-                    .arg(room.min(MAX_BATCH))
-                    .query_async(conn)
+                let (next, claimed, claimed_at) = self
+                    .claim_idle(conn, priority, &cursor, room.min(MAX_BATCH))
                     .await?;
-                let claimed_at = Instant::now();
-                let (next, claimed) = autoclaim_reply(reply)?;
-                // Reserved at once (`Engine::reserve`); an entry of this
-                // worker's own idle past the timeout (its renewals failed)
-                // that it still holds or writes is left to that run.
-                let claimed: Vec<Entry> = self
-                    .reserve(claimed.into_iter().map(|entry| (priority, entry)).collect())
-                    .into_iter()
-                    .map(|(_, entry)| entry)
-                    .collect();
                 if !claimed.is_empty() {
                     self.take_reclaimed(conn, priority, &stream, claimed, claimed_at)
                         .await?;
@@ -157,6 +140,39 @@ impl Engine {
             }
         }
         Ok(false)
+    }
+
+    /// Claims up to `count` entries of level `priority` idle past the
+    /// visibility timeout, from `cursor` (`XAUTOCLAIM`), and reserves them
+    /// at once (`Engine::reserve`). Returns the next cursor, the claimed
+    /// entries not known already (an entry of this worker's own idle past
+    /// the timeout, its renewals having failed, that it still holds or
+    /// writes is left to that run) and when the claim replied.
+    pub(super) async fn claim_idle(
+        &self,
+        conn: &mut Conn,
+        priority: u32,
+        cursor: &str,
+        count: usize,
+    ) -> Result<(String, Vec<Entry>, Instant), redis::RedisError> {
+        let reply: RedisValue = redis::cmd("XAUTOCLAIM")
+            .arg(self.keys.stream(priority))
+            .arg(GROUP)
+            .arg(&self.config.worker_id)
+            .arg(self.config.visibility_ms)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(conn)
+            .await?;
+        let claimed_at = Instant::now();
+        let (next, claimed) = autoclaim_reply(reply)?;
+        let claimed = self
+            .reserve(claimed.into_iter().map(|entry| (priority, entry)).collect())
+            .into_iter()
+            .map(|(_, entry)| entry)
+            .collect();
+        Ok((next, claimed, claimed_at))
     }
 
     /// Runs reclaimed entries (reserved in `by_entry`) again, or

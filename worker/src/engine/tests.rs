@@ -484,6 +484,59 @@ mod against_redis {
         assert_eq!(local.by_entry.len(), 5);
     }
 
+    /// The same for a claim: entries `XAUTOCLAIM` took from a dead worker
+    /// are known before their delivery counts are read, so an adoption of
+    /// orphans meanwhile (the fetcher's, while the reclaimer waits on that
+    /// reply) does not take them up as well; each is then held once.
+    #[tokio::test]
+    async fn entries_a_claim_gives_are_known_at_once_so_no_adoption_takes_them_up_too() {
+        let mut config = config("w1");
+        // Idle past 300 ms: claimable; the adoption, well within 200 ms of
+        // the claims, would take entries up (not leave them to a reclaim).
+        config.visibility_ms = 300;
+        let (engine, _receiver) = engine("reserve-claim", config);
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let stream = engine.keys.stream(5);
+        for n in 0..12 {
+            add_job(&mut conn, &stream, &format!("c{n}")).await;
+        }
+        deliver_all(&mut conn, &stream, "gone").await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+
+        let (next, first, first_at) = engine.claim_idle(&mut conn, 5, "0-0", 5).await.unwrap();
+        let (_, second, second_at) = engine.claim_idle(&mut conn, 5, &next, 50).await.unwrap();
+        assert_eq!((first.len(), second.len()), (5, 7));
+
+        engine.may_have_orphans();
+        engine.adopt_orphans_if_any(&mut conn).await.unwrap();
+        {
+            let local = engine.local.lock().unwrap();
+            assert!(
+                local.held.is_empty(),
+                "the adoption took up entries a claim had given: {:?}",
+                local.held.values().map(|h| &h.job.id).collect::<Vec<_>>()
+            );
+            assert_eq!(local.by_entry.len(), 12);
+        }
+
+        engine
+            .take_reclaimed(&mut conn, 5, &stream, first, first_at)
+            .await
+            .unwrap();
+        engine
+            .take_reclaimed(&mut conn, 5, &stream, second, second_at)
+            .await
+            .unwrap();
+        let local = engine.local.lock().unwrap();
+        let mut ids: Vec<&str> = local.held.values().map(|h| h.job.id.as_str()).collect();
+        ids.sort_unstable();
+        let mut expected: Vec<String> = (0..12).map(|n| format!("c{n}")).collect();
+        expected.sort_unstable();
+        assert_eq!(ids, expected);
+        assert_eq!(local.by_entry.len(), 12);
+    }
+
     /// A renewal that failed is tried again a tenth of the period later, not
     /// a whole period: a short outage that spans two rounds must not leave
     /// the entries unrenewed for the whole visibility timeout. The worker's
