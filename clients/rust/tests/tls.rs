@@ -86,17 +86,54 @@ fn redis_server(args: &[String]) -> Server {
     )
 }
 
+/// A connection to a listener on loopback `port`, if one accepts. A connect
+/// to a port nothing listens on can meet itself (TCP simultaneous open, when
+/// the kernel picks `port` as the source port): that socket holds the port,
+/// so the server's own bind fails; it is no connection to a server.
+fn connect(port: u16) -> Option<std::net::TcpStream> {
+    let socket = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    (socket.local_addr().ok()?.port() != port).then_some(socket)
+}
+
 /// Waits until `server` accepts connections on `port`; fails when it has
 /// exited (the port was taken), so no other server is mistaken for it.
 async fn wait_until_up(server: &mut Server, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while connect(port).is_none() {
         if let Some(status) = server.0.try_wait().unwrap() {
             panic!("redis-server on {port} exited: {status}");
         }
         assert!(
             Instant::now() < deadline,
             "redis-server on {port} did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the plain redis-server `server` answers `PING` on `port`
+/// with `+PONG`: its own answer, not a connection that met itself or
+/// another listener's; fails when it has exited.
+async fn wait_until_answers(server: &mut Server, port: u16) {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("redis-server on {port} exited: {status}");
+        }
+        if let Some(mut socket) = connect(port) {
+            let mut reply = [0_u8; 64];
+            let read = socket
+                .write_all(b"PING\r\n")
+                .and_then(|()| socket.read(&mut reply))
+                .unwrap_or(0);
+            if reply[..read].starts_with(b"+PONG") {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-server on {port} did not answer PING"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -236,7 +273,7 @@ async fn the_first_call_after_a_redis_restart_succeeds() {
     let port = free_port();
     let args = plain_server_args(port, &dir);
     let mut server = redis_server(&args);
-    wait_until_up(&mut server, port).await;
+    wait_until_answers(&mut server, port).await;
     let client = Client::connect_queue(&format!("redis://127.0.0.1:{port}/0"), "restart")
         .await
         .unwrap();
@@ -244,7 +281,7 @@ async fn the_first_call_after_a_redis_restart_succeeds() {
 
     drop(server);
     let mut restarted = redis_server(&args);
-    wait_until_up(&mut restarted, port).await;
+    wait_until_answers(&mut restarted, port).await;
     let job = client
         .enqueue("t")
         .send()
@@ -260,7 +297,7 @@ async fn wait_until_loading(port: u16) {
     use std::io::{Read, Write};
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(mut socket) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+        if let Some(mut socket) = connect(port) {
             socket.write_all(b"PING\r\n").unwrap();
             let mut reply = [0_u8; 64];
             let read = socket.read(&mut reply).unwrap_or(0);
@@ -285,7 +322,7 @@ async fn a_call_while_redis_loads_its_data_is_a_connection_error() {
     let port = free_port();
     let mut args = plain_server_args(port, &dir);
     let mut server = redis_server(&args);
-    wait_until_up(&mut server, port).await;
+    wait_until_answers(&mut server, port).await;
     let url = format!("redis://127.0.0.1:{port}/0");
     let client = Client::connect_queue(&url, "loading").await.unwrap();
     client.enqueue("t").send().await.unwrap();
