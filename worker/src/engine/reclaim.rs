@@ -4,6 +4,7 @@
 //! consumers (`retire.lua`).
 
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
@@ -187,37 +188,13 @@ impl Engine {
         claimed: Vec<Entry>,
         claimed_at: Instant,
     ) -> Result<(), redis::RedisError> {
-        let mut first = &claimed[0].id;
-        let mut last = first;
-        for entry in &claimed {
-            if stream_id_before(&entry.id, first) {
-                first = &entry.id;
-            }
-            if stream_id_before(last, &entry.id) {
-                last = &entry.id;
-            }
-        }
-        let pending: redis::streams::StreamPendingCountReply = match redis::cmd("XPENDING")
-            .arg(stream)
-            .arg(GROUP)
-            .arg(first)
-            .arg(last)
-            .arg(claimed.len() + self.config.concurrency + self.config.prefetch)
-            .arg(&self.config.worker_id)
-            .query_async(conn)
-            .await
-        {
-            Ok(pending) => pending,
+        let deliveries = match self.deliveries(conn, stream, &claimed).await {
+            Ok(deliveries) => deliveries,
             Err(err) => {
                 self.release_reserved(priority, claimed.iter().map(|entry| &entry.id));
                 return Err(err);
             }
         };
-        let deliveries: HashMap<String, usize> = pending
-            .ids
-            .into_iter()
-            .map(|p| (p.id, p.times_delivered))
-            .collect();
         self.log(
             30,
             format!(
@@ -253,6 +230,58 @@ impl Engine {
         }
         self.accept(conn, runnable, claimed_at, true, None).await;
         Ok(())
+    }
+
+    /// The delivery counts of `claimed` (entries of `stream` this worker has
+    /// just claimed). `XPENDING` over their id range lists this worker's own
+    /// entries in it too (held, or being written), however many: the range
+    /// is read a page at a time until every claimed entry is seen, so none
+    /// passes for delivered 0 times and escapes the delivery limit.
+    async fn deliveries(
+        &self,
+        conn: &mut Conn,
+        stream: &str,
+        claimed: &[Entry],
+    ) -> Result<HashMap<String, usize>, redis::RedisError> {
+        let mut first = &claimed[0].id;
+        let mut last = first;
+        for entry in claimed {
+            if stream_id_before(&entry.id, first) {
+                first = &entry.id;
+            }
+            if stream_id_before(last, &entry.id) {
+                last = &entry.id;
+            }
+        }
+        let wanted: HashSet<&str> = claimed.iter().map(|entry| entry.id.as_str()).collect();
+        let mut deliveries = HashMap::with_capacity(claimed.len());
+        let mut start = first.clone();
+        loop {
+            let page: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+                .arg(stream)
+                .arg(GROUP)
+                .arg(&start)
+                .arg(last)
+                .arg(MAX_BATCH)
+                .arg(&self.config.worker_id)
+                .query_async(conn)
+                .await?;
+            let full = page.ids.len() == MAX_BATCH;
+            let Some(next) = page.ids.last().map(|p| format!("({}", p.id)) else {
+                break;
+            };
+            deliveries.extend(
+                page.ids
+                    .into_iter()
+                    .filter(|p| wanted.contains(p.id.as_str()))
+                    .map(|p| (p.id, p.times_delivered)),
+            );
+            if !full || deliveries.len() == wanted.len() {
+                break;
+            }
+            start = next;
+        }
+        Ok(deliveries)
     }
 
     /// Deletes the consumers of gone workers (no heartbeat key) that hold

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use ardiq_spec::limits::MAX_BATCH;
 use ardiq_spec::limits::MAX_RECORD_BYTES;
 use ardiq_spec::Job;
 use ardiq_spec::State;
@@ -535,6 +536,78 @@ mod against_redis {
         expected.sort_unstable();
         assert_eq!(ids, expected);
         assert_eq!(local.by_entry.len(), 12);
+    }
+
+    /// A claim's delivery counts are read for every claimed entry, however
+    /// many of this worker's own entries lie between them (several workers
+    /// reading one backlog interleave their ids), more than a page of them
+    /// here: each entry over the delivery limit is dead-lettered, none runs
+    /// again.
+    #[tokio::test]
+    async fn every_claimed_entry_over_the_delivery_limit_is_dead_lettered_among_own_entries() {
+        let mut config = config("w1");
+        config.visibility_ms = 300;
+        config.concurrency = 1;
+        let (engine, mut receiver) = engine("claim-limit", config);
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let stream = engine.keys.stream(5);
+        let mut entries = Vec::new();
+        for n in 0..2_400 {
+            entries.push(add_job(&mut conn, &stream, &format!("p{n}")).await);
+        }
+        deliver_all(&mut conn, &stream, "gone").await;
+        // The dead worker's odd entries have been delivered 3 times (the
+        // limit); its claim makes it 4.
+        let odd: Vec<&String> = entries.iter().skip(1).step_by(2).collect();
+        let even: Vec<&String> = entries.iter().step_by(2).collect();
+        let _: RedisValue = redis::cmd("XCLAIM")
+            .arg(&stream)
+            .arg(GROUP)
+            .arg("gone")
+            .arg(0)
+            .arg(&odd)
+            .arg("RETRYCOUNT")
+            .arg(3)
+            .arg("JUSTID")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        // The even ones are this worker's own now, fresh (held elsewhere).
+        let _: RedisValue = redis::cmd("XCLAIM")
+            .arg(&stream)
+            .arg(GROUP)
+            .arg("w1")
+            .arg(0)
+            .arg(&even)
+            .arg("JUSTID")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+
+        // A claim of a batch: its range holds about as many entries of this
+        // worker's own, so their listing takes two pages.
+        let (_, claimed, claimed_at) = engine
+            .claim_idle(&mut conn, 5, "0-0", MAX_BATCH)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), MAX_BATCH);
+        engine
+            .take_reclaimed(&mut conn, 5, &stream, claimed, claimed_at)
+            .await
+            .unwrap();
+        let mut dead = Vec::new();
+        while let Ok(action) = receiver.try_recv() {
+            if let Action::Dead(item) = action {
+                assert_eq!(item.reason, "delivery_limit");
+                dead.push(item.entry_id);
+            }
+        }
+        dead.sort_unstable_by_key(|id| entries.iter().position(|e| e == id));
+        let expected: Vec<String> = odd.into_iter().take(MAX_BATCH).cloned().collect();
+        assert_eq!(dead, expected);
+        assert!(engine.local.lock().unwrap().held.is_empty());
     }
 
     /// A renewal that failed is tried again a tenth of the period later, not
