@@ -1,6 +1,7 @@
 """Aborting jobs: a scheduled job at once; a queued job when a worker
 fetches it (it never runs); a running async job is cancelled; a running
-sync job is reported aborted and its late result discarded."""
+sync job is reported aborted and its late result discarded; aborts of
+several running and waiting jobs of several levels at once reach each."""
 
 from __future__ import annotations
 
@@ -250,3 +251,48 @@ async def test_job_waiting_in_a_workers_local_queue_is_aborted_without_running(a
         await wait_for_status(first, JobStatus.COMPLETE)
 
     assert runs == []
+
+
+async def test_aborts_reach_several_running_and_waiting_jobs_of_several_levels_at_once(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    release = asyncio.Event()
+    ended: list[str] = []
+    cancelled: list[str] = []
+
+    @app.task
+    async def hold(tag: str) -> str:
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            cancelled.append(tag)
+            raise
+        ended.append(tag)
+        return tag
+
+    running = [await hold.options(priority=9).enqueue(f"run-{n}") for n in range(4)]
+    waiting = [await hold.options(priority=(0, 5)[n % 2]).enqueue(f"wait-{n}") for n in range(8)]
+    async with running_worker(app, concurrency=4):
+        for job in running:
+            await wait_for_status(job, JobStatus.RUNNING)
+        await asyncio.sleep(0.2)  # the worker holds some of the waiting ones
+        aborted = [*running[:3], *waiting[:5]]
+        replies = await asyncio.gather(*(job.abort() for job in aborted))
+        assert {reply.accepted for reply in replies} == {True}
+        for job in aborted:
+            await wait_for_status(job, JobStatus.ABORTED)
+        release.set()
+        for job in [running[3], *waiting[5:]]:
+            await wait_for_status(job, JobStatus.COMPLETE)
+
+    # A waiting job may have started in a slot a cancelled one freed before
+    # its own abort was seen; then it was cancelled too, and never ended.
+    assert (
+        {"run-0", "run-1", "run-2"}
+        <= set(cancelled)
+        <= {"run-0", "run-1", "run-2"} | {f"wait-{n}" for n in range(5)}
+    )
+    assert sorted(ended) == ["run-3", "wait-5", "wait-6", "wait-7"]
+    assert inspector.hlen(keys.running) == 0
+    assert inspector.scard(keys.abort) == 0
+    assert [stream_length(inspector, keys.stream(p)) for p in (0, 5, 9)] == [0, 0, 0]

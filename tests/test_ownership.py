@@ -36,12 +36,15 @@ def run_key() -> str:
 async def test_long_jobs_on_several_live_workers_each_run_exactly_once(
     app: Ardiq, inspector: redis.Redis, keys: Keys, spawn_worker: SpawnWorker
 ) -> None:
-    # 3 workers, each holding several entries per renewal call, and jobs that
-    # last four visibility timeouts: renewal must keep every held entry.
+    # 3 workers, each holding several entries of several priority levels per
+    # renewal call, and jobs that last four visibility timeouts: renewal must
+    # keep every held entry of every level.
     key = run_key()
     workers = [spawn_worker(APP, "--visibility-ms", "1000", "--concurrency", "4") for _ in range(3)]
     await eventually(lambda: inspector.zcard(keys.workers) == 3, "the three workers are up")
-    jobs = await app.enqueue_many([app.prepare("tagged_sleep", key, f"t{n}", 4.0) for n in range(9)])
+    jobs = await app.enqueue_many(
+        [app.options(priority=(0, 5, 9)[n % 3]).prepare("tagged_sleep", key, f"t{n}", 4.0) for n in range(9)]
+    )
 
     for job in jobs:
         assert await job.result(timeout_s=WAIT_S) == f"t{jobs.index(job)}"

@@ -161,3 +161,37 @@ async def test_a_handed_back_job_is_taken_at_once_by_the_next_worker(
         pytest.fail(f"{unfinished}; the second worker's log:\n{second.output()}")
     assert tag_counts(inspector, f"{key}:started") == {"slow": 2}
     assert pending_ids(inspector, keys.stream(5)) == []
+
+
+async def test_hundreds_of_held_jobs_of_two_levels_are_all_handed_back_and_taken_at_once(
+    app: Ardiq, inspector: redis.Redis, keys: Keys, spawn_worker: SpawnWorker
+) -> None:
+    # More held jobs than one hand-back call takes (100), on two levels, and
+    # a visibility timeout far longer than the test: only the hand-back lets
+    # the next worker take them now.
+    key = run_key()
+    worker = spawn_worker(
+        APP, "--concurrency", "1", "--prefetch", "400", "--grace", "0.3", "--visibility-ms", "120000"
+    )
+    slow = await app.options(priority=9).send("tagged_sleep", key, "slow", 1.5)
+    await eventually(lambda: tag_counts(inspector, f"{key}:started") == {"slow": 1}, "the slow job starts")
+    held = await app.enqueue_many(
+        [app.options(priority=(9, 2)[n % 2]).prepare("tagged_sleep", key, f"h{n}", 0.0) for n in range(300)]
+    )
+    await eventually(lambda: inspector.hlen(keys.running) == 301, "the worker holds every job")
+
+    worker.signal(signal.SIGTERM)
+    assert await worker.exited() == 0, worker.output()
+    assert tag_counts(inspector, f"{key}:started") == {"slow": 1}
+    assert inspector.hlen(keys.running) == 0
+    assert [len(pending_ids(inspector, keys.stream(p))) for p in (9, 2)] == [151, 150]
+    assert {await job.status() for job in [slow, *held]} == {JobStatus.QUEUED}
+
+    second = spawn_worker(APP, "--concurrency", "50", "--visibility-ms", "120000")
+    for job in [slow, *held]:
+        try:
+            await job.result(timeout_s=WAIT_S)
+        except TimeoutError as unfinished:
+            pytest.fail(f"{unfinished}; the second worker's log:\n{second.output()}")
+    assert tag_counts(inspector, f"{key}:started") == {"slow": 2} | {f"h{n}": 1 for n in range(300)}
+    assert pending_ids(inspector, keys.stream(9)) == pending_ids(inspector, keys.stream(2)) == []
