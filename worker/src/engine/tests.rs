@@ -485,6 +485,47 @@ mod against_redis {
         assert_eq!(local.by_entry.len(), 5);
     }
 
+    /// A pass that reads more than `fetch.lua`'s chunk of 1,000 job ids, from
+    /// two levels: every id goes to `running`, and the aborted ones of both
+    /// chunks come back, none other.
+    #[tokio::test]
+    async fn a_pass_of_more_than_a_thousand_entries_records_and_checks_every_one() {
+        let mut config = config("w1");
+        config.concurrency = 1_500;
+        let (engine, _receiver) = engine("fetch-chunks", config);
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        for n in 0..1_500 {
+            let priority = if n < 700 { 9 } else { 5 };
+            add_job(&mut conn, &engine.keys.stream(priority), &format!("f{n}")).await;
+        }
+        add_job(&mut conn, &engine.keys.stream(1), "unread").await;
+        let aborted = ["f3", "f699", "f700", "f999", "f1000", "f1499", "unread"];
+        let _: i64 = redis::cmd("SADD")
+            .arg(engine.keys.abort())
+            .arg(&aborted)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+
+        let streams = engine.keys.streams_high_to_low();
+        let (read, found) = engine
+            .read_by_priority(&mut conn, &streams, 1_500)
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 1_500);
+        let mut found: Vec<&str> = found.iter().map(String::as_str).collect();
+        found.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+        assert_eq!(found, aborted[..6]);
+        let running: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(engine.keys.running())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(running.len(), 1_500);
+        assert!((0..1_500).all(|n| running.get(&format!("f{n}")).is_some_and(|w| w == "w1")));
+    }
+
     /// The same for a claim: entries `XAUTOCLAIM` took from a dead worker
     /// are known before their delivery counts are read, so an adoption of
     /// orphans meanwhile (the fetcher's, while the reclaimer waits on that
