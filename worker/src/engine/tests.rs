@@ -21,6 +21,7 @@ use super::admission::validate;
 use super::admission::Entry;
 use super::fetch::create_groups;
 use super::fetch::parse_fetch_reply;
+use super::finish::HANDED_BACK_IDLE_MS;
 use super::local::Held;
 use super::local::Local;
 use super::local::AUTO_PREFETCH_MAX;
@@ -524,6 +525,93 @@ mod against_redis {
             .unwrap();
         assert_eq!(running.len(), 1_500);
         assert!((0..1_500).all(|n| running.get(&format!("f{n}")).is_some_and(|w| w == "w1")));
+    }
+
+    /// A stopping worker's hand-back of more entries than one `XCLAIM` of
+    /// `release.lua` takes (100), on two levels, some of them taken over by
+    /// another worker meanwhile: every owned one stays pending with the
+    /// hand-back's idle time and leaves `running`; the taken ones are left
+    /// as they are.
+    #[tokio::test]
+    async fn a_hand_back_of_hundreds_of_entries_releases_each_owned_one_and_no_other() {
+        let (engine, _receiver) = engine("release-many", config("w1"));
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let mut batch = Vec::new();
+        let mut taken = Vec::new();
+        for priority in [9, 2] {
+            let stream = engine.keys.stream(priority);
+            let mut ids = Vec::new();
+            for n in 0..250 {
+                let job_id = format!("h{priority}-{n}");
+                ids.push((add_job(&mut conn, &stream, &job_id).await, job_id));
+            }
+            deliver_all(&mut conn, &stream, "w1").await;
+            // Every fifth one another worker has reclaimed.
+            let other: Vec<&String> = ids.iter().step_by(5).map(|(entry, _)| entry).collect();
+            let _: RedisValue = redis::cmd("XCLAIM")
+                .arg(&stream)
+                .arg(GROUP)
+                .arg("w2")
+                .arg(0)
+                .arg(&other)
+                .arg("JUSTID")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            for (n, (entry_id, job_id)) in ids.into_iter().enumerate() {
+                let owner = if n % 5 == 0 { "w2" } else { "w1" };
+                let _: i64 = redis::cmd("HSET")
+                    .arg(engine.keys.running())
+                    .arg(&job_id)
+                    .arg(owner)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                if n % 5 == 0 {
+                    taken.push(job_id.clone());
+                }
+                batch.push(Action::Release {
+                    priority,
+                    entry_id,
+                    job_id,
+                });
+            }
+        }
+
+        engine.store(&mut conn, batch).await;
+
+        let running: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(engine.keys.running())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut left: Vec<&String> = running.keys().collect();
+        left.sort_unstable();
+        taken.sort_unstable();
+        assert_eq!(left, taken.iter().collect::<Vec<_>>());
+        assert!(running.values().all(|owner| owner == "w2"));
+        for priority in [9, 2] {
+            let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+                .arg(engine.keys.stream(priority))
+                .arg(GROUP)
+                .arg("-")
+                .arg("+")
+                .arg(1_000)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(pending.ids.len(), 250);
+            for (n, p) in pending.ids.iter().enumerate() {
+                if n % 5 == 0 {
+                    assert_eq!(p.consumer, "w2");
+                    assert!(p.last_delivered_ms < 60_000, "{p:?}");
+                } else {
+                    assert_eq!(p.consumer, "w1");
+                    assert!(p.last_delivered_ms >= HANDED_BACK_IDLE_MS as usize, "{p:?}");
+                }
+            }
+        }
     }
 
     /// The same for a claim: entries `XAUTOCLAIM` took from a dead worker
