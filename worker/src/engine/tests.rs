@@ -28,6 +28,7 @@ use super::local::AUTO_PREFETCH_MAX;
 use super::outcome::backoff_ms;
 use super::outcome::Action;
 use super::outcome::FinishItem;
+use super::outcome::KeptFailure;
 use super::outcome::MAX_BACKOFF_MS;
 use super::Engine;
 use super::TaskConfig;
@@ -356,38 +357,57 @@ mod against_redis {
             .unwrap();
     }
 
+    /// A stream entry's fields, as `XRANGE` gives them.
+    type EntryFields = Vec<(Vec<u8>, Vec<u8>)>;
+
+    /// One status Redis refuses in a batch of seven on two streams: the
+    /// batch is stored in halves down to that one, which is dead-lettered;
+    /// every other job's status is stored and its kept failure (three
+    /// failed for good) kept once, in whichever half it went.
     #[tokio::test]
     async fn a_result_redis_refuses_is_dead_lettered_and_the_rest_of_the_batch_is_stored() {
         let (engine, _receiver) = engine("poison", config("w1"));
         let mut conn = connect().await;
         create_groups(&engine.keys, &mut conn).await.unwrap();
-        let stream = engine.keys.stream(5);
+        // Two streams; jobs 1, 5 and 6 failed for good and are kept: the
+        // halves the refused batch is stored in keep each its own.
         let mut items = Vec::new();
         for n in 0..7 {
+            let priority = if n % 2 == 0 { 5 } else { 9 };
+            let failed = [1, 5, 6].contains(&n);
             let job = Job {
                 spec_version: RECORD_VERSION.into(),
                 id: format!("j{n}"),
                 task: "add".into(),
                 ..Job::default()
             };
-            let entry_id = add_job(&mut conn, &stream, &job.id).await;
+            let entry_id = add_job(&mut conn, &engine.keys.stream(priority), &job.id).await;
             let status = Status {
                 spec_version: RECORD_VERSION.into(),
-                state: State::Complete as i32,
+                state: if failed {
+                    State::Failed
+                } else {
+                    State::Complete
+                } as i32,
                 ..Status::default()
             };
             // Job 4's TTL is one Redis refuses ("not an integer or out of range").
             let ttl_ms = if n == 4 { u64::MAX } else { 60_000 };
             items.push(FinishItem {
-                priority: 5,
+                priority,
                 entry_id,
                 job,
                 ttl_ms,
                 status: status.encode_to_vec(),
-                failure: None,
+                failure: failed.then(|| KeptFailure {
+                    error_type: format!("E{n}"),
+                    record: format!("failure {n}").into_bytes(),
+                }),
             });
         }
-        deliver_all(&mut conn, &stream, "w1").await;
+        for priority in [5, 9] {
+            deliver_all(&mut conn, &engine.keys.stream(priority), "w1").await;
+        }
 
         engine.store_finishes(&mut conn, items).await;
 
@@ -397,11 +417,38 @@ mod against_redis {
                 .query_async(&mut conn)
                 .await
                 .unwrap();
+            let expected = if [1, 5, 6].contains(&n) {
+                State::Failed
+            } else {
+                State::Complete
+            };
             assert_eq!(
                 Status::decode(record.as_slice()).unwrap().state,
-                State::Complete as i32
+                expected as i32
             );
         }
+        let kept: Vec<(String, EntryFields)> = redis::cmd("XRANGE")
+            .arg(engine.keys.failed())
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut kept: Vec<(String, String, String)> = kept
+            .into_iter()
+            .map(|(_, fields)| {
+                let field = |name: &[u8]| {
+                    let value = &fields.iter().find(|(f, _)| f == name).unwrap().1;
+                    String::from_utf8(value.clone()).unwrap()
+                };
+                (field(b"id"), field(b"type"), field(b"record"))
+            })
+            .collect();
+        kept.sort_unstable();
+        let expected: Vec<(String, String, String)> = [1, 5, 6]
+            .map(|n| (format!("j{n}"), format!("E{n}"), format!("failure {n}")))
+            .into();
+        assert_eq!(kept, expected);
         let poisoned: Vec<u8> = redis::cmd("GET")
             .arg(engine.keys.job("j4"))
             .query_async(&mut conn)
@@ -418,15 +465,17 @@ mod against_redis {
             .await
             .unwrap();
         assert_eq!(dead.ids.len(), 1);
-        let left: usize = redis::cmd("XLEN")
-            .arg(&stream)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(
-            left, 0,
-            "every entry is acked and deleted, the refused one too"
-        );
+        for priority in [5, 9] {
+            let left: usize = redis::cmd("XLEN")
+                .arg(engine.keys.stream(priority))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                left, 0,
+                "every entry is acked and deleted, the refused one too"
+            );
+        }
     }
 
     /// Entries the idle read and a pass hand the worker are known at once
