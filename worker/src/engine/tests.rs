@@ -663,6 +663,47 @@ mod against_redis {
         }
     }
 
+    /// Orphans past one page of the worker's own pending entries (1,000),
+    /// on two levels, next to entries a read gave it: each orphan is taken
+    /// up once, the read's are left to it.
+    #[tokio::test]
+    async fn more_orphans_than_a_page_on_two_levels_are_each_taken_up_once() {
+        let mut config = config("w1");
+        config.concurrency = 1_300;
+        let (engine, _receiver) = engine("orphans-many", config);
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        for n in 0..5 {
+            add_job(&mut conn, &engine.keys.stream(3), &format!("read{n}")).await;
+        }
+        let streams = engine.keys.streams_high_to_low();
+        let (read, _) = engine
+            .read_by_priority(&mut conn, &streams, 5)
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 5);
+        let mut expected = Vec::new();
+        for (priority, count) in [(9, 100), (3, 1_100)] {
+            let stream = engine.keys.stream(priority);
+            for n in 0..count {
+                let id = format!("o{priority}-{n}");
+                add_job(&mut conn, &stream, &id).await;
+                expected.push(id);
+            }
+            // Delivered to this worker by a read whose reply it never saw.
+            deliver_all(&mut conn, &stream, "w1").await;
+        }
+
+        engine.may_have_orphans();
+        engine.adopt_orphans_if_any(&mut conn).await.unwrap();
+        let local = engine.local.lock().unwrap();
+        let mut held: Vec<&str> = local.held.values().map(|h| h.job.id.as_str()).collect();
+        held.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(held, expected);
+        assert_eq!(local.by_entry.len(), 1_205);
+    }
+
     /// The same for a claim: entries `XAUTOCLAIM` took from a dead worker
     /// are known before their delivery counts are read, so an adoption of
     /// orphans meanwhile (the fetcher's, while the reclaimer waits on that
