@@ -704,6 +704,68 @@ mod against_redis {
         assert_eq!(local.by_entry.len(), 1_205);
     }
 
+    /// More due jobs than one `promote.lua` call moves (1,000), on three
+    /// levels: the promoter calls again at once while calls come back full,
+    /// not after its interval and jitter (ten minutes and up to one here),
+    /// and each job lands in its own level's stream.
+    #[tokio::test]
+    async fn more_due_jobs_than_a_call_moves_are_all_promoted_without_waiting_an_interval() {
+        let mut config = config("w1");
+        config.promote_interval_ms = 600_000;
+        let (engine, _receiver) = engine("promote-many", config);
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let due = crate::engine::now_ms() - 1_000;
+        let mut pipe = redis::pipe();
+        for n in 0..2_500_u32 {
+            let job = Job {
+                spec_version: RECORD_VERSION.into(),
+                id: format!("d{n}"),
+                task: "add".into(),
+                priority: [0, 4, 9][n as usize % 3],
+                ..Job::default()
+            };
+            pipe.cmd("ZADD")
+                .arg(engine.keys.delayed())
+                .arg(due)
+                .arg(&job.id)
+                .ignore();
+            pipe.cmd("HSET")
+                .arg(engine.keys.delayed_jobs())
+                .arg(&job.id)
+                .arg(job.encode_to_vec())
+                .ignore();
+        }
+        let () = pipe.query_async(&mut conn).await.unwrap();
+
+        let promoter = tokio::spawn(engine.clone().promoter(connect().await));
+        let streams = [0, 4, 9].map(|priority| engine.keys.stream(priority));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut pipe = redis::pipe();
+            for stream in &streams {
+                pipe.cmd("XLEN").arg(stream);
+            }
+            let lengths: Vec<usize> = pipe.query_async(&mut conn).await.unwrap();
+            if lengths.iter().sum::<usize>() == 2_500 {
+                assert_eq!(lengths, [834, 833, 833]);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "promoted only {lengths:?} of 2,500"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        promoter.abort();
+        let left: usize = redis::cmd("ZCARD")
+            .arg(engine.keys.delayed())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
     /// The same for a claim: entries `XAUTOCLAIM` took from a dead worker
     /// are known before their delivery counts are read, so an adoption of
     /// orphans meanwhile (the fetcher's, while the reclaimer waits on that
