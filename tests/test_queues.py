@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from ardiq import Ardiq, InvalidQueueName, current_job
+from ardiq import Ardiq, EnqueueOutcome, InvalidQueueName, current_job
 from ardiq_testing import RedisCluster
 from wire_records import Keys, stream_length
 from worker_harness import WAIT_S, SpawnWorker, run_burst, run_cli, running_worker
@@ -42,6 +42,40 @@ async def test_a_task_goes_to_its_queue_and_a_send_by_name_follows_it(
     assert stream_length(inspector, Keys(mail_queue).stream(9)) == 1
     assert stream_length(inspector, Keys(queue).stream(5)) == 2
     assert app.queues == [mail_queue, queue]
+
+
+async def test_an_interleaved_batch_over_two_queues_gives_each_job_its_own_outcome_and_queue(
+    app: Ardiq, inspector: redis.Redis, queue: str
+) -> None:
+    # More than a script call's batch in one queue, the queues interleaved,
+    # and duplicates of both queues' jobs among them: each handle keeps its
+    # place in the batch.
+    other = f"{queue}-other"
+
+    @app.task(queue=other)
+    async def far(n: int) -> int:
+        return n
+
+    @app.task
+    async def near(n: int) -> int:
+        return n
+
+    first = await app.enqueue_many([far.options(job_id=f"far-{n}").prepare(n) for n in range(0, 1_500, 3)])
+    assert {job.outcome for job in first} == {EnqueueOutcome.QUEUED}
+    prepared = []
+    for n in range(1_500):
+        task = far if n % 2 else near
+        prepared.append(task.options(job_id=f"{task.name}-{n}").prepare(n))
+    jobs = await app.enqueue_many(prepared)
+
+    assert [job.id for job in jobs] == [f"{'far' if n % 2 else 'near'}-{n}" for n in range(1_500)]
+    assert [job.queue for job in jobs] == [other if n % 2 else None for n in range(1_500)]  # None: the app's
+    duplicate = {f"far-{n}" for n in range(0, 1_500, 3)}
+    assert [job.outcome for job in jobs] == [
+        EnqueueOutcome.DUPLICATE if job.id in duplicate else EnqueueOutcome.QUEUED for job in jobs
+    ]
+    assert stream_length(inspector, Keys(queue).stream(5)) == 750
+    assert stream_length(inspector, Keys(other).stream(5)) == 500 + 750 - 250
 
 
 async def test_one_worker_consumes_every_queue_of_its_app(app: Ardiq, queue: str) -> None:
