@@ -6,6 +6,7 @@ purge."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -202,6 +203,37 @@ async def test_purge_removes_waiting_and_scheduled_jobs_with_their_status(
     assert [await app.job(job_id).status() for job_id in scheduled] == [JobStatus.NOT_FOUND] * 2
     assert inspector.hlen(keys.delayed_jobs) == 0
     assert len(queued) == 2
+    assert await app.purge() == 0
+
+
+async def test_purge_removes_jobs_past_its_chunks_on_every_level_and_leaves_fetched_ones(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    # More than a purge call takes (500) on one level, two levels, more than
+    # a call's worth of scheduled jobs, and three entries a worker fetched.
+    @app.task
+    async def noop(n: int) -> int:
+        return n
+
+    waiting = await app.enqueue_many(
+        [noop.options(priority=9 if n < 700 else 2).prepare(n) for n in range(1_200)]
+    )
+    scheduled = await app.enqueue_many([noop.options(delay_ms=3_600_000).prepare(n) for n in range(600)])
+    inspector.xgroup_create(keys.stream(9), "ardiq", id="0")  # as a starting worker does
+    fetched: Any = inspector.xreadgroup("ardiq", "w-test", {keys.stream(9): ">"}, count=3)
+    fetched_ids = {fields[b"id"].decode() for _, fields in fetched[0][1]}
+
+    assert await app.purge() == 1_200 - 3 + 600
+
+    assert inspector.xlen(keys.stream(9)) == 3
+    assert inspector.xlen(keys.stream(2)) == 0
+    assert inspector.zcard(keys.delayed) == 0
+    assert inspector.hlen(keys.delayed_jobs) == 0
+    pipe = inspector.pipeline()
+    for job in [*waiting, *scheduled]:
+        pipe.exists(keys.job(job.id))
+    left = {job.id for job, exists in zip([*waiting, *scheduled], pipe.execute(), strict=True) if exists}
+    assert left == fetched_ids
     assert await app.purge() == 0
 
 
