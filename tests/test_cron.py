@@ -228,6 +228,34 @@ async def test_all_runs_every_missed_tick_oldest_first(
     assert ticks[:6] == [start_tick - 4000 + 1000 * n for n in range(6)]
 
 
+async def test_two_schedules_under_all_each_run_their_own_missed_ticks_once(
+    redis_url: str, queue: str, inspector: redis.Redis
+) -> None:
+    app = Ardiq(redis_url, queue=queue)
+    ran: list[tuple[str, int]] = []
+
+    @app.task
+    async def beat(name: str) -> None:
+        ran.append((name, tick_of(current_job().id)))
+
+    for name in ("early", "late"):
+        app.cron(every=timedelta(seconds=1), job=beat.prepare(name), name=name, catch_up="all")
+    start_tick = int(await until_mid_second()) * 1000
+    inspector.hset(f"ardiq:{{{queue}}}:cron:early", "last_ms", start_tick - 5000)
+    inspector.hset(f"ardiq:{{{queue}}}:cron:late", "last_ms", start_tick - 3000)
+    try:
+        async with running_worker(app):
+            await eventually(lambda: len(ran) >= 5 + 3 + 2, "every missed tick and one more of each")
+    finally:
+        await app.close()
+
+    ticks = {name: [tick for of, tick in ran if of == name] for name in ("early", "late")}
+    assert ticks["early"][:6] == [start_tick - 4000 + 1000 * n for n in range(6)]
+    assert ticks["late"][:4] == [start_tick - 2000 + 1000 * n for n in range(4)]
+    for name, runs in ticks.items():
+        assert len(runs) == len(set(runs)), f"a tick of {name} ran twice: {runs}"
+
+
 async def test_schedules_are_listed_in_redis_and_run_their_job(
     app: Ardiq, queue: str, inspector: redis.Redis
 ) -> None:
