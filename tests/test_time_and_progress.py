@@ -113,6 +113,44 @@ async def test_expiry_bounds_are_typed_errors_and_write_nothing(app: Ardiq, insp
 # -- progress ---------------------------------------------------------------
 
 
+async def test_many_jobs_of_two_levels_reporting_at_once_each_keep_their_own_progress(app: Ardiq) -> None:
+    # Twelve running jobs on two levels report within one interval (one
+    # progress.lua call per level); four of them end meanwhile, and their
+    # results must not be overwritten by a late progress write.
+    go_on = {n: asyncio.Event() for n in range(12)}
+    reported = asyncio.Event()
+    count = 0
+
+    @app.task
+    async def report(n: int) -> int:
+        nonlocal count
+        current_job().progress(n / 12, f"job {n}")
+        count += 1
+        if count == 12:
+            reported.set()
+        await go_on[n].wait()
+        return n
+
+    async with running_worker(app, concurrency=12):
+        jobs = await app.enqueue_many([report.options(priority=(1, 8)[n % 2]).prepare(n) for n in range(12)])
+        await within(reported.wait(), WAIT_S, "every job to report")
+        for n in range(4):
+            go_on[n].set()
+        for job in jobs[:4]:
+            assert await job.result(timeout_s=WAIT_S) == jobs.index(job)
+        for job in jobs[4:]:
+            await eventually(lambda job=job: has_progress(job), f"the progress of {job.id}")
+        for n, job in enumerate(jobs):
+            seen = await job.progress()
+            assert seen is not None
+            assert seen.fraction == pytest.approx(n / 12)
+            assert seen.message == f"job {n}"
+        assert [await job.status() for job in jobs] == [JobStatus.COMPLETE] * 4 + [JobStatus.RUNNING] * 8
+        for event in go_on.values():
+            event.set()
+        assert [await job.result(timeout_s=WAIT_S) for job in jobs] == list(range(12))
+
+
 async def test_progress_is_read_while_running_and_stays_with_the_result(
     app: Ardiq, inspector: redis.Redis
 ) -> None:
