@@ -67,7 +67,10 @@ async def test_a_thousand_jobs_stranded_by_killed_workers_finish_within_three_vi
     options = ("--visibility-ms", str(int(visibility_s * 1000)), "--prefetch", "0")
     doomed = [spawn_worker(APP, *options, "--concurrency", "500") for _ in range(2)]
     await eventually(lambda: inspector.zcard(keys.workers) == 2, "the two doomed workers are up")
-    jobs = await app.enqueue_many([app.prepare("stall_once", key, f"t{n}") for n in range(1000)])
+    # On three levels: each reclaim pass follows every level's cursor.
+    jobs = await app.enqueue_many(
+        [app.options(priority=(0, 5, 9)[n % 3]).prepare("stall_once", key, f"t{n}") for n in range(1000)]
+    )
     await eventually(lambda: inspector.hlen(key) == 1000, "all 1,000 first runs have started", WAIT_S)
 
     for worker in doomed:
