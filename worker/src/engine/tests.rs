@@ -357,6 +357,28 @@ mod against_redis {
             .unwrap();
     }
 
+    /// The ids of the jobs `engine` holds, sorted, and how many entries it
+    /// knows (`by_entry`).
+    fn held_and_known(engine: &Engine) -> (Vec<String>, usize) {
+        let local = engine.local.lock().unwrap();
+        let mut ids: Vec<String> = local.held.values().map(|h| h.job.id.clone()).collect();
+        ids.sort_unstable();
+        (ids, local.by_entry.len())
+    }
+
+    /// An adoption of orphans (as after a failed call) that must take up
+    /// nothing: the `known` entries `engine` knows are all reserved.
+    async fn adopt_expecting_none(engine: &Engine, conn: &mut Conn, known: usize) {
+        engine.may_have_orphans();
+        engine.adopt_orphans_if_any(conn).await.unwrap();
+        let (held, reserved) = held_and_known(engine);
+        assert!(
+            held.is_empty(),
+            "the adoption took up reserved entries: {held:?}"
+        );
+        assert_eq!(reserved, known);
+    }
+
     /// A stream entry's fields, as `XRANGE` gives them.
     type EntryFields = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -503,17 +525,7 @@ mod against_redis {
             .unwrap();
         assert_eq!((woken.len(), passed.len()), (1, 4));
 
-        engine.may_have_orphans();
-        engine.adopt_orphans_if_any(&mut conn).await.unwrap();
-        {
-            let local = engine.local.lock().unwrap();
-            assert!(
-                local.held.is_empty(),
-                "the adoption took up entries a read had given: {:?}",
-                local.held.values().map(|h| &h.job.id).collect::<Vec<_>>()
-            );
-            assert_eq!(local.by_entry.len(), 5);
-        }
+        adopt_expecting_none(&engine, &mut conn, 5).await;
 
         // Taken up by their own read's path, each once.
         engine
@@ -528,11 +540,11 @@ mod against_redis {
                 Some(HashSet::new()),
             )
             .await;
-        let local = engine.local.lock().unwrap();
-        let mut ids: Vec<&str> = local.held.values().map(|h| h.job.id.as_str()).collect();
-        ids.sort_unstable();
-        assert_eq!(ids, ["r0", "r1", "r2", "r3", "r4"]);
-        assert_eq!(local.by_entry.len(), 5);
+        let (held, known) = held_and_known(&engine);
+        assert_eq!(
+            (held, known),
+            (["r0", "r1", "r2", "r3", "r4"].map(String::from).into(), 5)
+        );
     }
 
     /// A pass that reads more than `fetch.lua`'s chunk of 1,000 job ids, from
@@ -696,12 +708,8 @@ mod against_redis {
 
         engine.may_have_orphans();
         engine.adopt_orphans_if_any(&mut conn).await.unwrap();
-        let local = engine.local.lock().unwrap();
-        let mut held: Vec<&str> = local.held.values().map(|h| h.job.id.as_str()).collect();
-        held.sort_unstable();
         expected.sort_unstable();
-        assert_eq!(held, expected);
-        assert_eq!(local.by_entry.len(), 1_205);
+        assert_eq!(held_and_known(&engine), (expected, 1_205));
     }
 
     /// More due jobs than one `promote.lua` call moves (1,000), on three
@@ -790,17 +798,7 @@ mod against_redis {
         let (_, second, second_at) = engine.claim_idle(&mut conn, 5, &next, 50).await.unwrap();
         assert_eq!((first.len(), second.len()), (5, 7));
 
-        engine.may_have_orphans();
-        engine.adopt_orphans_if_any(&mut conn).await.unwrap();
-        {
-            let local = engine.local.lock().unwrap();
-            assert!(
-                local.held.is_empty(),
-                "the adoption took up entries a claim had given: {:?}",
-                local.held.values().map(|h| &h.job.id).collect::<Vec<_>>()
-            );
-            assert_eq!(local.by_entry.len(), 12);
-        }
+        adopt_expecting_none(&engine, &mut conn, 12).await;
 
         engine
             .take_reclaimed(&mut conn, 5, &stream, first, first_at)
@@ -810,13 +808,9 @@ mod against_redis {
             .take_reclaimed(&mut conn, 5, &stream, second, second_at)
             .await
             .unwrap();
-        let local = engine.local.lock().unwrap();
-        let mut ids: Vec<&str> = local.held.values().map(|h| h.job.id.as_str()).collect();
-        ids.sort_unstable();
         let mut expected: Vec<String> = (0..12).map(|n| format!("c{n}")).collect();
         expected.sort_unstable();
-        assert_eq!(ids, expected);
-        assert_eq!(local.by_entry.len(), 12);
+        assert_eq!(held_and_known(&engine), (expected, 12));
     }
 
     /// A claim's delivery counts are read for every claimed entry, however
