@@ -205,3 +205,57 @@ async def test_retried_job_keeps_its_id_and_arguments(app: Ardiq) -> None:
         assert await job.result(timeout_s=WAIT_S) == "t"
 
     assert seen == [(7, "t"), (7, "t")]
+
+
+async def test_failures_whose_text_is_not_utf8_end_their_jobs_and_every_other_of_their_report(
+    app: Ardiq,
+) -> None:
+    # A message with a lone surrogate (a file name of undecodable bytes, as
+    # `os.fsdecode` gives it) and an exception whose `str()` raises, reported
+    # with jobs that completed at the same moment: each ends.
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    undecodable = b"/tmp/caf\xe9".decode("utf-8", "surrogateescape")
+
+    @app.task
+    async def work(n: int) -> int:
+        if n % 3 == 0:
+            raise FileNotFoundError(f"no such file: {undecodable}")
+        if n % 3 == 1:
+            raise Unprintable()
+        return n
+
+    jobs = await app.enqueue_many([work.options(max_retries=0).prepare(n) for n in range(30)])
+    async with running_worker(app, concurrency=30):
+        for n, job in enumerate(jobs):
+            if n % 3 == 2:
+                assert await job.result(timeout_s=WAIT_S) == n
+                continue
+            with pytest.raises(JobFailed) as failed:
+                await job.result(timeout_s=WAIT_S)
+            error = (failed.value.remote_type, failed.value.remote_message)
+            if n % 3 == 0:
+                # The undecodable byte stays readable, escaped.
+                assert error == ("FileNotFoundError", "no such file: /tmp/caf\\udce9")
+            else:
+                assert error == ("Unprintable", "<str() of the Unprintable raised RuntimeError>")
+    assert (await app.queue_info()).running == 0
+
+
+@pytest.mark.parametrize("delay_ms", [-1, 2.5, True, 2**63])
+async def test_a_retry_delay_that_is_not_a_whole_number_of_ms_fails_the_run_with_invalid_delay(
+    app: Ardiq, delay_ms: Any
+) -> None:
+    @app.task
+    async def retrying() -> None:
+        raise Retry(delay_ms=delay_ms)
+
+    job = await retrying.options(max_retries=0).enqueue()
+    await run_burst(app)
+
+    with pytest.raises(JobFailed) as failed:
+        await job.result(timeout_s=WAIT_S)
+    assert failed.value.remote_type == "InvalidDelay"
+    assert "delay_ms" in failed.value.remote_message

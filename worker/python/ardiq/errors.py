@@ -85,6 +85,10 @@ class Retry(Exception):
     """Raise inside a task to run it again after `delay_ms` (counts as an attempt)."""
 
     def __init__(self, delay_ms: int | None = None) -> None:
+        if delay_ms is not None and (
+            not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or not 0 <= delay_ms < 2**63
+        ):
+            raise InvalidDelay(f"Retry delay_ms must be whole ms from 0, or None; got {delay_ms!r}")
         super().__init__(f"retry requested in {delay_ms} ms" if delay_ms is not None else "retry requested")
         self.delay_ms = delay_ms
 

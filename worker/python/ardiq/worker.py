@@ -85,10 +85,18 @@ async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any
 def _failure(exc: BaseException) -> Failure:
     if isinstance(exc, ProcessTaskError):
         return (exc.kind, exc.message, exc.traceback_text, None, True)
-    text = "".join(traceback.format_exception(exc))
+    # An exception whose `__str__` raises still fails its job, with a note.
+    try:
+        message = str(exc)
+    except Exception as unprintable:
+        message = f"<str() of the {type(exc).__name__} raised {type(unprintable).__name__}>"
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except Exception:
+        text = ""
     if isinstance(exc, Retry):
-        return ("Retry", str(exc), text, exc.delay_ms, True)
-    return (type(exc).__name__, str(exc), text, None, True)
+        return ("Retry", message, text, exc.delay_ms, True)
+    return (type(exc).__name__, message, text, None, True)
 
 
 class Worker:

@@ -530,9 +530,9 @@ impl Core {
 
     /// Reports finished runs: `(handle, outcome code, payload)`, the codes
     /// and payloads as `OUTCOME_*` say.
-    fn report(&self, outcomes: Vec<(u64, u8, Bound<'_, PyAny>)>) -> PyResult<()> {
+    fn report(&self, outcomes: Vec<(u64, u8, Bound<'_, PyAny>)>) {
         let Some(engine) = self.running_engine() else {
-            return Ok(());
+            return;
         };
         let mut converted = Vec::with_capacity(outcomes.len());
         for (handle, code, payload) in outcomes {
@@ -552,31 +552,13 @@ impl Core {
                         },
                     }
                 }
-                OUTCOME_FAILED => {
-                    let (kind, message, traceback, retry_delay_ms, retryable): (
-                        String,
-                        String,
-                        String,
-                        Option<u64>,
-                        bool,
-                    ) = payload.extract()?;
-                    Outcome::Failed {
-                        error: WireError {
-                            r#type: kind,
-                            message,
-                            traceback,
-                        },
-                        retry_delay_ms,
-                        retryable,
-                    }
-                }
+                OUTCOME_FAILED => failed_outcome(&payload),
                 OUTCOME_ABORTED => Outcome::Aborted,
                 _ => Outcome::Interrupted,
             };
             converted.push((handle, outcome));
         }
         engine.report(converted);
-        Ok(())
     }
 
     /// Stops fetching; held jobs still run. Before the run has connected,
@@ -778,4 +760,40 @@ impl Core {
 #[pyfunction]
 pub fn check_progress(fraction: f64, message: &str) -> PyResult<()> {
     limits::check_progress(fraction, message).map_err(pyo3::exceptions::PyValueError::new_err)
+}
+
+/// A failed run's payload, `(type, message, traceback, retry delay ms,
+/// retryable)`, read field by field so that none can lose the report it
+/// came in (every outcome of it would stay unwritten, its jobs held for
+/// good): text that is not valid UTF-8 (a lone surrogate, as in a file name
+/// of undecodable bytes) is kept with such characters escaped (`\udce9`); a
+/// value of the wrong type counts as absent (no text, the task's backoff,
+/// retryable).
+fn failed_outcome(payload: &Bound<'_, PyAny>) -> Outcome {
+    let field = |index: usize| payload.get_item(index).ok();
+    let text = |index: usize| {
+        let Some(text) = field(index).and_then(|value| value.str().ok()) else {
+            return String::new();
+        };
+        if let Ok(utf8) = text.to_str() {
+            return utf8.to_owned();
+        }
+        text.call_method1("encode", ("utf-8", "backslashreplace"))
+            .and_then(|bytes| bytes.extract::<Vec<u8>>())
+            .map_or_else(
+                |_| text.to_string_lossy().into_owned(),
+                |bytes| String::from_utf8_lossy(&bytes).into_owned(),
+            )
+    };
+    Outcome::Failed {
+        error: WireError {
+            r#type: text(0),
+            message: text(1),
+            traceback: text(2),
+        },
+        retry_delay_ms: field(3).and_then(|delay| delay.extract().ok()),
+        retryable: field(4)
+            .and_then(|retryable| retryable.extract().ok())
+            .unwrap_or(true),
+    }
 }
