@@ -445,11 +445,18 @@ def test_a_schedule_that_cannot_run_fails_at_registration() -> None:
     fails(InvalidSchedule, "the arguments do not fit", "* * * * *", digest.prepare("a", colour="red"))  # type: ignore[call-arg]
     fails(
         InvalidSchedule,
-        "without delay_ms, schedule_ms or job_id",
+        "without delay_ms, schedule_ms, job_id or expires_ms",
         "* * * * *",
         digest.options(job_id="x").prepare("a"),
     )
     fails(InvalidSchedule, "without delay_ms", "* * * * *", digest.options(delay_ms=10).prepare("a"))
+    # A moment: every tick after it could not be enqueued.
+    fails(
+        InvalidSchedule,
+        "or expires_ms",
+        "* * * * *",
+        digest.options(expires_ms=4_000_000_000_000).prepare("a"),
+    )
     fails(
         InvalidSchedule,
         "1 to 200 bytes of UTF-8 without white space",

@@ -141,9 +141,14 @@ impl ScheduleConfig {
         let (timing, catch_up) =
             timing_of(cron, every_ms, timezone.as_deref(), catch_up).map_err(bad)?;
         let request = item_from(job)?;
-        if request.delay_ms.is_some() || request.schedule_ms.is_some() || request.job_id.is_some() {
+        // An expiry is a moment: every tick after it would fail to enqueue.
+        if request.delay_ms.is_some()
+            || request.schedule_ms.is_some()
+            || request.job_id.is_some()
+            || request.expires_ms.is_some()
+        {
             return Err(bad(
-                "a tick's job runs at its tick, with the id cron:<name>:<tick_ms>: prepare it without delay_ms, schedule_ms or job_id"
+                "a tick's job runs at its tick, with the id cron:<name>:<tick_ms>: prepare it without delay_ms, schedule_ms, job_id or expires_ms"
                     .to_owned(),
             ));
         }
