@@ -78,14 +78,14 @@ impl Client {
             for id in &due {
                 call.key(keys.job(id)).arg("").arg(id);
             }
-            let gone = call
+            // Each listed id is removed or was promoted meanwhile (it is
+            // waiting now, or running): the next page lists others, so the
+            // loop ends when `delayed` is empty. A page promoted whole is
+            // no reason to stop before the later ones.
+            removed += call
                 .invoke_async::<u64>(&mut connection)
                 .await
                 .map_err(Error::from_redis)?;
-            removed += gone;
-            if gone == 0 {
-                break; // promoted meanwhile: they are waiting now, or running
-            }
         }
         Ok(removed)
     }
