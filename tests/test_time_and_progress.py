@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import process_jobs
 import pytest
@@ -371,6 +371,35 @@ async def test_the_journal_follows_every_job_event(app: Ardiq) -> None:
     # are not also fail it with KeyError (15 and 30 fail their retry with it).
     retried = sorted((e.error or "").split(":")[0] for e in seen if e.event == "retried")
     assert retried == ["KeyError"] * 4 + ["ValueError"] * 10
+
+
+async def test_a_journal_read_from_now_on_says_where_now_was(
+    app: Ardiq, inspector: redis.Redis, queue: str
+) -> None:
+    # Redis takes `$` anew at each XREAD: a follower that read with `$` again
+    # after an empty read would miss what was added between the two. The
+    # core resolves `$` once and replies the id to go on from.
+    journal = f"ardiq:{{{queue}}}:journal"
+
+    async def read(after: str) -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
+        request, future = app._link.request()
+        app._core.read_journal(request, after, 100, 1, None)
+        return cast("tuple[str, list[tuple[str, list[tuple[str, str]]]]]", await future)
+
+    def add(job_id: str) -> str:
+        entry_id: Any = inspector.xadd(journal, {"event": "enqueued", "id": job_id})
+        return str(entry_id, "utf-8")
+
+    assert await read("$") == ("0-0", [])  # no journal yet: all that comes is new
+    last = add("old")
+    assert await read("$") == (last, [])
+    added = add("new")
+    after, entries = await read(last)
+    assert (after, [(entry_id, dict(fields)) for entry_id, fields in entries]) == (
+        added,
+        [(added, {"event": "enqueued", "id": "new"})],
+    )
+    assert await read(added) == (added, [])
 
 
 async def test_no_journal_unless_asked(app: Ardiq, inspector: redis.Redis) -> None:

@@ -46,8 +46,10 @@ pub enum ReplyValue {
     Names(Vec<String>),
     /// Kept failures, oldest first.
     Failures(Vec<KeptFailure>),
-    /// Journal entries: `(entry id, fields)`, oldest first.
-    Journal(Vec<(String, Vec<(String, String)>)>),
+    /// A journal read: the id to read after next (the last entry's, or what
+    /// `$` stood for when no entry came), and the entries, `(entry id,
+    /// fields)`, oldest first.
+    Journal(String, Vec<(String, Vec<(String, String)>)>),
     /// Done, nothing to report.
     Unit,
 }

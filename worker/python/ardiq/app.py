@@ -506,9 +506,11 @@ class Ardiq(Generic[C]):
         while True:
             request, future = self._link.request()
             self._core.read_journal(request, after, 100, block_ms, queue)
-            entries: list[tuple[str, list[tuple[str, str]]]] = await future
+            entries: list[tuple[str, list[tuple[str, str]]]]
+            # `after` comes back resolved ("$" is now then), so no entry
+            # added between two reads is missed.
+            after, entries = await future
             for entry_id, pairs in entries:
-                after = entry_id
                 fields = dict(pairs)
                 yield JobEvent(
                     event=fields.get("event", ""),

@@ -346,7 +346,8 @@ impl Core {
 
     /// Reads the journal of `queue` (the app's when `None`) after entry id
     /// `after` ("$": from now on), waiting up to `block_ms` for an entry:
-    /// replies `[(entry id, [(field, value), ...]), ...]`. Blocking reads
+    /// replies `(next, [(entry id, [(field, value), ...]), ...])`, `next`
+    /// the id to read after next time (never "$"). Blocking reads
     /// share one connection of their own, apart from every other request.
     #[pyo3(signature = (request, after, count, block_ms, queue = None))]
     fn read_journal(

@@ -173,7 +173,11 @@ pub(super) fn wait_work(
 }
 
 /// One `XREAD` of a journal on the core's journal connection (opened on
-/// first use; its reads block, so no other request shares it).
+/// first use; its reads block, so no other request shares it). `after`
+/// `$` is first made the journal's last entry id (`0-0` when it has none),
+/// and the reply names it when no entry came: Redis takes `$` anew at each
+/// read, so a caller reading again with `$` would miss the entries added
+/// between one read's end and the next.
 pub(super) fn journal_work(
     reader: Arc<tokio::sync::Mutex<Option<crate::conn::Conn>>>,
     target: crate::conn::Target,
@@ -188,6 +192,22 @@ pub(super) fn journal_work(
             *reader = Some(target.connect(std::time::Duration::from_secs(60)).await?);
         }
         let conn = reader.as_mut().expect("connected above");
+        let after = if after == "$" {
+            let last: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+                .arg(&key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .query_async(conn)
+                .await?;
+            last.ids
+                .into_iter()
+                .next()
+                .map_or_else(|| "0-0".to_owned(), |entry| entry.id)
+        } else {
+            after
+        };
         let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREAD")
             .arg("COUNT")
             .arg(count)
@@ -198,7 +218,7 @@ pub(super) fn journal_work(
             .arg(&after)
             .query_async(conn)
             .await?;
-        let entries = reply
+        let entries: Vec<(String, Vec<(String, String)>)> = reply
             .into_iter()
             .flat_map(|reply| reply.keys)
             .flat_map(|stream| stream.ids)
@@ -215,7 +235,8 @@ pub(super) fn journal_work(
                 (entry.id, fields)
             })
             .collect();
-        Ok(ReplyValue::Journal(entries))
+        let next = entries.last().map_or(after, |(id, _)| id.clone());
+        Ok(ReplyValue::Journal(next, entries))
     })
 }
 
@@ -271,7 +292,9 @@ pub(super) fn reply_to_python(py: Python<'_>, reply: ReplyValue) -> PyResult<Py<
         ReplyValue::Details(details) => super::inspect::job_details(py, *details)?,
         ReplyValue::Names(names) => PyList::new(py, names)?.into_any().unbind(),
         ReplyValue::Failures(failures) => super::inspect::failures(py, failures)?,
-        ReplyValue::Journal(entries) => entries.into_pyobject(py)?.into_any().unbind(),
+        ReplyValue::Journal(next, entries) => {
+            (next, entries).into_pyobject(py)?.into_any().unbind()
+        }
         ReplyValue::Unit => py.None(),
     })
 }
