@@ -185,6 +185,22 @@ async def test_minor_version_1_x_runs_as_1_0(app: Ardiq, inspector: redis.Redis,
     assert await app.dead_letters() == []
 
 
+async def test_a_foreign_job_at_the_last_attempt_number_fails_without_wrapping(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    @app.task
+    async def broken() -> None:
+        raise ValueError("no")
+
+    # `attempt` (field 9) at 2^32 - 1, as no producer of this project writes.
+    record = encode_job("last-attempt", "broken", max_retries=0) + b"\x48\xff\xff\xff\xff\x0f"
+    add_entry(inspector, keys.stream(5), entry("last-attempt", "broken", record))
+    await run_burst(app)
+
+    info = await app.job("last-attempt").info()
+    assert (info.status, info.attempts) == (JobStatus.FAILED, 2**32 - 1)
+
+
 async def test_every_kind_of_malformed_entry_in_one_batch_is_dead_lettered_and_good_jobs_run(
     app: Ardiq, inspector: redis.Redis, keys: Keys
 ) -> None:

@@ -163,7 +163,7 @@ impl Engine {
             state: state as i32,
             value,
             error,
-            attempts: job.attempt + 1,
+            attempts: job.attempt.saturating_add(1),
             enqueued_ms: job.enqueued_ms,
             started_ms,
             finished_ms: now,
@@ -197,7 +197,7 @@ impl Engine {
                     job.id,
                     job.task,
                     if job.attempt > 0 {
-                        format!(" after {} attempts", job.attempt + 1)
+                        format!(" after {} attempts", job.attempt.saturating_add(1))
                     } else {
                         String::new()
                     },
@@ -339,7 +339,7 @@ impl Engine {
             job_id: job.id.clone(),
             task: job.task.clone(),
             queue: std::sync::Arc::clone(&self.queue_name),
-            attempt: job.attempt + 1,
+            attempt: job.attempt.saturating_add(1),
             duration_ms: ran.map(|d| d.as_secs_f64() * 1000.0),
             error_type: error.r#type.clone(),
             message,
@@ -365,7 +365,7 @@ impl Engine {
             task: job.task.clone(),
             job: job.encode_to_vec(),
             error: Some(error.clone()),
-            attempts: job.attempt + 1,
+            attempts: job.attempt.saturating_add(1),
             started_ms,
             failed_ms: now,
             worker_id: self.config.worker_id.clone(),

@@ -89,7 +89,7 @@ impl Engine {
             let record = Status {
                 spec_version: RECORD_VERSION_1_1.to_owned(),
                 state: State::Running as i32,
-                attempts: held.job.attempt + 1,
+                attempts: held.job.attempt.saturating_add(1),
                 enqueued_ms: held.job.enqueued_ms,
                 started_ms: held.started_ms,
                 worker_id: self.config.worker_id.clone(),

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use ardiq_client::entries::autoclaim_reply;
 use ardiq_spec::limits::MAX_BATCH;
+use ardiq_spec::limits::MAX_NAME_BYTES;
 use ardiq_spec::GROUP;
 use ardiq_spec::PRIORITY_LEVELS;
 use rand::Rng as _;
@@ -218,7 +219,11 @@ impl Engine {
                         "delivered {delivered} times, over the limit of {}: every run ended its worker",
                         self.config.max_deliveries
                     ),
-                    job_id: text("id").unwrap_or_default(),
+                    // As for a malformed entry: an id too long to be one
+                    // is not repeated (SPEC.md section 9).
+                    job_id: text("id")
+                        .filter(|id| id.len() <= MAX_NAME_BYTES)
+                        .unwrap_or_default(),
                     task: text("task").unwrap_or_default(),
                     id_field: entry.field("id").unwrap_or_default().to_vec(),
                 };

@@ -876,6 +876,13 @@ mod against_redis {
         while let Ok(action) = receiver.try_recv() {
             if let Action::Dead(item) = action {
                 assert_eq!(item.reason, "delivery_limit");
+                assert_eq!(
+                    item.job_id,
+                    format!(
+                        "p{}",
+                        entries.iter().position(|e| *e == item.entry_id).unwrap()
+                    )
+                );
                 dead.push(item.entry_id);
             }
         }
@@ -883,6 +890,43 @@ mod against_redis {
         let expected: Vec<String> = odd.into_iter().take(MAX_BATCH).cloned().collect();
         assert_eq!(dead, expected);
         assert!(engine.local.lock().unwrap().held.is_empty());
+    }
+
+    /// An entry over the delivery limit whose `id` field is too long to be a
+    /// job id is dead-lettered naming no id, as a malformed one would be.
+    #[tokio::test]
+    async fn a_dead_letter_for_the_delivery_limit_names_no_id_too_long_to_be_one() {
+        let mut config = config("w1");
+        config.visibility_ms = 300;
+        let (engine, mut receiver) = engine("claim-long-id", config);
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let stream = engine.keys.stream(5);
+        let entry_id = add_job(&mut conn, &stream, &"x".repeat(300)).await;
+        deliver_all(&mut conn, &stream, "gone").await;
+        let _: RedisValue = redis::cmd("XCLAIM")
+            .arg(&stream)
+            .arg(GROUP)
+            .arg("gone")
+            .arg(0)
+            .arg(&entry_id)
+            .arg("RETRYCOUNT")
+            .arg(3)
+            .arg("JUSTID")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(350)).await;
+
+        let (_, claimed, claimed_at) = engine.claim_idle(&mut conn, 5, "0-0", 10).await.unwrap();
+        engine
+            .take_reclaimed(&mut conn, 5, &stream, claimed, claimed_at)
+            .await
+            .unwrap();
+        let Ok(Action::Dead(item)) = receiver.try_recv() else {
+            panic!("no dead letter");
+        };
+        assert_eq!((item.reason, item.job_id.as_str()), ("delivery_limit", ""));
     }
 
     /// A renewal that failed is tried again a tenth of the period later, not
