@@ -357,6 +357,36 @@ mod against_redis {
             .unwrap();
     }
 
+    /// An engine on the test Redis, its queue's groups created, and a
+    /// connection.
+    async fn engine_with_groups(
+        label: &str,
+        config: WorkerConfig,
+    ) -> (Arc<Engine>, mpsc::UnboundedReceiver<Action>, Conn) {
+        let (engine, receiver) = engine(label, config);
+        let mut conn = connect().await;
+        create_groups(&engine.keys, &mut conn).await.unwrap();
+        (engine, receiver, conn)
+    }
+
+    /// Moves the pending entries `ids` of `stream` to `consumer` now
+    /// (`XCLAIM` at idle 0, `JUSTID`), their delivery count set to
+    /// `deliveries` when given.
+    async fn claim_for(
+        conn: &mut Conn,
+        stream: &str,
+        consumer: &str,
+        ids: &[&String],
+        deliveries: Option<u32>,
+    ) {
+        let mut claim = redis::cmd("XCLAIM");
+        claim.arg(stream).arg(GROUP).arg(consumer).arg(0).arg(ids);
+        if let Some(count) = deliveries {
+            claim.arg("RETRYCOUNT").arg(count);
+        }
+        let _: RedisValue = claim.arg("JUSTID").query_async(conn).await.unwrap();
+    }
+
     /// The ids of the jobs `engine` holds, sorted, and how many entries it
     /// knows (`by_entry`).
     fn held_and_known(engine: &Engine) -> (Vec<String>, usize) {
@@ -388,9 +418,7 @@ mod against_redis {
     /// failed for good) kept once, in whichever half it went.
     #[tokio::test]
     async fn a_result_redis_refuses_is_dead_lettered_and_the_rest_of_the_batch_is_stored() {
-        let (engine, _receiver) = engine("poison", config("w1"));
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, _receiver, mut conn) = engine_with_groups("poison", config("w1")).await;
         // Two streams; jobs 1, 5 and 6 failed for good and are kept: the
         // halves the refused batch is stored in keep each its own.
         let mut items = Vec::new();
@@ -508,9 +536,7 @@ mod against_redis {
     /// entry done, left its `running` field behind (seen under chaos).
     #[tokio::test]
     async fn entries_a_read_gives_are_known_at_once_so_no_adoption_takes_them_up_too() {
-        let (engine, _receiver) = engine("reserve", config("w1"));
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, _receiver, mut conn) = engine_with_groups("reserve", config("w1")).await;
         for n in 0..5 {
             add_job(&mut conn, &engine.keys.stream(5), &format!("r{n}")).await;
         }
@@ -554,9 +580,7 @@ mod against_redis {
     async fn a_pass_of_more_than_a_thousand_entries_records_and_checks_every_one() {
         let mut config = config("w1");
         config.concurrency = 1_500;
-        let (engine, _receiver) = engine("fetch-chunks", config);
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, _receiver, mut conn) = engine_with_groups("fetch-chunks", config).await;
         for n in 0..1_500 {
             let priority = if n < 700 { 9 } else { 5 };
             add_job(&mut conn, &engine.keys.stream(priority), &format!("f{n}")).await;
@@ -595,9 +619,7 @@ mod against_redis {
     /// as they are.
     #[tokio::test]
     async fn a_hand_back_of_hundreds_of_entries_releases_each_owned_one_and_no_other() {
-        let (engine, _receiver) = engine("release-many", config("w1"));
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, _receiver, mut conn) = engine_with_groups("release-many", config("w1")).await;
         let mut batch = Vec::new();
         let mut taken = Vec::new();
         for priority in [9, 2] {
@@ -610,16 +632,7 @@ mod against_redis {
             deliver_all(&mut conn, &stream, "w1").await;
             // Every fifth one another worker has reclaimed.
             let other: Vec<&String> = ids.iter().step_by(5).map(|(entry, _)| entry).collect();
-            let _: RedisValue = redis::cmd("XCLAIM")
-                .arg(&stream)
-                .arg(GROUP)
-                .arg("w2")
-                .arg(0)
-                .arg(&other)
-                .arg("JUSTID")
-                .query_async(&mut conn)
-                .await
-                .unwrap();
+            claim_for(&mut conn, &stream, "w2", &other, None).await;
             for (n, (entry_id, job_id)) in ids.into_iter().enumerate() {
                 let owner = if n % 5 == 0 { "w2" } else { "w1" };
                 let _: i64 = redis::cmd("HSET")
@@ -682,9 +695,7 @@ mod against_redis {
     async fn more_orphans_than_a_page_on_two_levels_are_each_taken_up_once() {
         let mut config = config("w1");
         config.concurrency = 1_300;
-        let (engine, _receiver) = engine("orphans-many", config);
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, _receiver, mut conn) = engine_with_groups("orphans-many", config).await;
         for n in 0..5 {
             add_job(&mut conn, &engine.keys.stream(3), &format!("read{n}")).await;
         }
@@ -720,9 +731,7 @@ mod against_redis {
     async fn more_due_jobs_than_a_call_moves_are_all_promoted_without_waiting_an_interval() {
         let mut config = config("w1");
         config.promote_interval_ms = 600_000;
-        let (engine, _receiver) = engine("promote-many", config);
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, _receiver, mut conn) = engine_with_groups("promote-many", config).await;
         let due = crate::engine::now_ms() - 1_000;
         let mut pipe = redis::pipe();
         for n in 0..2_500_u32 {
@@ -784,9 +793,7 @@ mod against_redis {
         // Idle past 300 ms: claimable; the adoption, well within 200 ms of
         // the claims, would take entries up (not leave them to a reclaim).
         config.visibility_ms = 300;
-        let (engine, _receiver) = engine("reserve-claim", config);
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, _receiver, mut conn) = engine_with_groups("reserve-claim", config).await;
         let stream = engine.keys.stream(5);
         for n in 0..12 {
             add_job(&mut conn, &stream, &format!("c{n}")).await;
@@ -823,9 +830,7 @@ mod against_redis {
         let mut config = config("w1");
         config.visibility_ms = 300;
         config.concurrency = 1;
-        let (engine, mut receiver) = engine("claim-limit", config);
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, mut receiver, mut conn) = engine_with_groups("claim-limit", config).await;
         let stream = engine.keys.stream(5);
         let mut entries = Vec::new();
         for n in 0..2_400 {
@@ -836,30 +841,10 @@ mod against_redis {
         // limit); its claim makes it 4.
         let odd: Vec<&String> = entries.iter().skip(1).step_by(2).collect();
         let even: Vec<&String> = entries.iter().step_by(2).collect();
-        let _: RedisValue = redis::cmd("XCLAIM")
-            .arg(&stream)
-            .arg(GROUP)
-            .arg("gone")
-            .arg(0)
-            .arg(&odd)
-            .arg("RETRYCOUNT")
-            .arg(3)
-            .arg("JUSTID")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        claim_for(&mut conn, &stream, "gone", &odd, Some(3)).await;
         tokio::time::sleep(Duration::from_millis(350)).await;
         // The even ones are this worker's own now, fresh (held elsewhere).
-        let _: RedisValue = redis::cmd("XCLAIM")
-            .arg(&stream)
-            .arg(GROUP)
-            .arg("w1")
-            .arg(0)
-            .arg(&even)
-            .arg("JUSTID")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        claim_for(&mut conn, &stream, "w1", &even, None).await;
 
         // A claim of a batch: its range holds about as many entries of this
         // worker's own, so their listing takes two pages.
@@ -898,24 +883,11 @@ mod against_redis {
     async fn a_dead_letter_for_the_delivery_limit_names_no_id_too_long_to_be_one() {
         let mut config = config("w1");
         config.visibility_ms = 300;
-        let (engine, mut receiver) = engine("claim-long-id", config);
-        let mut conn = connect().await;
-        create_groups(&engine.keys, &mut conn).await.unwrap();
+        let (engine, mut receiver, mut conn) = engine_with_groups("claim-long-id", config).await;
         let stream = engine.keys.stream(5);
         let entry_id = add_job(&mut conn, &stream, &"x".repeat(300)).await;
         deliver_all(&mut conn, &stream, "gone").await;
-        let _: RedisValue = redis::cmd("XCLAIM")
-            .arg(&stream)
-            .arg(GROUP)
-            .arg("gone")
-            .arg(0)
-            .arg(&entry_id)
-            .arg("RETRYCOUNT")
-            .arg(3)
-            .arg("JUSTID")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        claim_for(&mut conn, &stream, "gone", &[&entry_id], Some(3)).await;
         tokio::time::sleep(Duration::from_millis(350)).await;
 
         let (_, claimed, claimed_at) = engine.claim_idle(&mut conn, 5, "0-0", 10).await.unwrap();
