@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import shlex
 import socket
 import subprocess
 
@@ -279,8 +280,11 @@ async def test_jobs_lists_a_state_in_pages(redis_url: str, queue: str, app: Ardi
         redis_url, queue, "jobs", "--state", "scheduled", "--count", "1", "--cursor", page["next"], "--json"
     )
     text = run_cli(redis_url, queue, "jobs", "--state", "scheduled")
+    paged = run_cli(redis_url, queue, "jobs", "--state", "scheduled", "--count", "1")
 
     assert first.returncode == 0, first.stderr
+    [hint] = [line for line in paged.stdout.splitlines() if line.startswith("next page: ")]
+    assert shlex.split(hint.removeprefix("next page: ")) == ["--cursor", page["next"]]
     assert [job["job_id"] for job in page["jobs"] + json.loads(second.stdout)["jobs"]] == scheduled
     assert page["jobs"][0]["job"]["args"] == ["later0"]
     assert "2 scheduled jobs" in text.stdout

@@ -134,6 +134,44 @@ async def test_listings_page_through_scheduled_jobs_in_due_order(app: Ardiq) -> 
     assert first.at_ms == first.job.due_ms
 
 
+async def test_scheduled_pages_skip_and_repeat_nothing_while_listed_jobs_leave(app: Ardiq) -> None:
+    """600 scheduled jobs, 500 of them due at the same ms (ties wider than
+    several pages). After each page its last job and three before it are
+    aborted: an offset cursor would then skip four jobs a page."""
+    at = int(time.time() * 1000) + 3_600_000
+    tied = await app.enqueue_many([app.options(schedule_ms=at).prepare("later", n) for n in range(500)])
+    after = await app.enqueue_many(
+        [app.options(schedule_ms=at + 1 + n).prepare("later", n) for n in range(100)]
+    )
+    expected = sorted((job.id for job in tied), key=str.encode) + [job.id for job in after]
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = await app.jobs("scheduled", count=70, cursor=cursor)
+        pages += 1
+        seen += [job.job_id for job in page.jobs]
+        for job in page.jobs[-4:]:
+            assert await app.job(job.job_id).abort() == "aborted"
+        if page.next is None:
+            break
+        assert page.next == f"{page.jobs[-1].at_ms}:{page.jobs[-1].job_id}"
+        cursor = page.next
+
+    assert seen == expected
+    assert pages == 9  # 8 full pages of 70, then 40, and no empty one after them
+    assert (await app.queue_info()).scheduled == 600 - 4 * pages
+
+
+@pytest.mark.parametrize("cursor", ["12", "x:job", ":job", "1.:job", "1_000:job"])
+async def test_a_scheduled_cursor_no_page_gave_is_refused(app: Ardiq, cursor: str) -> None:
+    from ardiq import InvalidOption
+
+    with pytest.raises(InvalidOption, match="cursor"):
+        await app.jobs(ListState.SCHEDULED, cursor=cursor)
+
+
 async def test_dead_letters_list_with_their_reason(app: Ardiq) -> None:
     @app.task
     async def known() -> None:

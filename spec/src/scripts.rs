@@ -28,6 +28,8 @@ pub const RETIRE: &str = include_str!("../scripts/retire.lua");
 pub const INSPECT: &str = include_str!("../scripts/inspect.lua");
 /// `held.lua` (spec 1.1): a page of the entries workers hold, read-only.
 pub const HELD: &str = include_str!("../scripts/held.lua");
+/// `scheduled.lua` (spec 1.1): a page of the scheduled jobs, read-only.
+pub const SCHEDULED: &str = include_str!("../scripts/scheduled.lua");
 /// `purge.lua` (spec 1.1): remove jobs no worker holds yet.
 pub const PURGE: &str = include_str!("../scripts/purge.lua");
 /// `cron.lua`: claim one tick of a cron schedule and enqueue its job.

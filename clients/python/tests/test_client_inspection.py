@@ -51,6 +51,43 @@ async def test_scheduled_jobs_page_in_due_order(client: AsyncClient, sync_client
     assert first.jobs[0].at_ms == first.jobs[0].job.due_ms
 
 
+async def test_scheduled_pages_go_on_after_the_cursor_job_leaves(
+    client: AsyncClient, sync_client: Client
+) -> None:
+    """120 jobs due at one ms: after each page of 25, its last job and four
+    before it are aborted; both clients page on from the gone job."""
+    at = int(time.time() * 1000) + 3_600_000
+    ids = [(await client.send("add", [1, n], schedule_ms=at)).id for n in range(120)]
+    expected = sorted(ids, key=str.encode)
+
+    seen: list[str] = []
+    cursor = None
+    for n in range(5):
+        page = (
+            await client.jobs("scheduled", count=25, cursor=cursor)
+            if n % 2
+            else sync_client.jobs("scheduled", count=25, cursor=cursor)
+        )
+        seen += [job.job_id for job in page.jobs]
+        for job in page.jobs[-5:]:
+            await client.abort(job.job_id)
+        cursor = page.next
+        if cursor is None:
+            break
+
+    assert seen == expected
+    assert cursor is None
+    assert (await client.queue_info()).scheduled == 120 - 25
+
+
+@pytest.mark.parametrize("cursor", ["25", "x:add", "1e:add"])
+async def test_a_scheduled_cursor_no_page_gave_is_refused(client: AsyncClient, cursor: str) -> None:
+    from ardiq_client import InvalidOption
+
+    with pytest.raises(InvalidOption, match="cursor"):
+        await client.jobs(ListState.SCHEDULED, cursor=cursor)
+
+
 async def test_failures_and_dead_letters_list_with_their_errors(
     redis_url: str, queue: str, client: AsyncClient, sync_client: Client
 ) -> None:

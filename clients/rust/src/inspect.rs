@@ -21,6 +21,7 @@ use crate::{Error, Result};
 
 static INSPECT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::INSPECT));
 static HELD: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::HELD));
+static SCHEDULED: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::SCHEDULED));
 
 /// Most jobs one page lists.
 pub const MAX_PAGE: usize = 1_000;
@@ -213,6 +214,22 @@ fn text(value: &RedisValue) -> String {
     String::from_utf8_lossy(&bytes(value)).into_owned()
 }
 
+/// Whether `due` is a score as Redis writes one (`-?digits[.digits][e±digits]`):
+/// the due-time part of a scheduled listing's cursor.
+fn is_score(due: &str) -> bool {
+    fn digits(part: &str) -> bool {
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+    }
+    let unsigned = due.strip_prefix('-').unwrap_or(due);
+    let (number, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((number, exponent)) => (number, Some(exponent)),
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
+    digits(whole)
+        && digits(fraction)
+        && exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)))
+}
 /// The fields of one stream entry, by name.
 pub(crate) type EntryFields = HashMap<String, RedisValue>;
 
@@ -469,47 +486,52 @@ impl Client {
 
     async fn scheduled_page(&self, count: usize, cursor: Option<&str>) -> Result<JobPage> {
         let keys = &self.inner.keys;
-        let offset: usize = match cursor {
-            None => 0,
+        let (due, after) = match cursor {
+            None => ("", ""),
             Some(c) => c
-                .parse()
-                .map_err(|_| Error::InvalidOption(format!("invalid cursor {c:?}")))?,
+                .split_once(':')
+                .filter(|(due, _)| is_score(due))
+                .ok_or_else(|| Error::InvalidOption(format!("invalid cursor {c:?}")))?,
         };
-        let mut connection = self.connection();
-        let due: Vec<(String, f64)> = redis::cmd("ZRANGE")
-            .arg(keys.delayed())
-            .arg(offset)
-            .arg(offset + count - 1)
-            .arg("WITHSCORES")
-            .query_async(&mut connection)
+        let mut call = SCHEDULED.key(keys.delayed());
+        call.key(keys.delayed_jobs()).arg(due).arg(after).arg(count);
+        let reply: RedisValue = call
+            .invoke_async(&mut self.connection())
             .await
             .map_err(Error::from_redis)?;
-        if due.is_empty() {
-            return Ok(JobPage::default());
+        let bad = || malformed("scheduled.lua", &reply);
+        let RedisValue::Array(parts) = &reply else {
+            return Err(bad());
+        };
+        let [next, RedisValue::Array(found)] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let mut jobs = Vec::with_capacity(found.len());
+        for item in found {
+            let RedisValue::Array(f) = item else {
+                return Err(bad());
+            };
+            let [job_id, due, raw] = f.as_slice() else {
+                return Err(bad());
+            };
+            let raw = bytes(raw);
+            let job = (!raw.is_empty())
+                .then(|| JobRecord::decode(raw.as_slice()).ok())
+                .flatten();
+            jobs.push(ListedJob {
+                task: job.as_ref().map(|j| j.task.clone()).unwrap_or_default(),
+                priority: job.as_ref().map_or(0, |j| j.priority),
+                job,
+                job_id: text(job_id),
+                at_ms: int(due).ok_or_else(bad)?,
+                ..ListedJob::default()
+            });
         }
-        let records: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
-            .arg(keys.delayed_jobs())
-            .arg(due.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>())
-            .query_async(&mut connection)
-            .await
-            .map_err(Error::from_redis)?;
-        let next = (due.len() == count).then(|| (offset + count).to_string());
-        let jobs = due
-            .into_iter()
-            .zip(records)
-            .map(|((job_id, score), raw)| {
-                let job = raw.and_then(|raw| JobRecord::decode(raw.as_slice()).ok());
-                ListedJob {
-                    task: job.as_ref().map(|j| j.task.clone()).unwrap_or_default(),
-                    priority: job.as_ref().map_or(0, |j| j.priority),
-                    job,
-                    job_id,
-                    at_ms: score as i64,
-                    ..ListedJob::default()
-                }
-            })
-            .collect();
-        Ok(JobPage { jobs, next })
+        let next = text(next);
+        Ok(JobPage {
+            jobs,
+            next: (!next.is_empty()).then_some(next),
+        })
     }
 
     /// Everything known about the job `id`: its state and status record,

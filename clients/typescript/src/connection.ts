@@ -451,6 +451,7 @@ export class Connection {
       wait: (keys, argv) => within(typed.wait(keys, argv), commandTimeoutMs, timedOut),
       inspect: (keys, argv) => within(typed.inspect(keys, argv), commandTimeoutMs, timedOut),
       held: (keys, argv) => within(typed.held(keys, argv), commandTimeoutMs, timedOut),
+      scheduled: (keys, argv) => within(typed.scheduled(keys, argv), commandTimeoutMs, timedOut),
     };
     const session: Session = {
       redis,

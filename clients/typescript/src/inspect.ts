@@ -1,8 +1,8 @@
 /**
  * The read-only half of inspection (spec 1.1, SPEC.md section 20): a queue
  * at a glance (`inspect.lua`), its workers from their heartbeats, and its
- * jobs by state a page at a time (`held.lua` for running ones, `ZRANGE` and
- * `HMGET` for scheduled ones, `XRANGE` of the kept-failures and dead-letter
+ * jobs by state a page at a time (`held.lua` for running ones,
+ * `scheduled.lua` for scheduled ones, `XRANGE` of the kept-failures and dead-letter
  * streams). `ArdiqClient.queueInfo`, `workers` and `jobs` run these.
  */
 import { InvalidOptionError, MalformedRecordError } from './errors.js';
@@ -94,7 +94,7 @@ export interface JobPage {
 
 /** What the inspection needs of a connection. */
 export interface InspectConnection {
-  run(name: 'inspect' | 'held', keys: string[], argv: string[]): Promise<unknown>;
+  run(name: 'inspect' | 'held' | 'scheduled', keys: string[], argv: string[]): Promise<unknown>;
   command(key: string, args: string[]): Promise<unknown>;
 }
 
@@ -106,6 +106,9 @@ const integer = (value: unknown): number =>
 
 const bytes = (value: unknown): Uint8Array =>
   value instanceof Uint8Array ? value : Buffer.from(text(value));
+
+/** A score as Redis writes one: the due-time part of a scheduled listing's cursor. */
+const SCORE = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
 /** `[member, score]` pairs of a `ZRANGE ... WITHSCORES` reply: flat in RESP2, nested in RESP3. */
 function scored(reply: unknown): Array<[string, number]> {
@@ -281,37 +284,32 @@ export async function jobs(
     return { jobs: found, next: next === '' ? undefined : next };
   }
   if (state === 'scheduled') {
-    if (cursor !== undefined && !/^\d+$/.test(cursor)) {
+    // The cursor names the last job of the page before: `<due>:<job id>`.
+    const colon = cursor === undefined ? -1 : cursor.indexOf(':');
+    const due = cursor === undefined ? '' : cursor.slice(0, colon);
+    if (cursor !== undefined && (colon < 0 || !SCORE.test(due))) {
       throw new InvalidOptionError(`invalid cursor ${JSON.stringify(cursor)}`);
     }
-    const offset = cursor === undefined ? 0 : Number(cursor);
-    const due = scored(
-      await connection.command(keys.delayed, [
-        'ZRANGE',
-        keys.delayed,
-        String(offset),
-        String(offset + count - 1),
-        'WITHSCORES',
-      ]),
+    const after = cursor === undefined ? '' : cursor.slice(colon + 1);
+    const reply = await connection.run(
+      'scheduled',
+      [keys.delayed, keys.delayedJobs],
+      [due, after, String(count)],
     );
-    const ids = due.map(([id]) => id);
-    const scores = due.map(([, score]) => score);
-    if (ids.length === 0) return { jobs: [], next: undefined };
-    const records = (await connection.command(keys.delayedJobs, [
-      'HMGET',
-      keys.delayedJobs,
-      ...ids,
-    ])) as unknown[];
-    const found = ids.map((jobId, i) => {
-      const job = records[i] instanceof Uint8Array ? jobOf(records[i] as Uint8Array) : undefined;
+    if (!Array.isArray(reply) || reply.length !== 2 || !Array.isArray(reply[1])) {
+      throw new MalformedRecordError('scheduled.lua did not reply {next, jobs}');
+    }
+    const found = (reply[1] as unknown[][]).map(([jobId, dueMs, raw]) => {
+      const job = jobOf(bytes(raw));
       return {
-        ...listed('scheduled', jobId, job?.task ?? ''),
+        ...listed('scheduled', text(jobId), job?.task ?? ''),
         job,
         priority: job?.priority ?? 0,
-        atMs: scores[i] ?? 0,
+        atMs: integer(dueMs),
       };
     });
-    return { jobs: found, next: ids.length === count ? String(offset + count) : undefined };
+    const next = text(reply[0]);
+    return { jobs: found, next: next === '' ? undefined : next };
   }
   const stream = state === 'failed' ? keys.failed : keys.dead;
   const entries = (await connection.command(stream, [

@@ -9,7 +9,7 @@ import { defineScript, type CommandParser } from 'redis';
 import { SCRIPT_SOURCES } from './scripts.generated.js';
 
 /** The scripts of spec/scripts this client runs, by name. */
-export type ScriptName = 'enqueue' | 'status' | 'abort' | 'wait' | 'inspect' | 'held';
+export type ScriptName = 'enqueue' | 'status' | 'abort' | 'wait' | 'inspect' | 'held' | 'scheduled';
 
 /** One argument of a script call. */
 export type ScriptArgument = string | Buffer;
@@ -42,6 +42,7 @@ export const SCRIPTS = {
   // Spec 1.1, read-only (SPEC.md section 20).
   inspect: producerScript(SCRIPT_SOURCES.inspect),
   held: producerScript(SCRIPT_SOURCES.held),
+  scheduled: producerScript(SCRIPT_SOURCES.scheduled),
 };
 
 /** What the runner needs of a connection: the scripts of `SCRIPTS` as methods. */

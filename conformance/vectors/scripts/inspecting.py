@@ -1,6 +1,6 @@
 """Script cases of the operators' scripts (spec 1.1, SPEC.md section 20): `inspect.lua` (a
-queue at a glance), `held.lua` (a page of held entries) and `purge.lua` (jobs no worker holds
-yet)."""
+queue at a glance), `held.lua` (a page of held entries), `scheduled.lua` (a page of scheduled
+jobs) and `purge.lua` (jobs no worker holds yet)."""
 
 from __future__ import annotations
 
@@ -170,6 +170,60 @@ def build() -> list[Case]:
         [tx("ardiq"), tx("5"), tx("10-0"), tx("2")],
         {"array": [{"bulk": tx("")}, {"array": [held(5, "11-0", "w1", "b", j5b, "")]}]},
         held_after,
+    )
+
+    # scheduled.lua: B, a and c are due at T (ties in byte order: "B" < "a"), d later and its
+    # record gone; b, the last job of a page before, was aborted or promoted since.
+    due_at = NOW + 100
+    jb, ja, jc = job("B"), job("a"), job("c")
+
+    def scheduled_state(*ids: str) -> list[dict[str, Any]]:
+        scores = {"B": due_at, "a": due_at, "b": due_at, "c": due_at, "d": due_at + 100}
+        records = {"B": jb, "a": ja, "b": job("b"), "c": jc}
+        return [
+            {"key": P + "delayed", "type": "zset", "members": [[tx(j), scores[j]] for j in ids]},
+            {
+                "key": P + "delayed:jobs",
+                "type": "hash",
+                "fields": [[tx(j), {"hex": records[j].hex()}] for j in ids if j in records],
+            },
+        ]
+
+    def scheduled(job_id: str, due: int, record: bytes) -> dict[str, Any]:
+        return {"array": [{"bulk": tx(job_id)}, {"int": due}, {"bulk": {"hex": record.hex()}}]}
+
+    scheduled_keys = [P + "delayed", P + "delayed:jobs"]
+    listed = scheduled_state("B", "a", "c", "d")
+    case(
+        "scheduled.first_page",
+        "soonest first, ties in byte order; a page with more after it names its last job as `<due>:<job id>`",
+        "scheduled",
+        listed,
+        scheduled_keys,
+        [tx(""), tx(""), tx("2")],
+        {
+            "array": [
+                {"bulk": tx(f"{due_at}:a")},
+                {"array": [scheduled("B", due_at, jb), scheduled("a", due_at, ja)]},
+            ]
+        },
+        listed,
+    )
+    case(
+        "scheduled.after_a_gone_job",
+        "the page after a job no longer scheduled starts at the next one in order, skipping none "
+        "of its ties; a record gone is empty; the last page names no next",
+        "scheduled",
+        listed,
+        scheduled_keys,
+        [tx(str(due_at)), tx("b"), tx("2")],
+        {
+            "array": [
+                {"bulk": tx("")},
+                {"array": [scheduled("c", due_at, jc), scheduled("d", due_at + 100, b"")]},
+            ]
+        },
+        listed,
     )
 
     # purge.lua: 10-0 is pending (fetched), 11-0 and 12-0 wait; s1 is scheduled, s9 is not.

@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -266,7 +267,7 @@ async def cmd_jobs(args: argparse.Namespace, app: Ardiq[Any]) -> None:
 
     def human() -> str:
         text = table(JOB_HEADERS, [job_row(job) for job in page.jobs])
-        more = f"\nnext page: --cursor {page.next}" if page.next else ""
+        more = f"\nnext page: --cursor {shlex.quote(page.next)}" if page.next else ""
         return f"{text}\n{len(page.jobs)} {args.state} jobs{more}"
 
     emit(args, page, human)
@@ -326,7 +327,7 @@ async def cmd_store(args: argparse.Namespace, app: Ardiq[Any]) -> None:
 
         def human() -> str:
             text = table(JOB_HEADERS, [job_row(job) for job in page.jobs]) if page.jobs else ""
-            more = f"\nnext page: --cursor {page.next}" if page.next else ""
+            more = f"\nnext page: --cursor {shlex.quote(page.next)}" if page.next else ""
             return f"{text}{more}".strip("\n")
 
         emit(args, page, human)

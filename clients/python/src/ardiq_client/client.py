@@ -509,13 +509,9 @@ class AsyncClient:
         if state is ListState.RUNNING:
             return inspect.parse_held_reply(await self._run(inspect.held_call(self._keys, count, cursor)))
         if state is ListState.SCHEDULED:
-            offset = inspect.scheduled_offset(cursor)
-            due = await self._send(
-                lambda: live.zrange(self._keys.delayed, offset, offset + count - 1, withscores=True)
+            return inspect.parse_scheduled_reply(
+                await self._run(inspect.scheduled_call(self._keys, count, cursor))
             )
-            ids = [pair[0] for pair in due]
-            records = await self._send(lambda: live.hmget(self._keys.delayed_jobs, ids)) if ids else []
-            return inspect.parse_scheduled(due, records, offset + count if len(due) == count else 0)
         start = "-" if cursor is None else f"({cursor}"
         stream = inspect.store_key(self._keys, state)
         entries = await self._send(lambda: live.xrange(stream, start, "+", count))

@@ -6,6 +6,7 @@ replies; the clients do the I/O (`AsyncClient.queue_info`, ...)."""
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,12 +228,22 @@ def held_call(keys: QueueKeys, count: int, cursor: str | None) -> ScriptCall:
     )
 
 
-def scheduled_offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise InvalidOption(f"invalid cursor {cursor!r}")
-    return int(cursor)
+#: The due time part of a scheduled listing's cursor: a score as Redis writes one.
+_DUE = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def scheduled_call(keys: QueueKeys, count: int, cursor: str | None) -> ScriptCall:
+    """The `scheduled.lua` call of one page of scheduled jobs; the cursor is
+    `<due>:<job id>` of the last job of the page before."""
+    due, after = "", ""
+    if cursor is not None:
+        due, sep, after = cursor.partition(":")
+        if not sep or not _DUE.fullmatch(due):
+            raise InvalidOption(f"invalid cursor {cursor!r}")
+    names = [keys.delayed, keys.delayed_jobs]
+    return ScriptCall(
+        scripts.SCHEDULED, [n.encode() for n in names], [due.encode(), after.encode(), b"%d" % count]
+    )
 
 
 def store_key(keys: QueueKeys, state: ListState) -> str:
@@ -262,11 +273,13 @@ def parse_held_reply(reply: object) -> JobPage:
     return JobPage(jobs, following or None)
 
 
-def parse_scheduled(due: Sequence[Any], records: Sequence[Any], next_offset: int) -> JobPage:
-    """A page of scheduled jobs from `ZRANGE delayed ... WITHSCORES` and `HMGET delayed:jobs`."""
+def parse_scheduled_reply(reply: object) -> JobPage:
+    """A page of scheduled jobs from `scheduled.lua`."""
+    if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
+        raise MalformedRecord(f"scheduled.lua replied {reply!r}")
     jobs = []
-    for (job_id, score), raw in zip(due, records, strict=True):
-        job = _job(raw or b"")
+    for job_id, due, raw in reply[1]:
+        job = _job(raw)
         jobs.append(
             ListedJob(
                 ListState.SCHEDULED,
@@ -274,10 +287,11 @@ def parse_scheduled(due: Sequence[Any], records: Sequence[Any], next_offset: int
                 job.task if job else "",
                 job,
                 priority=job.priority if job else 0,
-                at_ms=int(score),
+                at_ms=int(due),
             )
         )
-    return JobPage(jobs, str(next_offset) if jobs and next_offset else None)
+    following = _text(reply[0])
+    return JobPage(jobs, following or None)
 
 
 def parse_store(state: ListState, entries: Sequence[Any] | None, count: int) -> JobPage:

@@ -52,8 +52,9 @@ ENQUEUE = load_script("enqueue.lua")
 STATUS = load_script("status.lua")
 ABORT = load_script("abort.lua")
 WAIT = load_script("wait.lua")
-#: Spec 1.1, read-only: a queue at a glance, a page of held entries.
+#: Spec 1.1, read-only: a queue at a glance, a page of held entries, a page of scheduled jobs.
 INSPECT = load_script("inspect.lua")
 HELD = load_script("held.lua")
+SCHEDULED = load_script("scheduled.lua")
 #: The scripts a producer runs.
-PRODUCER = (ENQUEUE, STATUS, ABORT, WAIT, INSPECT, HELD)
+PRODUCER = (ENQUEUE, STATUS, ABORT, WAIT, INSPECT, HELD, SCHEDULED)

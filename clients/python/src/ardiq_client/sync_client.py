@@ -482,13 +482,7 @@ class Client:
         if state is ListState.RUNNING:
             return inspect.parse_held_reply(self._run(inspect.held_call(self._keys, count, cursor)))
         if state is ListState.SCHEDULED:
-            offset = inspect.scheduled_offset(cursor)
-            due = self._send(
-                lambda: live.zrange(self._keys.delayed, offset, offset + count - 1, withscores=True)
-            )
-            ids = [pair[0] for pair in due]
-            records = self._send(lambda: live.hmget(self._keys.delayed_jobs, ids)) if ids else []
-            return inspect.parse_scheduled(due, records, offset + count if len(due) == count else 0)
+            return inspect.parse_scheduled_reply(self._run(inspect.scheduled_call(self._keys, count, cursor)))
         start = "-" if cursor is None else f"({cursor}"
         stream = inspect.store_key(self._keys, state)
         entries = self._send(lambda: live.xrange(stream, start, "+", count))

@@ -112,3 +112,34 @@ test('a page size out of bounds is refused', async (t) => {
     await assert.rejects(client.jobs('dead', { count }), /invalid count/);
   }
 });
+
+test('scheduled pages go on after the cursor job leaves, skipping none', async (t) => {
+  const { client } = await connected(t);
+  const at = Date.now() + 3_600_000;
+  const ids = [];
+  for (let n = 0; n < 120; n++)
+    ids.push((await client.enqueue('add', [1, n], { scheduleAt: at })).id);
+  const expected = [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+  const seen = [];
+  let cursor;
+  let pages = 0;
+  do {
+    const page = await client.jobs('scheduled', { count: 25, cursor });
+    pages += 1;
+    seen.push(...page.jobs.map((job) => job.jobId));
+    for (const job of page.jobs.slice(-5)) assert.equal(await client.abort(job.jobId), 'aborted');
+    cursor = page.next;
+  } while (cursor !== undefined);
+
+  assert.deepEqual(seen, expected);
+  assert.equal(pages, 5);
+  assert.equal((await client.queueInfo()).scheduled, 120 - 25);
+});
+
+test('a scheduled cursor no page gave is refused', async (t) => {
+  const { client } = await connected(t);
+  for (const cursor of ['25', 'x:add', '1e:add']) {
+    await assert.rejects(client.jobs('scheduled', { cursor }), /invalid cursor/);
+  }
+});
