@@ -5,9 +5,11 @@ for bad input, raised before anything is written."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
+import enum
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import redis
@@ -25,6 +27,8 @@ from ardiq import (
     RedisUnavailable,
     UnsupportedValue,
 )
+from ardiq_client import UnsupportedValue as ClientUnsupportedValue
+from ardiq_client import values as client_values
 from ardiq_testing import free_port
 from wire_records import Keys, decode_fields, entry_job_ids, stream_length
 from worker_harness import WAIT_S, run_burst, within
@@ -259,6 +263,23 @@ async def test_enqueue_options_are_written_into_the_job_record(
     assert record[13] == [0]
 
 
+class Number(enum.IntEnum):
+    ONE = 1
+
+
+class Word(enum.StrEnum):
+    A = "a"
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+class Ratio(float):
+    pass
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "path"),
     [
@@ -267,6 +288,13 @@ async def test_enqueue_options_are_written_into_the_job_record(
         pytest.param((2**63,), {}, "args[0]", id="int-beyond-int64"),
         pytest.param(([0, {1: "x"}],), {}, "args[0][1]", id="non-str-key"),
         pytest.param((), {"y": [object()]}, "kwargs.y[0]", id="object-in-kwargs"),
+        pytest.param((Number.ONE,), {}, "args[0]", id="IntEnum"),
+        pytest.param((1, [Word.A]), {}, "args[1][0]", id="StrEnum"),
+        pytest.param((Point(1, 2),), {}, "args[0]", id="namedtuple"),
+        pytest.param(({"a": collections.OrderedDict(b=1)},), {}, "args[0].a", id="OrderedDict"),
+        pytest.param((), {"d": collections.defaultdict(int, a=1)}, "kwargs.d", id="defaultdict"),
+        pytest.param(({Word.A: 1},), {}, "args[0]", id="StrEnum-key"),
+        pytest.param((Ratio(0.5),), {}, "args[0]", id="float-subclass"),
     ],
 )
 async def test_value_outside_the_type_table_is_unsupported_with_its_path(
@@ -275,6 +303,9 @@ async def test_value_outside_the_type_table_is_unsupported_with_its_path(
     with pytest.raises(UnsupportedValue, match=path.replace("[", r"\[").replace("]", r"\]")):
         await app.send("echo", *args, **kwargs)
     assert queue_keys(inspector, keys) == []
+    # The pure-Python producer refuses the same values (SPEC.md section 4: no coercion).
+    with pytest.raises(ClientUnsupportedValue, match=path.replace("[", r"\[").replace("]", r"\]")):
+        (client_values.encode_args(args), client_values.encode_kwargs(kwargs))
 
 
 async def test_nesting_deeper_than_64_is_unsupported(app: Ardiq) -> None:

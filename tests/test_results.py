@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import enum
 from typing import Any
 
 import pytest
@@ -265,13 +267,24 @@ async def test_result_over_one_mib_fails_with_result_too_large_and_is_not_retrie
     assert runs == [1]
 
 
-async def test_result_outside_the_type_table_fails_the_job_and_is_not_retried(app: Ardiq) -> None:
+class Level(enum.IntEnum):
+    HIGH = 9
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{1, 2}, Level.HIGH, {"level": collections.OrderedDict(a=1)}],
+    ids=["set", "IntEnum", "OrderedDict"],
+)
+async def test_result_outside_the_type_table_fails_the_job_and_is_not_retried(
+    app: Ardiq, value: object
+) -> None:
     runs: list[int] = []
 
     @app.task(retries=2, backoff_ms=10)
-    async def odd() -> set[int]:
+    async def odd() -> object:
         runs.append(1)
-        return {1, 2}
+        return value
 
     job = await odd.enqueue()
     await run_burst(app)

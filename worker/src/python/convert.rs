@@ -1,7 +1,10 @@
 //! Python values to canonical MessagePack, and spec values back to Python.
 //! Encoding walks the Python objects directly (no intermediate tree) and
 //! accepts exactly the spec's type table; anything else is an
-//! `UnsupportedValue` naming the path of the offending value.
+//! `UnsupportedValue` naming the path of the offending value. The types are
+//! exact: a subclass (`IntEnum`, `StrEnum`, a named tuple, `OrderedDict`)
+//! would be written as its base and read back as something else, so it is
+//! refused like any type outside the table (SPEC.md section 4).
 
 use std::fmt::Write as _;
 
@@ -35,7 +38,7 @@ pub fn encode_arguments(
     root: &str,
 ) -> Result<(), CoreError> {
     let mut path = root.to_owned();
-    if let Ok(dict) = obj.cast::<PyDict>() {
+    if let Ok(dict) = obj.cast_exact::<PyDict>() {
         rmp::encode::write_map_len(out, dict.len() as u32).expect("vec write");
         for (key, item) in dict.iter() {
             let key = dict_key(&key, &path)?;
@@ -47,9 +50,9 @@ pub fn encode_arguments(
         }
         return Ok(());
     }
-    let items: Vec<Bound<'_, PyAny>> = if let Ok(tuple) = obj.cast::<PyTuple>() {
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(tuple) = obj.cast_exact::<PyTuple>() {
         tuple.iter().collect()
-    } else if let Ok(list) = obj.cast::<PyList>() {
+    } else if let Ok(list) = obj.cast_exact::<PyList>() {
         list.iter().collect()
     } else {
         return Err(unsupported(
@@ -67,12 +70,15 @@ pub fn encode_arguments(
 }
 
 fn dict_key<'a>(key: &'a Bound<'_, PyAny>, path: &str) -> Result<&'a str, CoreError> {
-    let key = key.cast::<PyString>().map_err(|_| {
+    let key = key.cast_exact::<PyString>().map_err(|_| {
         unsupported(
             path,
             &format!(
-                "dict key {} is not a str",
-                key.repr().map_or_else(|_| "?".into(), |r| r.to_string())
+                "dict key {} of type {} is not a str",
+                key.repr().map_or_else(|_| "?".into(), |r| r.to_string()),
+                key.get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
             ),
         )
     })?;
@@ -94,21 +100,21 @@ fn encode_at(
         out.push(0xc0);
     } else if let Ok(b) = obj.cast::<PyBool>() {
         out.push(if b.is_true() { 0xc3 } else { 0xc2 });
-    } else if let Ok(i) = obj.cast::<PyInt>() {
+    } else if let Ok(i) = obj.cast_exact::<PyInt>() {
         let value: i64 = i
             .extract()
             .map_err(|_| unsupported(path, &format!("integer {i} is outside int64")))?;
         encode_int(value, out);
-    } else if let Ok(f) = obj.cast::<PyFloat>() {
+    } else if let Ok(f) = obj.cast_exact::<PyFloat>() {
         encode_float(f.value(), out);
-    } else if let Ok(s) = obj.cast::<PyString>() {
+    } else if let Ok(s) = obj.cast_exact::<PyString>() {
         let text = s
             .to_str()
             .map_err(|_| unsupported(path, "str that is not valid UTF-8"))?;
         rmp::encode::write_str(out, text).expect("vec write");
-    } else if let Ok(b) = obj.cast::<PyBytes>() {
+    } else if let Ok(b) = obj.cast_exact::<PyBytes>() {
         rmp::encode::write_bin(out, b.as_bytes()).expect("vec write");
-    } else if let Ok(list) = obj.cast::<PyList>() {
+    } else if let Ok(list) = obj.cast_exact::<PyList>() {
         rmp::encode::write_array_len(out, list.len() as u32).expect("vec write");
         for (index, item) in list.iter().enumerate() {
             let len = path.len();
@@ -116,7 +122,7 @@ fn encode_at(
             encode_at(&item, out, path, depth + 1)?;
             path.truncate(len);
         }
-    } else if let Ok(tuple) = obj.cast::<PyTuple>() {
+    } else if let Ok(tuple) = obj.cast_exact::<PyTuple>() {
         rmp::encode::write_array_len(out, tuple.len() as u32).expect("vec write");
         for (index, item) in tuple.iter().enumerate() {
             let len = path.len();
@@ -124,7 +130,7 @@ fn encode_at(
             encode_at(&item, out, path, depth + 1)?;
             path.truncate(len);
         }
-    } else if let Ok(dict) = obj.cast::<PyDict>() {
+    } else if let Ok(dict) = obj.cast_exact::<PyDict>() {
         rmp::encode::write_map_len(out, dict.len() as u32).expect("vec write");
         for (key, item) in dict.iter() {
             let key = dict_key(&key, path)?;
