@@ -9,6 +9,7 @@ import asyncio
 import time
 
 import pytest
+import redis
 from ardiq_client import AsyncClient, Client
 from ardiq_client.inspect import ListState
 from test_end_to_end import run_burst_worker, worker  # noqa: F401 - the fixture
@@ -78,6 +79,18 @@ async def test_scheduled_pages_go_on_after_the_cursor_job_leaves(
     assert seen == expected
     assert cursor is None
     assert (await client.queue_info()).scheduled == 120 - 25
+
+
+async def test_a_job_id_that_is_not_utf8_is_listed_replaced(
+    client: AsyncClient, sync_client: Client, inspector: redis.Redis, queue: str
+) -> None:
+    """A foreign producer's id bytes that are not UTF-8 fail neither client's listing."""
+    job = await client.send("add", [1, 2], delay_ms=60_000)
+    inspector.zadd(f"ardiq:{{{queue}}}:delayed", {b"bad-\xff": 1})
+
+    for page in (await client.jobs("scheduled"), sync_client.jobs("scheduled")):
+        assert [j.job_id for j in page.jobs] == ["bad-\ufffd", job.id]
+        assert page.jobs[0].job is None
 
 
 @pytest.mark.parametrize("cursor", ["25", "x:add", "1e:add"])

@@ -127,7 +127,9 @@ class JobPage:
 
 
 def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """Text written by any producer: bytes that are not UTF-8 are shown replaced, as the
+    other clients show them, rather than failing the whole listing."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _entry_ms(entry_id: str) -> int | None:
