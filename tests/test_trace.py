@@ -6,8 +6,12 @@ end-to-end suites, against `tests/e2e_tasks.py`."""
 
 from __future__ import annotations
 
+import pathlib
+import subprocess
+import sys
 from collections.abc import Iterator
 
+import ardiq
 import pytest
 from ardiq import Ardiq, JobFailed
 from ardiq.inspect import ListState
@@ -106,3 +110,28 @@ async def test_without_a_tracer_provider_there_is_no_span_and_no_header(app: Ard
     assert listed.job_id == job.id
     assert listed.job is not None
     assert listed.job.headers == {}
+
+
+@pytest.mark.parametrize(
+    ("present", "installed"),
+    [([], False), (["proto"], False), (["context", "propagate", "trace"], True)],
+    ids=["no-opentelemetry", "only-another-distribution", "the-api"],
+)
+def test_tracing_is_on_only_when_the_api_modules_are_there(
+    tmp_path: pathlib.Path, present: list[str], installed: bool
+) -> None:
+    """`opentelemetry` is a namespace package; `opentelemetry-proto` alone
+    provides it without the API, and enqueueing must not then fail."""
+    for name in present:
+        module = tmp_path / "opentelemetry" / name
+        module.mkdir(parents=True)
+        (module / "__init__.py").write_text("")
+    package = pathlib.Path(ardiq.__file__).parent.parent
+    code = (
+        "import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p]"
+        f" + [{str(tmp_path)!r}, {str(package)!r}]; import ardiq.trace; print(ardiq.trace.INSTALLED)"
+    )
+
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert shown.stdout.strip() == str(installed)

@@ -27,10 +27,24 @@ from ardiq.task import PreparedJob, prepared
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
+
+def _api_installed() -> bool:
+    """Whether the modules of OpenTelemetry's API used here can be imported.
+    `opentelemetry` is a namespace that other distributions (`opentelemetry-proto`
+    alone, say) provide too, so its presence says nothing of the API."""
+    try:
+        return all(
+            importlib.util.find_spec(f"opentelemetry.{name}") is not None
+            for name in ("context", "propagate", "trace")
+        )
+    except ModuleNotFoundError:
+        return False
+
+
 #: Whether OpenTelemetry's API is installed. It is imported on first use
 #: only: its propagators load from entry points, which `import ardiq` (and
 #: every process task's child) should not wait for.
-INSTALLED = importlib.util.find_spec("opentelemetry") is not None
+INSTALLED = _api_installed()
 
 
 def with_context(items: list[PreparedJob]) -> list[PreparedJob]:
