@@ -47,6 +47,20 @@ async def test_burst_run_drains_the_queue_and_exits_zero(redis_url: str, queue: 
     assert [await job.result(timeout_s=WAIT_S) for job in jobs] == [f"hello n{n}" for n in range(20)]
 
 
+async def test_burst_run_waits_for_delayed_jobs_with_wait_delayed(
+    redis_url: str, queue: str, app: Ardiq
+) -> None:
+    later = [await app.options(delay_ms=2500).send("greet", f"n{n}") for n in range(5)]
+
+    first = run_cli(redis_url, queue, "run", APP, "--burst")
+    assert first.returncode == 0, first.stderr
+    assert {await job.status() for job in later} == {JobStatus.SCHEDULED}
+    done = run_cli(redis_url, queue, "run", APP, "--burst", "--wait-delayed")
+
+    assert done.returncode == 0, done.stderr
+    assert [await job.result(timeout_s=WAIT_S) for job in later] == [f"hello n{n}" for n in range(5)]
+
+
 async def test_process_tasks_run_in_child_processes_of_the_cli_worker(
     redis_url: str, queue: str, app: Ardiq
 ) -> None:

@@ -249,3 +249,30 @@ async def test_second_run_of_one_app_is_refused_and_the_first_keeps_working(app:
             await within(app.run_worker(burst=True), WAIT_S, "a second run to be refused")
         job = await add.enqueue(1, 2)
         assert await job.result(timeout_s=10) == 3
+
+
+async def test_a_burst_waits_for_retries_and_delayed_jobs_only_when_told(app: Ardiq) -> None:
+    attempts: list[int] = []
+
+    @app.task(retries=2, backoff_ms=1500)
+    async def flaky(n: int) -> int:
+        attempts.append(n)
+        if attempts.count(n) == 1:
+            raise RuntimeError("the first attempt fails")
+        return n
+
+    left = [await flaky.enqueue(n) for n in range(20)]
+    await run_burst(app)
+    assert sorted(attempts) == list(range(20))
+    assert {await job.status() for job in left} == {JobStatus.SCHEDULED}
+
+    later = await flaky.options(delay_ms=300).enqueue(20)
+    await run_burst(app, wait_delayed=True)
+
+    assert [await job.result(timeout_s=WAIT_S) for job in left] == list(range(20))
+    assert await later.result(timeout_s=WAIT_S) == 20
+
+
+async def test_waiting_for_delayed_jobs_needs_a_burst(app: Ardiq) -> None:
+    with pytest.raises(ValueError, match="burst"):
+        await app.run_worker(wait_delayed=True)

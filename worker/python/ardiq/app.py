@@ -660,6 +660,7 @@ class Ardiq(Generic[C]):
         *,
         queues: Sequence[str] | Mapping[str, int] | None = None,
         burst: bool = False,
+        wait_delayed: bool = False,
         concurrency: int = 100,
         prefetch: int | None = None,
         sync_concurrency: int | None = None,
@@ -678,7 +679,10 @@ class Ardiq(Generic[C]):
         handle_signals: bool = False,
     ) -> None:
         """Runs a worker in this process until stopped (or, with `burst`,
-        until its queues are drained), inside the app's lifespan.
+        until its queues are drained), inside the app's lifespan. A burst
+        ends when nothing is queued or running; retries and delayed jobs due
+        later stay scheduled, unless `wait_delayed` makes it wait for them
+        too (and run them when due, however far ahead that is).
 
         `queues`: names, or names with weights (`{"emails": 3, "default":
         1}`: under contention emails gets three slots for each of default's);
@@ -700,6 +704,8 @@ class Ardiq(Generic[C]):
         `failed_retention_s`. `metrics_port` serves Prometheus metrics on
         `http://metrics_host:metrics_port/metrics` (0: any free port; see
         `ardiq.metrics`). Every option is checked before anything starts."""
+        if wait_delayed and not burst:
+            raise ValueError("wait_delayed waits at the end of a burst: give burst=True too")
         worker = self._worker(
             queues,
             concurrency=concurrency,
@@ -707,6 +713,7 @@ class Ardiq(Generic[C]):
             sync_concurrency=sync_concurrency,
             process_concurrency=process_concurrency,
             burst=burst,
+            burst_waits_delayed=wait_delayed,
             grace_s=grace_s,
             visibility_ms=visibility_ms,
             max_deliveries=max_deliveries,

@@ -404,6 +404,7 @@ async def _run(args: argparse.Namespace) -> None:
     await app.run_worker(
         queues=queues,
         burst=args.burst,
+        wait_delayed=args.wait_delayed,
         concurrency=args.concurrency,
         sync_concurrency=args.sync_concurrency,
         process_concurrency=args.process_concurrency,
@@ -459,6 +460,11 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("app", metavar="MODULE:APP")
     run.add_argument("--burst", action="store_true", help="drain the queues, then exit 0")
+    run.add_argument(
+        "--wait-delayed",
+        action="store_true",
+        help="with --burst: also wait for retries and delayed jobs to come due and run them",
+    )
     run.add_argument(
         "--queues",
         help="queues to consume, with weights: emails=3,default=1 (default: every queue of the app's tasks)",
