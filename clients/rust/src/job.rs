@@ -264,9 +264,11 @@ impl Job {
     ///
     /// # Errors
     /// [`Error::JobFailed`] when it raised (or was dead-lettered),
-    /// [`Error::JobAborted`], [`Error::Timeout`] when it did not finish in
-    /// time (also when its result was not kept), and
-    /// [`Error::UnexpectedResult`] when the value does not fit `T`.
+    /// [`Error::JobAborted`], [`Error::JobExpired`], [`Error::JobNotFound`]
+    /// as soon as the job has no status key (its result expired or was not
+    /// kept, or no job has this id), [`Error::Timeout`] when it did not
+    /// finish in time, and [`Error::UnexpectedResult`] when the value does
+    /// not fit `T`.
     pub async fn result<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T> {
         from_value(self.result_value(timeout).await?)
     }
@@ -285,6 +287,9 @@ impl Job {
 
     /// Waits up to `timeout` for the job to end and returns its final state
     /// and record ([`Error::Timeout`] if it has not ended by then).
+    /// [`Error::JobNotFound`] ends the wait at the first status read that
+    /// finds no status key: a job has one from its enqueue on, so its result
+    /// expired or was not kept, or no job has this id (SPEC.md section 15).
     ///
     /// The wait is woken by the worker that ends the job (SPEC.md section
     /// 15): the client subscribes to the queue's events channel and
@@ -341,6 +346,9 @@ impl Job {
                 Err(_) => false,
             };
             let (status, record) = self.client.read_status(&self.id).await?;
+            if status == JobStatus::NotFound {
+                return Err(Error::JobNotFound);
+            }
             if status.is_terminal() {
                 let record = record.map(|bytes| decode_status(&bytes)).transpose()?;
                 return Ok(JobInfo { status, record });
