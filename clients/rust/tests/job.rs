@@ -180,7 +180,7 @@ async fn result_of_a_job_without_a_status_key_is_job_not_found_at_once() {
     let (client, keys) = common::client("not-found").await;
     let err = client
         .job("no-such-job")
-        .result_value(Duration::from_secs(600))
+        .result_value(Duration::MAX)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::JobNotFound), "{err:?}");
@@ -205,6 +205,22 @@ async fn result_of_a_job_without_a_status_key_is_job_not_found_at_once() {
         .unwrap()
         .unwrap_err();
     assert!(matches!(err, Error::JobNotFound), "{err:?}");
+}
+
+#[tokio::test]
+async fn result_with_the_longest_timeout_waits_without_a_deadline() {
+    let (client, keys) = common::client("no-deadline").await;
+    let job = client.enqueue("add").send().await.unwrap();
+    let complete = Status {
+        value: {
+            let mut out = Vec::new();
+            ardiq_client::spec::value::encode(&Value::Int(3), &mut out);
+            out
+        },
+        ..Status::with_state(State::Complete)
+    };
+    finish(&keys, job.id(), &complete).await;
+    assert_eq!(job.result::<i64>(Duration::MAX).await.unwrap(), 3);
 }
 
 #[tokio::test]
