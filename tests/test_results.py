@@ -13,7 +13,7 @@ import pytest
 import redis
 from ardiq import Ardiq, JobFailed, JobStatus
 from wire_records import Keys
-from worker_harness import WAIT_S, run_burst
+from worker_harness import WAIT_S, run_burst, within
 
 DAY_MS = 86_400_000
 MIB = 1_048_576
@@ -149,6 +149,35 @@ async def test_result_of_an_unknown_job_is_a_lookup_error(app: Ardiq) -> None:
     with pytest.raises(LookupError):
         await app.job("never-enqueued").result(timeout_s=1)
     assert await app.job("never-enqueued").status() is JobStatus.NOT_FOUND
+
+
+async def test_a_wait_on_an_unknown_job_ends_at_once_whatever_its_timeout(app: Ardiq) -> None:
+    # Without a timeout the wait would otherwise never end: `within` fails it.
+    info = await within(app.job("never-enqueued").wait(), WAIT_S, "the wait to end")
+    assert info.status is JobStatus.NOT_FOUND
+    with pytest.raises(LookupError):
+        await within(app.job("never-enqueued").result(), WAIT_S, "the result to raise")
+
+
+async def test_waits_on_jobs_with_a_result_ttl_of_zero_end_with_lookup_error(app: Ardiq) -> None:
+    @app.task
+    async def fire_and_forget(n: int) -> int:
+        return n
+
+    jobs = await app.enqueue_many([fire_and_forget.options(result_ttl_ms=0).prepare(n) for n in range(10)])
+    waiting = [asyncio.create_task(job.result()) for job in jobs]
+    await asyncio.sleep(0.1)
+    assert not any(task.done() for task in waiting)
+    await run_burst(app)
+
+    outcomes = await within(asyncio.gather(*waiting, return_exceptions=True), WAIT_S, "the waits to end")
+    assert all(isinstance(outcome, LookupError) for outcome in outcomes), outcomes
+
+
+async def test_a_blocking_wait_on_an_unknown_job_ends_at_once(app: Ardiq) -> None:
+    job = app.job_blocking("never-enqueued")
+    with pytest.raises(LookupError):
+        await within(asyncio.to_thread(job.result, 3 * WAIT_S), WAIT_S, "the result to raise")
 
 
 async def test_result_lives_one_day_by_default(app: Ardiq, inspector: redis.Redis, keys: Keys) -> None:

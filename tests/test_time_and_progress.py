@@ -260,6 +260,18 @@ async def test_a_waiting_result_is_told_instead_of_polling(app: Ardiq, inspector
         assert inspector.zscore(f"ardiq:{{{app.queue}}}:waiters", job.id) is None
 
 
+async def test_concurrent_first_waits_share_one_subscription(app: Ardiq, inspector: redis.Redis) -> None:
+    # SPEC.md section 15: one subscription per client and queue, however many
+    # waits start at once, and no more once they have ended.
+    channel = f"ardiq:{{{app.queue}}}:events"
+    for _ in range(2):
+        jobs = await app.enqueue_many([app.prepare("nobody_runs_this") for _ in range(50)])
+        infos = await asyncio.gather(*(job.wait(timeout_s=0.3) for job in jobs))
+        assert {info.status for info in infos} == {JobStatus.QUEUED}
+        subscribers = cast(list[tuple[bytes, int]], inspector.pubsub_numsub(channel))
+        assert subscribers[0][1] == 1
+
+
 async def test_a_lost_notification_costs_latency_not_a_hang(app: Ardiq, inspector: redis.Redis) -> None:
     @app.task
     async def nap(seconds: float) -> str:

@@ -40,7 +40,7 @@ from conformance.runner.steps import (
     wait_for_state,
 )
 from conformance.runner.targets import Target, Worker
-from conformance.runner.testees import Testee
+from conformance.runner.testees import REQUEST_TIMEOUT_S, Testee
 
 WORKER_ROW = "ardiq"  # the worker is the ardiq package
 
@@ -226,6 +226,7 @@ class Matrix:
         self.record(impl, "progress", lambda: self.progress(testee))
         self.record(impl, "result.notified", lambda: self.result_notified(testee))
         self.record(impl, "result.notification_lost", lambda: self.result_notification_lost(testee))
+        self.record(impl, "result.not_found", lambda: self.result_not_found(testee))
         if not self.target.cluster:
             self.record(impl, "redis_loading", lambda: self.redis_loading(testee))
 
@@ -406,6 +407,17 @@ class Matrix:
             dropper.cancel()
         expect(typed.same({"str": "slept"}, value), "wrong result")
         expect(self.target.client.zscore(waiters, job_id) is None, "the wait was not dropped")
+
+    def result_not_found(self, testee: Testee) -> None:
+        # SPEC.md section 15: a wait ends on not_found, at once, whatever its time-out: an id
+        # no job has, and a job whose result is not kept (the worker deletes its status key).
+        # An hour's time-out the request would not outlive: a wait that runs on fails the case.
+        client = self.on_work_queue(testee)
+        for job_id in (new_id("ghost"), enqueue(client, "echo", [i(1)], result_ttl_ms=0)["job_id"]):
+            response = client.request(
+                "result", timeout_s=REQUEST_TIMEOUT_S + WAIT_S, job_id=job_id, timeout_ms=3_600_000
+            )
+            expect_error(response, "JobNotFound")
 
     def read_back(self, writer: Testee, reader: Testee) -> None:
         writer_client = self.on_work_queue(writer)

@@ -141,13 +141,16 @@ impl EnqueueRequest {
     }
 
     /// Overrides the task's timeout; zero means none; at most 100 years.
+    /// A fraction of a millisecond counts as a whole one (so 500 µs is 1 ms,
+    /// not none).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.job.timeout_ms = Some(duration_ms(timeout));
         self
     }
 
-    /// Overrides the task's base retry backoff; at most 100 years.
+    /// Overrides the task's base retry backoff; at most 100 years. A
+    /// fraction of a millisecond counts as a whole one.
     #[must_use]
     pub fn backoff(mut self, backoff: Duration) -> Self {
         self.job.backoff_ms = Some(duration_ms(backoff));
@@ -155,7 +158,8 @@ impl EnqueueRequest {
     }
 
     /// Overrides how long the result is kept; zero keeps none; at most 100
-    /// years.
+    /// years. A fraction of a millisecond counts as a whole one (so 500 µs
+    /// keeps it 1 ms).
     #[must_use]
     pub fn result_ttl(mut self, ttl: Duration) -> Self {
         self.job.result_ttl_ms = Some(duration_ms(ttl));
@@ -251,10 +255,13 @@ fn not_a(found: &Value, root: &str, expected: &str) -> Error {
     }
 }
 
-/// A duration in ms for the producer core; one too long for an `i64` is
-/// still too long for the spec, and reported as such.
+/// A duration in ms for the producer core, a fraction of a ms rounded up:
+/// 0 means "none" to these fields, so no non-zero duration may become 0.
+/// One too long for an `i64` is still too long for the spec, and reported
+/// as such.
 fn duration_ms(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+    let ms = duration.as_millis() + u128::from(duration.subsec_nanos() % 1_000_000 != 0);
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 /// Milliseconds since the Unix epoch; times before it are negative.
@@ -368,6 +375,20 @@ mod tests {
                 job.result_ttl_ms
             ),
             (Some(0), Some(0), Some(250), Some(0))
+        );
+    }
+
+    #[test]
+    fn a_fraction_of_a_millisecond_is_rounded_up_not_to_none() {
+        let request = EnqueueRequest::new("t")
+            .job_id("j")
+            .timeout(Duration::from_micros(500))
+            .backoff(Duration::from_nanos(1_500_001))
+            .result_ttl(Duration::from_nanos(1));
+        let job = decode_job(&enqueue_call("q", request, NOW).unwrap());
+        assert_eq!(
+            (job.timeout_ms, job.backoff_ms, job.result_ttl_ms),
+            (Some(1), Some(2), Some(1))
         );
     }
 

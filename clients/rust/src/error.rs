@@ -78,6 +78,10 @@ pub enum Error {
     /// No worker started the job before its expiry (`expires_ms`).
     #[error("job expired before it started")]
     JobExpired,
+    /// The job has no status key: its result expired or was not kept
+    /// (`result_ttl_ms` 0), or no job has this id.
+    #[error("job not found: its result expired or was not kept, or no job has this id")]
+    JobNotFound,
     /// The job did not finish within the time given.
     #[error("job did not finish in time")]
     Timeout,

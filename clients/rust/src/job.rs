@@ -264,9 +264,11 @@ impl Job {
     ///
     /// # Errors
     /// [`Error::JobFailed`] when it raised (or was dead-lettered),
-    /// [`Error::JobAborted`], [`Error::Timeout`] when it did not finish in
-    /// time (also when its result was not kept), and
-    /// [`Error::UnexpectedResult`] when the value does not fit `T`.
+    /// [`Error::JobAborted`], [`Error::JobExpired`], [`Error::JobNotFound`]
+    /// as soon as the job has no status key (its result expired or was not
+    /// kept, or no job has this id), [`Error::Timeout`] when it did not
+    /// finish in time, and [`Error::UnexpectedResult`] when the value does
+    /// not fit `T`.
     pub async fn result<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T> {
         from_value(self.result_value(timeout).await?)
     }
@@ -285,6 +287,9 @@ impl Job {
 
     /// Waits up to `timeout` for the job to end and returns its final state
     /// and record ([`Error::Timeout`] if it has not ended by then).
+    /// [`Error::JobNotFound`] ends the wait at the first status read that
+    /// finds no status key: a job has one from its enqueue on, so its result
+    /// expired or was not kept, or no job has this id (SPEC.md section 15).
     ///
     /// The wait is woken by the worker that ends the job (SPEC.md section
     /// 15): the client subscribes to the queue's events channel and
@@ -293,7 +298,10 @@ impl Job {
     /// server refused it or `wait.lua`, an ACL without the waiting
     /// commands, say) it polls, from every 5 ms up to every 100 ms.
     pub async fn wait(&self, timeout: Duration) -> Result<JobInfo> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for the clock (`Duration::MAX`) waits for good.
+        let deadline = Instant::now().checked_add(timeout);
+        let left =
+            |now: Instant| deadline.map_or(Duration::MAX, |at| at.saturating_duration_since(now));
         let channel = self.client.inner.keys.events();
         let woken = Arc::new(Notify::new());
         let _listening = {
@@ -314,11 +322,11 @@ impl Job {
                     // Registered again after a new subscription, and before
                     // a registration shorter than the wait runs out.
                     let renew = registered_until.is_none_or(|until| {
-                        until < deadline && until <= now + LONGEST_REGISTRATION / 2
+                        deadline.is_none_or(|at| until < at)
+                            && until <= now + LONGEST_REGISTRATION / 2
                     });
                     if fresh || renew {
-                        let length =
-                            (deadline - now).min(LONGEST_REGISTRATION) + Duration::from_secs(1);
+                        let length = left(now).min(LONGEST_REGISTRATION) + Duration::from_secs(1);
                         let deadline_ms =
                             now_ms() + i64::try_from(length.as_millis()).unwrap_or(i64::MAX);
                         match self.client.run_wait(&self.id, deadline_ms).await {
@@ -341,21 +349,24 @@ impl Job {
                 Err(_) => false,
             };
             let (status, record) = self.client.read_status(&self.id).await?;
+            if status == JobStatus::NotFound {
+                return Err(Error::JobNotFound);
+            }
             if status.is_terminal() {
                 let record = record.map(|bytes| decode_status(&bytes)).transpose()?;
                 return Ok(JobInfo { status, record });
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let left = left(Instant::now());
+            if left.is_zero() {
                 return Err(Error::Timeout);
             }
             if subscribed {
                 tokio::select! {
                     () = woken.notified() => {}
-                    () = tokio::time::sleep(FALLBACK_POLL.min(deadline - now)) => {}
+                    () = tokio::time::sleep(FALLBACK_POLL.min(left)) => {}
                 }
             } else {
-                tokio::time::sleep(pause.min(deadline - now)).await;
+                tokio::time::sleep(pause.min(left)).await;
                 pause = (pause * 2).min(LONGEST_POLL);
             }
         }

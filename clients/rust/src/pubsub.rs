@@ -4,9 +4,17 @@
 //! [`Hub::ensure`] (re)connects and (re)subscribes when needed, so a broken
 //! connection costs the messages sent meanwhile and nothing else. Every
 //! message on these channels is a hint; callers keep a fallback.
+//!
+//! Callers that find the hub unsubscribed at once share one attempt to
+//! connect and subscribe, and after a failed attempt the hub waits
+//! [`RETRY_AFTER`] before it tries again: many waits on a Redis that refuses
+//! connections make one attempt a second, not one per wait and poll.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use futures::StreamExt as _;
 use redis::aio::PubSubSink;
@@ -16,12 +24,19 @@ use crate::connection::ConnectOptions;
 
 type Callback = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// How long the hub waits after a failed connect or subscribe before it
+/// tries again (the other clients wait as long).
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// A shared subscriber connection to the Redis at one URL (on a cluster, to
 /// the node the URL names: ordinary pub/sub messages reach every node).
 pub struct Hub {
     url: String,
     options: ConnectOptions,
     state: Mutex<State>,
+    /// Held while connecting or subscribing, so callers that come meanwhile
+    /// wait for that attempt instead of opening connections of their own.
+    opening: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -38,6 +53,42 @@ struct State {
     /// Redis refused this user pub/sub or `wait.lua` (an ACL): the hub
     /// does not ask again, and its users poll.
     refused: bool,
+    /// After a failed attempt, no other before this time.
+    retry_at: Option<Instant>,
+}
+
+impl State {
+    /// True when `channel` is subscribed, false when the caller may try to
+    /// subscribe, an error when it may not (refused before, or the last
+    /// attempt failed less than [`RETRY_AFTER`] ago).
+    fn check(&self, channel: &str) -> Result<bool, RedisError> {
+        if self.refused {
+            return Err(RedisError::from((
+                redis::ErrorKind::ResponseError,
+                "pub/sub refused",
+                "Redis refused this user pub/sub or wait.lua before".to_owned(),
+            )));
+        }
+        if self.subscribed.contains(channel) {
+            return Ok(true);
+        }
+        if self.retry_at.is_some_and(|at| Instant::now() < at) {
+            return Err(RedisError::from((
+                redis::ErrorKind::IoError,
+                "pub/sub unavailable",
+                "connecting for pub/sub failed less than a second ago".to_owned(),
+            )));
+        }
+        Ok(false)
+    }
+}
+
+/// How an attempt to subscribe failed.
+enum Failed {
+    /// Redis refused this user the subscription (an ACL).
+    Refused(RedisError),
+    /// Redis could not be reached, or took too long.
+    Other(RedisError),
 }
 
 impl std::fmt::Debug for Hub {
@@ -86,6 +137,7 @@ impl Hub {
             url: url.into(),
             options,
             state: Mutex::new(State::default()),
+            opening: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -119,39 +171,57 @@ impl Hub {
     /// # Errors
     /// Connecting or subscribing failed (unreachable, refused by an ACL).
     pub async fn ensure(self: &Arc<Self>, channel: &str) -> Result<bool, RedisError> {
+        if self.state.lock().expect("hub").check(channel)? {
+            return Ok(false);
+        }
+        // One attempt at a time: whoever waited here finds the channel
+        // subscribed, or the attempt failed and not to be made again yet.
+        let _opening = self.opening.lock().await;
         let sink = {
             let state = self.state.lock().expect("hub");
-            if state.refused {
-                return Err(RedisError::from((
-                    redis::ErrorKind::ResponseError,
-                    "pub/sub refused",
-                    "Redis refused this user pub/sub or wait.lua before".to_owned(),
-                )));
-            }
-            if state.subscribed.contains(channel) {
+            if state.check(channel)? {
                 return Ok(false);
             }
             state.sink.clone()
         };
+        let attempt = self.subscribe(sink, channel).await;
+        let mut state = self.state.lock().expect("hub");
+        match attempt {
+            Ok(generation) => {
+                state.retry_at = None;
+                if state.generation == generation {
+                    state.subscribed.insert(channel.to_owned());
+                }
+                Ok(true)
+            }
+            Err(Failed::Refused(error)) => {
+                state.refused = true;
+                Err(error)
+            }
+            Err(Failed::Other(error)) => {
+                state.retry_at = Some(Instant::now() + RETRY_AFTER);
+                Err(error)
+            }
+        }
+    }
+
+    /// Subscribes to `channel` on `sink`, or on a new connection when there
+    /// is none; replies the connection's generation.
+    async fn subscribe(
+        self: &Arc<Self>,
+        sink: Option<PubSubSink>,
+        channel: &str,
+    ) -> Result<u64, Failed> {
         let (mut sink, generation) = match sink {
             Some(sink) => (sink, self.state.lock().expect("hub").generation),
-            None => self.connect().await?,
+            None => self.connect().await.map_err(Failed::Other)?,
         };
-        let subscribed =
-            tokio::time::timeout(self.options.command_timeout, sink.subscribe(channel))
-                .await
-                .map_err(|_| timed_out("subscribing"))?;
-        if let Err(error) = subscribed {
-            if is_refusal(&error) {
-                self.refuse();
-            }
-            return Err(error);
+        match tokio::time::timeout(self.options.command_timeout, sink.subscribe(channel)).await {
+            Ok(Ok(())) => Ok(generation),
+            Ok(Err(error)) if is_refusal(&error) => Err(Failed::Refused(error)),
+            Ok(Err(error)) => Err(Failed::Other(error)),
+            Err(_) => Err(Failed::Other(timed_out("subscribing"))),
         }
-        let mut state = self.state.lock().expect("hub");
-        if state.generation == generation {
-            state.subscribed.insert(channel.to_owned());
-        }
-        Ok(true)
     }
 
     /// Remembers that Redis refused this user pub/sub or `wait.lua`: from

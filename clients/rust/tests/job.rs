@@ -157,6 +157,73 @@ async fn result_times_out_while_the_job_has_not_finished() {
 }
 
 #[tokio::test]
+async fn a_queued_or_scheduled_job_is_never_not_found_while_waited_on() {
+    let (client, _keys) = common::client("waits-found").await;
+    let queued = client.enqueue("add").send().await.unwrap();
+    let scheduled = client
+        .enqueue("add")
+        .delay(Duration::from_secs(3600))
+        .send()
+        .await
+        .unwrap();
+    for job in [queued, scheduled] {
+        let err = job
+            .result_value(Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn result_of_a_job_without_a_status_key_is_job_not_found_at_once() {
+    let (client, keys) = common::client("not-found").await;
+    let err = client
+        .job("no-such-job")
+        .result_value(Duration::MAX)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::JobNotFound), "{err:?}");
+
+    // A result TTL of 0: the worker's `finish.lua` deletes the status key.
+    let job = client
+        .enqueue("add")
+        .result_ttl(Duration::ZERO)
+        .send()
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let job = job.clone();
+        async move { job.result::<i64>(Duration::from_secs(600)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut redis = common::inspector().await;
+    let () = redis.del(keys.job(job.id())).await.unwrap();
+    let err = tokio::time::timeout(WAIT, waiting)
+        .await
+        .expect("the wait ends before its timeout")
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, Error::JobNotFound), "{err:?}");
+}
+
+#[tokio::test]
+async fn result_with_the_longest_timeout_waits_without_a_deadline() {
+    let (client, keys) = common::client("no-deadline").await;
+    let job = client.enqueue("add").send().await.unwrap();
+    let complete = Status {
+        value: {
+            let mut out = Vec::new();
+            ardiq_client::spec::value::encode(&Value::Int(3), &mut out);
+            out
+        },
+        ..Status::with_state(State::Complete)
+    };
+    finish(&keys, job.id(), &complete).await;
+    assert_eq!(job.result::<i64>(Duration::MAX).await.unwrap(), 3);
+}
+
+#[tokio::test]
 async fn abort_of_a_scheduled_job_aborts_it_at_once() {
     let (client, keys) = common::client("abort-scheduled").await;
     let job = client

@@ -18,6 +18,7 @@ import {
   JobDeadError,
   JobExpiredError,
   JobFailedError,
+  JobNotFoundError,
   MalformedRecordError,
   TimeoutError,
 } from './errors.js';
@@ -387,8 +388,9 @@ export class ArdiqClient {
   /**
    * Waits for the job with id `id` to end, or until `deadline` (ms since
    * the epoch; `Infinity` for no limit), and resolves to its last state and
-   * record: terminal, or what it was when the time ran out. Woken by the
-   * worker that ends the job (SPEC.md section 15); see `wait.ts`.
+   * record: terminal, `not_found` (at once: its result expired or was not
+   * kept, or no job has this id), or what it was when the time ran out.
+   * Woken by the worker that ends the job (SPEC.md section 15); see `wait.ts`.
    */
   async waitFor(
     id: string,
@@ -397,7 +399,10 @@ export class ArdiqClient {
     checkJobId(id);
     return waitForEnd(this.events, id, deadline, {
       readStatus: () => this.statusRecord(id),
-      ended: ({ state, record }) => record !== null && TERMINAL_STATES.has(state),
+      // No status key: a job has one from its enqueue on, so its result
+      // expired or was not kept, or no job has this id; nothing will end it.
+      ended: ({ state, record }) =>
+        state === 'not_found' || (record !== null && TERMINAL_STATES.has(state)),
       register: async (deadlineMs) => {
         const keys = this.keys;
         await this.connection.run(
@@ -500,10 +505,12 @@ export class Job {
   /**
    * Waits for the job to finish and returns its decoded return value.
    * Throws `JobFailedError` (or `JobDeadError`) with the remote error,
-   * `JobAbortedError`, `JobExpiredError`, or `TimeoutError` when `timeoutMs`
-   * runs out first. The worker that ends the job wakes the wait; the status
-   * is read when the wait starts, when woken, and every second anyway
-   * (SPEC.md section 15). A client whose user may not subscribe polls.
+   * `JobAbortedError`, `JobExpiredError`, `JobNotFoundError` at once when
+   * the job has no status key (its result expired or was not kept, or no
+   * job has this id), or `TimeoutError` when `timeoutMs` runs out first.
+   * The worker that ends the job wakes the wait; the status is read when
+   * the wait starts, when woken, and every second anyway (SPEC.md section
+   * 15). A client whose user may not subscribe polls.
    */
   async result(options: ResultOptions = {}): Promise<Value> {
     const { timeoutMs } = options;
@@ -514,6 +521,11 @@ export class Job {
     }
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     const { state, record } = await this.client.waitFor(this.id, deadline);
+    if (state === 'not_found') {
+      throw new JobNotFoundError(
+        `job ${this.id} not found: its result expired or was not kept, or no job has this id`,
+      );
+    }
     if (record !== null) {
       switch (state) {
         case 'complete':

@@ -134,6 +134,14 @@ export class JobExpiredError extends ArdiqError {
   override readonly specType = 'JobExpired';
 }
 
+/**
+ * The job has no status key: its result expired or was not kept
+ * (`resultTtlMs` 0), or no job has this id. A wait ends with it at once.
+ */
+export class JobNotFoundError extends ArdiqError {
+  override readonly specType = 'JobNotFound';
+}
+
 /** A wait ran out of time; the job may still finish later. */
 export class TimeoutError extends ArdiqError {
   override readonly specType = 'Timeout';

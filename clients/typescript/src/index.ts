@@ -48,6 +48,7 @@ export {
   JobDeadError,
   JobExpiredError,
   JobFailedError,
+  JobNotFoundError,
   MalformedRecordError,
   NotConnectedError,
   PayloadTooLargeError,

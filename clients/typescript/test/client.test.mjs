@@ -9,6 +9,7 @@ import {
   JobDeadError,
   JobExpiredError,
   JobFailedError,
+  JobNotFoundError,
   MalformedRecordError,
   NotConnectedError,
   State,
@@ -169,6 +170,35 @@ describe('result', () => {
     const job = await client.enqueue('add', [1, 2]);
     await assert.rejects(job.result({ timeoutMs: 20 }), TimeoutError);
     await assert.rejects(job.result({ timeoutMs: 0 }), TimeoutError);
+  });
+
+  // Without the not_found rule these waits never end: the test's timeout fails them.
+  test(
+    'a job without a status key throws JobNotFoundError at once',
+    { timeout: 20_000 },
+    async (t) => {
+      const client = await withClient(t);
+      await assert.rejects(client.job('no-such-job').result(), (thrown) => {
+        assert.ok(thrown instanceof JobNotFoundError);
+        assert.equal(thrown.specType, 'JobNotFound');
+        return true;
+      });
+      // A result TTL of 0: finish.lua deletes the status key of the job waited on.
+      const job = await client.enqueue('add', [1, 2], { resultTtlMs: 0 });
+      const pending = job.result();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await redis.del(client.keys.job(job.id));
+      await assert.rejects(pending, JobNotFoundError);
+    },
+  );
+
+  test('a queued or scheduled job is never not found while waited on', async (t) => {
+    const client = await withClient(t);
+    const queued = await client.enqueue('add', [1, 2]);
+    const scheduled = await client.enqueue('add', [1, 2], { delayMs: 60_000 });
+    for (const job of [queued, scheduled]) {
+      await assert.rejects(job.result({ timeoutMs: 20 }), TimeoutError);
+    }
   });
 
   test('a negative timeout is refused', async (t) => {

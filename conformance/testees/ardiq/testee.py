@@ -34,6 +34,7 @@ ERROR_TYPES = {
     "JobFailed",
     "JobAborted",
     "JobExpired",
+    "JobNotFound",
     "Timeout",
     "NotConnected",
     "MalformedRecord",
@@ -134,6 +135,9 @@ def to_typed(value: Any) -> dict[str, Any]:
 
 
 def error_type(error: BaseException) -> str:
+    # The package's `result` raises a plain LookupError for a job not found.
+    if type(error) is LookupError:
+        return "JobNotFound"
     for cls in type(error).__mro__:
         name = ALIASES.get(cls.__name__, cls.__name__)
         if name in ERROR_TYPES:

@@ -203,7 +203,9 @@ class Job(Generic[R]):
         """Waits up to `timeout_s` (`None`: as long as it takes) for the job
         to end and returns its info; not terminal when the time ran out.
         The worker that ends the job wakes the wait (no polling), with a
-        status read every second as the fallback."""
+        status read every second as the fallback. A job that is not found
+        (its result expired or was not kept, or no job has this id) ends
+        the wait at once, with status `not_found`."""
         request, future = self._link.request()
         self._link.core.wait(request, self.id, _timeout_ms(timeout_s), self.queue)
         return cast(JobInfo, await future)
@@ -213,8 +215,9 @@ class Job(Generic[R]):
 
         Raises `JobFailed` (with the remote type, message and traceback),
         `JobDead`, `JobAborted`, `JobExpired`, or `TimeoutError` when
-        `timeout_s` passes first. A job that is not found raises
-        `LookupError`.
+        `timeout_s` passes first. A job that is not found (its result
+        expired or was not kept, or no job has this id) raises
+        `LookupError` at once.
         """
         return cast(R, _result_of(self.id, await self.wait(timeout_s), timeout_s))
 

@@ -152,7 +152,8 @@ pub(super) fn status_work(client: Client, job_id: String, queue: Option<String>)
 }
 
 /// Waits up to `timeout` for the job to end (woken by its worker, SPEC.md
-/// section 15); replies its info, which is not terminal when time ran out.
+/// section 15); replies its info, which is not terminal when time ran out,
+/// and `not_found` as soon as the job has no status key.
 pub(super) fn wait_work(
     client: Client,
     job_id: String,
@@ -166,6 +167,12 @@ pub(super) fn wait_work(
             Ok(info) => Ok(ReplyValue::Status(Box::new(info))),
             Err(ardiq_client::Error::Timeout) => {
                 Ok(ReplyValue::Status(Box::new(job.info().await?)))
+            }
+            Err(ardiq_client::Error::JobNotFound) => {
+                Ok(ReplyValue::Status(Box::new(ardiq_client::JobInfo {
+                    status: ardiq_client::JobStatus::NotFound,
+                    record: None,
+                })))
             }
             Err(err) => Err(err.into()),
         }

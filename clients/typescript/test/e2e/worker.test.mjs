@@ -9,6 +9,7 @@ import {
   JobAbortedError,
   JobExpiredError,
   JobFailedError,
+  JobNotFoundError,
   createClient,
 } from '../../dist/index.js';
 import { freshQueue, rawRedis, redisUrl } from '../support.mjs';
@@ -216,6 +217,25 @@ describe('progress and waiting for results', () => {
     assert.equal(await pending, 1.5);
     assert.ok(!messages.includes(`done:${job.id}`), messages.join(', '));
   });
+});
+
+describe('results that are not kept', () => {
+  // Without the not_found rule this wait never ends: the test's timeout fails it.
+  test(
+    'waiting on a job with a result TTL of 0 ends with JobNotFoundError when it has run',
+    {
+      timeout: RESULT_TIMEOUT_MS,
+    },
+    async (t) => {
+      const queue = freshQueue('ts-e2e');
+      const client = await createClient({ url: redisUrl(), queue });
+      t.after(() => client.close());
+      runningWorker(t, queue);
+      const job = await client.enqueue('sleep', [0.2], { resultTtlMs: 0 });
+      await assert.rejects(job.result(), JobNotFoundError);
+      assert.equal(await job.status(), 'not_found');
+    },
+  );
 });
 
 describe('abort reaches the worker', () => {

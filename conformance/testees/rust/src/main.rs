@@ -71,6 +71,7 @@ impl From<Error> for Failure {
             }
             Error::JobAborted => "JobAborted",
             Error::JobExpired => "JobExpired",
+            Error::JobNotFound => "JobNotFound",
             Error::Timeout => "Timeout",
             Error::UnexpectedResult(_) => "UnexpectedResult",
             _ => "RedisError",
