@@ -2,12 +2,15 @@
 reports their outcomes back in batches, inside the app's lifespan, through
 its middleware when it has any, with `current_job()` set for each run.
 
-An async task is first stepped directly: a coroutine that finishes without
-suspending costs no asyncio Task at all. Only one that really suspends is
-wrapped in a Task, which resumes it where it stopped. Sync tasks run in a
-bounded thread pool; a thread cannot be killed, so a timed-out or aborted
-sync run is reported at once and its eventual result is discarded. Sync
-tasks registered with `process=True` run in child processes instead
+Each run has a context of its own, copied from the worker's with its
+`current_job()` set: a context variable one run sets, no other run sees.
+An async run is an asyncio Task from its first step, so `asyncio.timeout()`,
+`TaskGroup` and `current_task()` work before its first await; from Python
+3.12 an eager Task, stepped at once, so that a coroutine that finishes
+without suspending costs no loop iteration. Sync tasks run in a bounded
+thread pool; a thread cannot be killed, so a timed-out or aborted sync run
+is reported at once and its eventual result is discarded. Sync tasks
+registered with `process=True` run in child processes instead
 (`ardiq._process`), which a time limit or an abort kills.
 """
 
@@ -22,9 +25,9 @@ import logging
 import os
 import signal
 import socket
+import sys
 import traceback
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -55,34 +58,44 @@ logger = logging.getLogger("ardiq.worker")
 Middleware = Callable[[JobContext, Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
 
-@types.coroutine
-def _continue(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
-    """Drives a coroutine that was already stepped once and yielded `yielded`."""
-    while True:
-        try:
-            sent = yield yielded
-        except BaseException as exc:
-            try:
-                yielded = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                yielded = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
+class _Exited(Exception):
+    """Carries the `KeyboardInterrupt` or `SystemExit` a run raised: an
+    asyncio Task re-raises those into the loop, which would end the worker,
+    while the run's own error is the job's failure."""
 
 
-async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
-    return await _continue(coro, yielded)
+if sys.version_info >= (3, 12):
+
+    def _run_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context
+    ) -> asyncio.Task[Any]:
+        """The run's Task, in its own context, stepped at once: a run that
+        never suspends is done on return and costs no loop iteration."""
+        return asyncio.Task(coro, loop=loop, context=ctx, eager_start=True)
+
+else:
+
+    def _run_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context
+    ) -> asyncio.Task[Any]:
+        """The run's Task, in its own context (no eager tasks before 3.12)."""
+        return loop.create_task(coro, context=ctx)
 
 
-async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
-    async with asyncio.timeout(timeout_s):
-        return await coro
+async def _run(coro: Coroutine[Any, Any, Any], timeout_s: float | None) -> Any:
+    """A run inside its Task, within its time limit when it has one."""
+    try:
+        if timeout_s is None:
+            return await coro
+        async with asyncio.timeout(timeout_s):
+            return await coro
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise _Exited(exc) from exc
 
 
 def _failure(exc: BaseException) -> Failure:
+    if isinstance(exc, _Exited):
+        exc = exc.args[0]
     if isinstance(exc, ProcessTaskError):
         return (exc.kind, exc.message, exc.traceback_text, None, True)
     # An exception whose `__str__` raises still fails its job, with a note.
@@ -301,21 +314,20 @@ class Worker:
         core = self.core
         for handle, name, args, kwargs, job_id, attempt, timeout_s, extras in jobs:
             task = tasks[name]
-            # The run's `current_job()`: set while the run starts, so that a
-            # coroutine stepped here, an asyncio Task and a sync task's copied
-            # context all see it; so is its span, when tracing.
+            # Each run has a context of its own, copied while its
+            # `current_job()` (and its span, when tracing) is set here: what
+            # one run sets in a context variable no other run sees.
             token = context.enter((job_id, name, attempt, extras, worker_id, handle, core))
             if spans is not None:
                 assert self.tracer is not None
                 spans[handle], span_token = trace.start_span(
                     self.tracer, job_id, name, extras[0], attempt + 1, extras[5]
                 )
-            try:
-                future = self._start_one(loop, handle, task, args, kwargs, job_id, timeout_s)
-            finally:
-                context.leave(token)
-                if spans is not None:
-                    trace.detach(span_token)
+            ctx = contextvars.copy_context()
+            context.leave(token)
+            if spans is not None:
+                trace.detach(span_token)
+            future = self._start_one(loop, ctx, handle, task, args, kwargs, job_id, timeout_s)
             if future is not None:
                 self.running[handle] = future
                 self.idle.clear()
@@ -324,6 +336,7 @@ class Worker:
     def _start_one(
         self,
         loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
         handle: int,
         task: Task[Any, Any],
         args: tuple[Any, ...],
@@ -331,60 +344,37 @@ class Worker:
         job_id: str,
         timeout_s: float | None,
     ) -> asyncio.Future[Any] | None:
-        """Starts one run; `None` when it already finished (a coroutine that
-        never suspended, or a call that raised at once)."""
+        """Starts one run in `ctx`; `None` when it already finished (a
+        coroutine that never suspended, or a call that raised at once)."""
         name = task.name
         future: asyncio.Future[Any]
         if self.middlewares:
             coro: Coroutine[Any, Any, Any] = self._through_middleware(task, args, kwargs, timeout_s)
-            if timeout_s is None or task.process:
-                return self._step(loop, coro, handle, name, job_id)
-            future = loop.create_task(_with_timeout(coro, timeout_s))
-            future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
-            return future
-        if task.is_async:
+            # A process task's own run keeps its time limit (inside).
+            if task.process:
+                timeout_s = None
+        elif task.is_async:
             try:
                 coro = cast("Coroutine[Any, Any, Any]", task.fn(*args, **kwargs))
             except BaseException as exc:
                 self._fail(handle, name, job_id, exc)
                 return None
-            if timeout_s is None:
-                return self._step(loop, coro, handle, name, job_id)
-            future = loop.create_task(_with_timeout(coro, timeout_s))
-            future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
         elif task.process:
             # A child process: its time limit and aborts kill it.
-            future = loop.create_task(self._in_process(task, args, kwargs, timeout_s))
+            future = _run_task(loop, ctx.run(self._in_process, task, args, kwargs, timeout_s), ctx)
             future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
+            return future
         else:
-            run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
-            future = loop.run_in_executor(self.executor, run)
+            future = loop.run_in_executor(self.executor, functools.partial(ctx.run, task.fn, *args, **kwargs))
             future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
             if timeout_s is not None:
                 loop.call_later(timeout_s, self._sync_timeout, handle, name, job_id, timeout_s)
-        return future
-
-    def _step(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        coro: Coroutine[Any, Any, Any],
-        handle: int,
-        name: str,
-        job_id: str,
-    ) -> asyncio.Future[Any] | None:
-        """Runs `coro` up to its first suspension here, so a run that never
-        suspends costs no asyncio Task; the rest runs in one."""
-        try:
-            yielded = coro.send(None)
-        except StopIteration as stop:
-            self.outcomes.append((handle, OUTCOME_COMPLETE, stop.value))
-            if self.spans is not None:
-                self._end_span(handle, None)
+            return future
+        future = _run_task(loop, _run(coro, timeout_s), ctx)
+        if future.done():
+            # It never suspended (an eager Task): no callback, no loop pass.
+            self._record(handle, name, job_id, future)
             return None
-        except BaseException as exc:
-            self._fail(handle, name, job_id, exc)
-            return None
-        future = loop.create_task(_resume(coro, yielded))
         future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
         return future
 
@@ -460,6 +450,11 @@ class Worker:
 
     def _async_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
         self._forget(handle)
+        self._record(handle, name, job_id, future)
+        self._schedule_flush()
+
+    def _record(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
+        """The outcome of an async run's finished Task."""
         if future.cancelled():
             reason = self.cancel_reasons.pop(handle, None)
             if reason == CANCEL_ABORTED:
@@ -476,7 +471,6 @@ class Worker:
                 self._outcome(handle, OUTCOME_COMPLETE, future.result())
             else:
                 self._fail(handle, name, job_id, exc)
-        self._schedule_flush()
 
     def _sync_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
         if self._forget(handle) is None:
