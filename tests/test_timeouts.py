@@ -39,6 +39,30 @@ async def test_async_task_over_its_timeout_is_cancelled_and_fails_with_timeout_e
     assert await job.status() is JobStatus.FAILED
 
 
+@pytest.mark.parametrize("ending", ["returns", "raises"])
+async def test_async_task_that_catches_its_timeouts_cancellation_still_fails_with_timeout_error(
+    app: Ardiq, ending: str
+) -> None:
+    @app.task(timeout_s=0.2)
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.01)
+            if ending == "raises":
+                raise ValueError("cleaning up went wrong") from None
+            return "partial"
+        return "full"
+
+    job = await stubborn.enqueue()
+    async with running_worker(app):
+        with pytest.raises(JobFailed) as failed:
+            await job.result(timeout_s=WAIT_S)
+
+    assert failed.value.remote_type == "TimeoutError"
+    assert await job.status() is JobStatus.FAILED
+
+
 async def test_job_timeout_overrides_the_tasks(app: Ardiq) -> None:
     @app.task(timeout_s=60)
     async def slow() -> str:

@@ -83,12 +83,22 @@ else:
 
 
 async def _run(coro: Coroutine[Any, Any, Any], timeout_s: float | None) -> Any:
-    """A run inside its Task, within its time limit when it has one."""
+    """A run inside its Task: past its time limit it fails with
+    `TimeoutError`, even when it caught the cancellation and returned."""
     try:
         if timeout_s is None:
             return await coro
-        async with asyncio.timeout(timeout_s):
-            return await coro
+        limit = asyncio.timeout(timeout_s)
+        try:
+            async with limit:
+                result = await coro
+        except Exception as exc:
+            if limit.expired() and not isinstance(exc, TimeoutError):
+                raise TimeoutError(f"the run exceeded its time limit of {timeout_s} s") from exc
+            raise
+        if limit.expired():
+            raise TimeoutError(f"the run exceeded its time limit of {timeout_s} s")
+        return result
     except (KeyboardInterrupt, SystemExit) as exc:
         raise _Exited(exc) from exc
 
