@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import process_jobs
 import pytest
@@ -131,6 +132,50 @@ async def test_sync_task_over_its_timeout_is_reported_failed_while_its_thread_ru
         await asyncio.sleep(0.2)
 
     assert await job.status() is JobStatus.FAILED
+
+
+@pytest.mark.parametrize("through_middleware", [False, True], ids=["direct", "middleware"])
+async def test_sync_time_limit_starts_when_a_thread_starts_the_run(
+    app: Ardiq, through_middleware: bool
+) -> None:
+    if through_middleware:
+
+        @app.middleware
+        async def passing(job: Any, call_next: Any) -> Any:
+            return await call_next()
+
+    runs: list[int] = []
+
+    # One thread, three runs of 0.4 s: the third waits 0.8 s for the thread.
+    @app.task(timeout_s=1.0)
+    def nap(n: int) -> int:
+        time.sleep(0.4)
+        runs.append(n)
+        return n
+
+    jobs = [await nap.enqueue(n) for n in range(3)]
+    async with running_worker(app, sync_concurrency=1):
+        assert [await job.result(timeout_s=WAIT_S) for job in jobs] == [0, 1, 2]
+
+    assert runs == [0, 1, 2]
+
+
+async def test_sync_runs_leave_no_timer_behind(app: Ardiq) -> None:
+    @app.task(timeout_s=3600)
+    def quick(n: int) -> int:
+        return n
+
+    loop = asyncio.get_running_loop()
+
+    def hour_timers() -> int:
+        later = loop.time() + 600
+        scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+        return sum(1 for timer in scheduled if not timer.cancelled() and timer.when() > later)
+
+    jobs = [await quick.enqueue(n) for n in range(50)]
+    async with running_worker(app):
+        assert [await job.result(timeout_s=WAIT_S) for job in jobs] == list(range(50))
+        assert hour_timers() == 0
 
 
 async def test_timed_out_run_is_retried_like_any_failure(app: Ardiq) -> None:

@@ -8,10 +8,12 @@ An async run is an asyncio Task from its first step, so `asyncio.timeout()`,
 `TaskGroup` and `current_task()` work before its first await; from Python
 3.12 an eager Task, stepped at once, so that a coroutine that finishes
 without suspending costs no loop iteration. Sync tasks run in a bounded
-thread pool; a thread cannot be killed, so a timed-out or aborted sync run
-is reported at once and its eventual result is discarded. Sync tasks
-registered with `process=True` run in child processes instead
-(`ardiq._process`), which a time limit or an abort kills.
+thread pool, their time limit counted from when a thread starts them; a
+thread cannot be killed, so a timed-out or aborted sync run is reported at
+once and its eventual result is discarded, and one still waiting for a
+thread never starts. Sync tasks registered with `process=True` run in
+child processes instead (`ardiq._process`), which a time limit or an abort
+kills.
 """
 
 from __future__ import annotations
@@ -101,6 +103,57 @@ async def _run(coro: Coroutine[Any, Any, Any], timeout_s: float | None) -> Any:
         return result
     except (KeyboardInterrupt, SystemExit) as exc:
         raise _Exited(exc) from exc
+
+
+def _in_thread(
+    ctx: contextvars.Context,
+    started: Callable[[], object] | None,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A sync run in its pool thread; `started` tells the loop it began."""
+    if started is not None:
+        started()
+    return ctx.run(fn, *args, **kwargs)
+
+
+async def _in_thread_with_limit(
+    executor: concurrent.futures.Executor,
+    name: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout_s: float | None,
+) -> Any:
+    """A sync run in the thread pool, awaited (through middleware): its
+    time limit starts when a thread starts it; a cancellation before that
+    (timeout, abort, shutdown) means it never starts."""
+    loop = asyncio.get_running_loop()
+    limit = asyncio.timeout(None)
+    started = None
+    if timeout_s is not None:
+
+        def start_clock() -> None:
+            with contextlib.suppress(RuntimeError):  # the wait has already ended
+                limit.reschedule(loop.time() + timeout_s)
+
+        started = functools.partial(loop.call_soon_threadsafe, start_clock)
+    waiting = executor.submit(_in_thread, contextvars.copy_context(), started, fn, args, kwargs)
+    try:
+        async with limit:
+            return await asyncio.wrap_future(waiting, loop=loop)
+    except TimeoutError:
+        if not limit.expired():
+            raise
+        logger.warning(
+            "sync task %s timed out after %s s; its thread cannot be stopped and runs on", name, timeout_s
+        )
+        raise TimeoutError(
+            f"sync task {name} timed out after {timeout_s} s (its thread was not stopped)"
+        ) from None
+    finally:
+        waiting.cancel()  # not started yet: it never starts
 
 
 def _failure(exc: BaseException) -> Failure:
@@ -212,6 +265,10 @@ class Worker:
         )
         self.processes = ProcessPool(process_concurrency or os.cpu_count() or 1)
         self.running: dict[int, asyncio.Future[Any]] = {}
+        # A sync run's pool future (cancelled if it has not started when its
+        # run ends early) and, once started, its time limit's timer.
+        self.threads: dict[int, concurrent.futures.Future[Any]] = {}
+        self.timers: dict[int, asyncio.TimerHandle] = {}
         self.cancel_reasons: dict[int, int] = {}
         self.outcomes: list[Outcome] = []
         self.flush_pending = False
@@ -360,8 +417,8 @@ class Worker:
         future: asyncio.Future[Any]
         if self.middlewares:
             coro: Coroutine[Any, Any, Any] = self._through_middleware(task, args, kwargs, timeout_s)
-            # A process task's own run keeps its time limit (inside).
-            if task.process:
+            # A sync or process task's own run keeps its time limit (inside).
+            if not task.is_async:
                 timeout_s = None
         elif task.is_async:
             try:
@@ -375,11 +432,7 @@ class Worker:
             future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
             return future
         else:
-            future = loop.run_in_executor(self.executor, functools.partial(ctx.run, task.fn, *args, **kwargs))
-            future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
-            if timeout_s is not None:
-                loop.call_later(timeout_s, self._sync_timeout, handle, name, job_id, timeout_s)
-            return future
+            return self._start_in_thread(loop, ctx, handle, task, args, kwargs, job_id, timeout_s)
         future = _run_task(loop, _run(coro, timeout_s), ctx)
         if future.done():
             # It never suspended (an eager Task): no callback, no loop pass.
@@ -387,6 +440,38 @@ class Worker:
             return None
         future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
         return future
+
+    def _start_in_thread(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
+        handle: int,
+        task: Task[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        job_id: str,
+        timeout_s: float | None,
+    ) -> asyncio.Future[Any]:
+        """A sync run in the thread pool. Its time limit starts when a
+        thread starts it, not while it waits for one."""
+        name = task.name
+        started = None
+        if timeout_s is not None:
+            started = functools.partial(
+                loop.call_soon_threadsafe, self._sync_started, handle, name, job_id, timeout_s
+            )
+        waiting = self.executor.submit(_in_thread, ctx, started, task.fn, args, kwargs)
+        self.threads[handle] = waiting
+        future = asyncio.wrap_future(waiting, loop=loop)
+        future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
+        return future
+
+    def _sync_started(self, handle: int, name: str, job_id: str, timeout_s: float) -> None:
+        assert self.loop is not None
+        if handle in self.threads:
+            self.timers[handle] = self.loop.call_later(
+                timeout_s, self._sync_timeout, handle, name, job_id, timeout_s
+            )
 
     def _in_process(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float | None
@@ -401,15 +486,13 @@ class Worker:
         A sync task's thread cannot be stopped: on a timeout or an abort its
         result is discarded, as without middleware."""
         job = context.current_job()
-        loop = asyncio.get_running_loop()
 
         async def innermost() -> Any:
             if task.is_async:
                 return await task.fn(*args, **kwargs)
             if task.process:
                 return await self._in_process(task, args, kwargs, timeout_s)
-            run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
-            return await loop.run_in_executor(self.executor, run)
+            return await _in_thread_with_limit(self.executor, task.name, task.fn, args, kwargs, timeout_s)
 
         call: Callable[[], Awaitable[Any]] = innermost
         for middleware in reversed(self.middlewares):
@@ -427,8 +510,12 @@ class Worker:
             else:
                 # A thread cannot be stopped: report now, discard its result later.
                 self._forget(handle)
+                started = self._forget_thread(handle)
                 if reason == CANCEL_ABORTED:
-                    logger.warning("job of handle %d aborted; its thread runs on, result discarded", handle)
+                    if started:
+                        logger.warning(
+                            "job of handle %d aborted; its thread runs on, result discarded", handle
+                        )
                     self._outcome(handle, OUTCOME_ABORTED, None)
                     self._schedule_flush()
 
@@ -485,6 +572,7 @@ class Worker:
     def _sync_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
         if self._forget(handle) is None:
             return  # already reported (timeout, abort or shutdown)
+        self._forget_thread(handle)
         if future.cancelled():
             self._outcome(handle, OUTCOME_INTERRUPTED, None)
         elif (exc := future.exception()) is not None:
@@ -496,6 +584,7 @@ class Worker:
     def _sync_timeout(self, handle: int, name: str, job_id: str, timeout_s: float) -> None:
         if self._forget(handle) is None:
             return
+        self._forget_thread(handle)
         logger.warning(
             "job %s (%s) timed out after %s s; its thread cannot be stopped and runs on",
             job_id,
@@ -512,6 +601,15 @@ class Worker:
         if not self.running:
             self.idle.set()
         return future
+
+    def _forget_thread(self, handle: int) -> bool:
+        """Drops a sync run's pool future and timer; whether its thread
+        started it (one that had not never will)."""
+        timer = self.timers.pop(handle, None)
+        if timer is not None:
+            timer.cancel()
+        waiting = self.threads.pop(handle, None)
+        return waiting is not None and not waiting.cancel()
 
     def _schedule_flush(self) -> None:
         if self.outcomes and not self.flush_pending and self.loop is not None:
@@ -549,5 +647,6 @@ class Worker:
                 future.cancel()
             else:
                 self._forget(handle)
+                self._forget_thread(handle)
                 self._outcome(handle, OUTCOME_INTERRUPTED, None)
         self._schedule_flush()
