@@ -10,7 +10,7 @@ pickle): the request `[module, qualname, args, kwargs, job]` (`job` the
 run's `current_job()` context), then from the child any number of
 `["progress", fraction, message]` frames (the task's progress reports, which
 the parent hands to the core) and the reply `["ok", value]` or
-`["error", type, message, traceback]`. Children are kept
+`["error", type, message, traceback, retry delay_ms or nil]`. Children are kept
 and reused; a child that overruns its time or whose job is aborted is
 killed, and a fresh one is started for the next job.
 """
@@ -29,6 +29,7 @@ import traceback
 from typing import Any, cast
 
 from ardiq import _core, context
+from ardiq.errors import Retry
 
 _HEADER = struct.Struct(">I")
 
@@ -36,11 +37,13 @@ _HEADER = struct.Struct(">I")
 class ProcessTaskError(Exception):
     """A process task raised: its type name, message and traceback, from the child."""
 
-    def __init__(self, kind: str, message: str, traceback_text: str) -> None:
+    def __init__(self, kind: str, message: str, traceback_text: str, delay_ms: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.traceback_text = traceback_text
+        #: The delay a `Retry` raised in the child asked for.
+        self.delay_ms = delay_ms
 
 
 class _Child:
@@ -142,8 +145,8 @@ class ProcessPool:
             self.idle.append(child)
         if outcome[0] == "ok":
             return outcome[1]
-        _, kind, message, traceback_text = outcome
-        raise ProcessTaskError(kind, message, traceback_text)
+        _, kind, message, traceback_text, delay_ms = outcome
+        raise ProcessTaskError(kind, message, traceback_text, delay_ms)
 
     def close(self) -> None:
         """Ends the idle children (running ones end with their cancelled runs)."""
@@ -202,7 +205,8 @@ def _serve(fd: int) -> None:
             reply = _core.encode_value(["ok", fn(*args, **kwargs)])
         except BaseException as exc:
             text = "".join(traceback.format_exception(exc))
-            reply = _core.encode_value(["error", type(exc).__name__, str(exc), text])
+            delay_ms = exc.delay_ms if isinstance(exc, Retry) else None
+            reply = _core.encode_value(["error", type(exc).__name__, str(exc), text, delay_ms])
         finally:
             context.leave(token)
         sock.sendall(_HEADER.pack(len(reply)) + reply)

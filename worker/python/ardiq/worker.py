@@ -160,7 +160,7 @@ def _failure(exc: BaseException) -> Failure:
     if isinstance(exc, _Exited):
         exc = exc.args[0]
     if isinstance(exc, ProcessTaskError):
-        return (exc.kind, exc.message, exc.traceback_text, None, True)
+        return (exc.kind, exc.message, exc.traceback_text, exc.delay_ms, True)
     # An exception whose `__str__` raises still fails its job, with a note.
     try:
         message = str(exc)
