@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -261,6 +262,17 @@ async def test_abort_of_a_running_process_task_kills_its_process(app: Ardiq, tmp
         with pytest.raises(JobAborted):
             await job.result(timeout_s=WAIT_S)
         await eventually(lambda: process_gone(pid), "the aborted process to be killed")
+
+
+async def test_a_process_tasks_child_ignores_sigint_and_finishes_its_run(app: Ardiq, tmp_path: Path) -> None:
+    sleeper = app.task(process=True)(process_jobs.sleep_with_pid)
+    pid_file = tmp_path / "pid"
+
+    job = await sleeper.enqueue(str(pid_file), 0.5)
+    async with running_worker(app):
+        # A Ctrl-C reaches the whole process group, the worker's children too.
+        os.kill(await read_pid(pid_file), signal.SIGINT)
+        assert await job.result(timeout_s=WAIT_S) == "woke up"
 
 
 async def test_a_killed_child_is_replaced_for_the_next_job(app: Ardiq, tmp_path: Path) -> None:

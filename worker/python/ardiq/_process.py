@@ -2,8 +2,10 @@
 time limit or an abort is enforced: a thread cannot be stopped, a process
 can be killed.
 
-Each child is `python -m ardiq._process FD`: it imports the task's module by
-name, so a process task lives at the top level of an importable module. The
+Each child is `python -c _BOOT FD`, which ignores SIGINT before anything
+else (a Ctrl-C reaches the whole process group: the parent stops, and kills
+its children if it must) and serves requests: it imports the task's module
+by name, so a process task lives at the top level of an importable module. The
 parent and child speak over a socket pair in frames of a 4-byte big-endian
 length and a MessagePack body (the spec's value table, as on the wire; no
 pickle): the request `[module, qualname, args, kwargs, job]` (`job` the
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -32,6 +35,10 @@ from ardiq import _core, context
 from ardiq.errors import Retry
 
 _HEADER = struct.Struct(">I")
+_BOOT = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from ardiq._process import _serve; _serve(int(sys.argv[1]))"
+)
 
 
 class ProcessTaskError(Exception):
@@ -56,7 +63,7 @@ class _Child:
         path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
         env = dict(os.environ, PYTHONPATH=path)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ardiq._process", str(child_end.fileno())],
+            [sys.executable, "-c", _BOOT, str(child_end.fileno())],
             pass_fds=(child_end.fileno(),),
             env=env,
         )
@@ -213,4 +220,5 @@ def _serve(fd: int) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _serve(int(sys.argv[1]))
