@@ -56,6 +56,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("ardiq.worker")
 
+#: How long a stop waits, after the grace period, for cancelled async runs
+#: to end; one that is still running then (it swallowed its cancellation)
+#: is handed back anyway, so that the worker can exit.
+CANCELLED_WAIT_S = 3.0
+
 #: `async def middleware(job, call_next)`: awaited around every run.
 Middleware = Callable[[JobContext, Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
@@ -279,6 +284,8 @@ class Worker:
         # Set whenever nothing runs here: the grace period waits on it.
         self.idle = asyncio.Event()
         self.idle.set()
+        # Set by a second stop (a second SIGTERM or Ctrl-C): no more waiting.
+        self.forced = asyncio.Event()
         # Spans of running jobs by handle, when a tracer provider is
         # installed (ardiq.trace); None makes a run cost nothing for tracing.
         self.tracer = trace.tracer()
@@ -546,7 +553,8 @@ class Worker:
             trace.end_span(span, None if exc is None else (type(exc).__name__, str(exc)))
 
     def _async_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
-        self._forget(handle)
+        if self._forget(handle) is None:
+            return  # handed back at the end of a stop while it ignored its cancellation
         self._record(handle, name, job_id, future)
         self._schedule_flush()
 
@@ -627,8 +635,18 @@ class Worker:
     def stop(self) -> None:
         """Graceful stop: fetch and start nothing more (jobs fetched but not
         started are handed back at once), let running jobs finish within the
-        grace period, then hand the rest back unacknowledged."""
-        if self.stopping or self.loop is None:
+        grace period, then cancel the rest and hand them back unacknowledged.
+        A second stop ends the waiting at once."""
+        if self.loop is None:
+            return
+        if self.stopping:
+            if not self.forced.is_set():
+                logger.warning(
+                    "worker %s: stopped again, handing back its %d running jobs now",
+                    self.worker_id,
+                    len(self.running),
+                )
+                self.forced.set()
             return
         self.stopping = True
         logger.info(
@@ -637,16 +655,37 @@ class Worker:
         self.core.stop_worker()
         self.loop.create_task(self._grace())
 
+    async def _wait_idle(self, timeout_s: float) -> None:
+        """Until nothing runs here, `timeout_s` passes or a second stop."""
+        waits = [asyncio.ensure_future(self.idle.wait()), asyncio.ensure_future(self.forced.wait())]
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+
     async def _grace(self) -> None:
         # Jobs finish through their own callbacks; the last one sets `idle`.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.idle.wait(), self.grace_s)
+        await self._wait_idle(self.grace_s)
         self.core.abandon_waiting()
+        cancelled = False
         for handle, future in list(self.running.items()):
             if isinstance(future, asyncio.Task):
                 future.cancel()
+                cancelled = True
             else:
                 self._forget(handle)
                 self._forget_thread(handle)
                 self._outcome(handle, OUTCOME_INTERRUPTED, None)
+        self._schedule_flush()
+        if not cancelled:
+            return
+        # A cancelled run reports itself as it ends; one that swallowed its
+        # cancellation would hold its job, and the worker, forever.
+        await self._wait_idle(CANCELLED_WAIT_S)
+        for handle in list(self.running):
+            self._forget(handle)
+            self.cancel_reasons.pop(handle, None)
+            logger.warning(
+                "job of handle %d did not end when cancelled; handed back while it runs on", handle
+            )
+            self._outcome(handle, OUTCOME_INTERRUPTED, None)
         self._schedule_flush()
