@@ -34,3 +34,13 @@ def report_steps(steps: int, seconds: float) -> str:
         time.sleep(seconds)
     job.progress(2.0, "out of bounds: dropped in the child, the run goes on")
     return "child done"
+
+
+def retry_once_after(delay_ms: int) -> int:
+    """Asks for a retry after `delay_ms` on its first attempt; returns the attempt."""
+    from ardiq import Retry, current_job
+
+    attempt = current_job().attempt
+    if attempt == 0:
+        raise Retry(delay_ms=delay_ms)
+    return attempt

@@ -14,7 +14,7 @@ import pytest
 import redis
 from ardiq import AbortReply, Ardiq, JobAborted, JobStatus
 from wire_records import Keys, stream_length
-from worker_harness import WAIT_S, run_burst, running_worker, wait_for_status
+from worker_harness import WAIT_S, eventually, run_burst, running_worker, wait_for_status
 
 
 async def test_scheduled_job_is_aborted_at_once_and_never_runs(
@@ -110,6 +110,44 @@ async def test_running_sync_job_is_reported_aborted_and_its_late_result_discarde
         await asyncio.sleep(0.2)
 
     assert await job.status() is JobStatus.ABORTED
+
+
+@pytest.mark.parametrize("through_middleware", [False, True], ids=["direct", "middleware"])
+async def test_sync_jobs_aborted_while_waiting_for_a_thread_never_run(
+    app: Ardiq, through_middleware: bool
+) -> None:
+    if through_middleware:
+
+        @app.middleware
+        async def passing(job: Any, call_next: Any) -> Any:
+            return await call_next()
+
+    release = threading.Event()
+    runs: list[str] = []
+
+    @app.task
+    def hold() -> str:
+        release.wait(WAIT_S)
+        return "held"
+
+    @app.task
+    def record(tag: str) -> str:
+        runs.append(tag)
+        return tag
+
+    holding = await hold.enqueue()
+    waiting = [await record.enqueue(tag) for tag in ("a", "b", "c")]
+    async with running_worker(app, sync_concurrency=1) as worker:
+        await eventually(lambda: len(worker.running) == 4, "all four jobs start, three wait for the thread")
+        for job in waiting[:2]:
+            assert (await job.abort()).accepted
+        for job in waiting[:2]:
+            await wait_for_status(job, JobStatus.ABORTED)
+        release.set()
+        assert await holding.result(timeout_s=WAIT_S) == "held"
+        assert await waiting[2].result(timeout_s=WAIT_S) == "c"
+
+    assert runs == ["c"]
 
 
 async def test_aborted_job_records_job_aborted_as_its_error(app: Ardiq) -> None:

@@ -4,6 +4,8 @@ across retries; outside a run it is a clear error."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import time
 
 import pytest
@@ -110,6 +112,46 @@ async def test_a_job_that_suspends_keeps_its_context_and_others_keep_theirs(app:
 
     for n, job in enumerate(jobs):
         assert await job.result(timeout_s=WAIT_S) == [f"t{n}", job.id, job.id]
+
+
+async def test_a_context_variable_one_job_sets_is_unset_for_the_next(app: Ardiq) -> None:
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="unset")
+
+    @app.task
+    async def set_without_suspending(value: str) -> str:
+        variable.set(value)
+        return variable.get()
+
+    @app.task
+    async def read() -> str:
+        return variable.get()
+
+    setter, reader = await set_without_suspending.enqueue("one"), await read.enqueue()
+    await run_burst(app, concurrency=1)
+
+    assert await setter.result(timeout_s=WAIT_S) == "one"
+    assert await reader.result(timeout_s=WAIT_S) == "unset"
+    assert variable.get() == "unset"
+
+
+async def test_many_concurrent_jobs_each_set_and_reset_a_context_variable_across_an_await(
+    app: Ardiq,
+) -> None:
+    variable: contextvars.ContextVar[int] = contextvars.ContextVar("variable", default=-1)
+
+    @app.task
+    async def own_value(n: int) -> list[int]:
+        token = variable.set(n)
+        try:
+            await asyncio.sleep(0.01)
+            return [variable.get()]
+        finally:
+            variable.reset(token)
+
+    jobs = [await own_value.enqueue(n) for n in range(200)]
+    await run_burst(app, concurrency=50)
+
+    assert [await job.result(timeout_s=WAIT_S) for job in jobs] == [[n] for n in range(200)]
 
 
 def test_current_job_outside_a_run_is_a_clear_error() -> None:

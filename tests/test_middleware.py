@@ -111,6 +111,32 @@ async def test_a_timeout_applies_through_middleware(app: Ardiq) -> None:
     assert failed.value.remote_type == "TimeoutError"
 
 
+async def test_a_sync_tasks_timeout_through_middleware_is_raised_by_call_next(app: Ardiq) -> None:
+    import time
+
+    seen: list[str] = []
+
+    @app.middleware
+    async def watching(job: JobContext, call_next: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await call_next()
+        except TimeoutError:
+            seen.append("TimeoutError")
+            raise
+
+    @app.task(timeout_s=0.1)
+    def slow() -> None:
+        time.sleep(0.5)
+
+    job = await slow.enqueue()
+    await run_burst(app)
+    with pytest.raises(JobFailed) as failed:
+        await job.result(timeout_s=1)
+    assert failed.value.remote_type == "TimeoutError"
+    assert "thread" in failed.value.remote_message
+    assert seen == ["TimeoutError"]
+
+
 def test_a_middleware_must_be_async() -> None:
     app = Ardiq("redis://127.0.0.1:1/0")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import process_jobs
 import pytest
 import redis
 from ardiq import Ardiq, JobFailed, JobStatus, Retry
@@ -171,6 +172,15 @@ async def test_retry_raised_by_the_task_runs_it_again_after_the_asked_delay(app:
         assert await job.result(timeout_s=WAIT_S) == 2
 
     assert started[1] - started[0] >= 300
+
+
+async def test_retry_raised_by_a_process_task_runs_it_again_after_the_asked_delay(app: Ardiq) -> None:
+    # Without the asked delay the retry would wait for the task's minute of backoff.
+    again = app.task(process=True, retries=1, backoff_ms=60_000)(process_jobs.retry_once_after)
+
+    job = await again.enqueue(300)
+    async with running_worker(app):
+        assert await job.result(timeout_s=WAIT_S) == 1
 
 
 async def test_retry_counts_as_an_attempt(app: Ardiq) -> None:

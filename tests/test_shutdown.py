@@ -5,6 +5,7 @@ nothing is lost."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import uuid
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 import redis
 from ardiq import Ardiq, Job, JobStatus
 from wire_records import Keys, counter, entry_job_ids, pending_ids
-from worker_harness import WAIT_S, SpawnWorker, eventually
+from worker_harness import WAIT_S, SpawnWorker, eventually, running_worker, wait_for_status
 
 APP = "process_tasks:app"
 
@@ -90,6 +91,55 @@ async def test_job_still_running_after_the_grace_period_is_handed_back_unacked(
     assert entry_job_ids(inspector, keys.stream(5)) == [job.id]
     assert len(pending_ids(inspector, keys.stream(5))) == 1
     assert not inspector.hexists(keys.running, job.id)
+
+
+@pytest.mark.parametrize("stops", [1, 2], ids=["after-the-grace", "on-a-second-stop"])
+async def test_a_job_that_swallows_its_cancellation_is_handed_back_and_the_worker_stops(
+    app: Ardiq, stops: int
+) -> None:
+    released = asyncio.Event()
+    swallowed: list[bool] = []
+
+    @app.task
+    async def stubborn() -> str:
+        while not released.is_set():
+            try:
+                await released.wait()
+            except asyncio.CancelledError:
+                swallowed.append(True)
+        return "released"
+
+    job = await stubborn.enqueue()
+    # A grace of a minute: only the second stop ends the wait in time.
+    async with running_worker(app, grace_s=0.2 if stops == 1 else 60) as worker:
+        await wait_for_status(job, JobStatus.RUNNING)
+        if stops == 2:
+            worker.stop()
+            await asyncio.sleep(0.05)
+    # The harness stopped it (once more) and saw the run end.
+
+    assert await job.status() is JobStatus.QUEUED
+    assert swallowed
+    released.set()
+    await asyncio.sleep(0.05)
+    assert await job.status() is JobStatus.QUEUED  # its late result is discarded
+
+
+async def test_a_second_signal_hands_back_a_job_that_swallows_its_cancellation_and_exits_zero(
+    app: Ardiq, inspector: redis.Redis, spawn_worker: SpawnWorker
+) -> None:
+    key = run_key()
+    worker = spawn_worker(APP, "--grace", "60", "--visibility-ms", "1000")
+    job = await app.send("swallow_cancellation", key)
+    await eventually(lambda: counter(inspector, key) == 1, "the job starts")
+
+    worker.signal(signal.SIGTERM)
+    await asyncio.sleep(0.2)
+    worker.signal(signal.SIGINT)
+
+    assert await worker.exited() == 0, worker.output()
+    assert await job.status() is JobStatus.QUEUED
+    assert counter(inspector, f"{key}:cancelled") >= 1
 
 
 async def test_sync_job_still_running_after_the_grace_period_does_not_keep_the_worker_alive(

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import process_jobs
 import pytest
@@ -36,6 +38,30 @@ async def test_async_task_over_its_timeout_is_cancelled_and_fails_with_timeout_e
 
     assert failed.value.remote_type == "TimeoutError"
     assert cancelled == [True]
+    assert await job.status() is JobStatus.FAILED
+
+
+@pytest.mark.parametrize("ending", ["returns", "raises"])
+async def test_async_task_that_catches_its_timeouts_cancellation_still_fails_with_timeout_error(
+    app: Ardiq, ending: str
+) -> None:
+    @app.task(timeout_s=0.2)
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.01)
+            if ending == "raises":
+                raise ValueError("cleaning up went wrong") from None
+            return "partial"
+        return "full"
+
+    job = await stubborn.enqueue()
+    async with running_worker(app):
+        with pytest.raises(JobFailed) as failed:
+            await job.result(timeout_s=WAIT_S)
+
+    assert failed.value.remote_type == "TimeoutError"
     assert await job.status() is JobStatus.FAILED
 
 
@@ -107,6 +133,50 @@ async def test_sync_task_over_its_timeout_is_reported_failed_while_its_thread_ru
         await asyncio.sleep(0.2)
 
     assert await job.status() is JobStatus.FAILED
+
+
+@pytest.mark.parametrize("through_middleware", [False, True], ids=["direct", "middleware"])
+async def test_sync_time_limit_starts_when_a_thread_starts_the_run(
+    app: Ardiq, through_middleware: bool
+) -> None:
+    if through_middleware:
+
+        @app.middleware
+        async def passing(job: Any, call_next: Any) -> Any:
+            return await call_next()
+
+    runs: list[int] = []
+
+    # One thread, three runs of 0.4 s: the third waits 0.8 s for the thread.
+    @app.task(timeout_s=1.0)
+    def nap(n: int) -> int:
+        time.sleep(0.4)
+        runs.append(n)
+        return n
+
+    jobs = [await nap.enqueue(n) for n in range(3)]
+    async with running_worker(app, sync_concurrency=1):
+        assert [await job.result(timeout_s=WAIT_S) for job in jobs] == [0, 1, 2]
+
+    assert runs == [0, 1, 2]
+
+
+async def test_sync_runs_leave_no_timer_behind(app: Ardiq) -> None:
+    @app.task(timeout_s=3600)
+    def quick(n: int) -> int:
+        return n
+
+    loop = asyncio.get_running_loop()
+
+    def hour_timers() -> int:
+        later = loop.time() + 600
+        scheduled: list[asyncio.TimerHandle] = loop._scheduled  # type: ignore[attr-defined]
+        return sum(1 for timer in scheduled if not timer.cancelled() and timer.when() > later)
+
+    jobs = [await quick.enqueue(n) for n in range(50)]
+    async with running_worker(app):
+        assert [await job.result(timeout_s=WAIT_S) for job in jobs] == list(range(50))
+        assert hour_timers() == 0
 
 
 async def test_timed_out_run_is_retried_like_any_failure(app: Ardiq) -> None:
@@ -192,6 +262,17 @@ async def test_abort_of_a_running_process_task_kills_its_process(app: Ardiq, tmp
         with pytest.raises(JobAborted):
             await job.result(timeout_s=WAIT_S)
         await eventually(lambda: process_gone(pid), "the aborted process to be killed")
+
+
+async def test_a_process_tasks_child_ignores_sigint_and_finishes_its_run(app: Ardiq, tmp_path: Path) -> None:
+    sleeper = app.task(process=True)(process_jobs.sleep_with_pid)
+    pid_file = tmp_path / "pid"
+
+    job = await sleeper.enqueue(str(pid_file), 0.5)
+    async with running_worker(app):
+        # A Ctrl-C reaches the whole process group, the worker's children too.
+        os.kill(await read_pid(pid_file), signal.SIGINT)
+        assert await job.result(timeout_s=WAIT_S) == "woke up"
 
 
 async def test_a_killed_child_is_replaced_for_the_next_job(app: Ardiq, tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import redis
-from ardiq import Ardiq, JobStatus
+from ardiq import Ardiq, JobFailed, JobStatus
 from wire_records import Keys, pending_ids, stream_length
-from worker_harness import WAIT_S, eventually, run_burst, running_worker, within
+from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst, running_worker, within
 
 
 async def test_async_task_runs_with_its_arguments(app: Ardiq) -> None:
@@ -51,6 +51,80 @@ async def test_async_task_runs_on_the_callers_event_loop(app: Ardiq) -> None:
     await run_burst(app)
 
     assert loops == [asyncio.get_running_loop()] * 2
+
+
+@pytest.mark.parametrize("through_middleware", [False, True], ids=["direct", "middleware"])
+async def test_async_task_can_open_asyncio_timeout_before_its_first_await(
+    app: Ardiq, through_middleware: bool
+) -> None:
+    if through_middleware:
+
+        @app.middleware
+        async def passing(job: Any, call_next: Any) -> Any:
+            return await call_next()
+
+    @app.task
+    async def bounded(x: int) -> int:
+        async with asyncio.timeout(5):
+            await asyncio.sleep(0.01)
+        return x
+
+    @app.task
+    async def bounded_without_suspending(x: int) -> int:
+        async with asyncio.timeout(5):  # noqa: ASYNC100 (no await: the point of the test)
+            return x
+
+    jobs = [await bounded.enqueue(1), await bounded_without_suspending.enqueue(2)]
+    await run_burst(app)
+
+    assert [await job.result(timeout_s=WAIT_S) for job in jobs] == [1, 2]
+
+
+async def test_async_task_can_open_a_task_group(app: Ardiq) -> None:
+    @app.task
+    async def fan_out(n: int) -> list[int]:
+        async with asyncio.TaskGroup() as group:
+            children = [group.create_task(asyncio.sleep(0.01, i)) for i in range(n)]
+        return [child.result() for child in children]
+
+    job = await fan_out.enqueue(3)
+    await run_burst(app)
+
+    assert await job.result(timeout_s=WAIT_S) == [0, 1, 2]
+
+
+async def test_each_async_run_is_its_own_asyncio_task_from_its_start(app: Ardiq) -> None:
+    tasks: list[tuple[asyncio.Task[Any] | None, asyncio.Task[Any] | None]] = []
+
+    @app.task
+    async def which(suspend: bool) -> None:
+        first = asyncio.current_task()
+        if suspend:
+            await asyncio.sleep(0.01)
+        tasks.append((first, asyncio.current_task()))
+
+    jobs = [await which.enqueue(n % 2 == 0) for n in range(6)]
+    await run_burst(app, concurrency=6)
+
+    for job in jobs:
+        await job.result(timeout_s=WAIT_S)
+    assert all(first is not None and first is last for first, last in tasks)
+    assert len({id(first) for first, _ in tasks}) == 6
+
+
+async def test_keyboard_interrupt_or_system_exit_from_a_task_fails_its_job_and_the_worker_runs_on(
+    app: Ardiq, spawn_worker: SpawnWorker
+) -> None:
+    cases = [(kind, suspend) for kind in ("KeyboardInterrupt", "SystemExit") for suspend in (False, True)]
+    jobs = [await app.send("raise_exit", kind, suspend) for kind, suspend in cases]
+    worker = spawn_worker("process_tasks:app")
+
+    for (kind, _), job in zip(cases, jobs, strict=True):
+        with pytest.raises(JobFailed) as failed:
+            await job.result(timeout_s=WAIT_S)
+        assert failed.value.remote_type == kind
+    assert await (await app.send("greet", "next")).result(timeout_s=WAIT_S) == "hello next"
+    assert worker.alive, worker.output()
 
 
 async def test_sync_task_runs_in_a_worker_thread(app: Ardiq) -> None:

@@ -43,6 +43,25 @@ async def end_worker(key: str) -> None:
 
 
 @app.task
+async def raise_exit(kind: str, suspend_first: bool) -> None:
+    """Raises `KeyboardInterrupt` or `SystemExit`, before or after its first await."""
+    if suspend_first:
+        await asyncio.sleep(0.01)
+    raise KeyboardInterrupt if kind == "KeyboardInterrupt" else SystemExit(3)
+
+
+@app.task
+async def swallow_cancellation(key: str) -> None:
+    """Counts its start in `key`, then catches every cancellation, for ever."""
+    counters.incr(key)
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            counters.incr(f"{key}:cancelled")
+
+
+@app.task
 async def stall_once(key: str, tag: str) -> str:
     """Counts its run under `tag` in the hash `key`; the first run of each
     tag stalls for a minute (its worker is meant to be killed meanwhile),

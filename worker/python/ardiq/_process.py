@@ -2,15 +2,17 @@
 time limit or an abort is enforced: a thread cannot be stopped, a process
 can be killed.
 
-Each child is `python -m ardiq._process FD`: it imports the task's module by
-name, so a process task lives at the top level of an importable module. The
+Each child is `python -c _BOOT FD`, which ignores SIGINT before anything
+else (a Ctrl-C reaches the whole process group: the parent stops, and kills
+its children if it must) and serves requests: it imports the task's module
+by name, so a process task lives at the top level of an importable module. The
 parent and child speak over a socket pair in frames of a 4-byte big-endian
 length and a MessagePack body (the spec's value table, as on the wire; no
 pickle): the request `[module, qualname, args, kwargs, job]` (`job` the
 run's `current_job()` context), then from the child any number of
 `["progress", fraction, message]` frames (the task's progress reports, which
 the parent hands to the core) and the reply `["ok", value]` or
-`["error", type, message, traceback]`. Children are kept
+`["error", type, message, traceback, retry delay_ms or nil]`. Children are kept
 and reused; a child that overruns its time or whose job is aborted is
 killed, and a fresh one is started for the next job.
 """
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -29,18 +32,25 @@ import traceback
 from typing import Any, cast
 
 from ardiq import _core, context
+from ardiq.errors import Retry
 
 _HEADER = struct.Struct(">I")
+_BOOT = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "from ardiq._process import _serve; _serve(int(sys.argv[1]))"
+)
 
 
 class ProcessTaskError(Exception):
     """A process task raised: its type name, message and traceback, from the child."""
 
-    def __init__(self, kind: str, message: str, traceback_text: str) -> None:
+    def __init__(self, kind: str, message: str, traceback_text: str, delay_ms: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.traceback_text = traceback_text
+        #: The delay a `Retry` raised in the child asked for.
+        self.delay_ms = delay_ms
 
 
 class _Child:
@@ -53,7 +63,7 @@ class _Child:
         path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
         env = dict(os.environ, PYTHONPATH=path)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ardiq._process", str(child_end.fileno())],
+            [sys.executable, "-c", _BOOT, str(child_end.fileno())],
             pass_fds=(child_end.fileno(),),
             env=env,
         )
@@ -142,8 +152,8 @@ class ProcessPool:
             self.idle.append(child)
         if outcome[0] == "ok":
             return outcome[1]
-        _, kind, message, traceback_text = outcome
-        raise ProcessTaskError(kind, message, traceback_text)
+        _, kind, message, traceback_text, delay_ms = outcome
+        raise ProcessTaskError(kind, message, traceback_text, delay_ms)
 
     def close(self) -> None:
         """Ends the idle children (running ones end with their cancelled runs)."""
@@ -202,11 +212,13 @@ def _serve(fd: int) -> None:
             reply = _core.encode_value(["ok", fn(*args, **kwargs)])
         except BaseException as exc:
             text = "".join(traceback.format_exception(exc))
-            reply = _core.encode_value(["error", type(exc).__name__, str(exc), text])
+            delay_ms = exc.delay_ms if isinstance(exc, Retry) else None
+            reply = _core.encode_value(["error", type(exc).__name__, str(exc), text, delay_ms])
         finally:
             context.leave(token)
         sock.sendall(_HEADER.pack(len(reply)) + reply)
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _serve(int(sys.argv[1]))

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from ardiq import __version__, logs
 from ardiq.app import DEFAULT_URL, Ardiq
@@ -418,6 +418,25 @@ async def _run(args: argparse.Namespace) -> None:
         journal=args.journal or False,
         handle_signals=True,
     )
+    # At its end asyncio.run cancels every task left and waits for them: one
+    # that swallows its cancellation (a run handed back at the end of a stop)
+    # would keep the process alive for ever.
+    left = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in left:
+        task.cancel()
+    if left:
+        _, pending = await asyncio.wait(left, timeout=1.0)
+        if pending:
+            _exit_after_run()
+
+
+def _exit_after_run() -> NoReturn:
+    # Every result is stored by now. A sync task past the grace period may
+    # still hold a thread that cannot be stopped; do not wait for it.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # -- the parser ------------------------------------------------------------
@@ -476,7 +495,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--process-concurrency", type=int, help="child processes for process=True tasks (default: CPU count)"
     )
-    run.add_argument("--grace", type=float, default=30.0, help="seconds to finish running jobs on SIGTERM")
+    run.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        help="seconds to finish running jobs on SIGTERM (a second one ends them at once)",
+    )
     run.add_argument(
         "--visibility-ms", type=int, default=30_000, help="idle ms before a dead worker's job is reclaimed"
     )
@@ -590,11 +614,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     if args.command == "run":
-        # Every result is stored by now. A sync task past the grace period may
-        # still hold a thread that cannot be stopped; do not wait for it.
         logging.getLogger("ardiq").debug("exiting after %.1f s", time.monotonic() - started)
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        _exit_after_run()
     return 0

@@ -2,13 +2,18 @@
 reports their outcomes back in batches, inside the app's lifespan, through
 its middleware when it has any, with `current_job()` set for each run.
 
-An async task is first stepped directly: a coroutine that finishes without
-suspending costs no asyncio Task at all. Only one that really suspends is
-wrapped in a Task, which resumes it where it stopped. Sync tasks run in a
-bounded thread pool; a thread cannot be killed, so a timed-out or aborted
-sync run is reported at once and its eventual result is discarded. Sync
-tasks registered with `process=True` run in child processes instead
-(`ardiq._process`), which a time limit or an abort kills.
+Each run has a context of its own, copied from the worker's with its
+`current_job()` set: a context variable one run sets, no other run sees.
+An async run is an asyncio Task from its first step, so `asyncio.timeout()`,
+`TaskGroup` and `current_task()` work before its first await; from Python
+3.12 an eager Task, stepped at once, so that a coroutine that finishes
+without suspending costs no loop iteration. Sync tasks run in a bounded
+thread pool, their time limit counted from when a thread starts them; a
+thread cannot be killed, so a timed-out or aborted sync run is reported at
+once and its eventual result is discarded, and one still waiting for a
+thread never starts. Sync tasks registered with `process=True` run in
+child processes instead (`ardiq._process`), which a time limit or an abort
+kills.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ import logging
 import os
 import signal
 import socket
+import sys
 import traceback
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -51,40 +56,116 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("ardiq.worker")
 
+#: How long a stop waits, after the grace period, for cancelled async runs
+#: to end; one that is still running then (it swallowed its cancellation)
+#: is handed back anyway, so that the worker can exit.
+CANCELLED_WAIT_S = 3.0
+
 #: `async def middleware(job, call_next)`: awaited around every run.
 Middleware = Callable[[JobContext, Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
 
-@types.coroutine
-def _continue(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
-    """Drives a coroutine that was already stepped once and yielded `yielded`."""
-    while True:
+class _Exited(Exception):
+    """Carries the `KeyboardInterrupt` or `SystemExit` a run raised: an
+    asyncio Task re-raises those into the loop, which would end the worker,
+    while the run's own error is the job's failure."""
+
+
+if sys.version_info >= (3, 12):
+
+    def _run_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context
+    ) -> asyncio.Task[Any]:
+        """The run's Task, in its own context, stepped at once: a run that
+        never suspends is done on return and costs no loop iteration."""
+        return asyncio.Task(coro, loop=loop, context=ctx, eager_start=True)
+
+else:
+
+    def _run_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], ctx: contextvars.Context
+    ) -> asyncio.Task[Any]:
+        """The run's Task, in its own context (no eager tasks before 3.12)."""
+        return loop.create_task(coro, context=ctx)
+
+
+async def _run(coro: Coroutine[Any, Any, Any], timeout_s: float | None) -> Any:
+    """A run inside its Task: past its time limit it fails with
+    `TimeoutError`, even when it caught the cancellation and returned."""
+    try:
+        if timeout_s is None:
+            return await coro
+        limit = asyncio.timeout(timeout_s)
         try:
-            sent = yield yielded
-        except BaseException as exc:
-            try:
-                yielded = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                yielded = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
+            async with limit:
+                result = await coro
+        except Exception as exc:
+            if limit.expired() and not isinstance(exc, TimeoutError):
+                raise TimeoutError(f"the run exceeded its time limit of {timeout_s} s") from exc
+            raise
+        if limit.expired():
+            raise TimeoutError(f"the run exceeded its time limit of {timeout_s} s")
+        return result
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise _Exited(exc) from exc
 
 
-async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Any:
-    return await _continue(coro, yielded)
+def _in_thread(
+    ctx: contextvars.Context,
+    started: Callable[[], object] | None,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A sync run in its pool thread; `started` tells the loop it began."""
+    if started is not None:
+        started()
+    return ctx.run(fn, *args, **kwargs)
 
 
-async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
-    async with asyncio.timeout(timeout_s):
-        return await coro
+async def _in_thread_with_limit(
+    executor: concurrent.futures.Executor,
+    name: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    timeout_s: float | None,
+) -> Any:
+    """A sync run in the thread pool, awaited (through middleware): its
+    time limit starts when a thread starts it; a cancellation before that
+    (timeout, abort, shutdown) means it never starts."""
+    loop = asyncio.get_running_loop()
+    limit = asyncio.timeout(None)
+    started = None
+    if timeout_s is not None:
+
+        def start_clock() -> None:
+            with contextlib.suppress(RuntimeError):  # the wait has already ended
+                limit.reschedule(loop.time() + timeout_s)
+
+        started = functools.partial(loop.call_soon_threadsafe, start_clock)
+    waiting = executor.submit(_in_thread, contextvars.copy_context(), started, fn, args, kwargs)
+    try:
+        async with limit:
+            return await asyncio.wrap_future(waiting, loop=loop)
+    except TimeoutError:
+        if not limit.expired():
+            raise
+        logger.warning(
+            "sync task %s timed out after %s s; its thread cannot be stopped and runs on", name, timeout_s
+        )
+        raise TimeoutError(
+            f"sync task {name} timed out after {timeout_s} s (its thread was not stopped)"
+        ) from None
+    finally:
+        waiting.cancel()  # not started yet: it never starts
 
 
 def _failure(exc: BaseException) -> Failure:
+    if isinstance(exc, _Exited):
+        exc = exc.args[0]
     if isinstance(exc, ProcessTaskError):
-        return (exc.kind, exc.message, exc.traceback_text, None, True)
+        return (exc.kind, exc.message, exc.traceback_text, exc.delay_ms, True)
     # An exception whose `__str__` raises still fails its job, with a note.
     try:
         message = str(exc)
@@ -189,6 +270,10 @@ class Worker:
         )
         self.processes = ProcessPool(process_concurrency or os.cpu_count() or 1)
         self.running: dict[int, asyncio.Future[Any]] = {}
+        # A sync run's pool future (cancelled if it has not started when its
+        # run ends early) and, once started, its time limit's timer.
+        self.threads: dict[int, concurrent.futures.Future[Any]] = {}
+        self.timers: dict[int, asyncio.TimerHandle] = {}
         self.cancel_reasons: dict[int, int] = {}
         self.outcomes: list[Outcome] = []
         self.flush_pending = False
@@ -199,6 +284,8 @@ class Worker:
         # Set whenever nothing runs here: the grace period waits on it.
         self.idle = asyncio.Event()
         self.idle.set()
+        # Set by a second stop (a second SIGTERM or Ctrl-C): no more waiting.
+        self.forced = asyncio.Event()
         # Spans of running jobs by handle, when a tracer provider is
         # installed (ardiq.trace); None makes a run cost nothing for tracing.
         self.tracer = trace.tracer()
@@ -301,21 +388,20 @@ class Worker:
         core = self.core
         for handle, name, args, kwargs, job_id, attempt, timeout_s, extras in jobs:
             task = tasks[name]
-            # The run's `current_job()`: set while the run starts, so that a
-            # coroutine stepped here, an asyncio Task and a sync task's copied
-            # context all see it; so is its span, when tracing.
+            # Each run has a context of its own, copied while its
+            # `current_job()` (and its span, when tracing) is set here: what
+            # one run sets in a context variable no other run sees.
             token = context.enter((job_id, name, attempt, extras, worker_id, handle, core))
             if spans is not None:
                 assert self.tracer is not None
                 spans[handle], span_token = trace.start_span(
                     self.tracer, job_id, name, extras[0], attempt + 1, extras[5]
                 )
-            try:
-                future = self._start_one(loop, handle, task, args, kwargs, job_id, timeout_s)
-            finally:
-                context.leave(token)
-                if spans is not None:
-                    trace.detach(span_token)
+            ctx = contextvars.copy_context()
+            context.leave(token)
+            if spans is not None:
+                trace.detach(span_token)
+            future = self._start_one(loop, ctx, handle, task, args, kwargs, job_id, timeout_s)
             if future is not None:
                 self.running[handle] = future
                 self.idle.clear()
@@ -324,6 +410,7 @@ class Worker:
     def _start_one(
         self,
         loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
         handle: int,
         task: Task[Any, Any],
         args: tuple[Any, ...],
@@ -331,62 +418,67 @@ class Worker:
         job_id: str,
         timeout_s: float | None,
     ) -> asyncio.Future[Any] | None:
-        """Starts one run; `None` when it already finished (a coroutine that
-        never suspended, or a call that raised at once)."""
+        """Starts one run in `ctx`; `None` when it already finished (a
+        coroutine that never suspended, or a call that raised at once)."""
         name = task.name
         future: asyncio.Future[Any]
         if self.middlewares:
             coro: Coroutine[Any, Any, Any] = self._through_middleware(task, args, kwargs, timeout_s)
-            if timeout_s is None or task.process:
-                return self._step(loop, coro, handle, name, job_id)
-            future = loop.create_task(_with_timeout(coro, timeout_s))
-            future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
-            return future
-        if task.is_async:
+            # A sync or process task's own run keeps its time limit (inside).
+            if not task.is_async:
+                timeout_s = None
+        elif task.is_async:
             try:
                 coro = cast("Coroutine[Any, Any, Any]", task.fn(*args, **kwargs))
             except BaseException as exc:
                 self._fail(handle, name, job_id, exc)
                 return None
-            if timeout_s is None:
-                return self._step(loop, coro, handle, name, job_id)
-            future = loop.create_task(_with_timeout(coro, timeout_s))
-            future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
         elif task.process:
             # A child process: its time limit and aborts kill it.
-            future = loop.create_task(self._in_process(task, args, kwargs, timeout_s))
+            future = _run_task(loop, ctx.run(self._in_process, task, args, kwargs, timeout_s), ctx)
             future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
+            return future
         else:
-            run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
-            future = loop.run_in_executor(self.executor, run)
-            future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
-            if timeout_s is not None:
-                loop.call_later(timeout_s, self._sync_timeout, handle, name, job_id, timeout_s)
-        return future
-
-    def _step(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        coro: Coroutine[Any, Any, Any],
-        handle: int,
-        name: str,
-        job_id: str,
-    ) -> asyncio.Future[Any] | None:
-        """Runs `coro` up to its first suspension here, so a run that never
-        suspends costs no asyncio Task; the rest runs in one."""
-        try:
-            yielded = coro.send(None)
-        except StopIteration as stop:
-            self.outcomes.append((handle, OUTCOME_COMPLETE, stop.value))
-            if self.spans is not None:
-                self._end_span(handle, None)
+            return self._start_in_thread(loop, ctx, handle, task, args, kwargs, job_id, timeout_s)
+        future = _run_task(loop, _run(coro, timeout_s), ctx)
+        if future.done():
+            # It never suspended (an eager Task): no callback, no loop pass.
+            self._record(handle, name, job_id, future)
             return None
-        except BaseException as exc:
-            self._fail(handle, name, job_id, exc)
-            return None
-        future = loop.create_task(_resume(coro, yielded))
         future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
         return future
+
+    def _start_in_thread(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ctx: contextvars.Context,
+        handle: int,
+        task: Task[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        job_id: str,
+        timeout_s: float | None,
+    ) -> asyncio.Future[Any]:
+        """A sync run in the thread pool. Its time limit starts when a
+        thread starts it, not while it waits for one."""
+        name = task.name
+        started = None
+        if timeout_s is not None:
+            started = functools.partial(
+                loop.call_soon_threadsafe, self._sync_started, handle, name, job_id, timeout_s
+            )
+        waiting = self.executor.submit(_in_thread, ctx, started, task.fn, args, kwargs)
+        self.threads[handle] = waiting
+        future = asyncio.wrap_future(waiting, loop=loop)
+        future.add_done_callback(functools.partial(self._sync_done, handle, name, job_id))
+        return future
+
+    def _sync_started(self, handle: int, name: str, job_id: str, timeout_s: float) -> None:
+        assert self.loop is not None
+        if handle in self.threads:
+            self.timers[handle] = self.loop.call_later(
+                timeout_s, self._sync_timeout, handle, name, job_id, timeout_s
+            )
 
     def _in_process(
         self, task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float | None
@@ -401,15 +493,13 @@ class Worker:
         A sync task's thread cannot be stopped: on a timeout or an abort its
         result is discarded, as without middleware."""
         job = context.current_job()
-        loop = asyncio.get_running_loop()
 
         async def innermost() -> Any:
             if task.is_async:
                 return await task.fn(*args, **kwargs)
             if task.process:
                 return await self._in_process(task, args, kwargs, timeout_s)
-            run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
-            return await loop.run_in_executor(self.executor, run)
+            return await _in_thread_with_limit(self.executor, task.name, task.fn, args, kwargs, timeout_s)
 
         call: Callable[[], Awaitable[Any]] = innermost
         for middleware in reversed(self.middlewares):
@@ -427,8 +517,12 @@ class Worker:
             else:
                 # A thread cannot be stopped: report now, discard its result later.
                 self._forget(handle)
+                started = self._forget_thread(handle)
                 if reason == CANCEL_ABORTED:
-                    logger.warning("job of handle %d aborted; its thread runs on, result discarded", handle)
+                    if started:
+                        logger.warning(
+                            "job of handle %d aborted; its thread runs on, result discarded", handle
+                        )
                     self._outcome(handle, OUTCOME_ABORTED, None)
                     self._schedule_flush()
 
@@ -459,7 +553,13 @@ class Worker:
             trace.end_span(span, None if exc is None else (type(exc).__name__, str(exc)))
 
     def _async_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
-        self._forget(handle)
+        if self._forget(handle) is None:
+            return  # handed back at the end of a stop while it ignored its cancellation
+        self._record(handle, name, job_id, future)
+        self._schedule_flush()
+
+    def _record(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
+        """The outcome of an async run's finished Task."""
         if future.cancelled():
             reason = self.cancel_reasons.pop(handle, None)
             if reason == CANCEL_ABORTED:
@@ -476,11 +576,11 @@ class Worker:
                 self._outcome(handle, OUTCOME_COMPLETE, future.result())
             else:
                 self._fail(handle, name, job_id, exc)
-        self._schedule_flush()
 
     def _sync_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
         if self._forget(handle) is None:
             return  # already reported (timeout, abort or shutdown)
+        self._forget_thread(handle)
         if future.cancelled():
             self._outcome(handle, OUTCOME_INTERRUPTED, None)
         elif (exc := future.exception()) is not None:
@@ -492,6 +592,7 @@ class Worker:
     def _sync_timeout(self, handle: int, name: str, job_id: str, timeout_s: float) -> None:
         if self._forget(handle) is None:
             return
+        self._forget_thread(handle)
         logger.warning(
             "job %s (%s) timed out after %s s; its thread cannot be stopped and runs on",
             job_id,
@@ -509,6 +610,15 @@ class Worker:
             self.idle.set()
         return future
 
+    def _forget_thread(self, handle: int) -> bool:
+        """Drops a sync run's pool future and timer; whether its thread
+        started it (one that had not never will)."""
+        timer = self.timers.pop(handle, None)
+        if timer is not None:
+            timer.cancel()
+        waiting = self.threads.pop(handle, None)
+        return waiting is not None and not waiting.cancel()
+
     def _schedule_flush(self) -> None:
         if self.outcomes and not self.flush_pending and self.loop is not None:
             self.flush_pending = True
@@ -525,8 +635,18 @@ class Worker:
     def stop(self) -> None:
         """Graceful stop: fetch and start nothing more (jobs fetched but not
         started are handed back at once), let running jobs finish within the
-        grace period, then hand the rest back unacknowledged."""
-        if self.stopping or self.loop is None:
+        grace period, then cancel the rest and hand them back unacknowledged.
+        A second stop ends the waiting at once."""
+        if self.loop is None:
+            return
+        if self.stopping:
+            if not self.forced.is_set():
+                logger.warning(
+                    "worker %s: stopped again, handing back its %d running jobs now",
+                    self.worker_id,
+                    len(self.running),
+                )
+                self.forced.set()
             return
         self.stopping = True
         logger.info(
@@ -535,15 +655,37 @@ class Worker:
         self.core.stop_worker()
         self.loop.create_task(self._grace())
 
+    async def _wait_idle(self, timeout_s: float) -> None:
+        """Until nothing runs here, `timeout_s` passes or a second stop."""
+        waits = [asyncio.ensure_future(self.idle.wait()), asyncio.ensure_future(self.forced.wait())]
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+
     async def _grace(self) -> None:
         # Jobs finish through their own callbacks; the last one sets `idle`.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.idle.wait(), self.grace_s)
+        await self._wait_idle(self.grace_s)
         self.core.abandon_waiting()
+        cancelled = False
         for handle, future in list(self.running.items()):
             if isinstance(future, asyncio.Task):
                 future.cancel()
+                cancelled = True
             else:
                 self._forget(handle)
+                self._forget_thread(handle)
                 self._outcome(handle, OUTCOME_INTERRUPTED, None)
+        self._schedule_flush()
+        if not cancelled:
+            return
+        # A cancelled run reports itself as it ends; one that swallowed its
+        # cancellation would hold its job, and the worker, forever.
+        await self._wait_idle(CANCELLED_WAIT_S)
+        for handle in list(self.running):
+            self._forget(handle)
+            self.cancel_reasons.pop(handle, None)
+            logger.warning(
+                "job of handle %d did not end when cancelled; handed back while it runs on", handle
+            )
+            self._outcome(handle, OUTCOME_INTERRUPTED, None)
         self._schedule_flush()
