@@ -12,6 +12,7 @@ import socket
 import subprocess
 
 import pytest
+import redis
 from ardiq import Ardiq, JobFailed, JobStatus
 from ardiq_testing import free_port
 from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst, run_cli
@@ -251,6 +252,28 @@ async def test_queues_lists_every_queue_with_its_counts(redis_url: str, queue: s
     [mine] = [q for q in json.loads(done.stdout) if q["queue"] == queue]
     assert (mine["waiting"], mine["scheduled"]) == (3, 2)
     assert any(line.split()[:3] == [queue, "3", "0"] for line in text.stdout.splitlines())
+
+
+async def test_queues_lists_the_queues_past_stray_keys_of_none(
+    redis_url: str, queue: str, app: Ardiq
+) -> None:
+    await app.send("greet", "x")
+    strays = [
+        f"ardiq:{{{queue} b}}:stream:5".encode(),
+        b"ardiq:{}:x",
+        f"ardiq:{{{queue}}}:".encode() + b"\xff",
+    ]
+    inspector = redis.Redis.from_url(redis_url)
+    for stray in strays:
+        inspector.set(stray, "x")
+    try:
+        done = run_cli(redis_url, queue, "queues", "--json")
+    finally:
+        inspector.delete(*strays)
+        inspector.close()
+
+    assert done.returncode == 0, done.stderr
+    assert [q["queue"] for q in json.loads(done.stdout) if q["queue"].startswith(queue)] == [queue]
 
 
 async def test_workers_shows_a_live_worker(

@@ -12,6 +12,7 @@ import pytest
 import redis
 from ardiq import Ardiq, JobStatus
 from ardiq.inspect import ListState
+from ardiq_client.scripts import read_script
 from wire_records import Keys
 from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst
 
@@ -281,3 +282,72 @@ async def test_a_page_size_out_of_bounds_is_refused(app: Ardiq, count: int) -> N
 
     with pytest.raises(InvalidOption, match="count"):
         await app.jobs(ListState.FAILED, count=count)
+
+
+async def test_invalid_names_are_typed_errors_not_redis_errors(app: Ardiq) -> None:
+    from ardiq import InvalidQueueName
+
+    with pytest.raises(InvalidQueueName):
+        await app.queue_info("a b")
+    with pytest.raises(InvalidQueueName):
+        await app.jobs(ListState.DEAD, queue="{x}")
+    with pytest.raises(InvalidQueueName):
+        await app.job_details("x", queue="a b")
+
+
+async def test_list_queues_skips_keys_whose_tag_is_no_queue_name(
+    app: Ardiq, inspector: redis.Redis, queue: str
+) -> None:
+    await app.send("t")
+    strays = [
+        f"ardiq:{{{queue} b}}:stream:5".encode(),
+        b"ardiq:{}:x",
+        b"ardiq:{\xff" + queue.encode() + b"}:x",
+    ]
+    other = f"{queue}-raw"
+    strays.append(f"ardiq:{{{other}}}:".encode() + b"\xff")  # a queue's tag, a key of no name we know
+    for stray in strays:
+        inspector.set(stray, "x")
+    try:
+        found = await app.list_queues()
+    finally:
+        inspector.delete(*strays)
+
+    assert queue in found
+    assert other in found
+    assert not [name for name in found if name.startswith(queue) and name not in (queue, other)]
+    assert "" not in found
+
+
+@pytest.mark.parametrize(
+    ("state", "cursor"),
+    [
+        (ListState.FAILED, "abc"),
+        (ListState.FAILED, "1-x"),
+        (ListState.DEAD, "99999999999999999999-0"),
+        (ListState.DEAD, "+1-0"),
+        (ListState.DEAD, "5"),
+        (ListState.RUNNING, "9:zzz"),
+        (ListState.RUNNING, "5:abc"),
+        (ListState.RUNNING, "5:1-18446744073709551616"),
+    ],
+)
+async def test_an_entry_cursor_no_page_gave_is_refused(app: Ardiq, state: ListState, cursor: str) -> None:
+    from ardiq import InvalidOption
+
+    with pytest.raises(InvalidOption, match="cursor"):
+        await app.jobs(state, cursor=cursor)
+
+
+async def test_held_script_replies_an_error_for_an_entry_id_redis_refuses(
+    inspector: redis.Redis, keys: Keys
+) -> None:
+    # The levels without a stream or group hold nothing; a bad id on one that
+    # exists is an error, not a level silently skipped.
+    inspector.xgroup_create(keys.stream(5), "ardiq", id="0", mkstream=True)
+    held = inspector.register_script(read_script("held.lua"))
+    names = [*keys.streams, keys.running]
+
+    assert held(keys=names, args=["ardiq", "9", "", "10"]) == [b"", []]
+    with pytest.raises(redis.ResponseError, match="ID"):
+        held(keys=names, args=["ardiq", "5", "abc", "10"])

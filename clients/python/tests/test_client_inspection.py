@@ -88,6 +88,27 @@ async def test_a_scheduled_cursor_no_page_gave_is_refused(client: AsyncClient, c
         await client.jobs(ListState.SCHEDULED, cursor=cursor)
 
 
+@pytest.mark.parametrize(
+    ("state", "cursor"),
+    [
+        (ListState.FAILED, "abc"),
+        (ListState.FAILED, "1-x"),
+        (ListState.DEAD, "99999999999999999999-0"),
+        (ListState.RUNNING, "9:zzz"),
+        (ListState.RUNNING, "5:abc"),
+    ],
+)
+async def test_an_entry_cursor_no_page_gave_is_refused(
+    client: AsyncClient, sync_client: Client, state: ListState, cursor: str
+) -> None:
+    from ardiq_client import InvalidOption
+
+    with pytest.raises(InvalidOption, match="cursor"):
+        await client.jobs(state, cursor=cursor)
+    with pytest.raises(InvalidOption, match="cursor"):
+        sync_client.jobs(state, cursor=cursor)
+
+
 async def test_failures_and_dead_letters_list_with_their_errors(
     redis_url: str, queue: str, client: AsyncClient, sync_client: Client
 ) -> None:

@@ -230,6 +230,22 @@ fn is_score(due: &str) -> bool {
         && digits(fraction)
         && exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)))
 }
+
+/// Whether `id` is a whole stream entry id, `<ms>-<sequence>` (each a u64),
+/// as every listing's page gives: anything else would reach Redis as a
+/// range bound it refuses (or, for `held.lua`, reads from an unseen place).
+pub(crate) fn is_entry_id(id: &str) -> bool {
+    id.split_once('-').is_some_and(|(ms, sequence)| {
+        [ms, sequence]
+            .iter()
+            .all(|part| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok())
+    })
+}
+
+fn invalid_cursor(cursor: &str) -> Error {
+    Error::InvalidOption(format!("invalid cursor {cursor:?}"))
+}
+
 /// The fields of one stream entry, by name.
 pub(crate) type EntryFields = HashMap<String, RedisValue>;
 
@@ -399,6 +415,9 @@ impl Client {
         count: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<(String, EntryFields)>, Option<String>)> {
+        if let Some(cursor) = cursor.filter(|c| !is_entry_id(c)) {
+            return Err(invalid_cursor(cursor));
+        }
         let start = cursor.map_or_else(|| "-".to_owned(), |c| format!("({c}"));
         let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
             .arg(stream)
@@ -425,7 +444,10 @@ impl Client {
                     .parse::<u32>()
                     .ok()
                     .filter(|&l| l < PRIORITY_LEVELS)
-                    .ok_or_else(|| Error::InvalidOption(format!("invalid cursor {cursor:?}")))?;
+                    .ok_or_else(|| invalid_cursor(cursor))?;
+                if !after.is_empty() && !is_entry_id(after) {
+                    return Err(invalid_cursor(cursor));
+                }
                 (level, after.to_owned())
             }
         };
@@ -600,12 +622,19 @@ impl Client {
             .scan_keys("ardiq:{*}:*")
             .await
             .map_err(Error::from_redis)?;
+        // A stray key whose tag is no queue name (white space, empty,
+        // not UTF-8) is no queue of ours: skipped, not an error.
         for key in keys {
-            if let Some((queue, _)) = key
-                .strip_prefix("ardiq:{")
-                .and_then(|rest| rest.split_once("}:"))
-            {
-                found.insert(queue.to_owned());
+            let Some(rest) = key.strip_prefix(b"ardiq:{".as_slice()) else {
+                continue;
+            };
+            let Some(end) = rest.windows(2).position(|pair| pair == b"}:") else {
+                continue;
+            };
+            if let Ok(queue) = std::str::from_utf8(&rest[..end]) {
+                if ardiq_spec::limits::check_queue_name(queue).is_ok() {
+                    found.insert(queue.to_owned());
+                }
             }
         }
         Ok(found.into_iter().collect())
@@ -656,4 +685,35 @@ pub(crate) fn decode_failure(entry_id: &str, fields: &EntryFields) -> Result<Fai
 /// How long ago `at_ms` was, ms.
 pub fn age_ms(at_ms: i64) -> i64 {
     (now_ms() - at_ms).max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_entry_id;
+
+    #[test]
+    fn an_entry_id_is_two_unsigned_64_bit_parts() {
+        for id in [
+            "0-0",
+            "1700000000000-3",
+            "18446744073709551615-18446744073709551615",
+        ] {
+            assert!(is_entry_id(id), "{id}");
+        }
+        for id in [
+            "",
+            "abc",
+            "5",
+            "1-x",
+            "-1",
+            "1-",
+            "+1-0",
+            "1-+0",
+            " 1-0",
+            "18446744073709551616-0",
+            "99999999999999999999-0",
+        ] {
+            assert!(!is_entry_id(id), "{id}");
+        }
+    }
 }

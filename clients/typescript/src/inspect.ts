@@ -107,6 +107,12 @@ const integer = (value: unknown): number =>
 const bytes = (value: unknown): Uint8Array =>
   value instanceof Uint8Array ? value : Buffer.from(text(value));
 
+/** Whether `id` is a whole stream entry id, `<ms>-<sequence>`, each part an unsigned 64-bit integer. */
+function isEntryId(id: string): boolean {
+  const parts = /^(\d+)-(\d+)$/.exec(id);
+  return parts !== null && parts.slice(1).every((part) => BigInt(part) < 2n ** 64n);
+}
+
 /** A score as Redis writes one: the due-time part of a scheduled listing's cursor. */
 const SCORE = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
@@ -257,7 +263,7 @@ export async function jobs(
   checkCount(count);
   if (state === 'running') {
     const [level, after] = (cursor ?? '9:').split(':', 2);
-    if (level === undefined || !/^\d$/.test(level)) {
+    if (level === undefined || !/^\d$/.test(level) || (after && !isEntryId(after))) {
       throw new InvalidOptionError(`invalid cursor ${JSON.stringify(cursor)}`);
     }
     const reply = await connection.run(
@@ -310,6 +316,9 @@ export async function jobs(
     });
     const next = text(reply[0]);
     return { jobs: found, next: next === '' ? undefined : next };
+  }
+  if (cursor !== undefined && !isEntryId(cursor)) {
+    throw new InvalidOptionError(`invalid cursor ${JSON.stringify(cursor)}`);
   }
   const stream = state === 'failed' ? keys.failed : keys.dead;
   const entries = (await connection.command(stream, [

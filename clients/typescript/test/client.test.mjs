@@ -371,3 +371,18 @@ describe('connection', () => {
     assert.equal(client.keys.stream(5), 'ardiq:{default}:stream:5');
   });
 });
+
+describe('listings', () => {
+  for (const [state, cursor] of [
+    ['failed', 'abc'],
+    ['failed', '1-x'],
+    ['dead', '99999999999999999999-0'],
+    ['running', '9:zzz'],
+    ['running', '5:abc'],
+  ]) {
+    test(`a ${state} cursor no page gave (${cursor}) is refused`, async (t) => {
+      const client = await withClient(t);
+      await assert.rejects(client.jobs(state, { cursor }), InvalidOptionError);
+    });
+  }
+});

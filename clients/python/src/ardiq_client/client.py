@@ -512,7 +512,7 @@ class AsyncClient:
             return inspect.parse_scheduled_reply(
                 await self._run(inspect.scheduled_call(self._keys, count, cursor))
             )
-        start = "-" if cursor is None else f"({cursor}"
+        start = inspect.store_start(cursor)
         stream = inspect.store_key(self._keys, state)
         entries = await self._send(lambda: live.xrange(stream, start, "+", count))
         return inspect.parse_store(state, entries, count)

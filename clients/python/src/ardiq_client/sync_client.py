@@ -483,7 +483,7 @@ class Client:
             return inspect.parse_held_reply(self._run(inspect.held_call(self._keys, count, cursor)))
         if state is ListState.SCHEDULED:
             return inspect.parse_scheduled_reply(self._run(inspect.scheduled_call(self._keys, count, cursor)))
-        start = "-" if cursor is None else f"({cursor}"
+        start = inspect.store_start(cursor)
         stream = inspect.store_key(self._keys, state)
         entries = self._send(lambda: live.xrange(stream, start, "+", count))
         return inspect.parse_store(state, entries, count)

@@ -1,0 +1,82 @@
+"""Pages asked for with names and cursors no page gave, and a Redis holding
+stray keys: each is the page's own answer (404 or 400), never "Redis is
+unavailable" (503)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import redis
+from ardiq import Ardiq
+
+from .harness import StartDashboard
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/queue?name=a%20b", "/queue?name=%7Bx%7D", "/job?queue=a%20b&id=x", "/workers?queue=a%20b"],
+)
+def test_a_queue_name_that_cannot_be_one_is_not_found(start_dashboard: StartDashboard, path: str) -> None:
+    dashboard = start_dashboard(queues=[])
+
+    page = httpx.get(dashboard.url + path)
+
+    assert page.status_code == 404, page.text
+    assert "invalid queue name" in page.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "state=failed&cursor=abc",
+        "state=failed&cursor=1-x",
+        "state=dead&cursor=99999999999999999999-0",
+        "state=running&cursor=9:zzz",
+        "state=running&cursor=5:abc",
+    ],
+)
+def test_a_cursor_no_page_gave_is_a_bad_request(
+    start_dashboard: StartDashboard, producer: Ardiq, queue: str, query: str
+) -> None:
+    producer.send_blocking("greet", "x")
+    dashboard = start_dashboard()
+
+    page = httpx.get(f"{dashboard.url}/queue?name={queue}&{query}")
+
+    assert page.status_code == 400, page.text
+    assert "invalid cursor" in page.text
+
+
+def test_a_job_page_with_an_entry_id_out_of_range_shows_the_job(
+    start_dashboard: StartDashboard, producer: Ardiq, queue: str
+) -> None:
+    job = producer.send_blocking("greet", "x")
+    dashboard = start_dashboard()
+
+    page = httpx.get(f"{dashboard.url}/job?queue={queue}&id={job.id}&dead=99999999999999999999-0")
+
+    assert page.status_code == 200, page.text
+
+
+def test_stray_keys_of_no_queue_leave_the_overview_working(
+    start_dashboard: StartDashboard, producer: Ardiq, queue: str, redis_url: str
+) -> None:
+    producer.send_blocking("greet", "x")
+    strays = [
+        f"ardiq:{{{queue} b}}:stream:5".encode(),
+        b"ardiq:{}:x",
+        f"ardiq:{{{queue}-z}}:".encode() + b"\xff",
+    ]
+    inspector = redis.Redis.from_url(redis_url)
+    for stray in strays:
+        inspector.set(stray, "x")
+    try:
+        dashboard = start_dashboard(queues=[])
+
+        page = httpx.get(dashboard.url + "/")
+
+        assert page.status_code == 200, page.text
+        assert f'data-queue="{queue}"' in page.text
+    finally:
+        inspector.delete(*strays)
+        inspector.close()
