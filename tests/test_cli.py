@@ -10,6 +10,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 
 import pytest
 import redis
@@ -107,6 +108,54 @@ def test_unknown_command_exits_non_zero(redis_url: str, queue: str) -> None:
     done = run_cli(redis_url, queue, "fly", APP)
 
     assert done.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["jobs", "--state", "running", "--count", "-1"], "argument --count: -1 is out of range"),
+        (["jobs", "--state", "dead", "--count", str(2**70)], f"argument --count: {2**70} is out of range"),
+        (["dead", "list", "--count", "1001"], "argument --count: 1001 is out of range"),
+        (["failed", "list", "--count", "many"], "argument --count: 'many' is not an integer"),
+        (["dashboard", "--port", "99999"], "argument --port: 99999 is out of range"),
+        (["--log-level", "bogus", "info"], "argument --log-level: no log level 'bogus'"),
+    ],
+)
+def test_an_argument_out_of_range_is_a_usage_error_without_a_traceback(
+    redis_url: str, queue: str, args: list[str], error: str
+) -> None:
+    done = run_cli(redis_url, queue, *args)
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert error in line, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == line
+
+
+def test_a_log_level_from_the_environment_is_checked_too(redis_url: str, queue: str) -> None:
+    env = dict(os.environ, ARDIQ_REDIS_URL=redis_url, ARDIQ_QUEUE=queue, ARDIQ_LOG_LEVEL="loud")
+    done = subprocess.run(
+        [sys.executable, "-m", "ardiq", "info"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith("argument --log-level: no log level 'loud': DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    )
+
+
+def test_a_log_level_is_taken_in_any_case(redis_url: str, queue: str) -> None:
+    done = run_cli(redis_url, queue, "--log-level", "warning", "queues", "--json")
+
+    assert done.returncode == 0, done.stderr
 
 
 async def test_dead_list_prints_one_row_per_dead_letter(redis_url: str, queue: str, app: Ardiq) -> None:

@@ -23,6 +23,8 @@ ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 def add_parser(commands: Any) -> None:
     """Adds `dashboard` to the `ardiq` command's subcommands."""
+    from ardiq.cli import bounded  # the command's module imports this one
+
     parser: argparse.ArgumentParser = commands.add_parser(
         "dashboard",
         help="serve the web dashboard",
@@ -43,7 +45,9 @@ def add_parser(commands: Any) -> None:
         help="the queues to show (repeatable; default: every queue this Redis holds)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="the port (default 8080; 0: any free port)")
+    parser.add_argument(
+        "--port", type=bounded(0, 65535), default=8080, help="the port (default 8080; 0: any free port)"
+    )
     parser.add_argument(
         "--allowed-host",
         dest="allowed_hosts",
