@@ -351,3 +351,25 @@ async def test_held_script_replies_an_error_for_an_entry_id_redis_refuses(
     assert held(keys=names, args=["ardiq", "9", "", "10"]) == [b"", []]
     with pytest.raises(redis.ResponseError, match="ID"):
         held(keys=names, args=["ardiq", "5", "abc", "10"])
+
+
+async def test_purge_removes_jobs_whose_ids_are_not_utf8(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    # Written raw (no producer makes such ids): purge removes them like any
+    # other instead of stopping half done, on this run and every later one.
+    valid = await app.options(delay_ms=60_000).send("t")
+    at_ms = int(time.time() * 1000) + 60_000
+    inspector.zadd(keys.delayed, {b"s\xff": at_ms, b"s\xfe": at_ms + 1})
+    inspector.hset(keys.delayed_jobs, b"s\xff", b"record")
+    inspector.xadd(keys.stream(5), {"id": b"w\xff", "task": "t", "job": b""})
+    for raw in (b"s\xff", b"w\xff"):
+        inspector.set(keys.job("").encode() + raw, b"status")
+
+    assert await app.purge() == 4
+
+    assert inspector.zcard(keys.delayed) == 0
+    assert inspector.hlen(keys.delayed_jobs) == 0
+    assert inspector.xlen(keys.stream(5)) == 0
+    assert not inspector.exists(keys.job("").encode() + b"s\xff", keys.job("").encode() + b"w\xff")
+    assert await app.job(valid.id).status() is JobStatus.NOT_FOUND
