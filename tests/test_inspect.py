@@ -373,3 +373,18 @@ async def test_purge_removes_jobs_whose_ids_are_not_utf8(
     assert inspector.xlen(keys.stream(5)) == 0
     assert not inspector.exists(keys.job("").encode() + b"s\xff", keys.job("").encode() + b"w\xff")
     assert await app.job(valid.id).status() is JobStatus.NOT_FOUND
+
+
+async def test_a_worker_gone_a_minute_ago_is_neither_listed_nor_counted(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    # No live worker is left to prune `workers`: the listing leaves old members out itself.
+    now_ms = int(time.time() * 1000)
+    inspector.zadd(keys.workers, {"w-crashed": now_ms - 3 * 86_400_000, "w-minute": now_ms - 60_000})
+    inspector.zadd(keys.workers, {"w-recent": now_ms - 10_000})
+
+    listed = await app.workers()
+    info = await app.queue_info()
+
+    assert [(w.worker_id, w.alive) for w in listed] == [("w-recent", False)]
+    assert info.workers == 1

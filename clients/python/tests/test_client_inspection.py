@@ -9,6 +9,7 @@ import asyncio
 import time
 
 import pytest
+import redis
 from ardiq_client import AsyncClient, Client
 from ardiq_client.inspect import ListState
 from test_end_to_end import run_burst_worker, worker  # noqa: F401 - the fixture
@@ -156,3 +157,21 @@ async def test_a_page_size_out_of_bounds_is_refused(client: AsyncClient, count: 
 
     with pytest.raises(InvalidOption):
         await client.jobs(ListState.DEAD, count=count)
+
+
+async def test_a_worker_gone_a_minute_ago_is_neither_listed_nor_counted(
+    client: AsyncClient, sync_client: Client, inspector: redis.Redis, queue: str
+) -> None:
+    # No live worker is left to prune `workers`: the listing leaves old members out itself.
+    now_ms = int(time.time() * 1000)
+    inspector.zadd(
+        f"ardiq:{{{queue}}}:workers",
+        {"w-crashed": now_ms - 3 * 86_400_000, "w-minute": now_ms - 60_000, "w-recent": now_ms - 10_000},
+    )
+
+    for listed, info in (
+        (await client.workers(), await client.queue_info()),
+        (sync_client.workers(), sync_client.queue_info()),
+    ):
+        assert [(w.worker_id, w.alive) for w in listed] == [("w-recent", False)]
+        assert info.workers == 1

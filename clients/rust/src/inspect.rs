@@ -246,6 +246,10 @@ fn invalid_cursor(cursor: &str) -> Error {
     Error::InvalidOption(format!("invalid cursor {cursor:?}"))
 }
 
+/// How long a worker stays listed after its last heartbeat, ms (SPEC.md
+/// section 20): as long as live workers keep it in `workers`.
+const WORKER_LISTED_MS: i64 = 60_000;
+
 /// The fields of one stream entry, by name.
 pub(crate) type EntryFields = HashMap<String, RedisValue>;
 
@@ -263,7 +267,8 @@ impl Client {
             .key(keys.dead())
             .key(keys.failed())
             .key(keys.workers())
-            .arg(GROUP);
+            .arg(GROUP)
+            .arg(now_ms());
         let reply: RedisValue = call
             .invoke_async(&mut self.connection())
             .await
@@ -314,9 +319,10 @@ impl Client {
         Ok(info)
     }
 
-    /// The workers of the queue: every id in `workers` (a worker's id stays
-    /// there a minute after its last heartbeat), alive while its heartbeat
-    /// key exists; most recently seen first. Two round trips.
+    /// The workers of the queue: every id in `workers` seen in the last
+    /// minute (older ones are gone for good, whether or not a live worker
+    /// pruned them yet), alive while its heartbeat key exists; most
+    /// recently seen first. Two round trips.
     ///
     /// # Errors
     /// Connection and Redis errors; [`Error::MalformedRecord`] for a
@@ -326,8 +332,9 @@ impl Client {
         let mut connection = self.connection();
         let seen: Vec<(String, f64)> = redis::cmd("ZRANGE")
             .arg(keys.workers())
-            .arg(0)
-            .arg(-1)
+            .arg("+inf")
+            .arg(format!("({}", now_ms() - WORKER_LISTED_MS))
+            .arg("BYSCORE")
             .arg("REV")
             .arg("WITHSCORES")
             .query_async(&mut connection)

@@ -177,7 +177,7 @@ export async function queueInfo(
   const reply = await connection.run(
     'inspect',
     [...keys.allStreams, keys.delayed, keys.running, keys.dead, keys.failed, keys.workers],
-    ['ardiq'],
+    ['ardiq', String(Date.now())],
   );
   if (!Array.isArray(reply) || reply.length !== 8 || !Array.isArray(reply[0])) {
     throw new MalformedRecordError('inspect.lua did not reply {levels, counts...}');
@@ -208,6 +208,9 @@ export async function queueInfo(
   };
 }
 
+/** How long a worker stays listed after its last heartbeat, ms (SPEC.md section 20). */
+const WORKER_LISTED_MS = 60_000;
+
 /** The workers seen in the last minute, most recent first; gone ones have `alive` false. */
 export async function workers(
   connection: InspectConnection,
@@ -217,8 +220,9 @@ export async function workers(
     await connection.command(keys.workers, [
       'ZRANGE',
       keys.workers,
-      '0',
-      '-1',
+      '+inf',
+      `(${Date.now() - WORKER_LISTED_MS}`,
+      'BYSCORE',
       'REV',
       'WITHSCORES',
     ]),

@@ -386,3 +386,25 @@ describe('listings', () => {
     });
   }
 });
+
+describe('workers', () => {
+  test('a worker gone a minute ago is neither listed nor counted', async (t) => {
+    const client = await withClient(t);
+    // No live worker is left to prune `workers`: the listing leaves old members out itself.
+    const now = Date.now();
+    await redis.zAdd(client.keys.workers, [
+      { value: 'w-crashed', score: now - 3 * 86_400_000 },
+      { value: 'w-minute', score: now - 60_000 },
+      { value: 'w-recent', score: now - 10_000 },
+    ]);
+
+    const listed = await client.workers();
+    const info = await client.queueInfo();
+
+    assert.deepEqual(
+      listed.map((w) => [w.workerId, w.alive]),
+      [['w-recent', false]],
+    );
+    assert.equal(info.workers, 1);
+  });
+});

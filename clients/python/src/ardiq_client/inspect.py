@@ -159,10 +159,20 @@ def _error(record: Any) -> RemoteError | None:
     return RemoteError(record.error.type, record.error.message, record.error.traceback)
 
 
-def inspect_call(keys: QueueKeys) -> ScriptCall:
-    """The `inspect.lua` call of a queue."""
+#: How long a worker stays listed after its last heartbeat, ms (SPEC.md section 20).
+WORKER_LISTED_MS = 60_000
+
+
+def inspect_call(keys: QueueKeys, now_ms: int) -> ScriptCall:
+    """The `inspect.lua` call of a queue at `now_ms`."""
     names = [*keys.streams, keys.delayed, keys.running, keys.dead, keys.failed, keys.workers]
-    return ScriptCall(scripts.INSPECT, [name.encode() for name in names], [GROUP])
+    return ScriptCall(scripts.INSPECT, [name.encode() for name in names], [GROUP, b"%d" % now_ms])
+
+
+def listed_since(now_ms: int) -> str:
+    """The exclusive lowest score of the workers listed at `now_ms`, for
+    `ZRANGE workers +inf <this> BYSCORE REV`: older ones are gone for good."""
+    return f"({now_ms - WORKER_LISTED_MS}"
 
 
 def parse_inspect_reply(queue: str, reply: object) -> QueueInfo:
