@@ -16,6 +16,7 @@ import pytest
 import redis
 from ardiq import Ardiq, JobFailed, JobStatus
 from ardiq_testing import free_port
+from wire_records import add_entry
 from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst, run_cli
 
 APP = "process_tasks:app"
@@ -184,6 +185,28 @@ async def test_dead_list_takes_the_url_and_queue_alone(redis_url: str, queue: st
     page = json.loads(done.stdout)
     assert [job["job_id"] for job in page["jobs"]] == job_ids
     assert page["jobs"][0]["reason"] == "unknown_task"
+
+
+async def test_dead_list_shows_a_malformed_letter_and_pages_past_it(
+    redis_url: str, queue: str, app: Ardiq
+) -> None:
+    job_ids = await dead_letter_greetings(app, ["ada"])
+    inspector = redis.Redis.from_url(redis_url)
+    bad = add_entry(inspector, f"ardiq:{{{queue}}}:dead", {"id": b"x", "task": b"t", "record": b"\xff\xff"})
+    inspector.close()
+    job_ids.append((await app.send("greet", "bob")).id)
+    await run_burst(app)
+
+    first = run_cli(redis_url, queue, "dead", "list", "--count", "2", "--json")
+    cursor = json.loads(first.stdout)["next"]
+    rest = run_cli(redis_url, queue, "dead", "list", "--count", "2", "--cursor", cursor, "--json")
+    text = run_cli(redis_url, queue, "dead", "list")
+
+    assert first.returncode == rest.returncode == text.returncode == 0, first.stderr + rest.stderr
+    listed = json.loads(first.stdout)["jobs"] + json.loads(rest.stdout)["jobs"]
+    assert [job["job_id"] for job in listed] == [job_ids[0], "x", job_ids[1]]
+    row = next(line for line in text.stdout.splitlines() if line.startswith(bad))
+    assert "malformed: malformed record: dead letter" in row
 
 
 async def test_dead_list_of_an_empty_store_prints_nothing(redis_url: str, queue: str, app: Ardiq) -> None:

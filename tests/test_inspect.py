@@ -13,7 +13,7 @@ import redis
 from ardiq import Ardiq, JobStatus
 from ardiq.inspect import ListState
 from ardiq_client.scripts import read_script
-from wire_records import Keys
+from wire_records import Keys, add_entry
 from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst
 
 QUEUED = {9: 3, 5: 2, 0: 4}
@@ -388,3 +388,66 @@ async def test_a_worker_gone_a_minute_ago_is_neither_listed_nor_counted(
 
     assert [(w.worker_id, w.alive) for w in listed] == [("w-recent", False)]
     assert info.workers == 1
+
+
+async def test_a_malformed_dead_letter_is_listed_among_the_others_and_deletable(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    @app.task
+    async def known() -> None:
+        return None
+
+    ids = [(await app.send("unknown_name", n)).id for n in range(2)]
+    await run_burst(app)
+    bad = add_entry(
+        inspector, keys.dead, {"id": b"x", "task": b"t", "reason": b"r", "record": b"\xff\xff\xff"}
+    )
+    last = (await app.send("unknown_name", 2)).id
+    await run_burst(app)
+
+    first = await app.jobs(ListState.DEAD, count=2)
+    rest = await app.jobs(ListState.DEAD, count=2, cursor=first.next)
+
+    assert [job.job_id for job in first.jobs + rest.jobs] == [*ids, "x", last]
+    [malformed] = [job for job in rest.jobs if job.entry_id == bad]
+    assert (malformed.task, malformed.reason, malformed.job, malformed.error) == ("t", "r", None, None)
+    assert malformed.malformed is not None
+    assert bad in malformed.malformed
+    assert all(job.malformed is None for job in first.jobs + rest.jobs if job is not malformed)
+    assert await app.delete_dead_letters([bad]) == 1
+    assert [job.job_id for job in (await app.jobs(ListState.DEAD)).jobs] == [*ids, last]
+
+
+async def test_malformed_kept_failures_are_listed_and_deletable(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    failed = f"{keys.prefix}failed"
+    bad = [
+        add_entry(inspector, failed, {"id": b"f%d" % n, "task": b"t", "record": b"\xff" * (n + 1)})
+        for n in range(2)
+    ]
+
+    page = await app.jobs(ListState.FAILED)
+
+    assert [(job.entry_id, job.job_id, job.task) for job in page.jobs] == [
+        (bad[0], "f0", "t"),
+        (bad[1], "f1", "t"),
+    ]
+    assert all(job.malformed for job in page.jobs)
+    assert await app.delete_failures(bad) == 2
+    assert (await app.jobs(ListState.FAILED)).jobs == []
+
+
+async def test_a_heartbeat_that_does_not_decode_is_a_live_worker_with_unknown_fields(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    now_ms = int(time.time() * 1000)
+    inspector.zadd(keys.workers, {"w-bad": now_ms, "w-gone": now_ms - 1_000})
+    inspector.set(keys.worker("w-bad"), b"\xff\xff\xff", px=60_000)
+
+    listed = await app.workers()
+
+    assert [(w.worker_id, w.alive, w.seen_ms, w.hostname, w.pid) for w in listed] == [
+        ("w-bad", True, now_ms, "", 0),
+        ("w-gone", False, now_ms - 1_000, "", 0),
+    ]

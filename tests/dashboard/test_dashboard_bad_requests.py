@@ -4,10 +4,13 @@ unavailable" (503)."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 import redis
 from ardiq import Ardiq
+from wire_records import add_entry
 
 from .harness import StartDashboard
 
@@ -80,3 +83,34 @@ def test_stray_keys_of_no_queue_leave_the_overview_working(
     finally:
         inspector.delete(*strays)
         inspector.close()
+
+
+def test_a_malformed_dead_letter_and_heartbeat_leave_the_pages_working(
+    start_dashboard: StartDashboard, producer: Ardiq, queue: str, redis_url: str
+) -> None:
+    producer.send_blocking("greet", "x")
+    prefix = f"ardiq:{{{queue}}}:"
+    inspector = redis.Redis.from_url(redis_url)
+    bad = add_entry(
+        inspector, prefix + "dead", {"id": b"x", "task": b"t", "reason": b"r", "record": b"\xff\xff"}
+    )
+    inspector.zadd(prefix + "workers", {"w-bad": int(time.time() * 1000)})
+    inspector.set(prefix + "worker:w-bad", b"\xff\xff", px=60_000)
+    inspector.close()
+    dashboard = start_dashboard()
+
+    pages = {
+        path: httpx.get(dashboard.url + path)
+        for path in (
+            "/",
+            "/dead",
+            f"/queue?name={queue}&state=dead",
+            "/workers",
+            f"/job?queue={queue}&id=x&dead={bad}",
+        )
+    }
+
+    assert {path: page.status_code for path, page in pages.items()} == dict.fromkeys(pages, 200)
+    assert "Malformed entry" in pages["/dead"].text
+    assert "Malformed entry" in pages[f"/queue?name={queue}&state=dead"].text
+    assert "w-bad" in pages["/workers"].text

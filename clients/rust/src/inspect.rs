@@ -167,6 +167,11 @@ pub struct ListedJob {
     pub reason: String,
     /// Failed: runs started, including the last.
     pub attempts: u32,
+    /// Failed and dead: why the entry's record does not decode, `None` when
+    /// it does. Such an entry is listed (its id, and the `id`, `task` and
+    /// `reason` fields it has) so it can be seen and deleted; it holds no
+    /// job to replay.
+    pub malformed: Option<String>,
 }
 
 /// One page of a listing.
@@ -325,8 +330,8 @@ impl Client {
     /// recently seen first. Two round trips.
     ///
     /// # Errors
-    /// Connection and Redis errors; [`Error::MalformedRecord`] for a
-    /// heartbeat that is not a `Heartbeat` record.
+    /// Connection and Redis errors. A heartbeat that is not a `Heartbeat`
+    /// record is a live worker whose `heartbeat` is `None`.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>> {
         let keys = &self.inner.keys;
         let mut connection = self.connection();
@@ -352,24 +357,22 @@ impl Client {
             .query_async(&mut connection)
             .await
             .map_err(Error::from_redis)?;
-        seen.into_iter()
+        Ok(seen
+            .into_iter()
             .zip(beats)
             .map(|((worker_id, score), beat)| {
-                let heartbeat = beat
-                    .map(|raw| {
-                        Heartbeat::decode(raw.as_slice()).map_err(|e| {
-                            Error::MalformedRecord(format!("heartbeat of {worker_id}: {e}"))
-                        })
-                    })
-                    .transpose()?;
-                Ok(WorkerInfo {
-                    alive: heartbeat.is_some(),
+                // A heartbeat that does not decode still says the worker is
+                // alive; its fields are unknown.
+                let alive = beat.is_some();
+                let heartbeat = beat.and_then(|raw| Heartbeat::decode(raw.as_slice()).ok());
+                WorkerInfo {
+                    alive,
                     seen_ms: heartbeat.as_ref().map_or(score as i64, |h| h.seen_ms),
                     heartbeat,
                     worker_id,
-                })
+                }
             })
-            .collect()
+            .collect())
     }
 
     /// One page of the queue's jobs in `state`, at most `count` (1 to
@@ -378,7 +381,9 @@ impl Client {
     ///
     /// # Errors
     /// [`Error::InvalidOption`] for a count outside 1..=1000 or a cursor no
-    /// page gave; connection and Redis errors; [`Error::MalformedRecord`].
+    /// page gave; connection and Redis errors; [`Error::MalformedRecord`]
+    /// for a script reply out of shape. A failed or dead entry whose record
+    /// does not decode is listed with [`ListedJob::malformed`].
     pub async fn jobs(
         &self,
         state: ListState,
@@ -399,7 +404,7 @@ impl Client {
                 let jobs = entries
                     .into_iter()
                     .map(|(entry_id, fields)| listed_failure(entry_id, &fields))
-                    .collect::<Result<_>>()?;
+                    .collect();
                 Ok(JobPage { jobs, next })
             }
             ListState::Dead => {
@@ -408,7 +413,7 @@ impl Client {
                 let jobs = entries
                     .into_iter()
                     .map(|(entry_id, fields)| listed_dead(entry_id, &fields))
-                    .collect::<Result<_>>()?;
+                    .collect();
                 Ok(JobPage { jobs, next })
             }
         }
@@ -648,10 +653,26 @@ impl Client {
     }
 }
 
-fn listed_failure(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
-    let record = decode_failure(&entry_id, fields)?;
+/// A store entry whose record does not decode: what its fields say.
+fn listed_malformed(entry_id: String, fields: &EntryFields, err: &Error) -> ListedJob {
+    let field = |name: &str| fields.get(name).map(text).unwrap_or_default();
+    ListedJob {
+        job_id: field("id"),
+        task: field("task"),
+        reason: field("reason"),
+        malformed: Some(err.to_string()),
+        entry_id,
+        ..ListedJob::default()
+    }
+}
+
+fn listed_failure(entry_id: String, fields: &EntryFields) -> ListedJob {
+    let record = match decode_failure(&entry_id, fields) {
+        Ok(record) => record,
+        Err(err) => return listed_malformed(entry_id, fields, &err),
+    };
     let job = JobRecord::decode(record.job.as_slice()).ok();
-    Ok(ListedJob {
+    ListedJob {
         priority: job.as_ref().map_or(0, |j| j.priority),
         job,
         job_id: record.job_id,
@@ -662,13 +683,16 @@ fn listed_failure(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
         error: record.error,
         attempts: record.attempts,
         ..ListedJob::default()
-    })
+    }
 }
 
-fn listed_dead(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
-    let record = crate::dead::decode(&entry_id, fields)?;
+fn listed_dead(entry_id: String, fields: &EntryFields) -> ListedJob {
+    let record = match crate::dead::decode(&entry_id, fields) {
+        Ok(record) => record,
+        Err(err) => return listed_malformed(entry_id, fields, &err),
+    };
     let job = JobRecord::decode(record.job.as_slice()).ok();
-    Ok(ListedJob {
+    ListedJob {
         priority: job.as_ref().map_or(0, |j| j.priority),
         job,
         job_id: record.job_id,
@@ -679,7 +703,7 @@ fn listed_dead(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
         error: record.error,
         reason: record.reason,
         ..ListedJob::default()
-    })
+    }
 }
 
 /// The `Failure` record of a kept-failures entry.

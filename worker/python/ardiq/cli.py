@@ -268,6 +268,8 @@ def job_row(job: ListedJob) -> list[object]:
         )
     elif job.state is ListState.SCHEDULED:
         detail = f"attempt {job.job.attempt}" if job.job else ""
+    elif job.malformed:
+        detail = f"malformed: {job.malformed}"
     else:
         detail = job.reason + (": " if job.reason and error else "") + error
     return [
