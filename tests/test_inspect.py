@@ -438,16 +438,18 @@ async def test_malformed_kept_failures_are_listed_and_deletable(
     assert (await app.jobs(ListState.FAILED)).jobs == []
 
 
-async def test_a_heartbeat_that_does_not_decode_is_a_live_worker_with_unknown_fields(
+async def test_a_heartbeat_or_worker_id_that_does_not_decode_is_a_worker_with_unknown_fields(
     app: Ardiq, inspector: redis.Redis, keys: Keys
 ) -> None:
     now_ms = int(time.time() * 1000)
-    inspector.zadd(keys.workers, {"w-bad": now_ms, "w-gone": now_ms - 1_000})
+    inspector.zadd(keys.workers, {b"w-bad": now_ms, b"w-gone": now_ms - 1_000, b"w-\xff": now_ms - 2_000})
     inspector.set(keys.worker("w-bad"), b"\xff\xff\xff", px=60_000)
+    inspector.set(keys.worker("").encode() + b"w-\xff", b"\xff", px=60_000)
 
     listed = await app.workers()
 
     assert [(w.worker_id, w.alive, w.seen_ms, w.hostname, w.pid) for w in listed] == [
         ("w-bad", True, now_ms, "", 0),
         ("w-gone", False, now_ms - 1_000, "", 0),
+        ("w-\ufffd", True, now_ms - 2_000, "", 0),
     ]

@@ -335,7 +335,9 @@ impl Client {
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>> {
         let keys = &self.inner.keys;
         let mut connection = self.connection();
-        let seen: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        // Ids as bytes: one written as other than UTF-8 is shown lossily,
+        // and its heartbeat read by its own bytes.
+        let seen: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
             .arg(keys.workers())
             .arg("+inf")
             .arg(format!("({}", now_ms() - WORKER_LISTED_MS))
@@ -351,7 +353,7 @@ impl Client {
         let beats: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
             .arg(
                 seen.iter()
-                    .map(|(id, _)| keys.worker(id))
+                    .map(|(id, _)| [keys.worker("").as_bytes(), id].concat())
                     .collect::<Vec<_>>(),
             )
             .query_async(&mut connection)
@@ -369,7 +371,7 @@ impl Client {
                     alive,
                     seen_ms: heartbeat.as_ref().map_or(score as i64, |h| h.seen_ms),
                     heartbeat,
-                    worker_id,
+                    worker_id: String::from_utf8_lossy(&worker_id).into_owned(),
                 }
             })
             .collect())
