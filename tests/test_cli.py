@@ -10,10 +10,13 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 
 import pytest
+import redis
 from ardiq import Ardiq, JobFailed, JobStatus
 from ardiq_testing import free_port
+from wire_records import add_entry
 from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst, run_cli
 
 APP = "process_tasks:app"
@@ -122,6 +125,54 @@ def test_unknown_command_exits_non_zero(redis_url: str, queue: str) -> None:
     assert done.returncode != 0
 
 
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["jobs", "--state", "running", "--count", "-1"], "argument --count: -1 is out of range"),
+        (["jobs", "--state", "dead", "--count", str(2**70)], f"argument --count: {2**70} is out of range"),
+        (["dead", "list", "--count", "1001"], "argument --count: 1001 is out of range"),
+        (["failed", "list", "--count", "many"], "argument --count: 'many' is not an integer"),
+        (["dashboard", "--port", "99999"], "argument --port: 99999 is out of range"),
+        (["--log-level", "bogus", "info"], "argument --log-level: no log level 'bogus'"),
+    ],
+)
+def test_an_argument_out_of_range_is_a_usage_error_without_a_traceback(
+    redis_url: str, queue: str, args: list[str], error: str
+) -> None:
+    done = run_cli(redis_url, queue, *args)
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if ": error: " in line]
+    assert error in line, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == line
+
+
+def test_a_log_level_from_the_environment_is_checked_too(redis_url: str, queue: str) -> None:
+    env = dict(os.environ, ARDIQ_REDIS_URL=redis_url, ARDIQ_QUEUE=queue, ARDIQ_LOG_LEVEL="loud")
+    done = subprocess.run(
+        [sys.executable, "-m", "ardiq", "info"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .endswith("argument --log-level: no log level 'loud': DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    )
+
+
+def test_a_log_level_is_taken_in_any_case(redis_url: str, queue: str) -> None:
+    done = run_cli(redis_url, queue, "--log-level", "warning", "queues", "--json")
+
+    assert done.returncode == 0, done.stderr
+
+
 async def test_dead_list_prints_one_row_per_dead_letter(redis_url: str, queue: str, app: Ardiq) -> None:
     job_ids = await dead_letter_greetings(app, ["ada", "bob"])
     letters = await app.dead_letters()
@@ -148,6 +199,28 @@ async def test_dead_list_takes_the_url_and_queue_alone(redis_url: str, queue: st
     page = json.loads(done.stdout)
     assert [job["job_id"] for job in page["jobs"]] == job_ids
     assert page["jobs"][0]["reason"] == "unknown_task"
+
+
+async def test_dead_list_shows_a_malformed_letter_and_pages_past_it(
+    redis_url: str, queue: str, app: Ardiq
+) -> None:
+    job_ids = await dead_letter_greetings(app, ["ada"])
+    inspector = redis.Redis.from_url(redis_url)
+    bad = add_entry(inspector, f"ardiq:{{{queue}}}:dead", {"id": b"x", "task": b"t", "record": b"\xff\xff"})
+    inspector.close()
+    job_ids.append((await app.send("greet", "bob")).id)
+    await run_burst(app)
+
+    first = run_cli(redis_url, queue, "dead", "list", "--count", "2", "--json")
+    cursor = json.loads(first.stdout)["next"]
+    rest = run_cli(redis_url, queue, "dead", "list", "--count", "2", "--cursor", cursor, "--json")
+    text = run_cli(redis_url, queue, "dead", "list")
+
+    assert first.returncode == rest.returncode == text.returncode == 0, first.stderr + rest.stderr
+    listed = json.loads(first.stdout)["jobs"] + json.loads(rest.stdout)["jobs"]
+    assert [job["job_id"] for job in listed] == [job_ids[0], "x", job_ids[1]]
+    row = next(line for line in text.stdout.splitlines() if line.startswith(bad))
+    assert "malformed: malformed record: dead letter" in row
 
 
 async def test_dead_list_of_an_empty_store_prints_nothing(redis_url: str, queue: str, app: Ardiq) -> None:
@@ -265,6 +338,28 @@ async def test_queues_lists_every_queue_with_its_counts(redis_url: str, queue: s
     [mine] = [q for q in json.loads(done.stdout) if q["queue"] == queue]
     assert (mine["waiting"], mine["scheduled"]) == (3, 2)
     assert any(line.split()[:3] == [queue, "3", "0"] for line in text.stdout.splitlines())
+
+
+async def test_queues_lists_the_queues_past_stray_keys_of_none(
+    redis_url: str, queue: str, app: Ardiq
+) -> None:
+    await app.send("greet", "x")
+    strays = [
+        f"ardiq:{{{queue} b}}:stream:5".encode(),
+        b"ardiq:{}:x",
+        f"ardiq:{{{queue}}}:".encode() + b"\xff",
+    ]
+    inspector = redis.Redis.from_url(redis_url)
+    for stray in strays:
+        inspector.set(stray, "x")
+    try:
+        done = run_cli(redis_url, queue, "queues", "--json")
+    finally:
+        inspector.delete(*strays)
+        inspector.close()
+
+    assert done.returncode == 0, done.stderr
+    assert [q["queue"] for q in json.loads(done.stdout) if q["queue"].startswith(queue)] == [queue]
 
 
 async def test_workers_shows_a_live_worker(

@@ -488,3 +488,26 @@ def test_a_function_the_schedule_cannot_call_is_not_registered() -> None:
 
     assert app.tasks == {}
     assert app.schedules == {}
+
+
+async def test_schedules_with_fields_out_of_spec_are_listed_with_them_unknown(
+    app: Ardiq, queue: str, inspector: redis.Redis
+) -> None:
+    # Written by hand: one broken schedule leaves the others readable.
+    prefix = f"ardiq:{{{queue}}}:"
+    now_ms = int(time.time() * 1000)
+    inspector.zadd(prefix + "cron", {b"bad-number": now_ms, b"bad-text": now_ms + 1, b"good": now_ms + 2})
+    inspector.hset(prefix + "cron:bad-number", mapping={"task": "t", "next_ms": "soon", "every_ms": "1000"})
+    inspector.hset(prefix + "cron:bad-text", mapping={"task": b"t\xff", "next_ms": str(now_ms + 1)})
+    inspector.hset(
+        prefix + "cron:good", mapping={"task": "g", "next_ms": str(now_ms + 2), "catch_up": "skip"}
+    )
+
+    states = await app.schedule_states()
+
+    assert [(s.name, s.task, s.next_ms, s.every_ms) for s in states] == [
+        ("bad-number", "t", None, 1000),
+        ("bad-text", "t\ufffd", now_ms + 1, None),
+        ("good", "g", now_ms + 2, None),
+    ]
+    assert states[2].catch_up == "skip"

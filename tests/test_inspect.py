@@ -12,7 +12,8 @@ import pytest
 import redis
 from ardiq import Ardiq, JobStatus
 from ardiq.inspect import ListState
-from wire_records import Keys
+from ardiq_client.scripts import read_script
+from wire_records import Keys, add_entry
 from worker_harness import WAIT_S, SpawnWorker, eventually, run_burst
 
 QUEUED = {9: 3, 5: 2, 0: 4}
@@ -281,3 +282,174 @@ async def test_a_page_size_out_of_bounds_is_refused(app: Ardiq, count: int) -> N
 
     with pytest.raises(InvalidOption, match="count"):
         await app.jobs(ListState.FAILED, count=count)
+
+
+async def test_invalid_names_are_typed_errors_not_redis_errors(app: Ardiq) -> None:
+    from ardiq import InvalidQueueName
+
+    with pytest.raises(InvalidQueueName):
+        await app.queue_info("a b")
+    with pytest.raises(InvalidQueueName):
+        await app.jobs(ListState.DEAD, queue="{x}")
+    with pytest.raises(InvalidQueueName):
+        await app.job_details("x", queue="a b")
+
+
+async def test_list_queues_skips_keys_whose_tag_is_no_queue_name(
+    app: Ardiq, inspector: redis.Redis, queue: str
+) -> None:
+    await app.send("t")
+    strays = [
+        f"ardiq:{{{queue} b}}:stream:5".encode(),
+        b"ardiq:{}:x",
+        b"ardiq:{\xff" + queue.encode() + b"}:x",
+    ]
+    other = f"{queue}-raw"
+    strays.append(f"ardiq:{{{other}}}:".encode() + b"\xff")  # a queue's tag, a key of no name we know
+    for stray in strays:
+        inspector.set(stray, "x")
+    try:
+        found = await app.list_queues()
+    finally:
+        inspector.delete(*strays)
+
+    assert queue in found
+    assert other in found
+    assert not [name for name in found if name.startswith(queue) and name not in (queue, other)]
+    assert "" not in found
+
+
+@pytest.mark.parametrize(
+    ("state", "cursor"),
+    [
+        (ListState.FAILED, "abc"),
+        (ListState.FAILED, "1-x"),
+        (ListState.DEAD, "99999999999999999999-0"),
+        (ListState.DEAD, "+1-0"),
+        (ListState.DEAD, "5"),
+        (ListState.RUNNING, "9:zzz"),
+        (ListState.RUNNING, "5:abc"),
+        (ListState.RUNNING, "5:1-18446744073709551616"),
+    ],
+)
+async def test_an_entry_cursor_no_page_gave_is_refused(app: Ardiq, state: ListState, cursor: str) -> None:
+    from ardiq import InvalidOption
+
+    with pytest.raises(InvalidOption, match="cursor"):
+        await app.jobs(state, cursor=cursor)
+
+
+async def test_held_script_replies_an_error_for_an_entry_id_redis_refuses(
+    inspector: redis.Redis, keys: Keys
+) -> None:
+    # The levels without a stream or group hold nothing; a bad id on one that
+    # exists is an error, not a level silently skipped.
+    inspector.xgroup_create(keys.stream(5), "ardiq", id="0", mkstream=True)
+    held = inspector.register_script(read_script("held.lua"))
+    names = [*keys.streams, keys.running]
+
+    assert held(keys=names, args=["ardiq", "9", "", "10"]) == [b"", []]
+    with pytest.raises(redis.ResponseError, match="ID"):
+        held(keys=names, args=["ardiq", "5", "abc", "10"])
+
+
+async def test_purge_removes_jobs_whose_ids_are_not_utf8(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    # Written raw (no producer makes such ids): purge removes them like any
+    # other instead of stopping half done, on this run and every later one.
+    valid = await app.options(delay_ms=60_000).send("t")
+    at_ms = int(time.time() * 1000) + 60_000
+    inspector.zadd(keys.delayed, {b"s\xff": at_ms, b"s\xfe": at_ms + 1})
+    inspector.hset(keys.delayed_jobs, b"s\xff", b"record")
+    inspector.xadd(keys.stream(5), {"id": b"w\xff", "task": "t", "job": b""})
+    for raw in (b"s\xff", b"w\xff"):
+        inspector.set(keys.job("").encode() + raw, b"status")
+
+    assert await app.purge() == 4
+
+    assert inspector.zcard(keys.delayed) == 0
+    assert inspector.hlen(keys.delayed_jobs) == 0
+    assert inspector.xlen(keys.stream(5)) == 0
+    assert not inspector.exists(keys.job("").encode() + b"s\xff", keys.job("").encode() + b"w\xff")
+    assert await app.job(valid.id).status() is JobStatus.NOT_FOUND
+
+
+async def test_a_worker_gone_a_minute_ago_is_neither_listed_nor_counted(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    # No live worker is left to prune `workers`: the listing leaves old members out itself.
+    now_ms = int(time.time() * 1000)
+    inspector.zadd(keys.workers, {"w-crashed": now_ms - 3 * 86_400_000, "w-minute": now_ms - 60_000})
+    inspector.zadd(keys.workers, {"w-recent": now_ms - 10_000})
+
+    listed = await app.workers()
+    info = await app.queue_info()
+
+    assert [(w.worker_id, w.alive) for w in listed] == [("w-recent", False)]
+    assert info.workers == 1
+
+
+async def test_a_malformed_dead_letter_is_listed_among_the_others_and_deletable(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    @app.task
+    async def known() -> None:
+        return None
+
+    ids = [(await app.send("unknown_name", n)).id for n in range(2)]
+    await run_burst(app)
+    bad = add_entry(
+        inspector, keys.dead, {"id": b"x", "task": b"t", "reason": b"r", "record": b"\xff\xff\xff"}
+    )
+    last = (await app.send("unknown_name", 2)).id
+    await run_burst(app)
+
+    first = await app.jobs(ListState.DEAD, count=2)
+    rest = await app.jobs(ListState.DEAD, count=2, cursor=first.next)
+
+    assert [job.job_id for job in first.jobs + rest.jobs] == [*ids, "x", last]
+    [malformed] = [job for job in rest.jobs if job.entry_id == bad]
+    assert (malformed.task, malformed.reason, malformed.job, malformed.error) == ("t", "r", None, None)
+    assert malformed.malformed is not None
+    assert bad in malformed.malformed
+    assert all(job.malformed is None for job in first.jobs + rest.jobs if job is not malformed)
+    assert await app.delete_dead_letters([bad]) == 1
+    assert [job.job_id for job in (await app.jobs(ListState.DEAD)).jobs] == [*ids, last]
+
+
+async def test_malformed_kept_failures_are_listed_and_deletable(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    failed = f"{keys.prefix}failed"
+    bad = [
+        add_entry(inspector, failed, {"id": b"f%d" % n, "task": b"t", "record": b"\xff" * (n + 1)})
+        for n in range(2)
+    ]
+
+    page = await app.jobs(ListState.FAILED)
+
+    assert [(job.entry_id, job.job_id, job.task) for job in page.jobs] == [
+        (bad[0], "f0", "t"),
+        (bad[1], "f1", "t"),
+    ]
+    assert all(job.malformed for job in page.jobs)
+    assert await app.delete_failures(bad) == 2
+    assert (await app.jobs(ListState.FAILED)).jobs == []
+
+
+async def test_a_heartbeat_or_worker_id_that_does_not_decode_is_a_worker_with_unknown_fields(
+    app: Ardiq, inspector: redis.Redis, keys: Keys
+) -> None:
+    now_ms = int(time.time() * 1000)
+    inspector.zadd(keys.workers, {b"w-bad": now_ms, b"w-gone": now_ms - 1_000, b"w-\xff": now_ms - 2_000})
+    inspector.set(keys.worker("w-bad"), b"\xff\xff\xff", px=60_000)
+    inspector.set(keys.worker("").encode() + b"w-\xff", b"\xff", px=60_000)
+
+    listed = await app.workers()
+
+    assert [(w.worker_id, w.alive, w.seen_ms, w.hostname, w.pid) for w in listed] == [
+        ("w-bad", True, now_ms, "", 0),
+        ("w-gone", False, now_ms - 1_000, "", 0),
+        ("w-\ufffd", True, now_ms - 2_000, "", 0),
+    ]

@@ -13,7 +13,9 @@
 --        ARGV[2] and ARGV[3] for the following page, or "" at the end;
 --        entries: arrays {level, entry id, consumer, idle ms, deliveries,
 --        job id, task, Job record, running worker}, the last three "" when
---        the entry is gone or the job is not in `running`.
+--        the entry is gone or the job is not in `running`. A level without
+--        its stream or group holds nothing; any other XPENDING error (an
+--        entry id it refuses) is replied as the error.
 -- Commands: per level read one XPENDING, per entry one XRANGE, one HMGET.
 local want = tonumber(ARGV[4])
 local entries, ids = {}, {}
@@ -27,8 +29,12 @@ for p = tonumber(ARGV[2]), 0, -1 do
   local start = "-"
   if after ~= "" then start = "(" .. after end
   after = ""
+  -- A level never read has no stream or group (NOGROUP): it holds nothing.
+  -- Any other error (a bad entry id) is the caller's, and is replied.
   local pending = redis.pcall("XPENDING", KEYS[1 + p], ARGV[1], start, "+", want)
-  if type(pending) == "table" and not pending.err then
+  if type(pending) == "table" and pending.err then
+    if string.sub(pending.err, 1, 7) ~= "NOGROUP" then return redis.error_reply(pending.err) end
+  else
     for _, item in ipairs(pending) do
       local id, task, job = "", "", ""
       local found = redis.call("XRANGE", KEYS[1 + p], item[1], item[1])

@@ -11,12 +11,15 @@
 -- KEYS[14]    ardiq:{q}:failed         kept-failures stream
 -- KEYS[15]    ardiq:{q}:workers        zset, worker id -> last heartbeat ms
 -- ARGV[1]     consumer group name
+-- ARGV[2]     now_ms, the caller's clock: a worker counts while it was seen
+--             less than 60 s ago (gone ones stay in `workers` until a live
+--             worker prunes them)
 -- Reply: {levels, scheduled, next_due_ms, running, dead, failed, workers,
 --        keys}; levels: 10 arrays {waiting, held, oldest waiting entry id
 --        or ""}, level 0 first; next_due_ms is -1 when nothing is
 --        scheduled; keys: how many of KEYS exist (0: no such queue).
 -- Commands: per level XLEN, and for a stream with entries XINFO GROUPS and
--- one XRANGE; then ZCARD, ZRANGE, HLEN, XLEN, XLEN, ZCARD, EXISTS.
+-- one XRANGE; then ZCARD, ZRANGE, HLEN, XLEN, XLEN, ZCOUNT, EXISTS.
 -- The group `name` of `stream` as XINFO GROUPS tells it: its pending count
 -- and last delivered id, or nil when the stream or the group is missing.
 local function group_of(stream, name)
@@ -62,6 +65,6 @@ return {
   redis.call("HLEN", KEYS[12]),
   redis.call("XLEN", KEYS[13]),
   redis.call("XLEN", KEYS[14]),
-  redis.call("ZCARD", KEYS[15]),
+  redis.call("ZCOUNT", KEYS[15], "(" .. (tonumber(ARGV[2]) - 60000), "+inf"),
   redis.call("EXISTS", unpack(KEYS)),
 }

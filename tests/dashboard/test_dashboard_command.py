@@ -63,3 +63,40 @@ def test_the_default_is_read_only_on_loopback(redis_url: str) -> None:
         assert 'data-mode="read-only"' in page.text
     finally:
         dashboard.kill()
+
+
+def test_a_request_to_another_host_name_gets_400(redis_url: str) -> None:
+    # A page elsewhere that points its own name at 127.0.0.1 sends that name.
+    dashboard = DashboardProcess("--url", redis_url)
+    try:
+        port = dashboard.url.rsplit(":", 1)[1]
+        foreign = httpx.get(dashboard.url + "/", headers={"host": f"attacker.example:{port}"})
+        served = httpx.get(dashboard.url + "/")
+        named = httpx.get(dashboard.url + "/", headers={"host": f"localhost:{port}"})
+
+        assert foreign.status_code == 400
+        assert "ardiq" not in foreign.text.lower()
+        assert served.status_code == 200
+        assert named.status_code == 200
+    finally:
+        dashboard.kill()
+
+
+def test_allowed_hosts_are_answered_besides_loopback(redis_url: str) -> None:
+    dashboard = DashboardProcess(
+        "--url", redis_url, "--allowed-host", "ops.example.com", "--allowed-host", "*.internal.example"
+    )
+    try:
+        replies = {
+            host: httpx.get(dashboard.url + "/", headers={"host": host}).status_code
+            for host in ("ops.example.com", "ops.example.com:443", "a.internal.example", "example.com")
+        }
+
+        assert replies == {
+            "ops.example.com": 200,
+            "ops.example.com:443": 200,
+            "a.internal.example": 200,
+            "example.com": 400,
+        }
+    finally:
+        dashboard.kill()

@@ -45,6 +45,12 @@ impl From<ardiq_client::Error> for CoreError {
             E::MalformedRecord(detail) => Self::Malformed(detail),
             E::UnsupportedValue { .. } => Self::Value(err.to_string()),
             E::InvalidOption(message) => Self::Argument(message),
+            // A name the client refused is the caller's error, typed as an
+            // enqueue's would be, never a Redis one.
+            E::InvalidQueueName(name) => Self::Invalid(InvalidJob::QueueName(name)),
+            E::InvalidJobId(id) => Self::Invalid(InvalidJob::JobId(id)),
+            E::InvalidTaskName(name) => Self::Invalid(InvalidJob::TaskName(name)),
+            E::PayloadTooLarge { size, .. } => Self::Invalid(InvalidJob::PayloadTooLarge(size)),
             other => Self::Redis(other.to_string()),
         }
     }

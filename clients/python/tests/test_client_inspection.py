@@ -101,6 +101,27 @@ async def test_a_scheduled_cursor_no_page_gave_is_refused(client: AsyncClient, c
         await client.jobs(ListState.SCHEDULED, cursor=cursor)
 
 
+@pytest.mark.parametrize(
+    ("state", "cursor"),
+    [
+        (ListState.FAILED, "abc"),
+        (ListState.FAILED, "1-x"),
+        (ListState.DEAD, "99999999999999999999-0"),
+        (ListState.RUNNING, "9:zzz"),
+        (ListState.RUNNING, "5:abc"),
+    ],
+)
+async def test_an_entry_cursor_no_page_gave_is_refused(
+    client: AsyncClient, sync_client: Client, state: ListState, cursor: str
+) -> None:
+    from ardiq_client import InvalidOption
+
+    with pytest.raises(InvalidOption, match="cursor"):
+        await client.jobs(state, cursor=cursor)
+    with pytest.raises(InvalidOption, match="cursor"):
+        sync_client.jobs(state, cursor=cursor)
+
+
 async def test_failures_and_dead_letters_list_with_their_errors(
     redis_url: str, queue: str, client: AsyncClient, sync_client: Client
 ) -> None:
@@ -148,3 +169,21 @@ async def test_a_page_size_out_of_bounds_is_refused(client: AsyncClient, count: 
 
     with pytest.raises(InvalidOption):
         await client.jobs(ListState.DEAD, count=count)
+
+
+async def test_a_worker_gone_a_minute_ago_is_neither_listed_nor_counted(
+    client: AsyncClient, sync_client: Client, inspector: redis.Redis, queue: str
+) -> None:
+    # No live worker is left to prune `workers`: the listing leaves old members out itself.
+    now_ms = int(time.time() * 1000)
+    inspector.zadd(
+        f"ardiq:{{{queue}}}:workers",
+        {"w-crashed": now_ms - 3 * 86_400_000, "w-minute": now_ms - 60_000, "w-recent": now_ms - 10_000},
+    )
+
+    for listed, info in (
+        (await client.workers(), await client.queue_info()),
+        (sync_client.workers(), sync_client.queue_info()),
+    ):
+        assert [(w.worker_id, w.alive) for w in listed] == [("w-recent", False)]
+        assert info.workers == 1

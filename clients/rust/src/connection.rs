@@ -154,7 +154,7 @@ impl Connection {
     /// Every key matching `pattern`, by `SCAN` 1,000 keys a step; on a
     /// cluster, on every master (read from `CLUSTER SLOTS`). A full scan
     /// of the key space: for operators' rare calls only.
-    pub async fn scan_keys(&self, pattern: &str) -> Result<Vec<String>, RedisError> {
+    pub async fn scan_keys(&self, pattern: &str) -> Result<Vec<Vec<u8>>, RedisError> {
         use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
         let scan = |cursor: u64| {
             let mut cmd = redis::cmd("SCAN");
@@ -171,7 +171,7 @@ impl Connection {
                 let mut connection = connection.clone();
                 let mut cursor = 0;
                 loop {
-                    let (next, keys): (u64, Vec<String>) =
+                    let (next, keys): (u64, Vec<Vec<u8>>) =
                         scan(cursor).query_async(&mut connection).await?;
                     found.extend(keys);
                     if next == 0 {
@@ -210,7 +210,7 @@ impl Connection {
                             port,
                         });
                         let reply = connection.route_command(&scan(cursor), routing).await?;
-                        let (next, keys): (u64, Vec<String>) = redis::from_redis_value(&reply)?;
+                        let (next, keys): (u64, Vec<Vec<u8>>) = redis::from_redis_value(&reply)?;
                         found.extend(keys);
                         if next == 0 {
                             break;

@@ -25,7 +25,8 @@ impl Client {
     /// oldest), oldest first.
     ///
     /// # Errors
-    /// Connection and Redis errors;
+    /// [`Error::InvalidOption`](crate::Error::InvalidOption) for an `after`
+    /// that is no entry id; connection and Redis errors;
     /// [`Error::MalformedRecord`](crate::Error::MalformedRecord) for an
     /// entry that is not a `Failure` record.
     pub async fn failures(&self, count: usize, after: Option<&str>) -> Result<Vec<KeptFailure>> {

@@ -167,6 +167,11 @@ pub struct ListedJob {
     pub reason: String,
     /// Failed: runs started, including the last.
     pub attempts: u32,
+    /// Failed and dead: why the entry's record does not decode, `None` when
+    /// it does. Such an entry is listed (its id, and the `id`, `task` and
+    /// `reason` fields it has) so it can be seen and deleted; it holds no
+    /// job to replay.
+    pub malformed: Option<String>,
 }
 
 /// One page of a listing.
@@ -230,6 +235,26 @@ fn is_score(due: &str) -> bool {
         && digits(fraction)
         && exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)))
 }
+
+/// Whether `id` is a whole stream entry id, `<ms>-<sequence>` (each a u64),
+/// as every listing's page gives: anything else would reach Redis as a
+/// range bound it refuses (or, for `held.lua`, reads from an unseen place).
+pub(crate) fn is_entry_id(id: &str) -> bool {
+    id.split_once('-').is_some_and(|(ms, sequence)| {
+        [ms, sequence]
+            .iter()
+            .all(|part| part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u64>().is_ok())
+    })
+}
+
+fn invalid_cursor(cursor: &str) -> Error {
+    Error::InvalidOption(format!("invalid cursor {cursor:?}"))
+}
+
+/// How long a worker stays listed after its last heartbeat, ms (SPEC.md
+/// section 20): as long as live workers keep it in `workers`.
+const WORKER_LISTED_MS: i64 = 60_000;
+
 /// The fields of one stream entry, by name.
 pub(crate) type EntryFields = HashMap<String, RedisValue>;
 
@@ -247,7 +272,8 @@ impl Client {
             .key(keys.dead())
             .key(keys.failed())
             .key(keys.workers())
-            .arg(GROUP);
+            .arg(GROUP)
+            .arg(now_ms());
         let reply: RedisValue = call
             .invoke_async(&mut self.connection())
             .await
@@ -298,20 +324,24 @@ impl Client {
         Ok(info)
     }
 
-    /// The workers of the queue: every id in `workers` (a worker's id stays
-    /// there a minute after its last heartbeat), alive while its heartbeat
-    /// key exists; most recently seen first. Two round trips.
+    /// The workers of the queue: every id in `workers` seen in the last
+    /// minute (older ones are gone for good, whether or not a live worker
+    /// pruned them yet), alive while its heartbeat key exists; most
+    /// recently seen first. Two round trips.
     ///
     /// # Errors
-    /// Connection and Redis errors; [`Error::MalformedRecord`] for a
-    /// heartbeat that is not a `Heartbeat` record.
+    /// Connection and Redis errors. A heartbeat that is not a `Heartbeat`
+    /// record is a live worker whose `heartbeat` is `None`.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>> {
         let keys = &self.inner.keys;
         let mut connection = self.connection();
-        let seen: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        // Ids as bytes: one written as other than UTF-8 is shown lossily,
+        // and its heartbeat read by its own bytes.
+        let seen: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
             .arg(keys.workers())
-            .arg(0)
-            .arg(-1)
+            .arg("+inf")
+            .arg(format!("({}", now_ms() - WORKER_LISTED_MS))
+            .arg("BYSCORE")
             .arg("REV")
             .arg("WITHSCORES")
             .query_async(&mut connection)
@@ -323,30 +353,28 @@ impl Client {
         let beats: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
             .arg(
                 seen.iter()
-                    .map(|(id, _)| keys.worker(id))
+                    .map(|(id, _)| [keys.worker("").as_bytes(), id].concat())
                     .collect::<Vec<_>>(),
             )
             .query_async(&mut connection)
             .await
             .map_err(Error::from_redis)?;
-        seen.into_iter()
+        Ok(seen
+            .into_iter()
             .zip(beats)
             .map(|((worker_id, score), beat)| {
-                let heartbeat = beat
-                    .map(|raw| {
-                        Heartbeat::decode(raw.as_slice()).map_err(|e| {
-                            Error::MalformedRecord(format!("heartbeat of {worker_id}: {e}"))
-                        })
-                    })
-                    .transpose()?;
-                Ok(WorkerInfo {
-                    alive: heartbeat.is_some(),
+                // A heartbeat that does not decode still says the worker is
+                // alive; its fields are unknown.
+                let alive = beat.is_some();
+                let heartbeat = beat.and_then(|raw| Heartbeat::decode(raw.as_slice()).ok());
+                WorkerInfo {
+                    alive,
                     seen_ms: heartbeat.as_ref().map_or(score as i64, |h| h.seen_ms),
                     heartbeat,
-                    worker_id,
-                })
+                    worker_id: String::from_utf8_lossy(&worker_id).into_owned(),
+                }
             })
-            .collect()
+            .collect())
     }
 
     /// One page of the queue's jobs in `state`, at most `count` (1 to
@@ -355,7 +383,9 @@ impl Client {
     ///
     /// # Errors
     /// [`Error::InvalidOption`] for a count outside 1..=1000 or a cursor no
-    /// page gave; connection and Redis errors; [`Error::MalformedRecord`].
+    /// page gave; connection and Redis errors; [`Error::MalformedRecord`]
+    /// for a script reply out of shape. A failed or dead entry whose record
+    /// does not decode is listed with [`ListedJob::malformed`].
     pub async fn jobs(
         &self,
         state: ListState,
@@ -376,7 +406,7 @@ impl Client {
                 let jobs = entries
                     .into_iter()
                     .map(|(entry_id, fields)| listed_failure(entry_id, &fields))
-                    .collect::<Result<_>>()?;
+                    .collect();
                 Ok(JobPage { jobs, next })
             }
             ListState::Dead => {
@@ -385,7 +415,7 @@ impl Client {
                 let jobs = entries
                     .into_iter()
                     .map(|(entry_id, fields)| listed_dead(entry_id, &fields))
-                    .collect::<Result<_>>()?;
+                    .collect();
                 Ok(JobPage { jobs, next })
             }
         }
@@ -399,6 +429,9 @@ impl Client {
         count: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<(String, EntryFields)>, Option<String>)> {
+        if let Some(cursor) = cursor.filter(|c| !is_entry_id(c)) {
+            return Err(invalid_cursor(cursor));
+        }
         let start = cursor.map_or_else(|| "-".to_owned(), |c| format!("({c}"));
         let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
             .arg(stream)
@@ -425,7 +458,10 @@ impl Client {
                     .parse::<u32>()
                     .ok()
                     .filter(|&l| l < PRIORITY_LEVELS)
-                    .ok_or_else(|| Error::InvalidOption(format!("invalid cursor {cursor:?}")))?;
+                    .ok_or_else(|| invalid_cursor(cursor))?;
+                if !after.is_empty() && !is_entry_id(after) {
+                    return Err(invalid_cursor(cursor));
+                }
                 (level, after.to_owned())
             }
         };
@@ -600,22 +636,45 @@ impl Client {
             .scan_keys("ardiq:{*}:*")
             .await
             .map_err(Error::from_redis)?;
+        // A stray key whose tag is no queue name (white space, empty,
+        // not UTF-8) is no queue of ours: skipped, not an error.
         for key in keys {
-            if let Some((queue, _)) = key
-                .strip_prefix("ardiq:{")
-                .and_then(|rest| rest.split_once("}:"))
-            {
-                found.insert(queue.to_owned());
+            let Some(rest) = key.strip_prefix(b"ardiq:{".as_slice()) else {
+                continue;
+            };
+            let Some(end) = rest.windows(2).position(|pair| pair == b"}:") else {
+                continue;
+            };
+            if let Ok(queue) = std::str::from_utf8(&rest[..end]) {
+                if ardiq_spec::limits::check_queue_name(queue).is_ok() {
+                    found.insert(queue.to_owned());
+                }
             }
         }
         Ok(found.into_iter().collect())
     }
 }
 
-fn listed_failure(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
-    let record = decode_failure(&entry_id, fields)?;
+/// A store entry whose record does not decode: what its fields say.
+fn listed_malformed(entry_id: String, fields: &EntryFields, err: &Error) -> ListedJob {
+    let field = |name: &str| fields.get(name).map(text).unwrap_or_default();
+    ListedJob {
+        job_id: field("id"),
+        task: field("task"),
+        reason: field("reason"),
+        malformed: Some(err.to_string()),
+        entry_id,
+        ..ListedJob::default()
+    }
+}
+
+fn listed_failure(entry_id: String, fields: &EntryFields) -> ListedJob {
+    let record = match decode_failure(&entry_id, fields) {
+        Ok(record) => record,
+        Err(err) => return listed_malformed(entry_id, fields, &err),
+    };
     let job = JobRecord::decode(record.job.as_slice()).ok();
-    Ok(ListedJob {
+    ListedJob {
         priority: job.as_ref().map_or(0, |j| j.priority),
         job,
         job_id: record.job_id,
@@ -626,13 +685,16 @@ fn listed_failure(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
         error: record.error,
         attempts: record.attempts,
         ..ListedJob::default()
-    })
+    }
 }
 
-fn listed_dead(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
-    let record = crate::dead::decode(&entry_id, fields)?;
+fn listed_dead(entry_id: String, fields: &EntryFields) -> ListedJob {
+    let record = match crate::dead::decode(&entry_id, fields) {
+        Ok(record) => record,
+        Err(err) => return listed_malformed(entry_id, fields, &err),
+    };
     let job = JobRecord::decode(record.job.as_slice()).ok();
-    Ok(ListedJob {
+    ListedJob {
         priority: job.as_ref().map_or(0, |j| j.priority),
         job,
         job_id: record.job_id,
@@ -643,7 +705,7 @@ fn listed_dead(entry_id: String, fields: &EntryFields) -> Result<ListedJob> {
         error: record.error,
         reason: record.reason,
         ..ListedJob::default()
-    })
+    }
 }
 
 /// The `Failure` record of a kept-failures entry.
@@ -656,4 +718,35 @@ pub(crate) fn decode_failure(entry_id: &str, fields: &EntryFields) -> Result<Fai
 /// How long ago `at_ms` was, ms.
 pub fn age_ms(at_ms: i64) -> i64 {
     (now_ms() - at_ms).max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_entry_id;
+
+    #[test]
+    fn an_entry_id_is_two_unsigned_64_bit_parts() {
+        for id in [
+            "0-0",
+            "1700000000000-3",
+            "18446744073709551615-18446744073709551615",
+        ] {
+            assert!(is_entry_id(id), "{id}");
+        }
+        for id in [
+            "",
+            "abc",
+            "5",
+            "1-x",
+            "-1",
+            "1-",
+            "+1-0",
+            "1-+0",
+            " 1-0",
+            "18446744073709551616-0",
+            "99999999999999999999-0",
+        ] {
+            assert!(!is_entry_id(id), "{id}");
+        }
+    }
 }

@@ -46,12 +46,8 @@ impl Client {
                 let mut call = PURGE.key(&stream);
                 call.key(keys.delayed()).key(keys.delayed_jobs()).arg(GROUP);
                 for entry in &page {
-                    // An id written raw as other than UTF-8 names no status key.
-                    let id = entry
-                        .field("id")
-                        .and_then(|id| std::str::from_utf8(id).ok())
-                        .unwrap_or_default();
-                    call.key(keys.job(id)).arg(&entry.id).arg(id);
+                    let id = entry.field("id").unwrap_or_default();
+                    call.key(job_key(keys, id)).arg(&entry.id).arg(id);
                 }
                 removed += call
                     .invoke_async::<u64>(&mut connection)
@@ -63,7 +59,9 @@ impl Client {
             }
         }
         loop {
-            let due: Vec<String> = redis::cmd("ZRANGE")
+            // As bytes: an id written raw as other than UTF-8 is removed
+            // too, not an error that stops the purge half done.
+            let due: Vec<Vec<u8>> = redis::cmd("ZRANGE")
                 .arg(keys.delayed())
                 .arg(0)
                 .arg(CHUNK - 1)
@@ -76,7 +74,7 @@ impl Client {
             let mut call = PURGE.key(keys.stream(0));
             call.key(keys.delayed()).key(keys.delayed_jobs()).arg(GROUP);
             for id in &due {
-                call.key(keys.job(id)).arg("").arg(id);
+                call.key(job_key(keys, id)).arg("").arg(id);
             }
             // Each listed id is removed or was promoted meanwhile (it is
             // waiting now, or running): the next page lists others, so the
@@ -89,4 +87,11 @@ impl Client {
         }
         Ok(removed)
     }
+}
+
+/// The status key of the job `id`, which Redis may hold as any bytes.
+fn job_key(keys: &ardiq_spec::keys::QueueKeys, id: &[u8]) -> Vec<u8> {
+    let mut key = keys.job("").into_bytes();
+    key.extend_from_slice(id);
+    key
 }

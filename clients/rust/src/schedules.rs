@@ -33,14 +33,16 @@ pub struct ScheduleState {
 }
 
 impl Client {
-    /// Every cron schedule of the queue, by next tick.
+    /// Every cron schedule of the queue, by next tick. A field that is not
+    /// what SPEC.md says (a number that is none, text that is not UTF-8)
+    /// is unknown (`None`) or shown lossily: one broken schedule leaves the
+    /// others, and the pages that list them, readable.
     ///
     /// # Errors
-    /// Connection and Redis errors; [`Error::MalformedRecord`] for a
-    /// schedule field that is not what SPEC.md says.
+    /// Connection and Redis errors.
     pub async fn schedules(&self) -> Result<Vec<ScheduleState>> {
         let keys = &self.inner.keys;
-        let names: Vec<String> = redis::cmd("ZRANGE")
+        let names: Vec<Vec<u8>> = redis::cmd("ZRANGE")
             .arg(keys.cron())
             .arg(0)
             .arg(-1)
@@ -52,41 +54,36 @@ impl Client {
         }
         let mut pipe = redis::pipe();
         for name in &names {
-            pipe.cmd("HGETALL").arg(keys.cron_schedule(name));
+            pipe.cmd("HGETALL")
+                .arg([keys.cron_schedule("").as_bytes(), name].concat());
         }
-        let states: Vec<HashMap<String, String>> = pipe
+        let states: Vec<HashMap<Vec<u8>, Vec<u8>>> = pipe
             .query_async(&mut self.connection())
             .await
             .map_err(Error::from_redis)?;
-        names
+        Ok(names
             .into_iter()
             .zip(states)
-            .map(|(name, mut fields)| {
-                let number = |field: &str| -> Result<Option<i64>> {
+            .map(|(name, fields)| {
+                let text = |field: &str| {
                     fields
-                        .get(field)
-                        .map(|text| {
-                            text.parse().map_err(|_| {
-                                Error::MalformedRecord(format!(
-                                    "schedule {name}: {field} is {text:?}, not an integer"
-                                ))
-                            })
-                        })
-                        .transpose()
+                        .get(field.as_bytes())
+                        .map(|raw| String::from_utf8_lossy(raw).into_owned())
                 };
-                Ok(ScheduleState {
-                    every_ms: number("every_ms")?,
-                    last_ms: number("last_ms")?,
-                    next_ms: number("next_ms")?,
-                    since_ms: number("since_ms")?,
-                    registered_ms: number("registered_ms")?,
-                    task: fields.remove("task").unwrap_or_default(),
-                    cron: fields.remove("cron"),
-                    timezone: fields.remove("timezone"),
-                    catch_up: fields.remove("catch_up").unwrap_or_default(),
-                    name,
-                })
+                let number = |field: &str| text(field).and_then(|t| t.parse().ok());
+                ScheduleState {
+                    every_ms: number("every_ms"),
+                    last_ms: number("last_ms"),
+                    next_ms: number("next_ms"),
+                    since_ms: number("since_ms"),
+                    registered_ms: number("registered_ms"),
+                    task: text("task").unwrap_or_default(),
+                    cron: text("cron"),
+                    timezone: text("timezone"),
+                    catch_up: text("catch_up").unwrap_or_default(),
+                    name: String::from_utf8_lossy(&name).into_owned(),
+                }
             })
-            .collect()
+            .collect())
     }
 }

@@ -107,6 +107,12 @@ const integer = (value: unknown): number =>
 const bytes = (value: unknown): Uint8Array =>
   value instanceof Uint8Array ? value : Buffer.from(text(value));
 
+/** Whether `id` is a whole stream entry id, `<ms>-<sequence>`, each part an unsigned 64-bit integer. */
+function isEntryId(id: string): boolean {
+  const parts = /^(\d+)-(\d+)$/.exec(id);
+  return parts !== null && parts.slice(1).every((part) => BigInt(part) < 2n ** 64n);
+}
+
 /** A score as Redis writes one: the due-time part of a scheduled listing's cursor. */
 const SCORE = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
@@ -171,7 +177,7 @@ export async function queueInfo(
   const reply = await connection.run(
     'inspect',
     [...keys.allStreams, keys.delayed, keys.running, keys.dead, keys.failed, keys.workers],
-    ['ardiq'],
+    ['ardiq', String(Date.now())],
   );
   if (!Array.isArray(reply) || reply.length !== 8 || !Array.isArray(reply[0])) {
     throw new MalformedRecordError('inspect.lua did not reply {levels, counts...}');
@@ -202,6 +208,9 @@ export async function queueInfo(
   };
 }
 
+/** How long a worker stays listed after its last heartbeat, ms (SPEC.md section 20). */
+const WORKER_LISTED_MS = 60_000;
+
 /** The workers seen in the last minute, most recent first; gone ones have `alive` false. */
 export async function workers(
   connection: InspectConnection,
@@ -211,8 +220,9 @@ export async function workers(
     await connection.command(keys.workers, [
       'ZRANGE',
       keys.workers,
-      '0',
-      '-1',
+      '+inf',
+      `(${Date.now() - WORKER_LISTED_MS}`,
+      'BYSCORE',
       'REV',
       'WITHSCORES',
     ]),
@@ -257,7 +267,7 @@ export async function jobs(
   checkCount(count);
   if (state === 'running') {
     const [level, after] = (cursor ?? '9:').split(':', 2);
-    if (level === undefined || !/^\d$/.test(level)) {
+    if (level === undefined || !/^\d$/.test(level) || (after && !isEntryId(after))) {
       throw new InvalidOptionError(`invalid cursor ${JSON.stringify(cursor)}`);
     }
     const reply = await connection.run(
@@ -310,6 +320,9 @@ export async function jobs(
     });
     const next = text(reply[0]);
     return { jobs: found, next: next === '' ? undefined : next };
+  }
+  if (cursor !== undefined && !isEntryId(cursor)) {
+    throw new InvalidOptionError(`invalid cursor ${JSON.stringify(cursor)}`);
   }
   const stream = state === 'failed' ? keys.failed : keys.dead;
   const entries = (await connection.command(stream, [

@@ -401,3 +401,40 @@ describe('connection', () => {
     assert.equal(client.keys.stream(5), 'ardiq:{default}:stream:5');
   });
 });
+
+describe('listings', () => {
+  for (const [state, cursor] of [
+    ['failed', 'abc'],
+    ['failed', '1-x'],
+    ['dead', '99999999999999999999-0'],
+    ['running', '9:zzz'],
+    ['running', '5:abc'],
+  ]) {
+    test(`a ${state} cursor no page gave (${cursor}) is refused`, async (t) => {
+      const client = await withClient(t);
+      await assert.rejects(client.jobs(state, { cursor }), InvalidOptionError);
+    });
+  }
+});
+
+describe('workers', () => {
+  test('a worker gone a minute ago is neither listed nor counted', async (t) => {
+    const client = await withClient(t);
+    // No live worker is left to prune `workers`: the listing leaves old members out itself.
+    const now = Date.now();
+    await redis.zAdd(client.keys.workers, [
+      { value: 'w-crashed', score: now - 3 * 86_400_000 },
+      { value: 'w-minute', score: now - 60_000 },
+      { value: 'w-recent', score: now - 10_000 },
+    ]);
+
+    const listed = await client.workers();
+    const info = await client.queueInfo();
+
+    assert.deepEqual(
+      listed.map((w) => [w.workerId, w.alive]),
+      [['w-recent', false]],
+    );
+    assert.equal(info.workers, 1);
+  });
+});

@@ -43,7 +43,12 @@ def build() -> list[Case]:
             "members": [[tx("s2"), NOW + 100], [tx("s1"), NOW + 500]],
         },
         {"key": P + "running", "type": "hash", "fields": [[tx("a"), tx("w1")]]},
-        {"key": P + "workers", "type": "zset", "members": [[tx("w1"), NOW]]},
+        # w3 was seen 60 s ago: gone, and no longer counted; w2 a moment less.
+        {
+            "key": P + "workers",
+            "type": "zset",
+            "members": [[tx("w3"), NOW - 60_000], [tx("w2"), NOW - 59_999], [tx("w1"), NOW]],
+        },
     ]
     state = [level5, level9, *others]
     after_state = [
@@ -61,11 +66,11 @@ def build() -> list[Case]:
         "inspect.counts",
         "per level: waiting (XLEN minus pending), held, the oldest waiting entry (after the group's "
         "last delivered id, or the first without a group); scheduled, next due, running, dead, failed, "
-        "workers, keys",
+        "workers seen less than 60 s before now, keys",
         "inspect",
         state,
         INSPECT_KEYS,
-        [tx("ardiq")],
+        [tx("ardiq"), tx(str(NOW))],
         {
             "array": [
                 {"array": levels},
@@ -74,7 +79,7 @@ def build() -> list[Case]:
                 {"int": 1},
                 {"int": 0},
                 {"int": 0},
-                {"int": 1},
+                {"int": 2},
                 {"int": 5},
             ]
         },
@@ -86,7 +91,7 @@ def build() -> list[Case]:
         "inspect",
         [],
         INSPECT_KEYS,
-        [tx("ardiq")],
+        [tx("ardiq"), tx(str(NOW))],
         {
             "array": [
                 {"array": [level(0, 0)] * 10},

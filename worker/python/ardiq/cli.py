@@ -4,7 +4,8 @@ commands need only a Redis URL and a queue (`--url`, `--queue`, or
 `info`, `queues`, `workers`, `jobs`, `job`, `failed`, `dead` and `purge`;
 `dashboard` serves them as web pages (`ardiq.dashboard`).
 Each prints a table for people, or JSON with `--json`; an error is one line
-on stderr and exit code 1."""
+on stderr and exit code 1, an argument out of range a usage error (exit
+code 2)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,28 @@ from ardiq.inspect import ListedJob, ListState, QueueInfo
 
 class CliError(Exception):
     """A problem the command reports in one line and exits 1 for."""
+
+
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse `type=`: an integer from `low` to `high`, else a usage error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be from {low} to {high}")
+        return value
+
+    return parse
+
+
+def log_level(text: str) -> str:
+    """An argparse `type=`: a logging level's name, in any case."""
+    if text.upper() not in logging.getLevelNamesMapping() or text.upper() == "NOTSET":
+        raise argparse.ArgumentTypeError(f"no log level {text!r}: DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return text.upper()
 
 
 def load_app(spec: str) -> Ardiq[Any]:
@@ -245,6 +268,8 @@ def job_row(job: ListedJob) -> list[object]:
         )
     elif job.state is ListState.SCHEDULED:
         detail = f"attempt {job.job.attempt}" if job.job else ""
+    elif job.malformed:
+        detail = f"malformed: {job.malformed}"
     else:
         detail = job.reason + (": " if job.reason and error else "") + error
     return [
@@ -464,6 +489,7 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument(
         "--log-level",
         default=os.environ.get("ARDIQ_LOG_LEVEL", "INFO"),
+        type=log_level,
         help="DEBUG, INFO (a line per job), WARNING (retries and failures only), ... "
         "(default: ARDIQ_LOG_LEVEL, else INFO)",
     )
@@ -556,7 +582,9 @@ def parser() -> argparse.ArgumentParser:
     )
     _connection(jobs)
     jobs.add_argument("--state", required=True, choices=[state.value for state in ListState])
-    jobs.add_argument("--count", type=int, default=100, help="jobs per page, 1 to 1000 (default 100)")
+    jobs.add_argument(
+        "--count", type=bounded(1, 1000), default=100, help="jobs per page, 1 to 1000 (default 100)"
+    )
     jobs.add_argument("--cursor", help="the cursor a previous page printed")
     job = commands.add_parser(
         "job", help="one job's full record", description="State, record, result or error of one job."
@@ -579,7 +607,9 @@ def parser() -> argparse.ArgumentParser:
             + ("; MODULE:APP first is read as --app" if name == "dead" else ""),
         )
         _connection(store)
-        store.add_argument("--count", type=int, default=100, help="entries to list, 1 to 1000 (default 100)")
+        store.add_argument(
+            "--count", type=bounded(1, 1000), default=100, help="entries to list, 1 to 1000 (default 100)"
+        )
         store.add_argument("--cursor", help="the cursor a previous page printed")
     purge = commands.add_parser(
         "purge",

@@ -77,7 +77,8 @@ class QueueInfo:
 class WorkerInfo:
     """A worker of the queue, from its heartbeat. `alive` is false once its
     heartbeat key expired (3 heartbeat intervals without one): its jobs are
-    reclaimed by the others. A gone worker's heartbeat fields are empty."""
+    reclaimed by the others. A gone worker's heartbeat fields are empty, and
+    so are those of a live one whose heartbeat does not decode."""
 
     worker_id: str
     alive: bool
@@ -124,7 +125,10 @@ class ListedJob:
     `entry_id` is its entry in its stream (running) or in the kept-failures
     or dead-letter store (for replay and delete); `worker_id` holds it
     (running) or ended it; `at_ms` is when it is due (scheduled), failed or
-    died; `idle_ms`, `deliveries` and `in_running` describe a held entry."""
+    died; `idle_ms`, `deliveries` and `in_running` describe a held entry.
+    `malformed` says why a failed or dead entry's record does not decode
+    (None when it does): such an entry is listed with the `job_id`, `task`
+    and `reason` its fields hold, and can be deleted but not replayed."""
 
     state: ListState
     job_id: str
@@ -140,13 +144,14 @@ class ListedJob:
     error: RemoteError | None
     reason: str
     attempts: int
+    malformed: str | None = None
 
     @classmethod
     def of(cls, fields: tuple[Any, ...]) -> ListedJob:
         state, job_id, task, job, entry_id, worker_id, priority, at_ms, idle_ms, deliveries, in_running = (
             fields[:11]
         )
-        error, reason, attempts = fields[11:]
+        error, reason, attempts, malformed = fields[11:]
         return cls(
             ListState(state),
             job_id,
@@ -162,6 +167,7 @@ class ListedJob:
             _error(error),
             reason,
             attempts,
+            malformed,
         )
 
 

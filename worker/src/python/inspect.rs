@@ -131,6 +131,7 @@ pub fn job_page(py: Python<'_>, page: JobPage, state: &str) -> PyResult<Py<PyAny
             error(py, listed.error.as_ref())?,
             listed.reason.into_pyobject(py)?.into_any(),
             listed.attempts.into_pyobject(py)?.into_any(),
+            listed.malformed.into_pyobject(py)?.into_any(),
         ];
         list.append(PyTuple::new(py, items)?)?;
     }

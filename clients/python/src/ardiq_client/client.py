@@ -490,12 +490,16 @@ class AsyncClient:
     async def queue_info(self) -> QueueInfo:
         """The queue at a glance: waiting and held jobs per priority, scheduled ones and
         the next due time, running, dead and kept-failed counts, workers (`inspect.lua`)."""
-        return inspect.parse_inspect_reply(self.queue, await self._run(inspect.inspect_call(self._keys)))
+        return inspect.parse_inspect_reply(
+            self.queue, await self._run(inspect.inspect_call(self._keys, protocol.now_ms()))
+        )
 
     async def workers(self) -> list[WorkerInfo]:
         """The workers seen in the last minute, most recent first; gone ones have `alive` False."""
-        live = self._live()
-        seen = await self._send(lambda: live.zrange(self._keys.workers, 0, -1, desc=True, withscores=True))
+        live, since = self._live(), inspect.listed_since(protocol.now_ms())
+        seen = await self._send(
+            lambda: live.zrange(self._keys.workers, "+inf", since, desc=True, withscores=True, byscore=True)
+        )
         if not seen:
             return []
         keys = inspect.worker_keys(self._keys, seen)
@@ -512,7 +516,7 @@ class AsyncClient:
             return inspect.parse_scheduled_reply(
                 await self._run(inspect.scheduled_call(self._keys, count, cursor))
             )
-        start = "-" if cursor is None else f"({cursor}"
+        start = inspect.store_start(cursor)
         stream = inspect.store_key(self._keys, state)
         entries = await self._send(lambda: live.xrange(stream, start, "+", count))
         return inspect.parse_store(state, entries, count)

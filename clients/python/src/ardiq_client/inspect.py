@@ -161,10 +161,20 @@ def _error(record: Any) -> RemoteError | None:
     return RemoteError(record.error.type, record.error.message, record.error.traceback)
 
 
-def inspect_call(keys: QueueKeys) -> ScriptCall:
-    """The `inspect.lua` call of a queue."""
+#: How long a worker stays listed after its last heartbeat, ms (SPEC.md section 20).
+WORKER_LISTED_MS = 60_000
+
+
+def inspect_call(keys: QueueKeys, now_ms: int) -> ScriptCall:
+    """The `inspect.lua` call of a queue at `now_ms`."""
     names = [*keys.streams, keys.delayed, keys.running, keys.dead, keys.failed, keys.workers]
-    return ScriptCall(scripts.INSPECT, [name.encode() for name in names], [GROUP])
+    return ScriptCall(scripts.INSPECT, [name.encode() for name in names], [GROUP, b"%d" % now_ms])
+
+
+def listed_since(now_ms: int) -> str:
+    """The exclusive lowest score of the workers listed at `now_ms`, for
+    `ZRANGE workers +inf <this> BYSCORE REV`: older ones are gone for good."""
+    return f"({now_ms - WORKER_LISTED_MS}"
 
 
 def parse_inspect_reply(queue: str, reply: object) -> QueueInfo:
@@ -219,10 +229,32 @@ def check_page(count: object) -> int:
     return count
 
 
+#: A whole stream entry id, `<ms>-<sequence>`, as every listing's page gives.
+_ENTRY_ID = re.compile(r"[0-9]+-[0-9]+")
+_MAX_ENTRY_PART = 2**64 - 1
+
+
+def is_entry_id(text: str) -> bool:
+    """Whether `text` is an entry id Redis takes: both parts unsigned 64-bit."""
+    if not _ENTRY_ID.fullmatch(text):
+        return False
+    ms, _, sequence = text.partition("-")
+    return int(ms) <= _MAX_ENTRY_PART and int(sequence) <= _MAX_ENTRY_PART
+
+
+def store_start(cursor: str | None) -> str:
+    """The `XRANGE` start of a failed or dead page after `cursor`."""
+    if cursor is None:
+        return "-"
+    if not is_entry_id(cursor):
+        raise InvalidOption(f"invalid cursor {cursor!r}")
+    return f"({cursor}"
+
+
 def held_call(keys: QueueKeys, count: int, cursor: str | None) -> ScriptCall:
     """The `held.lua` call of one page of running jobs."""
     level, _, after = ("9:" if cursor is None else cursor).partition(":")
-    if not level.isdigit() or int(level) > 9:
+    if not level.isdigit() or int(level) > 9 or (after and not is_entry_id(after)):
         raise InvalidOption(f"invalid cursor {cursor!r}")
     names = [*keys.streams, keys.running]
     return ScriptCall(

@@ -463,12 +463,16 @@ class Client:
     def queue_info(self) -> QueueInfo:
         """The queue at a glance: waiting and held jobs per priority, scheduled ones and
         the next due time, running, dead and kept-failed counts, workers (`inspect.lua`)."""
-        return inspect.parse_inspect_reply(self.queue, self._run(inspect.inspect_call(self._keys)))
+        return inspect.parse_inspect_reply(
+            self.queue, self._run(inspect.inspect_call(self._keys, protocol.now_ms()))
+        )
 
     def workers(self) -> list[WorkerInfo]:
         """The workers seen in the last minute, most recent first; gone ones have `alive` False."""
-        live = self._live()
-        seen = self._send(lambda: live.zrange(self._keys.workers, 0, -1, desc=True, withscores=True))
+        live, since = self._live(), inspect.listed_since(protocol.now_ms())
+        seen = self._send(
+            lambda: live.zrange(self._keys.workers, "+inf", since, desc=True, withscores=True, byscore=True)
+        )
         if not seen:
             return []
         keys = inspect.worker_keys(self._keys, seen)
@@ -483,7 +487,7 @@ class Client:
             return inspect.parse_held_reply(self._run(inspect.held_call(self._keys, count, cursor)))
         if state is ListState.SCHEDULED:
             return inspect.parse_scheduled_reply(self._run(inspect.scheduled_call(self._keys, count, cursor)))
-        start = "-" if cursor is None else f"({cursor}"
+        start = inspect.store_start(cursor)
         stream = inspect.store_key(self._keys, state)
         entries = self._send(lambda: live.xrange(stream, start, "+", count))
         return inspect.parse_store(state, entries, count)

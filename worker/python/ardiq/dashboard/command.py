@@ -1,7 +1,8 @@
 """`ardiq dashboard`: the dashboard served by uvicorn, on 127.0.0.1:8080
 unless told otherwise. The socket is bound before the server starts, so a
 port in use is one line and exit code 1, and `--port 0` takes a free port
-(the first line printed names the address)."""
+(the first line printed names the address). It answers requests to
+loopback names, to `--host`, and to each `--allowed-host`."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from ardiq.app import DEFAULT_URL
 from ardiq.dashboard.display import redacted
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+#: Addresses that listen on every interface: no one reaches the dashboard by them.
+ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 def add_parser(commands: Any) -> None:
     """Adds `dashboard` to the `ardiq` command's subcommands."""
+    from ardiq.cli import bounded  # the command's module imports this one
+
     parser: argparse.ArgumentParser = commands.add_parser(
         "dashboard",
         help="serve the web dashboard",
@@ -40,7 +45,18 @@ def add_parser(commands: Any) -> None:
         help="the queues to show (repeatable; default: every queue this Redis holds)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="the port (default 8080; 0: any free port)")
+    parser.add_argument(
+        "--port", type=bounded(0, 65535), default=8080, help="the port (default 8080; 0: any free port)"
+    )
+    parser.add_argument(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name (or address) the dashboard answers to besides loopback and --host, like a "
+        "reverse proxy's; repeatable; '*.example.com' for a domain's names. Other Host headers get 400",
+    )
     parser.add_argument(
         "--allow-actions",
         action="store_true",
@@ -89,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
             allow_actions=args.allow_actions,
             token=token if args.allow_actions else None,
             refresh_s=args.refresh,
+            allowed_hosts=[*([] if args.host in ANY_ADDRESS else [args.host]), *args.allowed_hosts],
         )
         server_socket = listen(args.host, args.port)
     except (OSError, ValueError) as exc:
@@ -105,6 +122,13 @@ def run(args: argparse.Namespace) -> int:
     if args.host not in LOOPBACK:
         print(
             f"warning: listening on {args.host}: anyone who reaches it can read the queues (no TLS here)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if args.host in ANY_ADDRESS and not args.allowed_hosts:
+        print(
+            "warning: only requests to localhost are answered: name the hosts it is reached by with "
+            "--allowed-host",
             file=sys.stderr,
             flush=True,
         )

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -65,6 +66,9 @@ NOTICES = {
     },
 }
 TABS = [ListState.RUNNING, ListState.SCHEDULED, ListState.FAILED, ListState.DEAD]
+#: Host names every dashboard answers to: loopback, as a browser on this
+#: machine names it (an IPv6 literal keeps its brackets in a Host header).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,6 +84,9 @@ class Settings:
     page_size: int = 50
     connect_timeout_s: float = 2.0
     timeout_s: float = 5.0
+    #: Host names answered besides `LOOPBACK_HOSTS` (a proxy's name, the
+    #: address listened on; `*.example.com` and `*` as Starlette takes them).
+    allowed_hosts: list[str] = dataclasses.field(default_factory=list)
 
 
 class BadRequest(Exception):
@@ -462,6 +469,11 @@ class Site:
         )
 
 
+def host_pattern(host: str) -> str:
+    """`host` as a Host header names it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def build(settings: Settings) -> Starlette:
     """The Starlette application of one dashboard."""
     site = Site(settings)
@@ -485,7 +497,16 @@ def build(settings: Settings) -> Starlette:
     ]
     application = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders)],
+        # Pages need no sign-in, so a page elsewhere that rebinds its own
+        # name to this address must not be answered: only known names are.
+        middleware=[
+            Middleware(
+                TrustedHostMiddleware,
+                allowed_hosts=[*LOOPBACK_HOSTS, *map(host_pattern, settings.allowed_hosts)],
+                www_redirect=False,
+            ),
+            Middleware(SecurityHeaders),
+        ],
         exception_handlers={
             404: site.not_found,
             ArdiqError: site.ardiq_error,
