@@ -403,13 +403,15 @@ describe('connection', () => {
 });
 
 describe('listings', () => {
-  for (const [state, cursor] of [
+  /** @type {Array<[import('../dist/index.js').ListState, string]>} */
+  const cases = [
     ['failed', 'abc'],
     ['failed', '1-x'],
     ['dead', '99999999999999999999-0'],
     ['running', '9:zzz'],
     ['running', '5:abc'],
-  ]) {
+  ];
+  for (const [state, cursor] of cases) {
     test(`a ${state} cursor no page gave (${cursor}) is refused`, async (t) => {
       const client = await withClient(t);
       await assert.rejects(client.jobs(state, { cursor }), InvalidOptionError);
