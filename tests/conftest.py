@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -34,6 +35,19 @@ async def app(redis_url: str, queue: str) -> AsyncIterator[Ardiq]:
     application = Ardiq(redis_url, queue=queue)
     yield application
     await application.close()
+
+
+@pytest.fixture(params=["direct", "middleware"])
+def run_path(request: pytest.FixtureRequest, app: Ardiq) -> str:
+    """Runs a test twice: with the app's tasks called directly, and through
+    a middleware that only passes each run on (the worker's other path)."""
+    if request.param == "middleware":
+
+        @app.middleware
+        async def passing(job: Any, call_next: Callable[[], Awaitable[Any]]) -> Any:
+            return await call_next()
+
+    return str(request.param)
 
 
 @pytest.fixture

@@ -112,16 +112,8 @@ async def test_running_sync_job_is_reported_aborted_and_its_late_result_discarde
     assert await job.status() is JobStatus.ABORTED
 
 
-@pytest.mark.parametrize("through_middleware", [False, True], ids=["direct", "middleware"])
-async def test_sync_jobs_aborted_while_waiting_for_a_thread_never_run(
-    app: Ardiq, through_middleware: bool
-) -> None:
-    if through_middleware:
-
-        @app.middleware
-        async def passing(job: Any, call_next: Any) -> Any:
-            return await call_next()
-
+@pytest.mark.usefixtures("run_path")
+async def test_sync_jobs_aborted_while_waiting_for_a_thread_never_run(app: Ardiq) -> None:
     release = threading.Event()
     runs: list[str] = []
 

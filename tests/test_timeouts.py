@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import process_jobs
 import pytest
@@ -135,16 +134,8 @@ async def test_sync_task_over_its_timeout_is_reported_failed_while_its_thread_ru
     assert await job.status() is JobStatus.FAILED
 
 
-@pytest.mark.parametrize("through_middleware", [False, True], ids=["direct", "middleware"])
-async def test_sync_time_limit_starts_when_a_thread_starts_the_run(
-    app: Ardiq, through_middleware: bool
-) -> None:
-    if through_middleware:
-
-        @app.middleware
-        async def passing(job: Any, call_next: Any) -> Any:
-            return await call_next()
-
+@pytest.mark.usefixtures("run_path")
+async def test_sync_time_limit_starts_when_a_thread_starts_the_run(app: Ardiq) -> None:
     runs: list[int] = []
 
     # One thread, three runs of 0.4 s: the third waits 0.8 s for the thread.

@@ -53,16 +53,8 @@ async def test_async_task_runs_on_the_callers_event_loop(app: Ardiq) -> None:
     assert loops == [asyncio.get_running_loop()] * 2
 
 
-@pytest.mark.parametrize("through_middleware", [False, True], ids=["direct", "middleware"])
-async def test_async_task_can_open_asyncio_timeout_before_its_first_await(
-    app: Ardiq, through_middleware: bool
-) -> None:
-    if through_middleware:
-
-        @app.middleware
-        async def passing(job: Any, call_next: Any) -> Any:
-            return await call_next()
-
+@pytest.mark.usefixtures("run_path")
+async def test_async_task_can_open_asyncio_timeout_before_its_first_await(app: Ardiq) -> None:
     @app.task
     async def bounded(x: int) -> int:
         async with asyncio.timeout(5):
