@@ -326,3 +326,34 @@ async def test_aborts_reach_several_running_and_waiting_jobs_of_several_levels_a
     assert inspector.hlen(keys.running) == 0
     assert inspector.scard(keys.abort) == 0
     assert [stream_length(inspector, keys.stream(p)) for p in (0, 5, 9)] == [0, 0, 0]
+
+
+async def test_runs_cancelled_in_the_loop_pass_that_starts_them_are_all_recorded(
+    app: Ardiq, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An abort can reach the worker in the same loop pass as the start of
+    its run, before the run's Task has taken a step (on Python 3.11 a Task
+    first runs in the next pass): such a run records no end of its own, and
+    must still be reported, or its job would be held and the burst never end."""
+    from ardiq import worker as worker_module
+    from ardiq._core import CANCEL_ABORTED
+
+    started: list[int] = []
+
+    @app.task
+    async def sleepy(n: int) -> int:
+        started.append(n)
+        await asyncio.sleep(0.01)
+        return n
+
+    original = worker_module.Worker.start
+
+    def start_then_abort(self: worker_module.Worker, jobs: list[Any]) -> None:
+        original(self, jobs)
+        self.cancel([(job[0], CANCEL_ABORTED) for job in jobs])
+
+    monkeypatch.setattr(worker_module.Worker, "start", start_then_abort)
+    jobs = [await sleepy.enqueue(n) for n in range(300)]
+    await run_burst(app, concurrency=50)
+
+    assert {await job.status() for job in jobs} == {JobStatus.ABORTED}

@@ -23,6 +23,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import inspect
 import logging
 import os
 import signal
@@ -89,25 +90,20 @@ else:
         return loop.create_task(coro, context=ctx)
 
 
-async def _run(coro: Coroutine[Any, Any, Any], timeout_s: float | None) -> Any:
-    """A run inside its Task: past its time limit it fails with
+async def _limited(coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
+    """A run within its time limit: past it the run fails with
     `TimeoutError`, even when it caught the cancellation and returned."""
+    limit = asyncio.timeout(timeout_s)
     try:
-        if timeout_s is None:
-            return await coro
-        limit = asyncio.timeout(timeout_s)
-        try:
-            async with limit:
-                result = await coro
-        except Exception as exc:
-            if limit.expired() and not isinstance(exc, TimeoutError):
-                raise TimeoutError(f"the run exceeded its time limit of {timeout_s} s") from exc
-            raise
-        if limit.expired():
-            raise TimeoutError(f"the run exceeded its time limit of {timeout_s} s")
-        return result
-    except (KeyboardInterrupt, SystemExit) as exc:
-        raise _Exited(exc) from exc
+        async with limit:
+            result = await coro
+    except Exception as exc:
+        if limit.expired() and not isinstance(exc, TimeoutError):
+            raise TimeoutError(f"the run exceeded its time limit of {timeout_s} s") from exc
+        raise
+    if limit.expired():
+        raise TimeoutError(f"the run exceeded its time limit of {timeout_s} s")
+    return result
 
 
 def _in_thread(
@@ -274,7 +270,10 @@ class Worker:
         # run ends early) and, once started, its time limit's timer.
         self.threads: dict[int, concurrent.futures.Future[Any]] = {}
         self.timers: dict[int, asyncio.TimerHandle] = {}
-        self.cancel_reasons: dict[int, int] = {}
+        self.cancel_reasons: dict[int, int | None] = {}
+        #: Runs handed back at the end of a stop while they ignored their
+        #: cancellation: what they do afterwards is not recorded.
+        self.abandoned: set[int] = set()
         self.outcomes: list[Outcome] = []
         self.flush_pending = False
         self.stopping = False
@@ -440,13 +439,40 @@ class Worker:
             return future
         else:
             return self._start_in_thread(loop, ctx, handle, task, args, kwargs, job_id, timeout_s)
-        future = _run_task(loop, _run(coro, timeout_s), ctx)
-        if future.done():
-            # It never suspended (an eager Task): no callback, no loop pass.
-            self._record(handle, name, job_id, future)
-            return None
-        future.add_done_callback(functools.partial(self._async_done, handle, name, job_id))
-        return future
+        future = _run_task(loop, self._run_recorded(handle, name, job_id, coro, timeout_s), ctx)
+        # One that never suspended (an eager Task) has recorded itself.
+        return None if future.done() else future
+
+    async def _run_recorded(
+        self,
+        handle: int,
+        name: str,
+        job_id: str,
+        coro: Coroutine[Any, Any, Any],
+        timeout_s: float | None,
+    ) -> None:
+        """An async run inside its Task, recording its own outcome as it
+        ends: a run costs no done callback and no loop pass for one."""
+        if handle in self.cancel_reasons:
+            # Cancelled before this first step (`_cancel_task` leaves such a
+            # Task to start): the run never begins.
+            coro.close()
+            self._ended(handle, name, job_id, True, None, None)
+            return
+        try:
+            value = await (coro if timeout_s is None else _limited(coro, timeout_s))
+        except GeneratorExit:
+            raise
+        except asyncio.CancelledError:
+            self._ended(handle, name, job_id, True, None, None)
+            raise
+        except (KeyboardInterrupt, SystemExit) as exc:
+            # Raised out of the Task they would end the worker: the job's failure.
+            self._ended(handle, name, job_id, False, _Exited(exc), None)
+        except BaseException as exc:
+            self._ended(handle, name, job_id, False, exc, None)
+        else:
+            self._ended(handle, name, job_id, False, None, value)
 
     def _start_in_thread(
         self,
@@ -512,8 +538,7 @@ class Worker:
             if future is None:
                 continue
             if isinstance(future, asyncio.Task):
-                self.cancel_reasons[handle] = reason
-                future.cancel()
+                self._cancel_task(handle, future, reason)
             else:
                 # A thread cannot be stopped: report now, discard its result later.
                 self._forget(handle)
@@ -552,15 +577,40 @@ class Worker:
                 span.record_exception(exc)
             trace.end_span(span, None if exc is None else (type(exc).__name__, str(exc)))
 
-    def _async_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
-        if self._forget(handle) is None:
-            return  # handed back at the end of a stop while it ignored its cancellation
-        self._record(handle, name, job_id, future)
-        self._schedule_flush()
+    def _cancel_task(self, handle: int, future: asyncio.Task[Any], reason: int | None) -> None:
+        """Cancels an async run for `reason` (None: the end of a stop)."""
+        self.cancel_reasons[handle] = reason
+        coro = future.get_coro()
+        if (
+            inspect.iscoroutine(coro)
+            and coro.cr_code is Worker._run_recorded.__code__
+            and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
+        ):
+            # A run not stepped yet (on Python 3.11 a Task first runs in the
+            # next loop pass): cancelled now it would end without a line run
+            # or recorded. Its first step sees the reason instead. (A process
+            # task's Task has a done callback that records it either way.)
+            return
+        future.cancel()
 
-    def _record(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
-        """The outcome of an async run's finished Task."""
+    def _async_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
+        """The end of a process task's run (its Task runs `_in_process`)."""
         if future.cancelled():
+            self._ended(handle, name, job_id, True, None, None)
+            return
+        exc = future.exception()
+        self._ended(handle, name, job_id, False, exc, None if exc is not None else future.result())
+
+    def _ended(
+        self, handle: int, name: str, job_id: str, cancelled: bool, exc: BaseException | None, value: object
+    ) -> None:
+        """Records how an async run ended: cancelled (for an abort, a lost
+        entry or a stop), failed with `exc`, or complete with `value`."""
+        if handle in self.abandoned:
+            self.abandoned.discard(handle)
+            return  # handed back at the end of a stop while it ignored its cancellation
+        self._forget(handle)
+        if cancelled:
             reason = self.cancel_reasons.pop(handle, None)
             if reason == CANCEL_ABORTED:
                 self._outcome(handle, OUTCOME_ABORTED, None)
@@ -571,11 +621,11 @@ class Worker:
                 self._outcome(handle, OUTCOME_INTERRUPTED, None)
         else:
             self.cancel_reasons.pop(handle, None)
-            exc = future.exception()
             if exc is None:
-                self._outcome(handle, OUTCOME_COMPLETE, future.result())
+                self._outcome(handle, OUTCOME_COMPLETE, value)
             else:
                 self._fail(handle, name, job_id, exc)
+        self._schedule_flush()
 
     def _sync_done(self, handle: int, name: str, job_id: str, future: asyncio.Future[Any]) -> None:
         if self._forget(handle) is None:
@@ -669,7 +719,7 @@ class Worker:
         cancelled = False
         for handle, future in list(self.running.items()):
             if isinstance(future, asyncio.Task):
-                future.cancel()
+                self._cancel_task(handle, future, None)
                 cancelled = True
             else:
                 self._forget(handle)
@@ -683,6 +733,7 @@ class Worker:
         await self._wait_idle(CANCELLED_WAIT_S)
         for handle in list(self.running):
             self._forget(handle)
+            self.abandoned.add(handle)
             self.cancel_reasons.pop(handle, None)
             logger.warning(
                 "job of handle %d did not end when cancelled; handed back while it runs on", handle
